@@ -1,0 +1,51 @@
+/**
+ * The worker's configuration, read once from the environment and validated with zod, so a
+ * missing or wrong setting fails at start with the variable's name. Temporal settings use the
+ * standard TEMPORAL_* variables of the Temporal CLI and SDK environment configuration.
+ */
+import { z } from 'zod';
+import { DEFAULT_TASK_QUEUE } from '../shared/constants';
+
+const hostPort = z
+  .string()
+  .regex(/^[^\s:/]+:\d{1,5}$/, 'must be host:port, e.g. 127.0.0.1:7233');
+
+const optionalPath = z.string().min(1).optional();
+
+export const workerConfigSchema = z.object({
+  TEMPORAL_ADDRESS: hostPort.default('localhost:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_API_KEY: z.string().min(1).optional(),
+  TEMPORAL_TLS: z.enum(['true', 'false']).optional(),
+  TEMPORAL_TLS_CLIENT_CERT_PATH: optionalPath,
+  TEMPORAL_TLS_CLIENT_KEY_PATH: optionalPath,
+  TEMPORAL_TLS_SERVER_CA_CERT_PATH: optionalPath,
+  TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
+  RAMP_TASK_QUEUE: z.string().min(1).default(DEFAULT_TASK_QUEUE),
+  /** Path of a kubeconfig file; unset means in-cluster config, or ~/.kube/config outside a cluster. */
+  KUBECONFIG: optionalPath,
+  RAMP_PROMETHEUS_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL, e.g. http://prometheus:9090' }).default('http://127.0.0.1:9090'),
+  RAMP_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().positive().default(100),
+  RAMP_MAX_CACHED_WORKFLOWS: z.coerce.number().int().nonnegative().optional(),
+}).refine((c) => !c.TEMPORAL_TLS_CLIENT_CERT_PATH === !c.TEMPORAL_TLS_CLIENT_KEY_PATH, {
+  message: 'set both TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH for mTLS, or neither',
+  path: ['TEMPORAL_TLS_CLIENT_KEY_PATH'],
+});
+
+export type WorkerConfig = z.infer<typeof workerConfigSchema>;
+
+/** Thrown when the worker's environment holds a missing or malformed setting. */
+export class WorkerConfigError extends Error {
+  override name = 'WorkerConfigError';
+}
+
+export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+  const res = workerConfigSchema.safeParse(env);
+  if (res.success) return res.data;
+  const lines = res.error.issues.map((i) => {
+    const key = i.path.join('.') || '(environment)';
+    const got = typeof i.path[0] === 'string' ? env[i.path[0]] : undefined;
+    return `  ${key}: ${i.message}${got !== undefined ? ` (got ${JSON.stringify(got)})` : ''}`;
+  });
+  throw new WorkerConfigError(`invalid worker configuration:\n${lines.join('\n')}`);
+}

@@ -1,0 +1,2 @@
+/** Every workflow the worker registers. Deterministic code only: see eslint.config.mjs. */
+export { doctorWorkflow } from './doctor';

@@ -1,0 +1,2 @@
+// Integration tests wait on real processes (Deployments becoming Available, workflows finishing).
+jest.setTimeout(120_000);

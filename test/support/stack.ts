@@ -1,0 +1,58 @@
+/** Access to the running local stack for integration tests. */
+import * as k8s from '@kubernetes/client-node';
+import { loadBinaryPaths, loadStackConfig } from '../../scripts/stack/config';
+import { readStackInfo, StackInfo } from '../../scripts/stack/info';
+import type { WorkerConfig } from '../../src/worker/config';
+import { loadWorkerConfig } from '../../src/worker/config';
+
+export function stackInfo(): StackInfo {
+  return readStackInfo(loadStackConfig());
+}
+
+export function binaries() {
+  return loadBinaryPaths(loadStackConfig());
+}
+
+export function adminKubeConfig(info = stackInfo()): k8s.KubeConfig {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(info.kubernetes.kubeconfig);
+  return kc;
+}
+
+/** The environment a Ramp worker gets to talk to the local stack. */
+export function workerEnv(info = stackInfo(), taskQueue = 'ramp-test'): Record<string, string> {
+  return {
+    TEMPORAL_ADDRESS: info.temporal.address,
+    TEMPORAL_NAMESPACE: info.temporal.namespace,
+    RAMP_TASK_QUEUE: taskQueue,
+    KUBECONFIG: info.kubernetes.kubeconfig,
+    RAMP_PROMETHEUS_URL: info.prometheus.url,
+  };
+}
+
+export function workerConfig(info = stackInfo(), taskQueue = 'ramp-test'): WorkerConfig {
+  return loadWorkerConfig(workerEnv(info, taskQueue));
+}
+
+/** A name unique to this test run, valid as a Kubernetes name. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6).toString(36)}`;
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls fn until it returns a defined value or the timeout passes. */
+export async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000, everyMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await sleep(everyMs);
+  }
+}
