@@ -12,11 +12,15 @@ cache="${RAMP_CACHE:-$HOME/.cache/ramp}"
 mkdir -p "$cache"
 
 log() { printf '[install] %s\n' "$*" >&2; }
+# The wrapper modules pin the versions the cache keys name; refuse to build if the two disagree.
+pinned() { grep -qE "^\s*$2 $3( |$)" "$here/$1/go.mod" || { log "stack/$1/go.mod does not pin $2 $3 (stack/versions.env): regenerate it"; exit 1; }; }
+pinned k8s k8s.io/kubernetes "$KUBERNETES_VERSION"
+pinned etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION"
+
 took() { log "$1 ready ($(( $(date +%s) - $2 ))s)"; }
 
-# --- Debian packages: etcd and Prometheus -----------------------------------------------------
+# --- Debian packages: Prometheus -------------------------------------------------------------
 apt_pkgs=()
-command -v etcd >/dev/null 2>&1 || apt_pkgs+=(etcd-server)
 command -v prometheus >/dev/null 2>&1 || apt_pkgs+=(prometheus)
 command -v openssl >/dev/null 2>&1 || apt_pkgs+=(openssl)
 if [ ${#apt_pkgs[@]} -gt 0 ]; then
@@ -59,6 +63,19 @@ if [ ! -f "$kdir/.complete" ]; then
   took "kubernetes binaries" "$t"
 fi
 
+# --- etcd 3.6, built from the Go module proxy ---------------------------------------------------
+# Debian's etcd-server is 3.4.23: with it kube-apiserver disables watch progress requests and the
+# controllers' and KWOK's watches keep ending, which delays every pod status by ~20 s.
+edir="$cache/etcd-$ETCD_VERSION-$(sha256sum "$here/etcd/go.sum" | cut -c1-12)"
+if [ ! -x "$edir/bin/etcd" ]; then
+  t=$(date +%s)
+  log "go build etcd $ETCD_VERSION"
+  mkdir -p "$edir/bin"
+  (cd "$here/etcd" && CGO_ENABLED=0 go build -trimpath -o "$edir/bin/etcd.tmp" go.etcd.io/etcd/server/v3)
+  mv "$edir/bin/etcd.tmp" "$edir/bin/etcd"
+  took "etcd" "$t"
+fi
+
 # --- KWOK fake nodes --------------------------------------------------------------------------
 wdir="$cache/kwok-$KWOK_VERSION"
 if [ ! -x "$wdir/bin/kwok" ]; then
@@ -89,7 +106,7 @@ cat > "$cache/paths.json" <<JSON
   "kubeControllerManager": "$kdir/bin/kube-controller-manager",
   "kubeScheduler": "$kdir/bin/kube-scheduler",
   "kwok": "$wdir/bin/kwok",
-  "etcd": "$(command -v etcd)",
+  "etcd": "$edir/bin/etcd",
   "prometheus": "$(command -v prometheus)"
 }
 JSON
