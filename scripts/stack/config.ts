@@ -88,7 +88,7 @@ export function loadBinaryPaths(cfg: StackConfig): BinaryPaths {
     throw new Error(`${file} is missing: run \`npm run stack:install\` (bash stack/install.sh) first`);
   }
   const paths = JSON.parse(fs.readFileSync(file, 'utf8')) as BinaryPaths;
-  for (const [name, p] of Object.entries(paths)) {
+  for (const [name, p] of Object.entries(paths) as [string, string][]) {
     if (!fs.existsSync(p)) {
       throw new Error(`${name} binary ${p} is missing: run \`npm run stack:install\` again`);
     }

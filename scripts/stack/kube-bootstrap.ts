@@ -72,7 +72,7 @@ export function loadCrds(dir = CRD_DIR): k8s.V1CustomResourceDefinition[] {
     .readdirSync(dir)
     .filter((f) => f.endsWith('.yaml'))
     .sort()
-    .flatMap((f) => YAML.parseAllDocuments(fs.readFileSync(path.join(dir, f), 'utf8')).map((d) => d.toJS()))
+    .flatMap((f) => YAML.parseAllDocuments(fs.readFileSync(path.join(dir, f), 'utf8')).map((d) => d.toJS() as { kind?: string } | null))
     .filter((o): o is k8s.V1CustomResourceDefinition => o?.kind === 'CustomResourceDefinition');
 }
 
@@ -84,7 +84,7 @@ export async function ensureCrds(kc: k8s.KubeConfig, crds = loadCrds()): Promise
     try {
       await api.createCustomResourceDefinition({ body: crd });
     } catch (err) {
-      if (!isConflict(err)) throw new Error(`installing CRD ${name}: ${describeApiError(err)}`);
+      if (!isConflict(err)) throw new Error(`installing CRD ${name}: ${describeApiError(err)}`, { cause: err });
       const current = await api.readCustomResourceDefinition({ name });
       crd.metadata = { ...crd.metadata, resourceVersion: current.metadata?.resourceVersion };
       await api.replaceCustomResourceDefinition({ name, body: crd });

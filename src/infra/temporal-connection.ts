@@ -24,7 +24,7 @@ function readFile(setting: string, file: string): Buffer {
   try {
     return fs.readFileSync(file);
   } catch (err) {
-    throw new Error(`${setting}=${file}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? String(err)}); fix the path or unset ${setting}`);
+    throw new Error(`${setting}=${file}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? String(err)}); fix the path or unset ${setting}`, { cause: err });
   }
 }
 

@@ -12,7 +12,8 @@ const hostPort = z
 
 const optionalPath = z.string().min(1).optional();
 
-export const workerConfigSchema = z.object({
+/** Every environment variable the worker reads, with its rule and default. */
+export const workerEnvShape = {
   TEMPORAL_ADDRESS: hostPort.default('localhost:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_API_KEY: z.string().min(1).optional(),
@@ -27,7 +28,9 @@ export const workerConfigSchema = z.object({
   RAMP_PROMETHEUS_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL, e.g. http://prometheus:9090' }).default('http://127.0.0.1:9090'),
   RAMP_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().positive().default(100),
   RAMP_MAX_CACHED_WORKFLOWS: z.coerce.number().int().nonnegative().optional(),
-}).refine((c) => !c.TEMPORAL_TLS_CLIENT_CERT_PATH === !c.TEMPORAL_TLS_CLIENT_KEY_PATH, {
+};
+
+export const workerConfigSchema = z.object(workerEnvShape).refine((c) => !c.TEMPORAL_TLS_CLIENT_CERT_PATH === !c.TEMPORAL_TLS_CLIENT_KEY_PATH, {
   message: 'set both TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH for mTLS, or neither',
   path: ['TEMPORAL_TLS_CLIENT_KEY_PATH'],
 });
