@@ -100,6 +100,19 @@ export async function stackDown(cfg = loadStackConfig(), only?: string[]): Promi
   if (!only) fs.rmSync(s.info, { force: true });
 }
 
+/**
+ * Stops one component and starts it again with the same state (the Temporal database file,
+ * etcd's data): what fault tests use to restart the dev server or the apiserver mid-rollout.
+ */
+export async function restartComponent(name: string, cfg = loadStackConfig(), downtimeMs = 0): Promise<void> {
+  const c = components(cfg).find((x) => x.name === name);
+  if (!c) throw new Error(`unknown component ${JSON.stringify(name)}; one of ${components(cfg).map((x) => x.name).join(', ')}`);
+  const s = statePaths(cfg);
+  await stop({ pids: s.pids, logs: s.logs }, name);
+  if (downtimeMs > 0) await new Promise((r) => setTimeout(r, downtimeMs));
+  await bringUp(cfg, c, c.exe(loadBinaryPaths(cfg)));
+}
+
 export interface ComponentStatus {
   name: string;
   pid?: number;

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { RAMP_SEARCH_ATTRIBUTES } from '../../../src/shared/search-attributes';
 import type { doctorWorkflow } from '../../../src/workflows';
+import { restartComponent } from '../../../scripts/stack/stack';
 import { binaries, stackInfo, uniqueName, workerEnv } from '../../support/stack';
 
 const ROOT = path.resolve(__dirname, '../../..');
@@ -74,5 +75,19 @@ describe('local Temporal', () => {
   it('keeps workflows in its SQLite file (the server was started with --db-filename)', () => {
     const rec = execFileSync('ps', ['-o', 'args=', '-C', 'temporal'], { encoding: 'utf8' });
     expect(rec).toContain(`--db-filename=${info.temporal.dbFile}`);
+  });
+
+  it('keeps a pending workflow across a dev-server restart, and the running worker picks it up', async () => {
+    const workflowId = uniqueName('smoke-restart');
+    // The first workflow task is due only after the restart, so it must come from the database.
+    const handle = await client.workflow.start<typeof doctorWorkflow>('doctorWorkflow', {
+      taskQueue, workflowId, args: [], startDelay: '6s',
+    });
+    await restartComponent('temporal');
+    const report = await handle.result();
+    expect(report.kubernetes.version).toBe(info.kubernetes.version);
+    const desc = await client.workflow.getHandle(workflowId).describe();
+    expect(desc.status.name).toBe('COMPLETED');
+    expect(desc.runId).toBe(handle.firstExecutionRunId);
   });
 });
