@@ -1,0 +1,302 @@
+/**
+ * The Rollout spec: what users write (YAML or JSON, Kubernetes style) and what the workflow gets
+ * once defaults are resolved. The zod schema both validates and resolves, so every default is
+ * applied exactly once, here (the workflow only ever sees a `ResolvedRollout`).
+ */
+import { z } from 'zod';
+import { DurationError, parseDuration } from '../duration';
+
+export const API_VERSION = 'ramp.dev/v1alpha1';
+export const KIND = 'Rollout';
+
+/** A DNS-1123 label/subdomain as Kubernetes requires for names. */
+const k8sName = z
+  .string({ error: 'must be a string' })
+  .min(1, 'must not be empty')
+  .max(253, 'must be at most 253 characters')
+  .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a lowercase DNS name: letters, digits, "-" and ".", starting and ending with a letter or digit');
+
+/** A Kubernetes label value. */
+const labelValue = z
+  .string({ error: 'must be a string' })
+  .max(63, 'must be at most 63 characters')
+  .regex(/^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$/, 'must be a valid label value: letters, digits, "-", "_" and ".", at most 63 characters');
+
+const labelKey = z
+  .string({ error: 'must be a string' })
+  .regex(/^([a-z0-9]([-a-z0-9.]*[a-z0-9])?\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/, 'must be a valid label key such as "version" or "app.kubernetes.io/version"');
+
+const duration = z.union([z.string(), z.number()], { error: 'must be a duration such as "30s" or "5m"' }).transform((v, ctx) => {
+  try {
+    return parseDuration(v);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: err instanceof DurationError ? err.message : String(err) });
+    return z.NEVER;
+  }
+});
+
+const int = (min: number, max: number, what = 'a whole number') =>
+  z.number({ error: (iss) => `must be ${what} between ${min} and ${max}, got ${JSON.stringify(iss.input)}` })
+    .int({ error: (iss) => `must be ${what} between ${min} and ${max}, got ${JSON.stringify(iss.input)}` })
+    .min(min, { error: (iss) => `must be between ${min} and ${max}, got ${JSON.stringify(iss.input)}` })
+    .max(max, { error: (iss) => `must be between ${min} and ${max}, got ${JSON.stringify(iss.input)}` });
+
+// ---- analysis ----------------------------------------------------------------------------
+
+/** Built-in Istio metrics, with Flagger's queries (see src/domain/analysis/templates.ts). */
+export const BUILTIN_METRICS = ['request-success-rate', 'request-duration'] as const;
+export type BuiltinMetric = (typeof BUILTIN_METRICS)[number];
+
+const thresholdRange = z
+  .strictObject({ min: z.number().optional(), max: z.number().optional() })
+  .refine((r) => r.min !== undefined || r.max !== undefined, 'give min, max or both')
+  .refine((r) => r.min === undefined || r.max === undefined || r.min <= r.max, {
+    error: 'min must not be greater than max',
+  });
+
+const metricSchema = z
+  .strictObject({
+    name: z.string().min(1, 'must not be empty'),
+    /** PromQL with {{ variables }}; absent for built-in metrics (named by `name`). */
+    query: z.string().min(1).optional(),
+    thresholdRange,
+    /** What a measurement with no data counts as. Never a pass. */
+    noData: z.enum(['inconclusive', 'fail'], { error: 'must be "inconclusive" or "fail"' }).default('inconclusive'),
+    /** Extra template variables for `query`. */
+    vars: z.record(z.string(), z.string()).default({}),
+    /** Range over which rates are computed; defaults to the analysis interval. */
+    window: duration.optional(),
+  })
+  .superRefine((m, ctx) => {
+    if (m.query === undefined && !(BUILTIN_METRICS as readonly string[]).includes(m.name)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['name'],
+        message: `unknown metric ${JSON.stringify(m.name)}: use a built-in (${BUILTIN_METRICS.join(', ')}) or give a PromQL query`,
+      });
+    }
+  });
+
+const analysisFields = {
+  interval: duration.default(60_000),
+  /** Measurements allowed to fail before the analysis fails (Argo/Flagger: failureLimit/threshold). */
+  failureLimit: int(0, 1000).default(0),
+  inconclusiveLimit: int(0, 1000).default(0),
+  consecutiveErrorLimit: int(0, 1000).default(4),
+  metrics: z.array(metricSchema).min(1, 'give at least one metric'),
+};
+
+const analysisStep = z.strictObject({ ...analysisFields, count: int(1, 10_000).default(5) });
+const backgroundAnalysis = z.strictObject(analysisFields);
+
+// ---- steps -------------------------------------------------------------------------------
+
+const stepSchema = z
+  .strictObject({
+    setWeight: int(0, 100).optional(),
+    pause: z.strictObject({ duration: duration.optional() }).optional(),
+    approval: z
+      .strictObject({
+        timeout: duration.optional(),
+        onTimeout: z.enum(['abort', 'promote'], { error: 'must be "abort" or "promote"' }).default('abort'),
+      })
+      .optional(),
+    analysis: analysisStep.optional(),
+  }, { error: 'must be an object with one of setWeight, pause, approval, analysis' })
+  .superRefine((s, ctx) => {
+    const keys = Object.keys(s).filter((k) => s[k as keyof typeof s] !== undefined);
+    if (keys.length !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `each step has exactly one of setWeight, pause, approval, analysis; got ${keys.length === 0 ? 'none' : keys.join(' and ')}`,
+      });
+    }
+  })
+  .transform((s): Step => {
+    if (s.setWeight !== undefined) return { kind: 'setWeight', weight: s.setWeight };
+    if (s.pause !== undefined) return { kind: 'pause', durationMs: s.pause.duration };
+    if (s.approval !== undefined) return { kind: 'approval', timeoutMs: s.approval.timeout, onTimeout: s.approval.onTimeout };
+    return { kind: 'analysis', analysis: { ...s.analysis! } };
+  });
+
+// ---- traffic ------------------------------------------------------------------------------
+
+const subsetRouting = z.strictObject({
+  mode: z.literal('subset'),
+  destinationRule: k8sName,
+  stableSubset: k8sName.default('stable'),
+  canarySubset: k8sName.default('canary'),
+});
+
+const serviceRouting = z.strictObject({
+  mode: z.literal('service'),
+  stableService: k8sName,
+  canaryService: k8sName,
+});
+
+const trafficSchema = z.strictObject({
+  provider: z.literal('istio', { error: 'must be "istio" (the only provider so far)' }),
+  virtualService: z.strictObject({
+    name: k8sName,
+    /** Names of the HTTP routes Ramp manages; empty means the default route (the one without match). */
+    routes: z.array(z.string().min(1)).default([]),
+  }),
+  /** Destination host; defaults to spec.target.service. */
+  host: z.string().min(1).optional(),
+  port: int(1, 65535, 'a port').optional(),
+  routing: z.discriminatedUnion('mode', [subsetRouting, serviceRouting], {
+    error: 'must have mode "subset" (DestinationRule subsets) or "service" (separate stable and canary Services)',
+  }),
+});
+
+// ---- the rollout ---------------------------------------------------------------------------
+
+export const rolloutSchema = z
+  .strictObject({
+    apiVersion: z.literal(API_VERSION, { error: `must be "${API_VERSION}"` }),
+    kind: z.literal(KIND, { error: `must be "${KIND}"` }),
+    metadata: z.object({ name: k8sName, namespace: k8sName.default('default') }),
+    spec: z.strictObject({
+      target: z.strictObject({ deployment: k8sName, service: k8sName }),
+      canary: z
+        .strictObject({
+          image: z.string().min(1).optional(),
+          /** The container that gets `image`; defaults to the pod's first container. */
+          container: z.string().min(1).optional(),
+          /** A JSON merge patch applied to the copied pod template (after `image`). */
+          podTemplatePatch: z.record(z.string(), z.unknown()).optional(),
+          replicas: int(1, 1000).default(1),
+          /** Defaults to `<target.deployment>-canary`. */
+          deploymentName: k8sName.optional(),
+          versionLabel: z
+            .strictObject({ key: labelKey.default('version'), stable: labelValue, canary: labelValue })
+            .refine((v) => v.stable !== v.canary, { error: 'stable and canary must differ', path: ['canary'] }),
+        })
+        .refine((c) => c.image !== undefined || c.podTemplatePatch !== undefined, {
+          error: 'give image (or --image on the command line) or podTemplatePatch',
+          path: ['image'],
+        }),
+      traffic: trafficSchema,
+      steps: z.array(stepSchema).min(1, 'give at least one step, e.g. - setWeight: 10'),
+      analysis: backgroundAnalysis.optional(),
+      /** How long the canary may take to become Available before the rollout rolls back. */
+      progressDeadline: duration.default(600_000),
+      rollback: z.strictObject({ scaleDownDelay: duration.default(30_000) }).default({ scaleDownDelay: 30_000 }),
+    }),
+  })
+  .superRefine((r, ctx) => {
+    const t = r.spec.traffic.routing;
+    if (t.mode === 'subset' && t.stableSubset === t.canarySubset) {
+      ctx.addIssue({ code: 'custom', path: ['spec', 'traffic', 'routing', 'canarySubset'], message: 'must differ from stableSubset' });
+    }
+    if (t.mode === 'service' && t.stableService === t.canaryService) {
+      ctx.addIssue({ code: 'custom', path: ['spec', 'traffic', 'routing', 'canaryService'], message: 'must differ from stableService' });
+    }
+    const canaryName = r.spec.canary.deploymentName ?? `${r.spec.target.deployment}-canary`;
+    if (canaryName === r.spec.target.deployment) {
+      ctx.addIssue({ code: 'custom', path: ['spec', 'canary', 'deploymentName'], message: 'must differ from spec.target.deployment' });
+    }
+    const analyses = [
+      ...r.spec.steps.flatMap((s, i) => (s.kind === 'analysis' ? [{ a: s.analysis, path: ['spec', 'steps', i, 'analysis'] }] : [])),
+      ...(r.spec.analysis ? [{ a: r.spec.analysis, path: ['spec', 'analysis'] }] : []),
+    ];
+    for (const { a, path } of analyses) {
+      if (a.interval < 1000) ctx.addIssue({ code: 'custom', path: [...path, 'interval'], message: `must be at least 1s, got ${a.interval}ms` });
+    }
+  })
+  .transform((r): ResolvedRollout => {
+    const s = r.spec;
+    return {
+      apiVersion: r.apiVersion,
+      kind: r.kind,
+      metadata: { name: r.metadata.name, namespace: r.metadata.namespace },
+      spec: {
+        target: s.target,
+        canary: {
+          image: s.canary.image,
+          container: s.canary.container,
+          podTemplatePatch: s.canary.podTemplatePatch,
+          replicas: s.canary.replicas,
+          deploymentName: s.canary.deploymentName ?? `${s.target.deployment}-canary`,
+          versionLabel: s.canary.versionLabel,
+        },
+        traffic: {
+          provider: s.traffic.provider,
+          virtualService: s.traffic.virtualService,
+          host: s.traffic.host ?? s.target.service,
+          port: s.traffic.port,
+          routing: s.traffic.routing,
+        },
+        steps: s.steps,
+        analysis: s.analysis,
+        progressDeadlineMs: s.progressDeadline,
+        rollback: { scaleDownDelayMs: s.rollback.scaleDownDelay },
+      },
+    };
+  });
+
+// ---- resolved types (what the workflow sees) ----------------------------------------------
+
+export interface MetricSpec {
+  name: string;
+  query?: string;
+  thresholdRange: { min?: number; max?: number };
+  noData: 'inconclusive' | 'fail';
+  vars: Record<string, string>;
+  /** Range for rate() windows, in ms; defaults to the analysis interval. */
+  window?: number;
+}
+
+export interface AnalysisSpec {
+  /** Time between measurements, ms. */
+  interval: number;
+  failureLimit: number;
+  inconclusiveLimit: number;
+  consecutiveErrorLimit: number;
+  metrics: MetricSpec[];
+  /** Number of measurements (analysis steps only; background analysis runs until promotion). */
+  count?: number;
+}
+
+export type Step =
+  | { kind: 'setWeight'; weight: number }
+  /** Without a duration the rollout waits until resumed. */
+  | { kind: 'pause'; durationMs?: number }
+  | { kind: 'approval'; timeoutMs?: number; onTimeout: 'abort' | 'promote' }
+  | { kind: 'analysis'; analysis: AnalysisSpec };
+
+export type Routing =
+  | { mode: 'subset'; destinationRule: string; stableSubset: string; canarySubset: string }
+  | { mode: 'service'; stableService: string; canaryService: string };
+
+export interface TrafficSpec {
+  provider: 'istio';
+  virtualService: { name: string; routes: string[] };
+  host: string;
+  port?: number;
+  routing: Routing;
+}
+
+export interface CanarySpec {
+  image?: string;
+  container?: string;
+  podTemplatePatch?: Record<string, unknown>;
+  replicas: number;
+  deploymentName: string;
+  versionLabel: { key: string; stable: string; canary: string };
+}
+
+export interface ResolvedRollout {
+  apiVersion: typeof API_VERSION;
+  kind: typeof KIND;
+  metadata: { name: string; namespace: string };
+  spec: {
+    target: { deployment: string; service: string };
+    canary: CanarySpec;
+    traffic: TrafficSpec;
+    steps: Step[];
+    analysis?: AnalysisSpec;
+    progressDeadlineMs: number;
+    rollback: { scaleDownDelayMs: number };
+  };
+}
