@@ -1,0 +1,143 @@
+/**
+ * The Prometheus metrics provider: instant queries over the HTTP API (`/api/v1/query`), answers
+ * turned into a typed QueryResult. Credentials come from the worker's configuration through this
+ * constructor only; workflow inputs never carry them.
+ */
+import { isAxiosError, type AxiosInstance, type AxiosRequestConfig, type AxiosResponse } from 'axios';
+import type { MetricsProvider, QueryResult } from './provider';
+
+export interface PrometheusOptions {
+  /** The HTTP client (injected so the worker shares one, with its proxy and TLS settings). */
+  http: AxiosInstance;
+  /** Base URL, e.g. http://prometheus:9090 (a path prefix such as /prometheus is kept). */
+  url: string;
+  /** Per-request timeout, ms; also sent to Prometheus as the query's evaluation timeout. Default 10 s. */
+  timeoutMs?: number;
+  /** How to authenticate; bearerToken wins when both are set. */
+  auth?: { bearerToken?: string; basicAuth?: { username: string; password: string } };
+}
+
+/** Thrown when Prometheus cannot be reached, rejects a query, or answers something unusable. */
+export class PrometheusError extends Error {
+  override name = 'PrometheusError';
+
+  constructor(
+    message: string,
+    /** The endpoint called (without credentials). */
+    readonly url: string,
+    /** The PromQL sent. */
+    readonly query: string,
+    /** Prometheus' errorType (bad_data, execution, timeout, …), when it gave one. */
+    readonly errorType?: string,
+    /** The HTTP status, when there was a response. */
+    readonly httpStatus?: number,
+  ) {
+    super(message);
+  }
+}
+
+interface ApiResponse {
+  status: 'success' | 'error';
+  data?: { resultType: string; result: unknown };
+  errorType?: string;
+  error?: string;
+}
+
+type Sample = [number, string];
+
+/** Strips user:password@ so error messages and logs never show credentials. */
+function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.username || u.password) {
+      u.username = '***';
+      u.password = '';
+    }
+    return u.toString().replace(/\/$/, '');
+  } catch {
+    return url;
+  }
+}
+
+function sampleValue(sample: Sample, what: string): QueryResult {
+  const raw = sample[1];
+  const value = Number(raw);
+  // Prometheus writes NaN and ±Inf as strings ("NaN", "+Inf"); a rate over no traffic is NaN.
+  if (!Number.isFinite(value)) return { kind: 'noData', detail: `${what} is ${raw}` };
+  return { kind: 'value', value };
+}
+
+/** A MetricsProvider for a Prometheus server (or anything speaking its query API: Thanos, Mimir, VictoriaMetrics). */
+export function createPrometheusProvider(opts: PrometheusOptions): MetricsProvider {
+  const base = opts.url.replace(/\/+$/, '');
+  const shownBase = redact(base);
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const headers: Record<string, string> = {};
+  if (opts.auth?.bearerToken) headers.Authorization = `Bearer ${opts.auth.bearerToken}`;
+  const request: AxiosRequestConfig = {
+    timeout: timeoutMs,
+    headers,
+    auth: !opts.auth?.bearerToken && opts.auth?.basicAuth ? { ...opts.auth.basicAuth } : undefined,
+    // Statuses are judged below, so that Prometheus' own error body is read rather than lost.
+    validateStatus: () => true,
+  };
+
+  const fail = (query: string, method: string, why: string, errorType?: string, httpStatus?: number): PrometheusError =>
+    new PrometheusError(`Prometheus query failed: ${method} ${shownBase}/api/v1/query: ${why}; query: ${query}`, `${shownBase}/api/v1/query`, query, errorType, httpStatus);
+
+  async function send(query: string): Promise<{ res: AxiosResponse<unknown>; method: string }> {
+    const params = new URLSearchParams({ query, timeout: `${Math.max(1, Math.ceil(timeoutMs / 1000))}s` });
+    let method = 'POST';
+    try {
+      // POST keeps long queries out of the URL; some read-only proxies only allow GET, so a
+      // 405 or 501 falls back to it (as Prometheus' own Go client does).
+      const res = await opts.http.post<unknown>(`${base}/api/v1/query`, params.toString(), {
+        ...request,
+        headers: { ...headers, 'Content-Type': 'application/x-www-form-urlencoded' },
+      });
+      if (res.status !== 405 && res.status !== 501) return { res, method };
+      method = 'GET';
+      return { res: await opts.http.get<unknown>(`${base}/api/v1/query`, { ...request, params }), method };
+    } catch (err) {
+      const why = isAxiosError(err) ? `${err.code ?? 'request failed'}: ${err.message}` : String(err);
+      throw fail(query, method, `cannot reach Prometheus (${why})`);
+    }
+  }
+
+  return {
+    async query(query: string): Promise<QueryResult> {
+      const { res, method } = await send(query);
+      const body = (typeof res.data === 'object' && res.data !== null ? res.data : {}) as Partial<ApiResponse>;
+      if (body.status === 'error') {
+        throw fail(query, method, `HTTP ${res.status} ${body.errorType ?? 'error'}: ${body.error ?? '(no message)'}`, body.errorType, res.status);
+      }
+      if (res.status < 200 || res.status >= 300 || body.status !== 'success' || body.data === undefined) {
+        const text = typeof res.data === 'string' ? res.data.slice(0, 300) : JSON.stringify(res.data)?.slice(0, 300);
+        throw fail(query, method, `HTTP ${res.status} without a Prometheus success response: ${text ?? '(empty body)'}`, undefined, res.status);
+      }
+
+      const { resultType, result } = body.data;
+      switch (resultType) {
+        case 'vector': {
+          const series = result as { metric: Record<string, string>; value: Sample }[];
+          if (series.length === 0) return { kind: 'noData', detail: 'the query matched no series' };
+          if (series.length > 1) return { kind: 'manySeries', count: series.length };
+          return sampleValue(series[0]!.value, 'the only sample');
+        }
+        case 'scalar':
+          return sampleValue(result as Sample, 'the scalar result');
+        default:
+          throw fail(query, method, `the query returned a ${resultType}; metrics need an instant vector or a scalar (drop range selectors that are not inside a function such as rate())`);
+      }
+    },
+
+    async isOnline(): Promise<boolean> {
+      try {
+        const res = await opts.http.get(`${base}/-/ready`, request);
+        return res.status === 200;
+      } catch {
+        return false;
+      }
+    },
+  };
+}
