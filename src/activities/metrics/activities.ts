@@ -36,8 +36,9 @@ export function createMetricsActivities({ metrics }: MetricsDeps) {
       let queries: string[];
       try {
         queries = analysis.metrics.map((metric) => {
-          // Ramp's variables win over a metric's own (spec validation rejects such clashes).
-          const all = { ...metric.vars, ...vars, interval: promDuration(metric.window ?? analysis.interval) };
+          // Ramp's variables come first and win over a metric's own (spec validation rejects clashes).
+          const all: Record<string, string> = { ...vars, interval: promDuration(metric.window ?? analysis.interval) };
+          for (const [name, value] of Object.entries(metric.vars)) if (!Object.hasOwn(all, name)) all[name] = value;
           return renderQuery(queryTemplateFor(metric), all, metric.name);
         });
       } catch (err) {

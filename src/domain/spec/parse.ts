@@ -74,7 +74,7 @@ export function parseRollout(text: string, opts: ParseOptions = {}): ResolvedRol
     const path = iss.path.filter((p): p is string | number => typeof p !== 'symbol');
     const node = closestNode(doc, path);
     const pos = node?.range ? lineCounter.linePos(node.range[0]) : undefined;
-    return { path: formatPath(path), message: iss.message, line: pos?.line, col: pos?.col };
+    return { path: formatPath(path), message: issueMessage(iss), line: pos?.line, col: pos?.col };
   });
   throw new SpecError(source, problems);
 }
@@ -85,8 +85,16 @@ export function validateRollout(raw: unknown, source = '(input)'): ResolvedRollo
   if (res.success) return res.data;
   throw new SpecError(source, res.error.issues.map((iss) => ({
     path: formatPath(iss.path.filter((p): p is string | number => typeof p !== 'symbol')),
-    message: iss.message,
+    message: issueMessage(iss),
   })));
+}
+
+/** zod's messages, with unknown fields said the way a person fixes them. */
+function issueMessage(iss: { code: string; message: string; keys?: string[] }): string {
+  if (iss.code === 'unrecognized_keys' && iss.keys) {
+    return `unknown field${iss.keys.length > 1 ? 's' : ''} ${iss.keys.map((k) => JSON.stringify(k)).join(', ')}: remove it or check the spelling`;
+  }
+  return iss.message;
 }
 
 function withImage(raw: unknown, image: string): unknown {

@@ -10,11 +10,14 @@ export const API_VERSION = 'ramp.dev/v1alpha1';
 export const KIND = 'Rollout';
 
 /** A DNS-1123 label/subdomain as Kubernetes requires for names. */
-const k8sName = z
-  .string({ error: 'must be a string' })
-  .min(1, 'must not be empty')
-  .max(253, 'must be at most 253 characters')
-  .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a lowercase DNS name: letters, digits, "-" and ".", starting and ending with a letter or digit');
+const k8sName = z.string({ error: 'must be a string' }).superRefine((v, ctx) => {
+  // One message per field: the first rule it breaks.
+  if (v.length === 0) ctx.addIssue({ code: 'custom', message: 'must not be empty' });
+  else if (v.length > 253) ctx.addIssue({ code: 'custom', message: 'must be at most 253 characters' });
+  else if (!/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(v)) {
+    ctx.addIssue({ code: 'custom', message: 'must be a lowercase DNS name: letters, digits, "-" and ".", starting and ending with a letter or digit' });
+  }
+});
 
 /** A Kubernetes label value. */
 const labelValue = z
@@ -91,8 +94,10 @@ const backgroundAnalysis = z.strictObject(analysisFields);
 
 // ---- steps -------------------------------------------------------------------------------
 
+const STEP_KINDS = ['setWeight', 'pause', 'approval', 'analysis'];
+
 const stepSchema = z
-  .strictObject({
+  .looseObject({
     setWeight: int(0, 100).optional(),
     pause: z.strictObject({ duration: duration.optional() }).optional(),
     approval: z
@@ -104,6 +109,14 @@ const stepSchema = z
     analysis: analysisStep.optional(),
   }, { error: 'must be an object with one of setWeight, pause, approval, analysis' })
   .superRefine((s, ctx) => {
+    const unknown = Object.keys(s).filter((k) => !STEP_KINDS.includes(k));
+    if (unknown.length > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `unknown step ${unknown.map((k) => JSON.stringify(k)).join(', ')}: a step is one of ${STEP_KINDS.join(', ')}`,
+      });
+      return;
+    }
     const keys = Object.keys(s).filter((k) => s[k as keyof typeof s] !== undefined);
     if (keys.length !== 1) {
       ctx.addIssue({
@@ -145,7 +158,7 @@ const trafficSchema = z.strictObject({
   host: z.string().min(1).optional(),
   port: int(1, 65535, 'a port').optional(),
   routing: z.discriminatedUnion('mode', [subsetRouting, serviceRouting], {
-    error: 'must have mode "subset" (DestinationRule subsets) or "service" (separate stable and canary Services)',
+    error: 'must be "subset" (DestinationRule subsets) or "service" (separate stable and canary Services)',
   }),
 });
 

@@ -231,21 +231,19 @@ function destinationProblems(vs: VirtualService, r: ManagedRoute, traffic: Traff
   const label = routeLabel(vs.spec?.http?.[r.index], r.index);
   const stable = stableDestination(traffic);
   const canary = canaryDestination(traffic);
-  const problems: string[] = [];
   const all = r.route.map((d) => describeDestination(d.destination)).join(', ');
   if (!r.route.some((d) => isDestination(d.destination, stable))) {
     const fix = traffic.routing.mode === 'subset'
       ? 'route it to that host and subset, or set spec.traffic.host and spec.traffic.routing.stableSubset to match'
       : 'route it to that Service, or set spec.traffic.routing.stableService to match';
-    problems.push(`${id} HTTP route ${label} has no destination ${describeDestination(stable)} (destinations: ${all}); ${fix}`);
+    // The destinations are listed here already; a second "other destinations" problem would repeat them.
+    return [`${id} HTTP route ${label} has no destination ${describeDestination(stable)} (destinations: ${all}); ${fix}`];
   }
   const others = r.route.filter((d) => !isDestination(d.destination, stable) && !isDestination(d.destination, canary));
-  if (others.length > 0) {
-    problems.push(
-      `${id} HTTP route ${label} also sends traffic to ${others.map((d) => describeDestination(d.destination)).join(', ')}; Ramp splits a route between stable and canary only: move other destinations to a route of their own`,
-    );
-  }
-  return problems;
+  if (others.length === 0) return [];
+  return [
+    `${id} HTTP route ${label} also sends traffic to ${others.map((d) => describeDestination(d.destination)).join(', ')}; Ramp splits a route between stable and canary only: move other destinations to a route of their own`,
+  ];
 }
 
 /** Every problem preventing Ramp from managing the VirtualService's routes; empty when it can. */

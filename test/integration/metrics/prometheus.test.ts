@@ -1,0 +1,239 @@
+/**
+ * The Prometheus provider and the measurement activity against the real local Prometheus. The
+ * test serves Istio-named metrics for a made-up canary workload, Prometheus discovers the
+ * endpoint through file SD and scrapes it every second, and the built-in Flagger queries read
+ * them back. Traffic is a pure function of time, so the expected values are exact:
+ *   - success rate: 19 of every 20 destination-reported requests answer 200, 1 answers 500 → 95 %;
+ *     source-reported 500s also exist and must be ignored;
+ *   - latency: per 50 requests, 45 take ≤ 25 ms, 4 take 25–50 ms, 1 takes 100–250 ms, so the p99
+ *     interpolates to 175 ms inside the (100, 250] bucket.
+ */
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as path from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
+import axios from 'axios';
+import { createMetricsActivities } from '../../../src/activities/metrics/activities';
+import { createPrometheusProvider, PrometheusError } from '../../../src/activities/metrics/prometheus';
+import { evaluateMeasurement } from '../../../src/domain/analysis/evaluate';
+import { BUILTIN_QUERIES, renderQuery } from '../../../src/domain/analysis/templates';
+import type { AnalysisSpec, MetricSpec } from '../../../src/domain/spec/schema';
+import { eventually, stackInfo, uniqueName } from '../../support/stack';
+
+const BUCKETS = ['0.5', '1', '5', '10', '25', '50', '100', '250', '500', '1000', '+Inf'];
+/** Requests per 100 ms tick at or below each bucket bound (cumulative, as Prometheus buckets are). */
+const PER_TICK_BELOW: Record<string, number> = { '0.5': 0, '1': 0, '5': 10, '10': 30, '25': 45, '50': 49, '100': 49, '250': 50, '500': 50, '1000': 50, '+Inf': 50 };
+
+function newMetric(overrides: Partial<MetricSpec> = {}): MetricSpec {
+  return { name: 'request-success-rate', thresholdRange: { min: 99 }, noData: 'inconclusive', vars: {}, window: 10_000, ...overrides };
+}
+
+function newAnalysis(metrics: MetricSpec[]): AnalysisSpec {
+  return { interval: 10_000, failureLimit: 0, inconclusiveLimit: 0, consecutiveErrorLimit: 4, metrics, count: 3 };
+}
+
+describe('Prometheus metrics provider (real Prometheus)', () => {
+  const info = stackInfo();
+  const id = uniqueName('metrics');
+  const namespace = `ns-${id}`;
+  const canary = `${id}-canary`;
+  const idle = `${id}-idle`;
+  const vars = { namespace, target: canary };
+  const prometheus = createPrometheusProvider({ http: axios.create(), url: info.prometheus.url });
+  const activities = createMetricsActivities({ metrics: prometheus });
+  const at = '2026-01-01T00:00:00.000Z';
+  let server: http.Server;
+  let targetFile: string;
+  const t0 = Date.now();
+
+  function exposition(): string {
+    const ticks = Math.floor((Date.now() - t0) / 100);
+    const labels = (workload: string, reporter = 'destination') =>
+      `reporter="${reporter}",destination_workload="${workload}",destination_workload_namespace="${namespace}"`;
+    const lines = [
+      '# TYPE istio_requests_total counter',
+      `istio_requests_total{${labels(canary)},response_code="200"} ${ticks * 19}`,
+      `istio_requests_total{${labels(canary)},response_code="500"} ${ticks}`,
+      // What the calling side reports; the built-in queries take only the destination's view.
+      `istio_requests_total{${labels(canary, 'source')},response_code="500"} ${ticks * 50}`,
+      // A workload whose counters never move: its rate is 0/0, NaN.
+      `istio_requests_total{${labels(idle)},response_code="200"} 5`,
+      '# TYPE istio_request_duration_milliseconds histogram',
+      ...BUCKETS.map((le) => `istio_request_duration_milliseconds_bucket{${labels(canary)},le="${le}"} ${ticks * PER_TICK_BELOW[le]!}`),
+      `istio_request_duration_milliseconds_sum{${labels(canary)}} ${ticks * 700}`,
+      `istio_request_duration_milliseconds_count{${labels(canary)}} ${ticks * 50}`,
+    ];
+    return `${lines.join('\n')}\n`;
+  }
+
+  beforeAll(async () => {
+    server = http.createServer((req, res) => {
+      if (req.url !== '/metrics') {
+        res.writeHead(404).end();
+        return;
+      }
+      res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' });
+      res.end(exposition());
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    targetFile = path.join(info.prometheus.targetsDir, `${id}.json`);
+    fs.writeFileSync(targetFile, JSON.stringify([{ targets: [`127.0.0.1:${port}`], labels: { ramp_test: id } }]));
+
+    // Wait until the rate windows hold enough samples for both built-in queries to answer.
+    const successRate = renderQuery(BUILTIN_QUERIES['request-success-rate'], { ...vars, interval: '10s' });
+    await eventually('a success rate for the test workload', async () => {
+      const r = await prometheus.query(successRate);
+      return r.kind === 'value' ? r : undefined;
+    }, 60_000, 500);
+    // Absolute rates are only right once the series is older than the 10 s window (Prometheus
+    // does not extrapolate a young counter back past its first sample); ratios are right at once.
+    await new Promise((r) => setTimeout(r, Math.max(0, t0 + 12_000 - Date.now())));
+  });
+
+  afterAll(async () => {
+    if (targetFile) fs.rmSync(targetFile, { force: true });
+    if (server) await new Promise((r) => server.close(r));
+  });
+
+  it('answers its health endpoint', async () => {
+    await expect(prometheus.isOnline()).resolves.toBe(true);
+  });
+
+  it('computes the built-in request-success-rate: 95 % of destination-reported requests', async () => {
+    const r = await prometheus.query(renderQuery(BUILTIN_QUERIES['request-success-rate'], { ...vars, interval: '10s' }));
+    expect(r.kind).toBe('value');
+    expect(r.kind === 'value' && r.value).toBeCloseTo(95, 1);
+  });
+
+  it('computes the built-in request-duration p99 inside the (100, 250] ms bucket', async () => {
+    const r = await prometheus.query(renderQuery(BUILTIN_QUERIES['request-duration'], { ...vars, interval: '10s' }));
+    expect(r.kind).toBe('value');
+    const p99 = r.kind === 'value' ? r.value : NaN;
+    expect(p99).toBeGreaterThan(100);
+    expect(p99).toBeLessThanOrEqual(250);
+    expect(p99).toBeCloseTo(175, 0);
+  });
+
+  it('measures an analysis: pass and fail against thresholds, one measurement per metric in spec order', async () => {
+    const analysis = newAnalysis([
+      newMetric({ name: 'request-success-rate', thresholdRange: { min: 90 } }),
+      newMetric({ name: 'request-duration', thresholdRange: { max: 500 } }),
+    ]);
+    const strict = newAnalysis([
+      newMetric({ name: 'request-success-rate', thresholdRange: { min: 99 } }),
+      newMetric({ name: 'request-duration', thresholdRange: { max: 100 } }),
+    ]);
+
+    const passed = await activities.measureAnalysis({ analysis, vars, at });
+    expect(passed.map((m) => [m.metric, m.phase, m.at])).toEqual([
+      ['request-success-rate', 'Successful', at],
+      ['request-duration', 'Successful', at],
+    ]);
+
+    const failed = await activities.measureAnalysis({ analysis: strict, vars, at });
+    expect(failed.map((m) => m.phase)).toEqual(['Failed', 'Failed']);
+    expect(failed[0]!.message).toMatch(/^value 9[45](\.\d+)? below min 99$/);
+    expect(failed[1]!.message).toMatch(/^value 1\d\d(\.\d+)? above max 100$/);
+  });
+
+  it('takes the rate window from the analysis interval when the metric has none', async () => {
+    const sent: string[] = [];
+    const recording = { query: (q: string) => { sent.push(q); return prometheus.query(q); }, isOnline: () => prometheus.isOnline() };
+    const analysis = { ...newAnalysis([newMetric({ window: undefined, thresholdRange: { min: 90 } })]), interval: 5000 };
+    const [m] = await createMetricsActivities({ metrics: recording }).measureAnalysis({ analysis, vars, at });
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toContain('[5s]');
+    expect(sent[0]).not.toContain('[10s]');
+    expect(m!.phase).toBe('Successful');
+    expect(m!.value).toBeCloseTo(95, 1);
+  });
+
+  it('a custom query gets the metric vars and the Ramp vars', async () => {
+    const metric = newMetric({
+      name: 'server-errors-per-second',
+      query: 'sum(rate(istio_requests_total{reporter="destination",destination_workload_namespace="{{ namespace }}",'
+        + 'destination_workload="{{ target }}",response_code=~"{{ codes }}"}[{{ interval }}]))',
+      vars: { codes: '5..' },
+      thresholdRange: { max: 20 },
+    });
+    const [m] = await activities.measureAnalysis({ analysis: newAnalysis([metric]), vars, at });
+    // One 500 per 100 ms tick: 10 per second.
+    expect(m!.phase).toBe('Successful');
+    expect(m!.value).toBeGreaterThan(9);
+    expect(m!.value).toBeLessThan(11);
+  });
+
+  it('a workload without traffic has no data: Inconclusive by default, Failed with noData: fail, never Successful', async () => {
+    const ghost = { namespace, target: `${id}-ghost` };
+    const analysis = newAnalysis([
+      newMetric({ name: 'request-success-rate', thresholdRange: { min: 0 } }),
+      newMetric({ name: 'request-duration', thresholdRange: { max: 1e9 }, noData: 'fail' }),
+    ]);
+    const ms = await activities.measureAnalysis({ analysis, vars: ghost, at });
+    expect(ms.map((m) => m.phase)).toEqual(['Inconclusive', 'Failed']);
+    expect(ms[0]!.message).toBe('no data: the query matched no series');
+    expect(ms[1]!.message).toBe('no data (noData: fail): the query matched no series');
+  });
+
+  it('a workload whose counters stand still yields NaN, which is no data too', async () => {
+    const r = await prometheus.query(renderQuery(BUILTIN_QUERIES['request-success-rate'], { namespace, target: idle, interval: '10s' }));
+    expect(r).toEqual({ kind: 'noData', detail: 'the only sample is NaN' });
+    expect(evaluateMeasurement(newMetric({ thresholdRange: { min: 0 } }), r).phase).toBe('Inconclusive');
+  });
+
+  it('a query matching several series is manySeries, and an Error measurement', async () => {
+    const q = `sum by (response_code) (rate(istio_requests_total{destination_workload_namespace="${namespace}",destination_workload="${canary}"}[10s]))`;
+    const r = await prometheus.query(q);
+    expect(r).toEqual({ kind: 'manySeries', count: 2 });
+    const m = evaluateMeasurement(newMetric(), r);
+    expect(m.phase).toBe('Error');
+    expect(m.message).toMatch(/returned 2 series where one was expected/);
+  });
+
+  it('a syntactically bad query throws an error naming the URL, the query and Prometheus\' message', async () => {
+    const bad = 'sum(rate(istio_requests_total[10s])';
+    const err = await prometheus.query(bad).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(PrometheusError);
+    const e = err as PrometheusError;
+    expect(e.errorType).toBe('bad_data');
+    expect(e.httpStatus).toBe(400);
+    expect(e.message).toContain(`${info.prometheus.url}/api/v1/query`);
+    expect(e.message).toContain(`query: ${bad}`);
+    expect(e.message).toMatch(/bad_data: .*parse error/);
+  });
+
+  it('the activity turns a bad query into an Error measurement carrying Prometheus\' message', async () => {
+    const [m] = await activities.measureAnalysis({ analysis: newAnalysis([newMetric({ name: 'broken', query: 'sum(up' })]), vars, at });
+    expect(m!.phase).toBe('Error');
+    expect(m!.message).toMatch(/parse error/);
+  });
+
+  it('an unreachable Prometheus gives Error measurements, never Successful, and is not online', async () => {
+    const down = createPrometheusProvider({ http: axios.create(), url: 'http://127.0.0.1:1', timeoutMs: 2000 });
+    await expect(down.isOnline()).resolves.toBe(false);
+    const ms = await createMetricsActivities({ metrics: down }).measureAnalysis({
+      analysis: newAnalysis([newMetric({ thresholdRange: { min: 0 } }), newMetric({ name: 'request-duration', thresholdRange: { max: 1e9 }, noData: 'fail' })]),
+      vars,
+      at,
+    });
+    expect(ms.map((m) => m.phase)).toEqual(['Error', 'Error']);
+    expect(ms[0]!.message).toMatch(/^Prometheus query failed: POST http:\/\/127\.0\.0\.1:1\/api\/v1\/query: cannot reach Prometheus \(ECONNREFUSED/);
+  });
+
+  it('an undefined template variable fails the activity as non-retryable InvalidAnalysis before any query', async () => {
+    // The real provider, counting calls: none may happen when a template is broken.
+    let calls = 0;
+    const counting = { query: (q: string) => { calls++; return prometheus.query(q); }, isOnline: () => prometheus.isOnline() };
+    const acts = createMetricsActivities({ metrics: counting });
+    const metric = newMetric({ name: 'x', query: 'up{a="{{ foo }}"}' });
+    const err = await acts.measureAnalysis({ analysis: newAnalysis([newMetric(), metric]), vars, at }).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(ApplicationFailure);
+    const f = err as ApplicationFailure;
+    expect(f.type).toBe('InvalidAnalysis');
+    expect(f.nonRetryable).toBe(true);
+    expect(f.message).toMatch(/^query for metric "x" uses \{\{ foo \}\} but no variable "foo" is defined; defined: namespace, target, interval/);
+    expect(calls).toBe(0);
+  });
+});
