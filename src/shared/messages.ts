@@ -26,11 +26,11 @@ export type ResumeInput = CommandMeta;
 /** What an accepted update answers: the status after the command took effect. */
 export type CommandResult = RolloutStatus;
 
-export const approveUpdate = defineUpdate<CommandResult, [ApproveInput?]>('approve');
-export const promoteUpdate = defineUpdate<CommandResult, [PromoteInput?]>('promote');
+export const approveUpdate = defineUpdate<CommandResult, [ApproveInput]>('approve');
+export const promoteUpdate = defineUpdate<CommandResult, [PromoteInput]>('promote');
 export const abortUpdate = defineUpdate<CommandResult, [AbortInput]>('abort');
-export const pauseUpdate = defineUpdate<CommandResult, [PauseInput?]>('pause');
-export const resumeUpdate = defineUpdate<CommandResult, [ResumeInput?]>('resume');
+export const pauseUpdate = defineUpdate<CommandResult, [PauseInput]>('pause');
+export const resumeUpdate = defineUpdate<CommandResult, [ResumeInput]>('resume');
 
 export const approveSignal = defineSignal<[ApproveInput?]>('approve');
 export const promoteSignal = defineSignal<[PromoteInput?]>('promote');

@@ -26,6 +26,10 @@ export const workerEnvShape = {
   /** Path of a kubeconfig file; unset means in-cluster config, or ~/.kube/config outside a cluster. */
   KUBECONFIG: optionalPath,
   RAMP_PROMETHEUS_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL, e.g. http://prometheus:9090' }).default('http://127.0.0.1:9090'),
+  /** Prometheus credentials, read by the worker only (never part of a workflow's input or history). */
+  RAMP_PROMETHEUS_BEARER_TOKEN_FILE: optionalPath,
+  /** A file holding `username:password` for Prometheus basic auth. */
+  RAMP_PROMETHEUS_BASIC_AUTH_FILE: optionalPath,
   RAMP_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().positive().default(100),
   RAMP_MAX_CACHED_WORKFLOWS: z.coerce.number().int().nonnegative().optional(),
 };

@@ -4,7 +4,9 @@
  */
 import axios from 'axios';
 import { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
+import * as fs from 'node:fs';
 import { createActivities } from '../activities';
+import { createPrometheusProvider, PrometheusOptions } from '../activities/metrics/prometheus';
 import { loadKubeConfig } from '../infra/kube';
 import { temporalConnectionOptions } from '../infra/temporal-connection';
 import type { WorkerConfig } from './config';
@@ -22,13 +24,14 @@ export async function createRampWorker(
 ): Promise<RampWorker> {
   const kube = loadKubeConfig(config.KUBECONFIG);
   const http = axios.create({ timeout: 10_000 });
+  const metrics = createPrometheusProvider({ http, url: config.RAMP_PROMETHEUS_URL, auth: prometheusAuth(config) });
   const connection = await NativeConnection.connect(temporalConnectionOptions(config));
   try {
     const worker = await Worker.create({
       connection,
       namespace: config.TEMPORAL_NAMESPACE,
       taskQueue: config.RAMP_TASK_QUEUE,
-      activities: createActivities({ kube, http, prometheusUrl: config.RAMP_PROMETHEUS_URL }),
+      activities: createActivities({ kube, http, prometheusUrl: config.RAMP_PROMETHEUS_URL, metrics }),
       maxConcurrentActivityTaskExecutions: config.RAMP_MAX_CONCURRENT_ACTIVITIES,
       ...(config.RAMP_MAX_CACHED_WORKFLOWS !== undefined ? { maxCachedWorkflows: config.RAMP_MAX_CACHED_WORKFLOWS } : {}),
       ...(overrides.workflowBundle ? {} : { workflowsPath: overrides.workflowsPath ?? require.resolve('../workflows') }),
@@ -46,4 +49,26 @@ export async function createRampWorker(
     await connection.close();
     throw err;
   }
+}
+
+function readSecret(setting: string, file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    throw new Error(`${setting}=${file}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { cause: err });
+  }
+}
+
+/** Prometheus credentials from files named in the environment; they never leave the worker. */
+export function prometheusAuth(config: WorkerConfig): PrometheusOptions['auth'] {
+  if (config.RAMP_PROMETHEUS_BEARER_TOKEN_FILE) {
+    return { bearerToken: readSecret('RAMP_PROMETHEUS_BEARER_TOKEN_FILE', config.RAMP_PROMETHEUS_BEARER_TOKEN_FILE) };
+  }
+  if (config.RAMP_PROMETHEUS_BASIC_AUTH_FILE) {
+    const raw = readSecret('RAMP_PROMETHEUS_BASIC_AUTH_FILE', config.RAMP_PROMETHEUS_BASIC_AUTH_FILE);
+    const i = raw.indexOf(':');
+    if (i <= 0) throw new Error('RAMP_PROMETHEUS_BASIC_AUTH_FILE: the file must hold username:password on one line');
+    return { basicAuth: { username: raw.slice(0, i), password: raw.slice(i + 1) } };
+  }
+  return undefined;
 }

@@ -56,8 +56,15 @@ function id(t: Target): string {
   return `${t.kind} ${t.namespace}/${t.name}`;
 }
 
-/** The apiserver's Status message (and reason) from an ApiException body, which client-node leaves as a JSON string. */
-function statusOf(err: k8s.ApiException<unknown>): { reason?: string; message: string } {
+interface Status {
+  reason?: string;
+  message: string;
+  /** Field-level causes; the apiserver gives them for schema violations, not for a failed JSON Patch op. */
+  causes?: unknown[];
+}
+
+/** The apiserver's Status from an ApiException body, which client-node leaves as a JSON string. */
+function statusOf(err: k8s.ApiException<unknown>): Status {
   let body: unknown = err.body;
   if (typeof err.body === 'string') {
     const text = err.body;
@@ -67,18 +74,24 @@ function statusOf(err: k8s.ApiException<unknown>): { reason?: string; message: s
       return { message: text || `HTTP ${err.code}` };
     }
   }
-  const s = body as { reason?: string; message?: string } | undefined;
-  return { reason: s?.reason, message: s?.message ?? `HTTP ${err.code}` };
+  const s = body as { reason?: string; message?: string; details?: { causes?: unknown[] } } | undefined;
+  return { reason: s?.reason, message: s?.message ?? `HTTP ${err.code}`, causes: s?.details?.causes };
 }
 
 function isApiException(err: unknown): err is k8s.ApiException<unknown> {
   return err instanceof k8s.ApiException || (typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'number' && 'body' in err);
 }
 
-/** True for the apiserver's answer to a failed JSON Patch `test` op or a stale resourceVersion. */
+/**
+ * True for the apiserver's answer to a JSON Patch whose `test` op failed (or a stale resourceVersion):
+ * 409, or a 422 without field causes — the apiserver reports a failed patch op as a bare
+ * "Invalid", while a schema violation names its fields. Ramp's patch paths exist in the object it
+ * read, so a failed op means the object changed.
+ */
 function isConcurrentChange(err: k8s.ApiException<unknown>): boolean {
   if (err.code === 409) return true;
-  return err.code === 422 && /test(ing value| operation)? .*fail|resourceVersion/i.test(statusOf(err).message);
+  const causes = statusOf(err).causes;
+  return err.code === 422 && (causes === undefined || causes.length === 0);
 }
 
 /**
