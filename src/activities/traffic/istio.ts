@@ -112,7 +112,7 @@ export function kubeFailure(err: unknown, t: Target, verb: Verb): ApplicationFai
     return fail('Forbidden', true, `${what}; grant the worker's identity "${verb}" on ${RESOURCE[t.kind]} in namespace ${t.namespace} (Role and RoleBinding)`);
   }
   if (verb === 'patch' && isConcurrentChange(err)) {
-    return fail('ConcurrentModification', false, `${id(t)} changed between read and write (${status.message}); the activity retry reads it again and re-applies`);
+    return fail('ConcurrentModification', false, `${id(t)} changed between read and write, so the patch guarded by its resourceVersion was refused (HTTP ${err.code}: ${status.message}); the activity retry reads it again and re-applies`);
   }
   if (err.code === 401 || err.code === 408 || err.code === 429 || err.code >= 500) return fail('KubernetesApiError', false);
   return fail('KubernetesRequestRejected', true, `${what}; this request cannot succeed as it is: check the object and the Rollout's spec.traffic`);

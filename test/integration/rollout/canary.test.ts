@@ -90,7 +90,7 @@ describe('validators', () => {
 
     const err = await handle.executeUpdate(approveUpdate, { args: [{ by: 'mallory' }] }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
-    expect(String((err as Error).cause?.message)).toMatch(/^nothing awaits approval: the rollout .* is Paused at step 2 of 2 \(pause until resumed\)$/);
+    expect(String(((err as Error).cause as Error | undefined)?.message)).toMatch(/^nothing awaits approval: the rollout .* is Paused at step 2 of 2 \(pause until resumed\)$/);
 
     const after = await handle.query(statusQuery);
     expect(after).toEqual(paused);

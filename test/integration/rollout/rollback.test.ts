@@ -1,0 +1,204 @@
+/**
+ * Rollbacks on the real stack: abort during a pause (weight 0 at once, canary gone after the
+ * delay), a canary that never becomes ready, a failing analysis, a cancelled workflow; and
+ * approve/abort sent with the stock Temporal CLI.
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as path from 'node:path';
+import { WorkflowFailedError } from '@temporalio/client';
+import { validateRollout } from '../../../src/domain/spec/parse';
+import { abortUpdate, statusQuery } from '../../../src/shared/messages';
+import { RolloutHandle, startRollout } from '../../../src/client/rollouts';
+import { clusterView, createMushop, Mushop } from '../../support/mushop';
+import { adminKubeConfig, binaries, eventually, stackInfo, uniqueName } from '../../support/stack';
+import { startTestWorker, TestWorker } from '../../support/worker';
+
+const kc = adminKubeConfig();
+const info = stackInfo();
+let w: TestWorker;
+let shop: Mushop;
+
+beforeAll(async () => {
+  w = await startTestWorker();
+});
+afterAll(async () => {
+  await w?.close();
+});
+beforeEach(async () => {
+  shop = await createMushop(kc, { mode: 'subset' });
+});
+afterEach(async () => {
+  await shop?.cleanup();
+});
+
+async function phase(handle: RolloutHandle, want: string, timeoutMs = 90_000) {
+  return eventually(want, async () => {
+    const s = await handle.query(statusQuery);
+    return s.phase === want ? s : undefined;
+  }, timeoutMs, 200);
+}
+
+async function expectRestored() {
+  const view = clusterView(kc, shop.namespace);
+  expect((await view.vs()).spec).toEqual(shop.original.vs.spec);
+  expect((await view.dr()).spec).toEqual(shop.original.dr!.spec);
+  expect(await view.deployment('storefront-original-canary')).toBeUndefined();
+  expect((await view.deployment('storefront-original'))?.spec?.template.spec?.containers[0]?.image).toBe(shop.stableImage);
+}
+
+/** The stock CLI, run asynchronously: the worker shares this process and must keep running meanwhile. */
+async function temporalCli(args: string[]): Promise<string> {
+  const { stdout } = await promisify(execFile)(binaries().temporal, [...args, '--address', info.temporal.address, '--namespace', info.temporal.namespace], { encoding: 'utf8' });
+  return stdout;
+}
+
+it('abort during a pause: canary weight 0 at once, canary gone after the scale-down delay', async () => {
+  const view = clusterView(kc, shop.namespace);
+  const rollout = validateRollout(shop.rolloutRaw([{ setWeight: 30 }, { pause: {} }], { rollback: { scaleDownDelay: '3s' } }));
+  const handle = await startRollout(w.client, rollout, { taskQueue: w.taskQueue });
+  await phase(handle, 'Paused');
+  expect(await view.canaryWeight()).toBe(30);
+
+  const t0 = Date.now();
+  const accepted = await handle.executeUpdate(abortUpdate, { args: [{ reason: 'p99 latency up', by: 'oncall' }] });
+  expect(accepted.audit.at(-1)).toMatchObject({ event: 'abort', by: 'oncall', reason: 'p99 latency up', via: 'update' });
+  await eventually('canary weight 0', async () => ((await view.canaryWeight()) === 0 ? true : undefined), 10_000, 50);
+  const toSafe = Date.now() - t0;
+  // The canary is still there during the scale-down delay…
+  expect(await view.deployment('storefront-original-canary')).toBeDefined();
+  expect(toSafe).toBeLessThan(3000);
+
+  const result = await handle.result();
+  expect(result.outcome).toBe('RolledBack');
+  expect(result.reason).toBe('aborted by oncall: p99 latency up');
+  expect(result.status.phase).toBe('RolledBack');
+  expect(result.status.weights).toEqual({ stable: 100, canary: 0 });
+  // …and gone after it.
+  await expectRestored();
+});
+
+it('a canary that never becomes ready is rolled back, with the reason in the result', async () => {
+  const rollout = validateRollout(shop.rolloutRaw([{ setWeight: 50 }], {
+    canary: {
+      image: 'iad.ocir.io/mushop/storefront:beta',
+      versionLabel: { key: 'version', stable: 'original', canary: 'beta' },
+      // No node has this label: the canary's pods stay Pending, as with an unschedulable image.
+      podTemplatePatch: { spec: { nodeSelector: { 'ramp.dev/no-such-pool': 'true' } } },
+    },
+    progressDeadline: '4s',
+  }));
+  const handle = await startRollout(w.client, rollout, { taskQueue: w.taskQueue });
+  const result = await handle.result();
+  expect(result.outcome).toBe('RolledBack');
+  expect(result.reason).toMatch(/Deployment .*\/storefront-original-canary: 0 of 1 updated replicas available; not ready within the progress deadline/);
+  expect(result.status.audit.map((a) => a.event)).toEqual(['start', 'rollback']);
+  await expectRestored();
+});
+
+describe('with a metrics endpoint scraped by Prometheus', () => {
+  let server: http.Server;
+  let successRate = 100;
+  let targetFile: string;
+  const id = uniqueName('rollout-metrics');
+
+  beforeAll(async () => {
+    server = http.createServer((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4' });
+      res.end(`ramp_test_success_rate{test_id="${id}"} ${successRate}\n`);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    targetFile = path.join(info.prometheus.targetsDir, `${id}.json`);
+    fs.writeFileSync(targetFile, JSON.stringify([{ targets: [`127.0.0.1:${(server.address() as AddressInfo).port}`] }]));
+  });
+  afterAll(async () => {
+    fs.rmSync(targetFile, { force: true });
+    await new Promise((r) => server.close(r));
+  });
+
+  const analysis = (query: string) => ({
+    analysis: { interval: '1s', count: 3, failureLimit: 0, metrics: [{ name: 'success-rate', query, thresholdRange: { min: 99 } }] },
+  });
+
+  it('rolls back when the analysis fails, saying which metric and why', async () => {
+    successRate = 80;
+    await eventually('metric scraped at 80', async () => {
+      const r = await fetch(`${info.prometheus.url}/api/v1/query?query=${encodeURIComponent(`ramp_test_success_rate{test_id="${id}"}`)}`);
+      const body = (await r.json()) as { data: { result: { value: [number, string] }[] } };
+      return body.data.result[0]?.value[1] === '80' ? true : undefined;
+    }, 20_000, 250);
+    const rollout = validateRollout(shop.rolloutRaw([{ setWeight: 20 }, analysis(`ramp_test_success_rate{test_id="${id}"}`), { setWeight: 100 }]));
+    const handle = await startRollout(w.client, rollout, { taskQueue: w.taskQueue });
+    const result = await handle.result();
+    expect(result.outcome).toBe('RolledBack');
+    expect(result.reason).toMatch(/^analysis Failed: metric success-rate failed 1 of 1 measurements \(limit 0\): last value 80 below min 99/);
+    expect(result.status.lastAnalysis).toMatchObject({ phase: 'Failed', source: 'step', measurements: [{ metric: 'success-rate', phase: 'Failed', value: 80 }] });
+    await expectRestored();
+  });
+
+  it('never promotes on missing data: no series is inconclusive and holds the rollout for a person', async () => {
+    const rollout = validateRollout(shop.rolloutRaw([{ setWeight: 20 }, analysis(`ramp_test_success_rate{test_id="no-such-${id}"}`), { setWeight: 100 }]));
+    const handle = await startRollout(w.client, rollout, { taskQueue: w.taskQueue });
+    const paused = await phase(handle, 'Paused');
+    expect(paused.message).toMatch(/analysis inconclusive/);
+    expect(paused.lastAnalysis?.phase).toBe('Inconclusive');
+    await handle.executeUpdate(abortUpdate, { args: [{ reason: 'no data' }] });
+    expect((await handle.result()).outcome).toBe('RolledBack');
+  });
+
+  it('continues when the analysis passes', async () => {
+    successRate = 100;
+    await eventually('metric scraped at 100', async () => {
+      const r = await fetch(`${info.prometheus.url}/api/v1/query?query=${encodeURIComponent(`ramp_test_success_rate{test_id="${id}"}`)}`);
+      const body = (await r.json()) as { data: { result: { value: [number, string] }[] } };
+      return body.data.result[0]?.value[1] === '100' ? true : undefined;
+    }, 20_000, 250);
+    const rollout = validateRollout(shop.rolloutRaw([{ setWeight: 20 }, analysis(`ramp_test_success_rate{test_id="${id}"}`), { setWeight: 100 }]));
+    const handle = await startRollout(w.client, rollout, { taskQueue: w.taskQueue });
+    const result = await handle.result();
+    expect(result.outcome).toBe('Promoted');
+    expect(result.status.lastAnalysis).toMatchObject({ phase: 'Successful' });
+  });
+});
+
+it('approve with the stock Temporal CLI (update), then it promotes', async () => {
+  const rollout = validateRollout(shop.rolloutRaw([{ setWeight: 10 }, { approval: {} }, { setWeight: 100 }]));
+  const handle = await startRollout(w.client, rollout, { taskQueue: w.taskQueue });
+  await phase(handle, 'AwaitingApproval');
+  await temporalCli(['workflow', 'update', 'execute', '--workflow-id', handle.workflowId, '--name', 'approve', '--input', '{"by":"oncall-cli"}']);
+  const result = await handle.result();
+  expect(result.outcome).toBe('Promoted');
+  expect(result.status.audit.find((a) => a.event === 'approve')).toMatchObject({ by: 'oncall-cli', via: 'update' });
+});
+
+it('abort with the stock Temporal CLI (signal) rolls back; a malformed signal is refused and recorded', async () => {
+  const rollout = validateRollout(shop.rolloutRaw([{ setWeight: 10 }, { pause: {} }]));
+  const handle = await startRollout(w.client, rollout, { taskQueue: w.taskQueue });
+  await phase(handle, 'Paused');
+  await temporalCli(['workflow', 'signal', '--workflow-id', handle.workflowId, '--name', 'abort', '--input', '{"reason": 42}']);
+  await eventually('refused signal recorded', async () => {
+    const s = await handle.query(statusQuery);
+    return s.audit.some((a) => a.event === 'abort' && !a.accepted) ? s : undefined;
+  }, 10_000, 100);
+  expect((await handle.query(statusQuery)).phase).toBe('Paused');
+  await temporalCli(['workflow', 'signal', '--workflow-id', handle.workflowId, '--name', 'abort', '--input', '{"reason":"bad canary","by":"pagerduty"}']);
+  const result = await handle.result();
+  expect(result.outcome).toBe('RolledBack');
+  expect(result.reason).toBe('aborted by pagerduty: bad canary');
+  await expectRestored();
+});
+
+it('cancelling the workflow still rolls back, then ends as cancelled', async () => {
+  const rollout = validateRollout(shop.rolloutRaw([{ setWeight: 40 }, { pause: {} }], { rollback: { scaleDownDelay: '0s' } }));
+  const handle = await startRollout(w.client, rollout, { taskQueue: w.taskQueue });
+  await phase(handle, 'Paused');
+  await handle.cancel();
+  await expect(handle.result()).rejects.toThrow(WorkflowFailedError);
+  const s = await handle.query(statusQuery);
+  expect(s.phase).toBe('RolledBack');
+  expect(s.reason).toBe('the workflow was cancelled');
+  await expectRestored();
+});
