@@ -20,6 +20,7 @@ import { Outcome, Phase } from '../domain/rollout/phases';
 import { RolloutState, RolloutStatus } from '../domain/rollout/state';
 import type { AnalysisSpec, ResolvedRollout } from '../domain/spec/schema';
 import * as msg from '../shared/messages';
+import { nowIso, nowMs } from './clock';
 import { RampOutcome, RampPhase } from '../shared/search-attributes';
 
 export interface RolloutInput {
@@ -50,7 +51,7 @@ const act = proxyActivities<WorkloadActivities & TrafficActivities & MetricsActi
 /** Readiness waits heartbeat; the deadline itself is enforced inside the activity. */
 const waiting = proxyActivities<WorkloadActivities>({
   startToCloseTimeout: '2h',
-  heartbeatTimeout: '20s',
+  heartbeatTimeout: '10s',
   retry,
 });
 
@@ -66,10 +67,7 @@ class RollbackRequested extends Error {
   override name = 'RollbackRequested';
 }
 
-function now(): string {
-  // Inside the workflow sandbox Date is the deterministic workflow clock.
-  return new Date().toISOString();
-}
+const now = nowIso;
 
 function failureMessage(err: unknown): string {
   let e: unknown = err;
@@ -187,7 +185,7 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
     canaryMayExist = true;
     const canary = await act.ensureCanary.executeWithOptions({ ...ACT_OPTS, summary: `create canary ${r.spec.canary.deploymentName}` }, [wref]);
     state.status.image = canary.image;
-    const deadlineAt = Date.now() + r.spec.progressDeadlineMs;
+    const deadlineAt = nowMs() + r.spec.progressDeadlineMs;
     await waiting.waitAvailable.executeWithOptions(
       { ...WAIT_OPTS, summary: `wait for canary ${canary.name} to be Available` }, [{ namespace: ns, name: canary.name, deadlineAt }]);
     state.record({ at: now(), event: 'readiness', via: 'workflow', reason: `canary ${canary.name} Available`, accepted: true });
@@ -215,7 +213,7 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
           await setWeight(step.weight);
           break;
         case 'pause': {
-          const until = step.durationMs === undefined ? undefined : new Date(Date.now() + step.durationMs).toISOString();
+          const until = step.durationMs === undefined ? undefined : new Date(nowMs() + step.durationMs).toISOString();
           state.status.pause = { since: now(), until };
           setPhase(Phase.Paused, step.durationMs === undefined ? `step ${i + 1}/${steps.length}: paused until resumed` : `step ${i + 1}/${steps.length}: pausing until ${until}`);
           const woken = () => !!state.requests.resume || !!state.requests.promote || !!state.requests.abort;
@@ -227,7 +225,7 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
         }
         case 'approval': {
           state.requests.approved = undefined;
-          const timeoutAt = step.timeoutMs === undefined ? undefined : new Date(Date.now() + step.timeoutMs).toISOString();
+          const timeoutAt = step.timeoutMs === undefined ? undefined : new Date(nowMs() + step.timeoutMs).toISOString();
           state.status.pendingApproval = { since: now(), timeoutAt, onTimeout: step.onTimeout };
           setPhase(Phase.AwaitingApproval, `step ${i + 1}/${steps.length}: waiting for approval${timeoutAt ? ` (on timeout at ${timeoutAt}: ${step.onTimeout})` : ''}`);
           const decided = () => !!state.requests.approved || !!state.requests.promote || !!state.requests.abort;
@@ -265,7 +263,7 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
     await act.promoteStable.executeWithOptions({ ...ACT_OPTS, summary: `promote ${r.spec.target.deployment} to the canary template` }, [wref]);
     await waiting.waitAvailable.executeWithOptions(
       { ...WAIT_OPTS, summary: `wait for ${r.spec.target.deployment} to be Available` },
-      [{ namespace: ns, name: r.spec.target.deployment, deadlineAt: Date.now() + r.spec.progressDeadlineMs }]);
+      [{ namespace: ns, name: r.spec.target.deployment, deadlineAt: nowMs() + r.spec.progressDeadlineMs }]);
     setPhase(Phase.Promoting, 'shifting all traffic to stable and cleaning up');
     await setWeight(0);
     await act.trafficRestoreRoutes.executeWithOptions({ ...ACT_OPTS, summary: 'remove canary route entries' }, [tref, snapshot!]);
@@ -354,5 +352,5 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
 }
 
 const ACT_OPTS = { startToCloseTimeout: '30s', scheduleToCloseTimeout: '10m', retry } as const;
-const WAIT_OPTS = { startToCloseTimeout: '2h', heartbeatTimeout: '20s', retry } as const;
+const WAIT_OPTS = { startToCloseTimeout: '2h', heartbeatTimeout: '10s', retry } as const;
 const UNDO_OPTS = { startToCloseTimeout: '30s', scheduleToCloseTimeout: '5m', retry } as const;

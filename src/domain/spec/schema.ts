@@ -117,7 +117,7 @@ const stepSchema = z
       });
       return;
     }
-    const keys = Object.keys(s).filter((k) => s[k as keyof typeof s] !== undefined);
+    const keys = Object.keys(s).filter((k) => s[k] !== undefined);
     if (keys.length !== 1) {
       ctx.addIssue({
         code: 'custom',

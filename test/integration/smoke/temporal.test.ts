@@ -21,7 +21,7 @@ describe('local Temporal', () => {
   let client: Client;
 
   beforeAll(async () => {
-    worker = spawn(process.execPath, [path.join(ROOT, 'node_modules/tsx/dist/cli.mjs'), path.join(ROOT, 'src/worker/main.ts')], {
+    worker = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/worker/main.ts')], {
       env: { ...process.env, ...workerEnv(info, taskQueue) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
