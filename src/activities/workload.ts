@@ -3,6 +3,7 @@
  * Deployment, waits for readiness (heartbeating), promotes stable to the canary's pod template,
  * and removes the canary. Every activity is idempotent: create-or-update, delete-if-present.
  */
+import { createHash } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
@@ -28,6 +29,12 @@ export interface WorkloadDeps {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const SPEC_HASH = 'ramp.dev/spec-hash';
+
+function specHash(spec: unknown): string {
+  return createHash('sha256').update(JSON.stringify(spec)).digest('hex').slice(0, 16);
+}
 
 export function createWorkloadActivities({ kube, pollMs = 500 }: WorkloadDeps) {
   const apps = kube.makeApiClient(k8s.AppsV1Api);
@@ -83,7 +90,14 @@ export function createWorkloadActivities({ kube, pollMs = 500 }: WorkloadDeps) {
         throw ApplicationFailure.nonRetryable((err as Error).message, 'InvalidTarget');
       }
       const name = ref.canary.deploymentName;
+      // The hash of what we want, kept on the object: an unchanged canary is not written again
+      // (no new generation, no new ReplicaSet) when this activity is retried.
+      const hash = specHash(wanted.spec);
+      wanted.metadata = { ...wanted.metadata, annotations: { ...(wanted.metadata?.annotations ?? {}), [SPEC_HASH]: hash } };
       const existing = await readDeployment(ref.namespace, name);
+      const c = wanted.spec!.template.spec!.containers;
+      const image = (ref.canary.container ? c.find((x) => x.name === ref.canary.container) : c[0])?.image;
+      if (existing && isOurs(existing, ref) && existing.metadata?.annotations?.[SPEC_HASH] === hash) return { name, image };
       try {
         if (!existing) {
           await apps.createNamespacedDeployment({ namespace: ref.namespace, body: wanted as k8s.V1Deployment });
@@ -98,8 +112,7 @@ export function createWorkloadActivities({ kube, pollMs = 500 }: WorkloadDeps) {
         if (err instanceof ApplicationFailure) throw err;
         throw kubeFailure(err, `${existing ? 'update' : 'create'} Deployment ${ref.namespace}/${name}`);
       }
-      const c = wanted.spec!.template.spec!.containers;
-      return { name, image: (ref.canary.container ? c.find((x) => x.name === ref.canary.container) : c[0])?.image };
+      return { name, image };
     },
 
     /**
