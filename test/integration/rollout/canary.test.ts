@@ -8,6 +8,7 @@ import { approveUpdate, statusQuery } from '../../../src/shared/messages';
 import { RolloutAlreadyRunningError, startRollout } from '../../../src/client/rollouts';
 import { clusterView, createMushop, Mushop } from '../../support/mushop';
 import { adminKubeConfig, eventually } from '../../support/stack';
+import { recordHistory } from '../../support/histories';
 import { startTestWorker, TestWorker } from '../../support/worker';
 
 const kc = adminKubeConfig();
@@ -67,6 +68,7 @@ describe.each(['subset', 'service'] as const)('%s routing: 10 → 50 → approva
     expect(vs.spec).toEqual(shop.original.vs.spec);
     if (mode === 'subset') expect((await view.dr()).spec).toEqual(shop.original.dr!.spec);
     else expect(await view.service('storefront-canary')).toBeUndefined();
+    await recordHistory(handle, `promoted-${mode}-routing`);
   });
 });
 
@@ -97,5 +99,6 @@ describe('validators', () => {
     expect((await handle.fetchHistory()).events?.length).toBe(eventsBefore);
     await handle.executeUpdate('abort', { args: [{ reason: 'test done', by: 'jest' }] });
     expect((await handle.result()).outcome).toBe('RolledBack');
+    await recordHistory(handle, 'rejected-update-then-abort');
   });
 });

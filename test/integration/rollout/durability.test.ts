@@ -11,6 +11,7 @@ import { statusQuery } from '../../../src/shared/messages';
 import { RolloutHandle, startRollout } from '../../../src/client/rollouts';
 import { clusterView, createMushop, Mushop } from '../../support/mushop';
 import { adminKubeConfig, eventually, stackInfo, uniqueName } from '../../support/stack';
+import { recordHistory } from '../../support/histories';
 import { startWorkerProcess, WorkerProcess } from '../../support/worker-process';
 
 const kc = adminKubeConfig();
@@ -71,6 +72,7 @@ it('worker SIGKILLed mid-pause: a new worker carries on and promotes', async () 
   await worker(tq);
   const result = await expectPromoted(handle);
   expect(result.status.audit.map((a) => a.event)).toEqual(['start', 'readiness', 'promoted']);
+  await recordHistory(handle, 'worker-killed-mid-pause');
 });
 
 it('worker SIGKILLed mid-activity (waiting for the canary to become Available): the activity is retried on a new worker', async () => {
@@ -103,6 +105,7 @@ it('worker SIGKILLed mid-activity (waiting for the canary to become Available): 
     const history = await handle.fetchHistory();
     const attempts = (history.events ?? []).filter((e) => e.activityTaskStartedEventAttributes && (e.activityTaskStartedEventAttributes.attempt ?? 1) > 1);
     expect(attempts.length).toBeGreaterThanOrEqual(1);
+    await recordHistory(handle, 'worker-killed-mid-activity');
   } finally {
     await core.patchNode(
       { name: 'kwok-node-1', body: { metadata: { labels: { 'ramp.dev/test-pool': null } } } },
@@ -120,4 +123,5 @@ it('Temporal dev server restarted mid-rollout (same database file): the rollout 
   const s = await handle.query(statusQuery);
   expect(['Paused', 'Progressing', 'Promoting', 'Succeeded']).toContain(s.phase);
   await expectPromoted(handle);
+  await recordHistory(handle, 'server-restarted');
 });

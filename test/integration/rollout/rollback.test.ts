@@ -15,6 +15,7 @@ import { abortUpdate, statusQuery } from '../../../src/shared/messages';
 import { RolloutHandle, startRollout } from '../../../src/client/rollouts';
 import { clusterView, createMushop, Mushop } from '../../support/mushop';
 import { adminKubeConfig, binaries, eventually, stackInfo, uniqueName } from '../../support/stack';
+import { recordHistory } from '../../support/histories';
 import { startTestWorker, TestWorker } from '../../support/worker';
 
 const kc = adminKubeConfig();
@@ -79,6 +80,7 @@ it('abort during a pause: canary weight 0 at once, canary gone after the scale-d
   expect(result.status.weights).toEqual({ stable: 100, canary: 0 });
   // …and gone after it.
   await expectRestored();
+  await recordHistory(handle, 'abort-during-pause');
 });
 
 it('a canary that never becomes ready is rolled back, with the reason in the result', async () => {
@@ -97,6 +99,7 @@ it('a canary that never becomes ready is rolled back, with the reason in the res
   expect(result.reason).toMatch(/Deployment .*\/storefront-original-canary: 0 of 1 updated replicas available; not ready within the progress deadline/);
   expect(result.status.audit.map((a) => a.event)).toEqual(['start', 'rollback']);
   await expectRestored();
+  await recordHistory(handle, 'canary-never-ready');
 });
 
 describe('with a metrics endpoint scraped by Prometheus', () => {
@@ -137,6 +140,7 @@ describe('with a metrics endpoint scraped by Prometheus', () => {
     expect(result.reason).toMatch(/^analysis Failed: metric success-rate failed 1 of 1 measurements \(limit 0\): last value 80 below min 99/);
     expect(result.status.lastAnalysis).toMatchObject({ phase: 'Failed', source: 'step', measurements: [{ metric: 'success-rate', phase: 'Failed', value: 80 }] });
     await expectRestored();
+    await recordHistory(handle, 'analysis-failed');
   });
 
   it('never promotes on missing data: no series is inconclusive and holds the rollout for a person', async () => {
@@ -161,6 +165,7 @@ describe('with a metrics endpoint scraped by Prometheus', () => {
     const result = await handle.result();
     expect(result.outcome).toBe('Promoted');
     expect(result.status.lastAnalysis).toMatchObject({ phase: 'Successful' });
+    await recordHistory(handle, 'analysis-passed');
   });
 });
 
@@ -172,6 +177,7 @@ it('approve with the stock Temporal CLI (update), then it promotes', async () =>
   const result = await handle.result();
   expect(result.outcome).toBe('Promoted');
   expect(result.status.audit.find((a) => a.event === 'approve')).toMatchObject({ by: 'oncall-cli', via: 'update' });
+  await recordHistory(handle, 'cli-approve');
 });
 
 it('abort with the stock Temporal CLI (signal) rolls back; a malformed signal is refused and recorded', async () => {
@@ -189,6 +195,7 @@ it('abort with the stock Temporal CLI (signal) rolls back; a malformed signal is
   expect(result.outcome).toBe('RolledBack');
   expect(result.reason).toBe('aborted by pagerduty: bad canary');
   await expectRestored();
+  await recordHistory(handle, 'cli-abort-signal');
 });
 
 it('cancelling the workflow still rolls back, then ends as cancelled', async () => {
@@ -201,4 +208,5 @@ it('cancelling the workflow still rolls back, then ends as cancelled', async () 
   expect(s.phase).toBe('RolledBack');
   expect(s.reason).toBe('the workflow was cancelled');
   await expectRestored();
+  await recordHistory(handle, 'cancelled');
 });
