@@ -143,6 +143,25 @@ describe('with a metrics endpoint scraped by Prometheus', () => {
     await recordHistory(handle, 'analysis-failed');
   });
 
+  it('background analysis failing during a pause rolls back', async () => {
+    successRate = 80;
+    await eventually('metric scraped at 80', async () => {
+      const r = await fetch(`${info.prometheus.url}/api/v1/query?query=${encodeURIComponent(`ramp_test_success_rate{test_id="${id}"}`)}`);
+      const body = (await r.json()) as { data: { result: { value: [number, string] }[] } };
+      return body.data.result[0]?.value[1] === '80' ? true : undefined;
+    }, 20_000, 250);
+    const rollout = validateRollout(shop.rolloutRaw([{ setWeight: 20 }, { pause: {} }, { setWeight: 100 }], {
+      analysis: { interval: '1s', failureLimit: 1, metrics: [{ name: 'success-rate', query: `ramp_test_success_rate{test_id="${id}"}`, thresholdRange: { min: 99 } }] },
+    }));
+    const handle = await startRollout(w.client, rollout, { taskQueue: w.taskQueue });
+    const result = await handle.result();
+    expect(result.outcome).toBe('RolledBack');
+    expect(result.reason).toMatch(/^background analysis Failed: metric success-rate failed 2 of 2 measurements \(limit 1\)/);
+    expect(result.status.lastAnalysis?.source).toBe('background');
+    await expectRestored();
+    await recordHistory(handle, 'background-analysis-failed');
+  });
+
   it('never promotes on missing data: no series is inconclusive and holds the rollout for a person', async () => {
     const rollout = validateRollout(shop.rolloutRaw([{ setWeight: 20 }, analysis(`ramp_test_success_rate{test_id="no-such-${id}"}`), { setWeight: 100 }]));
     const handle = await startRollout(w.client, rollout, { taskQueue: w.taskQueue });
