@@ -1,17 +1,74 @@
 /**
- * `npm run demo`: brings the local stack up, starts a Ramp worker, runs the doctor workflow
- * through it (Kubernetes and Prometheus reached from an activity), and prints what runs where.
- * The stack stays up so the Temporal UI can be opened; `npm run stack -- down` stops it.
+ * `npm run demo` — the README's main job: brings the local stack up, creates the MuShop
+ * storefront objects (stable Deployment, Service, VirtualService with /api and /assets routes,
+ * DestinationRule), starts a Ramp worker, and runs examples/mushop/rollout.yaml: original → beta,
+ * 10 → pause → 50 → approval → 100. The demo plays the person on call and approves after a few
+ * seconds. `npm run demo -- --bad` deploys a canary that never becomes ready, to watch the rollback.
+ * The stack stays up afterwards so the history can be read in the Temporal UI.
  */
-import { formatInfo, stackUp } from './stack/stack';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as k8s from '@kubernetes/client-node';
 import { connectRampClient, loadClientSettings, workflowUiUrl } from '../src/client/connect';
+import { startRollout } from '../src/client/rollouts';
+import { parseRollout } from '../src/domain/spec/parse';
+import type { RolloutStatus } from '../src/domain/rollout/state';
+import { approveUpdate, statusQuery } from '../src/shared/messages';
 import { loadWorkerConfig } from '../src/worker/config';
 import { createRampWorker } from '../src/worker/worker';
-import type { doctorWorkflow } from '../src/workflows';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { createMushop } from './demo/mushop';
+import { formatInfo, stackUp } from './stack/stack';
+
+const NAMESPACE = 'mushop';
+const bad = process.argv.includes('--bad');
+
+function bar(canary: number): string {
+  const n = Math.round(canary / 5);
+  return `[${'#'.repeat(n)}${'.'.repeat(20 - n)}] canary ${String(canary).padStart(3)}%`;
+}
+
+function line(s: RolloutStatus): string {
+  return `${s.phase.padEnd(16)} step ${Math.min(s.step.index + 1, s.step.count)}/${s.step.count}  ${bar(s.weights.canary)}  ${s.message}`;
+}
+
+async function resetNamespace(kc: k8s.KubeConfig): Promise<void> {
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  try {
+    await core.deleteNamespace({ name: NAMESPACE });
+  } catch (err) {
+    if (!(err instanceof k8s.ApiException && err.code === 404)) throw err;
+    return;
+  }
+  for (;;) {
+    try {
+      await core.readNamespace({ name: NAMESPACE });
+    } catch (err) {
+      if (err instanceof k8s.ApiException && err.code === 404) return;
+      throw err;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
 
 async function main(): Promise<void> {
   const { info } = await stackUp();
   console.log('\nLocal stack is up:\n' + formatInfo(info) + '\n');
+
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(info.kubernetes.kubeconfig);
+  await resetNamespace(kc);
+  await createMushop(kc, { mode: 'subset', namespace: NAMESPACE });
+  console.log(`Created the MuShop storefront in namespace ${NAMESPACE}: Deployment storefront-original (version: original), Service storefront,`);
+  console.log('VirtualService storefront (routes api, assets, primary) and DestinationRule storefront (subset stable).\n');
+
+  const specFile = path.resolve(__dirname, '../examples/mushop/rollout.yaml');
+  const rollout = parseRollout(fs.readFileSync(specFile, 'utf8'), { source: specFile });
+  if (bad) {
+    // No node carries this label, so the canary's pods stay Pending: it never becomes ready.
+    rollout.spec.canary.podTemplatePatch = { spec: { nodeSelector: { 'ramp.dev/demo': 'no-such-node' } } };
+    rollout.spec.progressDeadlineMs = 8_000;
+  }
 
   const env = {
     TEMPORAL_ADDRESS: info.temporal.address,
@@ -20,21 +77,47 @@ async function main(): Promise<void> {
     KUBECONFIG: info.kubernetes.kubeconfig,
     RAMP_PROMETHEUS_URL: info.prometheus.url,
   };
+  // Activity failures are part of the story (the --bad run); the demo prints them itself.
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
   const rampWorker = await createRampWorker(loadWorkerConfig(env));
   const ramp = await connectRampClient(loadClientSettings(env));
+  const running = rampWorker.worker.run();
   try {
-    const workflowId = `ramp-demo-doctor-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-    const report = await rampWorker.worker.runUntil(
-      ramp.client.workflow.execute<typeof doctorWorkflow>('doctorWorkflow', { taskQueue: env.RAMP_TASK_QUEUE, workflowId, args: [] }),
-    );
-    console.log(`A Ramp worker ran workflow ${workflowId} on task queue ${report.taskQueue}:`);
-    console.log(`  Kubernetes ${report.kubernetes.version} at ${report.kubernetes.server}`);
-    console.log(`  Prometheus ${report.prometheus.version} at ${report.prometheus.url}`);
-    console.log(`  history: ${workflowUiUrl(info.temporal.uiUrl, info.temporal.namespace, workflowId)}`);
-    console.log(`\nUse it: export KUBECONFIG=${info.kubernetes.kubeconfig} TEMPORAL_ADDRESS=${info.temporal.address}`);
-    console.log('Stop it: npm run stack -- down');
+    const handle = await startRollout(ramp.client, rollout, { taskQueue: env.RAMP_TASK_QUEUE, startedBy: 'npm run demo' });
+    console.log(`Started rollout ${handle.workflowId} (${rollout.spec.canary.image}${bad ? ', a canary that never becomes ready' : ''})`);
+    console.log(`  history: ${workflowUiUrl(info.temporal.uiUrl, info.temporal.namespace, handle.workflowId)}\n`);
+
+    let last = '';
+    let approvalAskedAt: number | undefined;
+    const result = handle.result();
+    let done = false;
+    void result.finally(() => (done = true));
+    while (!done) {
+      const s = await handle.query(statusQuery);
+      const l = line(s);
+      if (l !== last) console.log(l);
+      last = l;
+      if (s.phase === 'AwaitingApproval') {
+        approvalAskedAt ??= Date.now();
+        if (Date.now() - approvalAskedAt > 3000) {
+          console.log(`  (demo) approving, as someone on call would with:\n    temporal workflow update execute --workflow-id ${handle.workflowId} --name approve --input '{"by":"oncall"}'`);
+          await handle.executeUpdate(approveUpdate, { args: [{ by: 'demo (on call)' }] });
+          approvalAskedAt = Number.POSITIVE_INFINITY;
+        }
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    const r = await result;
+    console.log(line(r.status));
+    console.log(`\n${r.outcome === 'Promoted' ? '✔' : '✘'} ${r.outcome}: ${r.reason}`);
+    console.log(`\nRead why it did what it did: ${workflowUiUrl(info.temporal.uiUrl, info.temporal.namespace, handle.workflowId)}`);
+    console.log(`or: temporal workflow show --workflow-id ${handle.workflowId} --address ${info.temporal.address}`);
+    console.log(`Cluster: KUBECONFIG=${info.kubernetes.kubeconfig}; stop the stack with: npm run stack -- down`);
+    process.exitCode = r.outcome === 'Promoted' || bad ? 0 : 1;
   } finally {
     await ramp.close();
+    rampWorker.worker.shutdown();
+    await running;
     await rampWorker.connection.close();
   }
 }

@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
+import * as k8s from '@kubernetes/client-node';
 import { WorkflowFailedError } from '@temporalio/client';
 import { validateRollout } from '../../../src/domain/spec/parse';
 import { abortUpdate, statusQuery } from '../../../src/shared/messages';
@@ -228,4 +229,41 @@ it('cancelling the workflow still rolls back, then ends as cancelled', async () 
   expect(s.reason).toBe('the workflow was cancelled');
   await expectRestored();
   await recordHistory(handle, 'cancelled');
+});
+
+it('objects the spec names that do not exist fail fast, before any change', async () => {
+  const raw = shop.rolloutRaw([{ setWeight: 10 }]) as { spec: { traffic: { virtualService: { name: string; routes: string[] } } } };
+  raw.spec.traffic.virtualService = { name: 'no-such-vs', routes: ['primary'] };
+  const handle = await startRollout(w.client, validateRollout(raw), { taskQueue: w.taskQueue });
+  const result = await handle.result();
+  expect(result.outcome).toBe('RolledBack');
+  expect(result.reason).toMatch(/VirtualService .*no-such-vs/);
+  // Nothing was created: the canary never existed, routes untouched.
+  expect(result.status.audit.map((a) => a.event)).toEqual(['start', 'rollback']);
+  await expectRestored();
+  const history = await handle.fetchHistory();
+  const scheduled = (history.events ?? []).flatMap((e) => (e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType?.name] : []));
+  expect(scheduled).toEqual(['workloadPreflight', 'trafficPreflight']);
+});
+
+it('a rollback that cannot finish ends in RollbackFailed, saying what is left to fix', async () => {
+  const apps = kc.makeApiClient(k8s.AppsV1Api);
+  const rollout = validateRollout(shop.rolloutRaw([{ setWeight: 25 }, { pause: {} }], { rollback: { scaleDownDelay: '0s' } }));
+  const handle = await startRollout(w.client, rollout, { taskQueue: w.taskQueue });
+  await phase(handle, 'Paused');
+  // Someone relabels the canary: Ramp no longer recognises it as its own and refuses to delete it.
+  await apps.patchNamespacedDeployment(
+    { name: 'storefront-original-canary', namespace: shop.namespace, body: { metadata: { labels: { 'ramp.dev/rollout': 'someone-else' } } } },
+    k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+  );
+  await handle.executeUpdate(abortUpdate, { args: [{ reason: 'test', by: 'jest' }] });
+  const result = await handle.result();
+  expect(result.outcome).toBe('RollbackFailed');
+  expect(result.status.phase).toBe('RollbackFailed');
+  expect(result.reason).toMatch(/aborted by jest: test; the rollback did not finish: 1 thing\(s\) left to fix by hand/);
+  expect(result.status.leftToFix).toEqual([expect.stringMatching(/^delete the canary Deployment .*storefront-original-canary: refusing to delete/)]);
+  // Traffic was still put back on stable before the failure.
+  const view = clusterView(kc, shop.namespace);
+  expect((await view.vs()).spec).toEqual(shop.original.vs.spec);
+  await recordHistory(handle, 'rollback-failed');
 });
