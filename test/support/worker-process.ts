@@ -28,8 +28,8 @@ export async function startWorkerProcess(taskQueue: string, extraEnv: Record<str
       out += b.toString();
       if (out.includes('polling task queue')) resolve();
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
     child.once('exit', (code, sig) => reject(new Error(`worker exited (${code ?? sig}) before polling:\n${out}`)));
   });
   return {
