@@ -6,7 +6,10 @@ import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, Runtime, WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createRampWorker, RampWorker } from '../../src/worker/worker';
-import { stackInfo, uniqueName, workerConfig } from './stack';
+import type { RolloutHandle } from '../../src/client/rollouts';
+import type { RolloutStatus } from '../../src/domain/rollout/state';
+import { statusQuery } from '../../src/shared/messages';
+import { eventually, stackInfo, uniqueName, workerConfig } from './stack';
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 let runtimeInstalled = false;
@@ -60,4 +63,12 @@ export async function startTestWorker(taskQueue = uniqueName('ramp-tq')): Promis
       await ramp.connection.close();
     },
   };
+}
+
+/** Waits until the rollout reports the phase; returns its status then. */
+export async function waitForPhase(handle: RolloutHandle, want: string, timeoutMs = 90_000): Promise<RolloutStatus> {
+  return eventually(`phase ${want}`, async () => {
+    const s = await handle.query(statusQuery);
+    return s.phase === want ? s : undefined;
+  }, timeoutMs, 200);
 }

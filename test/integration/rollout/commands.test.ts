@@ -5,11 +5,11 @@
 import { validateRollout } from '../../../src/domain/spec/parse';
 import { pauseUpdate, promoteUpdate, resumeUpdate, statusQuery } from '../../../src/shared/messages';
 import { RampOutcome, RampPhase, RampTarget } from '../../../src/shared/search-attributes';
-import { RolloutHandle, startRollout } from '../../../src/client/rollouts';
+import { startRollout } from '../../../src/client/rollouts';
 import { recordHistory } from '../../support/histories';
 import { clusterView, createMushop, Mushop } from '../../support/mushop';
 import { adminKubeConfig, eventually } from '../../support/stack';
-import { startTestWorker, TestWorker } from '../../support/worker';
+import { startTestWorker, TestWorker, waitForPhase } from '../../support/worker';
 
 const kc = adminKubeConfig();
 let w: TestWorker;
@@ -28,12 +28,7 @@ afterEach(async () => {
   await shop?.cleanup();
 });
 
-async function phase(handle: RolloutHandle, want: string, timeoutMs = 90_000) {
-  return eventually(want, async () => {
-    const s = await handle.query(statusQuery);
-    return s.phase === want ? s : undefined;
-  }, timeoutMs, 200);
-}
+const phase = waitForPhase;
 
 it('resume ends an indefinite pause; the search attributes follow the phase and outcome', async () => {
   const handle = await startRollout(w.client, validateRollout(shop.rolloutRaw([{ setWeight: 10 }, { pause: {} }, { setWeight: 100 }])), { taskQueue: w.taskQueue });

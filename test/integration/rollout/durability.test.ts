@@ -13,6 +13,7 @@ import { clusterView, createMushop, Mushop } from '../../support/mushop';
 import { adminKubeConfig, eventually, stackInfo, uniqueName } from '../../support/stack';
 import { recordHistory } from '../../support/histories';
 import { startWorkerProcess, WorkerProcess } from '../../support/worker-process';
+import { waitForPhase } from '../../support/worker';
 
 const kc = adminKubeConfig();
 const info = stackInfo();
@@ -43,12 +44,7 @@ async function worker(taskQueue: string): Promise<WorkerProcess> {
   return w;
 }
 
-async function phase(handle: RolloutHandle, want: string, timeoutMs = 90_000) {
-  return eventually(want, async () => {
-    const s = await handle.query(statusQuery);
-    return s.phase === want ? s : undefined;
-  }, timeoutMs, 200);
-}
+const phase = waitForPhase;
 
 async function expectPromoted(handle: RolloutHandle) {
   const result = await handle.result();

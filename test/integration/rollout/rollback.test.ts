@@ -13,11 +13,11 @@ import * as k8s from '@kubernetes/client-node';
 import { WorkflowFailedError } from '@temporalio/client';
 import { validateRollout } from '../../../src/domain/spec/parse';
 import { abortUpdate, statusQuery } from '../../../src/shared/messages';
-import { RolloutHandle, startRollout } from '../../../src/client/rollouts';
+import { startRollout } from '../../../src/client/rollouts';
 import { clusterView, createMushop, Mushop } from '../../support/mushop';
 import { adminKubeConfig, binaries, eventually, stackInfo, uniqueName } from '../../support/stack';
 import { recordHistory } from '../../support/histories';
-import { startTestWorker, TestWorker } from '../../support/worker';
+import { startTestWorker, TestWorker, waitForPhase } from '../../support/worker';
 
 const kc = adminKubeConfig();
 const info = stackInfo();
@@ -37,12 +37,7 @@ afterEach(async () => {
   await shop?.cleanup();
 });
 
-async function phase(handle: RolloutHandle, want: string, timeoutMs = 90_000) {
-  return eventually(want, async () => {
-    const s = await handle.query(statusQuery);
-    return s.phase === want ? s : undefined;
-  }, timeoutMs, 200);
-}
+const phase = waitForPhase;
 
 async function expectRestored() {
   const view = clusterView(kc, shop.namespace);
@@ -123,17 +118,23 @@ describe('with a metrics endpoint scraped by Prometheus', () => {
     await new Promise((r) => server.close(r));
   });
 
+  /** Serves the value and waits until Prometheus has scraped it. */
+  async function serveSuccessRate(value: number) {
+    successRate = value;
+    const query = encodeURIComponent(`ramp_test_success_rate{test_id="${id}"}`);
+    await eventually(`metric scraped at ${value}`, async () => {
+      const r = await fetch(`${info.prometheus.url}/api/v1/query?query=${query}`);
+      const body = (await r.json()) as { data: { result: { value: [number, string] }[] } };
+      return body.data.result[0]?.value[1] === String(value) ? true : undefined;
+    }, 20_000, 250);
+  }
+
   const analysis = (query: string) => ({
     analysis: { interval: '1s', count: 3, failureLimit: 0, metrics: [{ name: 'success-rate', query, thresholdRange: { min: 99 } }] },
   });
 
   it('rolls back when the analysis fails, saying which metric and why', async () => {
-    successRate = 80;
-    await eventually('metric scraped at 80', async () => {
-      const r = await fetch(`${info.prometheus.url}/api/v1/query?query=${encodeURIComponent(`ramp_test_success_rate{test_id="${id}"}`)}`);
-      const body = (await r.json()) as { data: { result: { value: [number, string] }[] } };
-      return body.data.result[0]?.value[1] === '80' ? true : undefined;
-    }, 20_000, 250);
+    await serveSuccessRate(80);
     const rollout = validateRollout(shop.rolloutRaw([{ setWeight: 20 }, analysis(`ramp_test_success_rate{test_id="${id}"}`), { setWeight: 100 }]));
     const handle = await startRollout(w.client, rollout, { taskQueue: w.taskQueue });
     const result = await handle.result();
@@ -145,12 +146,7 @@ describe('with a metrics endpoint scraped by Prometheus', () => {
   });
 
   it('background analysis failing during a pause rolls back', async () => {
-    successRate = 80;
-    await eventually('metric scraped at 80', async () => {
-      const r = await fetch(`${info.prometheus.url}/api/v1/query?query=${encodeURIComponent(`ramp_test_success_rate{test_id="${id}"}`)}`);
-      const body = (await r.json()) as { data: { result: { value: [number, string] }[] } };
-      return body.data.result[0]?.value[1] === '80' ? true : undefined;
-    }, 20_000, 250);
+    await serveSuccessRate(80);
     const rollout = validateRollout(shop.rolloutRaw([{ setWeight: 20 }, { pause: {} }, { setWeight: 100 }], {
       analysis: { interval: '1s', failureLimit: 1, metrics: [{ name: 'success-rate', query: `ramp_test_success_rate{test_id="${id}"}`, thresholdRange: { min: 99 } }] },
     }));
@@ -174,12 +170,7 @@ describe('with a metrics endpoint scraped by Prometheus', () => {
   });
 
   it('continues when the analysis passes', async () => {
-    successRate = 100;
-    await eventually('metric scraped at 100', async () => {
-      const r = await fetch(`${info.prometheus.url}/api/v1/query?query=${encodeURIComponent(`ramp_test_success_rate{test_id="${id}"}`)}`);
-      const body = (await r.json()) as { data: { result: { value: [number, string] }[] } };
-      return body.data.result[0]?.value[1] === '100' ? true : undefined;
-    }, 20_000, 250);
+    await serveSuccessRate(100);
     const rollout = validateRollout(shop.rolloutRaw([{ setWeight: 20 }, analysis(`ramp_test_success_rate{test_id="${id}"}`), { setWeight: 100 }]));
     const handle = await startRollout(w.client, rollout, { taskQueue: w.taskQueue });
     const result = await handle.result();
