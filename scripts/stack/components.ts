@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
 import { searchAttributeFlags, RAMP_SEARCH_ATTRIBUTES } from '../../src/shared/search-attributes';
 import { BinaryPaths, StackConfig, statePaths } from './config';
 import { httpOk } from './health';
@@ -172,14 +173,24 @@ export function components(cfg: StackConfig): Component[] {
   ];
 }
 
-/** Ready when the frontend answers and Ramp's search attributes are registered. */
+/**
+ * Ready when the frontend answers and Ramp's search attributes are registered. The dev server
+ * registers them at start (--search-attribute); a database made before an attribute was added
+ * gets it here, so upgrading Ramp never needs a fresh database.
+ */
 async function temporalReady(address: string, namespace: string): Promise<boolean> {
   let conn: Connection | undefined;
   try {
     conn = await Connection.connect({ address, connectTimeout: 1000 });
     const res = await conn.operatorService.listSearchAttributes({ namespace });
     const have = new Set(Object.keys(res.customAttributes ?? {}));
-    return RAMP_SEARCH_ATTRIBUTES.every((k) => have.has(k.name));
+    const missing = RAMP_SEARCH_ATTRIBUTES.filter((k) => !have.has(k.name));
+    if (missing.length === 0) return true;
+    await conn.operatorService.addSearchAttributes({
+      namespace,
+      searchAttributes: Object.fromEntries(missing.map((k) => [k.name, temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD])),
+    });
+    return false;
   } catch {
     return false;
   } finally {

@@ -2,13 +2,13 @@
  * Starting and driving rollouts from code (the CLI and tests use this): one workflow per target,
  * search attributes for `ramp list` and the UI, and errors that say what to do.
  */
-import { Client, WorkflowExecutionAlreadyStartedError, WorkflowHandle } from '@temporalio/client';
+import { Client, WorkflowExecutionAlreadyStartedError, WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { describeStep } from '../domain/rollout/state';
 import type { RolloutStatus } from '../domain/rollout/state';
 import type { ResolvedRollout } from '../domain/spec/schema';
 import { rolloutWorkflowId, targetKey } from '../shared/ids';
 import { ROLLOUT_WORKFLOW, statusQuery } from '../shared/messages';
-import { RampImage, RampNamespace, RampPhase, RampTarget } from '../shared/search-attributes';
+import { RampImage, RampNamespace, RampPhase, RampRollout, RampTarget } from '../shared/search-attributes';
 import type { rolloutWorkflow } from '../workflows/rollout';
 
 /** Thrown when the target already has a running rollout; the message names it and how to abort it. */
@@ -30,7 +30,7 @@ export interface StartOptions {
   startedBy?: string;
 }
 
-export async function startRollout(client: Client, rollout: ResolvedRollout, opts: StartOptions): Promise<RolloutHandle> {
+export async function startRollout(client: Client, rollout: ResolvedRollout, opts: StartOptions): Promise<WorkflowHandleWithFirstExecutionRunId<typeof rolloutWorkflow>> {
   const ns = rollout.metadata.namespace;
   const target = rollout.spec.target.deployment;
   const workflowId = rolloutWorkflowId(ns, target);
@@ -42,6 +42,7 @@ export async function startRollout(client: Client, rollout: ResolvedRollout, opt
       args: [{ rollout, startedBy: opts.startedBy }],
       typedSearchAttributes: [
         { key: RampTarget, value: targetKey(ns, target) },
+        { key: RampRollout, value: `${ns}/${rollout.metadata.name}` },
         { key: RampNamespace, value: ns },
         { key: RampImage, value: rollout.spec.canary.image ?? '(pod template patch)' },
         { key: RampPhase, value: 'Initializing' },

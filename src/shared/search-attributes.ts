@@ -7,6 +7,8 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 
 /** The rollout's target as `<namespace>/<name>`. */
 export const RampTarget = defineSearchAttributeKey('RampTarget', SearchAttributeType.KEYWORD);
+/** The Rollout as `<namespace>/<metadata.name>`: what `ramp status NAME` looks up. */
+export const RampRollout = defineSearchAttributeKey('RampRollout', SearchAttributeType.KEYWORD);
 /** The Kubernetes namespace of the target. */
 export const RampNamespace = defineSearchAttributeKey('RampNamespace', SearchAttributeType.KEYWORD);
 /** The rollout's current phase (see the phase list in the domain). */
@@ -16,7 +18,7 @@ export const RampImage = defineSearchAttributeKey('RampImage', SearchAttributeTy
 /** How the rollout ended: Promoted, RolledBack or RollbackFailed; empty while it runs. */
 export const RampOutcome = defineSearchAttributeKey('RampOutcome', SearchAttributeType.KEYWORD);
 
-export const RAMP_SEARCH_ATTRIBUTES = [RampTarget, RampNamespace, RampPhase, RampImage, RampOutcome] as const;
+export const RAMP_SEARCH_ATTRIBUTES = [RampTarget, RampRollout, RampNamespace, RampPhase, RampImage, RampOutcome] as const;
 
 /** The `Name=Type` pairs the Temporal CLI takes in `--search-attribute`. */
 export function searchAttributeFlags(): string[] {

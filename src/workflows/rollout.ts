@@ -143,6 +143,7 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
       const interrupted = await condition(
         () => !!state.requests.abort || (source === 'step' && !!state.requests.promote) || (source === 'background' && stopBackground),
         analysis.interval,
+        { summary: `${source} analysis: next measurement` },
       );
       if (interrupted) return undefined;
       const measurements = await act.measureAnalysis.executeWithOptions(
@@ -218,7 +219,7 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
           setPhase(Phase.Paused, step.durationMs === undefined ? `step ${i + 1}/${steps.length}: paused until resumed` : `step ${i + 1}/${steps.length}: pausing until ${until}`);
           const woken = () => !!state.requests.resume || !!state.requests.promote || !!state.requests.abort;
           if (step.durationMs === undefined) await condition(woken);
-          else await condition(woken, step.durationMs);
+          else await condition(woken, step.durationMs, { summary: `pause step ${i + 1}: ${Math.round(step.durationMs / 1000)}s` });
           state.requests.resume = undefined;
           state.status.pause = undefined;
           break;
@@ -229,7 +230,9 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
           state.status.pendingApproval = { since: now(), timeoutAt, onTimeout: step.onTimeout };
           setPhase(Phase.AwaitingApproval, `step ${i + 1}/${steps.length}: waiting for approval${timeoutAt ? ` (on timeout at ${timeoutAt}: ${step.onTimeout})` : ''}`);
           const decided = () => !!state.requests.approved || !!state.requests.promote || !!state.requests.abort;
-          const answered = step.timeoutMs === undefined ? (await condition(decided), true) : await condition(decided, step.timeoutMs);
+          const answered = step.timeoutMs === undefined
+            ? (await condition(decided), true)
+            : await condition(decided, step.timeoutMs, { summary: `wait for approval (step ${i + 1}), then ${step.onTimeout}` });
           state.status.pendingApproval = undefined;
           if (!answered) {
             state.record({ at: now(), event: 'approvalTimeout', via: 'workflow', reason: `no approval within ${Math.round(step.timeoutMs! / 1000)}s: ${step.onTimeout}`, accepted: true });

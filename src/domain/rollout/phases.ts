@@ -26,3 +26,6 @@ export const TERMINAL_PHASES: readonly Phase[] = [Phase.Succeeded, Phase.RolledB
 
 /** How a finished rollout ended (the RampOutcome search attribute). */
 export type Outcome = 'Promoted' | 'RolledBack' | 'RollbackFailed';
+
+/** Every phase name, for validating user input (`ramp list --phase`). */
+export const PHASE_VALUES: readonly string[] = Object.values(Phase);

@@ -1,0 +1,97 @@
+/**
+ * What every command gets: a Temporal client configured the ecosystem's way — flags, then the
+ * standard TEMPORAL_* environment variables, then a Temporal environment-config profile
+ * (~/.config/temporalio/temporal.toml, `--profile` / TEMPORAL_PROFILE) — and where to print.
+ */
+import { Client, Connection } from '@temporalio/client';
+import { loadClientConnectConfig } from '@temporalio/envconfig';
+import { DEFAULT_TASK_QUEUE } from '../../shared/constants';
+import { CliError, ExitCode } from './errors';
+
+export interface GlobalFlags {
+  address?: string;
+  'temporal-namespace'?: string;
+  profile?: string;
+  'api-key'?: string;
+  'task-queue'?: string;
+  'ui-url'?: string;
+  output?: string;
+  debug?: boolean;
+}
+
+export interface Output {
+  /** Machine-readable output requested (--output json). */
+  json: boolean;
+  /** stdout is a terminal: live views may redraw. */
+  tty: boolean;
+  print(text: string): void;
+  error(text: string): void;
+}
+
+export interface CliContext {
+  client: Client;
+  temporalNamespace: string;
+  address: string;
+  taskQueue: string;
+  /** Base URL of the Temporal UI, for links. */
+  uiUrl: string;
+  out: Output;
+  close(): Promise<void>;
+}
+
+export function makeOutput(flags: GlobalFlags): Output {
+  if (flags.output !== undefined && flags.output !== 'json' && flags.output !== 'text') {
+    throw new CliError(`--output ${flags.output}: use json or text`, ExitCode.Invalid);
+  }
+  return {
+    json: flags.output === 'json',
+    tty: Boolean(process.stdout.isTTY),
+    print: (t) => process.stdout.write(t.endsWith('\n') ? t : t + '\n'),
+    error: (t) => process.stderr.write(t.endsWith('\n') ? t : t + '\n'),
+  };
+}
+
+export async function connect(flags: GlobalFlags, out: Output, env: NodeJS.ProcessEnv = process.env): Promise<CliContext> {
+  let profile;
+  try {
+    profile = loadClientConnectConfig({ profile: flags.profile });
+  } catch (err) {
+    throw new CliError(`Temporal configuration: ${(err as Error).message} (check TEMPORAL_CONFIG_FILE / --profile)`, ExitCode.Invalid);
+  }
+  const address = flags.address ?? profile.connectionOptions.address ?? 'localhost:7233';
+  const namespace = flags['temporal-namespace'] ?? profile.namespace ?? 'default';
+  const apiKey = flags['api-key'] ?? profile.connectionOptions.apiKey;
+  let connection: Connection;
+  try {
+    connection = await Connection.connect({
+      address,
+      tls: profile.connectionOptions.tls,
+      apiKey: typeof apiKey === 'string' ? apiKey : undefined,
+      metadata: profile.connectionOptions.metadata,
+      connectTimeout: '5s',
+    });
+    await connection.workflowService.getSystemInfo({}, );
+  } catch (err) {
+    throw new CliError(
+      `cannot reach Temporal at ${address}: ${(err as Error).message.split('\n')[0]} — set --address or TEMPORAL_ADDRESS (or a profile in ~/.config/temporalio/temporal.toml)`,
+      ExitCode.Unreachable,
+    );
+  }
+  const uiUrl = flags['ui-url'] ?? env.RAMP_TEMPORAL_UI_URL ?? defaultUiUrl(address);
+  return {
+    client: new Client({ connection, namespace }),
+    temporalNamespace: namespace,
+    address,
+    taskQueue: flags['task-queue'] ?? env.RAMP_TASK_QUEUE ?? DEFAULT_TASK_QUEUE,
+    uiUrl,
+    out,
+    close: () => connection.close(),
+  };
+}
+
+/** The dev server's UI listens on the frontend port + 1000; Temporal Cloud has its own. */
+function defaultUiUrl(address: string): string {
+  if (address.endsWith('.tmprl.cloud:7233')) return 'https://cloud.temporal.io';
+  const [host, port] = address.split(':');
+  return `http://${host === '127.0.0.1' || host === 'localhost' ? host : host}:${Number(port) + 1000}`;
+}

@@ -1,0 +1,133 @@
+/**
+ * The `ramp` CLI run as a subprocess, exactly as a CI pipeline runs it, against the real stack:
+ * exit codes for promoted, rolled back, invalid input and Temporal unreachable; approve from a
+ * second process while `start --wait` waits; JSON output of the read commands.
+ */
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import YAML from 'yaml';
+import { createMushop, Mushop } from '../../support/mushop';
+import { adminKubeConfig, eventually, stackInfo } from '../../support/stack';
+import { startTestWorker, TestWorker } from '../../support/worker';
+
+const ROOT = path.resolve(__dirname, '../../..');
+const info = stackInfo();
+const kc = adminKubeConfig();
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ramp-cli-'));
+let w: TestWorker;
+let shop: Mushop;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function ramp(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/client/cli/main.ts'), ...args], {
+      cwd: ROOT,
+      env: { ...process.env, TEMPORAL_ADDRESS: info.temporal.address, TEMPORAL_NAMESPACE: info.temporal.namespace, RAMP_TASK_QUEUE: w.taskQueue, CI: 'true', ...env },
+      encoding: 'utf8',
+    }, (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }));
+  });
+}
+
+function specFile(name: string, steps: unknown[], extra: Record<string, unknown> = {}): string {
+  const file = path.join(tmp, `${name}.yaml`);
+  fs.writeFileSync(file, YAML.stringify(shop.rolloutRaw(steps, extra)));
+  return file;
+}
+
+beforeAll(async () => {
+  w = await startTestWorker();
+});
+afterAll(async () => {
+  await w?.close();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+beforeEach(async () => {
+  shop = await createMushop(kc, { mode: 'subset' });
+});
+afterEach(async () => {
+  await shop?.cleanup();
+});
+
+it('start --wait exits 0 when promoted, one plain line per event in CI logs', async () => {
+  const r = await ramp(['start', '-f', specFile('ok', [{ setWeight: 20 }, { setWeight: 100 }]), '--image', 'storefront:v2', '--wait', '--timeout', '2m']);
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+  expect(r.stdout).toMatch(/^started rollout\/mushop-.*\/storefront-original\n {2}http:\/\/127\.0\.0\.1:8233\/namespaces\/default\/workflows\/rollout%2F/);
+  expect(r.stdout).toMatch(/✔ set weight: canary 20%\n.*✔ set weight: canary 100%/s);
+  expect(r.stdout).toMatch(/✔ Promoted: promoted storefront:v2 to storefront-original/);
+  expect(r.stdout).not.toContain('\u001b['); // no terminal redraws in a log
+});
+
+it('start --wait exits 1 when rolled back, with the reason', async () => {
+  const r = await ramp(['start', '-f', specFile('bad', [{ setWeight: 20 }], {
+    canary: { image: 'storefront:bad', versionLabel: { key: 'version', stable: 'original', canary: 'beta' }, podTemplatePatch: { spec: { nodeSelector: { 'ramp.dev/none': 'x' } } } },
+    progressDeadline: '3s',
+  }), '--wait']);
+  expect(r.code).toBe(1);
+  expect(r.stdout).toMatch(/✘ RolledBack: Deployment .*storefront-original-canary: 0 of 1 updated replicas available; not ready within the progress deadline/);
+});
+
+it('invalid input exits 2 with every problem and no stack trace', async () => {
+  const file = specFile('invalid', [{ setWeight: 120 }, { pause: { duration: 'soon' } }]);
+  const r = await ramp(['start', '-f', file, '--wait']);
+  expect(r.code).toBe(2);
+  expect(r.stderr).toContain('invalid Rollout spec (2 problems)');
+  expect(r.stderr).toMatch(/spec\.steps\[0\]\.setWeight: must be between 0 and 100, got 120 \(line \d+, column \d+\)/);
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+  expect((await ramp(['validate', '-f', file])).code).toBe(2);
+  expect((await ramp(['status'])).code).toBe(2);
+  expect((await ramp(['launch'])).code).toBe(2);
+  expect((await ramp(['abort', 'x/y'])).stderr).toBe('ramp: abort needs --reason TEXT: say why, it is recorded in the rollout history\n');
+});
+
+it('Temporal unreachable exits 3 naming the setting', async () => {
+  const r = await ramp(['start', '-f', specFile('unreach', [{ setWeight: 10 }]), '--wait'], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
+  expect(r.code).toBe(3);
+  expect(r.stderr).toMatch(/^ramp: cannot reach Temporal at 127\.0\.0\.1:1: .* set --address or TEMPORAL_ADDRESS/);
+});
+
+it('a pipeline waits while on-call approves from another process; read commands answer JSON', async () => {
+  const file = specFile('approval', [{ setWeight: 10 }, { approval: {} }, { setWeight: 100 }]);
+  const waiting = ramp(['start', '-f', file, '--wait']);
+  const name = `${shop.namespace}/storefront`;
+  const st = await eventually('AwaitingApproval via ramp status', async () => {
+    const r = await ramp(['status', name, '--output', 'json']);
+    if (r.code !== 0) return undefined;
+    const s = JSON.parse(r.stdout) as { phase: string; weights: { canary: number }; workflowId: string };
+    return s.phase === 'AwaitingApproval' ? s : undefined;
+  }, 60_000, 500);
+  expect(st.weights.canary).toBe(10);
+  expect(st.workflowId).toBe(`rollout/${shop.namespace}/storefront-original`);
+
+  const early = await ramp(['resume', name]);
+  expect(early.code).toBe(2);
+  expect(early.stderr).toMatch(/^ramp: resume refused: nothing to resume: the rollout .* is AwaitingApproval/);
+
+  const approve = await ramp(['approve', name, '--by', 'oncall-alice']);
+  expect(approve.code).toBe(0);
+  expect(approve.stdout).toMatch(/^approve accepted for rollout\//);
+  const done = await waiting;
+  expect(done.code).toBe(0);
+  expect(done.stdout).toMatch(/approve by oncall-alice\n/);
+
+  const list = await ramp(['list', '-n', shop.namespace, '--output', 'json']);
+  const rows = JSON.parse(list.stdout) as { rollout: string; outcome: string; phase: string }[];
+  expect(rows[0]).toMatchObject({ rollout: name, outcome: 'Promoted', phase: 'Succeeded' });
+
+  const hist = await ramp(['history', name, '--output', 'json']);
+  expect(JSON.parse(hist.stdout)[0]).toMatchObject({ outcome: 'Promoted', approvedBy: ['oncall-alice'], startedBy: expect.any(String) });
+
+  const story = await ramp(['story', name]);
+  expect(story.code).toBe(0);
+  expect(story.stdout).toMatch(/rollout .*\/storefront started by/);
+  expect(story.stdout).toMatch(/✔ set weight: canary 10%/);
+  expect(story.stdout).toMatch(/approve by oncall-alice/);
+  expect(story.stdout).toMatch(/Promoted: promoted/);
+});
