@@ -84,6 +84,9 @@ it('invalid input exits 2 with every problem and no stack trace', async () => {
   expect((await ramp(['validate', '-f', file])).code).toBe(2);
   expect((await ramp(['status'])).code).toBe(2);
   expect((await ramp(['launch'])).code).toBe(2);
+  const unknown = await ramp(['status', 'nope', '-n', 'nowhere']);
+  expect(unknown.code).toBe(2);
+  expect(unknown.stderr).toBe('ramp: no rollout named nowhere/nope (searched: (RampRollout = "nowhere/nope" OR RampTarget = "nowhere/nope")); see `ramp list -n nowhere`\n');
   expect((await ramp(['abort', 'x/y'])).stderr).toBe('ramp: abort needs --reason TEXT: say why, it is recorded in the rollout history\n');
 });
 
