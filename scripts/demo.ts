@@ -1,9 +1,12 @@
 /**
  * `npm run demo` — the README's main job: brings the local stack up, creates the MuShop
  * storefront objects (stable Deployment, Service, VirtualService with /api and /assets routes,
- * DestinationRule), starts a Ramp worker, and runs examples/mushop/rollout.yaml: original → beta,
- * 10 → pause → 50 → approval → 100. The demo plays the person on call and approves after a few
- * seconds. `npm run demo -- --bad` deploys a canary that never becomes ready, to watch the rollback.
+ * DestinationRule), starts the demo service (v1 stable, v2 canary) with traffic split by the
+ * VirtualService's weights and Istio-named metrics scraped by Prometheus, starts a Ramp worker,
+ * and runs examples/mushop/rollout.yaml: original → beta, 10 → pause → analysis → 50 → approval
+ * → 100. The demo plays the person on call and approves after a few seconds.
+ * `npm run demo -- --bad` makes the canary answer 20 % of requests with 5xx: the analysis fails
+ * and the rollout rolls back.
  * The stack stays up afterwards so the history can be read in the Temporal UI.
  */
 import * as fs from 'node:fs';
@@ -18,6 +21,7 @@ import { loadWorkerConfig } from '../src/worker/config';
 import { createRampWorker } from '../src/worker/worker';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createMushop } from './demo/mushop';
+import { formatStats, startMushopTraffic } from './traffic/main';
 import { formatInfo, stackUp } from './stack/stack';
 
 const NAMESPACE = 'mushop';
@@ -64,11 +68,14 @@ async function main(): Promise<void> {
 
   const specFile = path.resolve(__dirname, '../examples/mushop/rollout.yaml');
   const rollout = parseRollout(fs.readFileSync(specFile, 'utf8'), { source: specFile });
-  if (bad) {
-    // No node carries this label, so the canary's pods stay Pending: it never becomes ready.
-    rollout.spec.canary.podTemplatePatch = { spec: { nodeSelector: { 'ramp.dev/demo': 'no-such-node' } } };
-    rollout.spec.progressDeadlineMs = 8_000;
-  }
+  const traffic = await startMushopTraffic({
+    namespace: NAMESPACE,
+    rps: 40,
+    kubeconfig: info.kubernetes.kubeconfig,
+    targetsDir: info.prometheus.targetsDir,
+    canary: bad ? { errorRate: 0.2 } : {},
+  });
+  console.log(`Traffic: 40 requests/s split by VirtualService storefront; v1 ${traffic.stable.url}, v2 ${traffic.canary.url}${bad ? ' (20 % 5xx)' : ''}; metrics ${traffic.generator.metricsUrl}\n`);
 
   const env = {
     TEMPORAL_ADDRESS: info.temporal.address,
@@ -88,6 +95,7 @@ async function main(): Promise<void> {
     console.log(`  history: ${workflowUiUrl(info.temporal.uiUrl, info.temporal.namespace, handle.workflowId)}\n`);
 
     let last = '';
+    let lastAnalysisAt: string | undefined;
     let approvalAskedAt: number | undefined;
     const result = handle.result();
     let done = false;
@@ -97,6 +105,11 @@ async function main(): Promise<void> {
       const l = line(s);
       if (l !== last) console.log(l);
       last = l;
+      if (s.lastAnalysis && s.lastAnalysis.at !== lastAnalysisAt) {
+        lastAnalysisAt = s.lastAnalysis.at;
+        const evidence = s.lastAnalysis.measurements.map((m) => `${m.metric} ${m.value === undefined ? 'no data' : Number(m.value.toFixed(2))} ${m.phase}`).join(', ');
+        console.log(`  analysis ${s.lastAnalysis.phase}: ${evidence}`);
+      }
       if (s.phase === 'AwaitingApproval') {
         approvalAskedAt ??= Date.now();
         if (Date.now() - approvalAskedAt > 3000) {
@@ -114,7 +127,9 @@ async function main(): Promise<void> {
     console.log(`or: temporal workflow show --workflow-id ${handle.workflowId} --address ${info.temporal.address}`);
     console.log(`Cluster: KUBECONFIG=${info.kubernetes.kubeconfig}; stop the stack with: npm run stack -- down`);
     process.exitCode = r.outcome === 'Promoted' || bad ? 0 : 1;
+    console.log(`Traffic seen: ${formatStats(traffic.generator.stats())}`);
   } finally {
+    await traffic.stop();
     await ramp.close();
     rampWorker.worker.shutdown();
     await running;
