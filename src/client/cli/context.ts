@@ -54,12 +54,14 @@ export function makeOutput(flags: GlobalFlags): Output {
 export async function connect(flags: GlobalFlags, out: Output, env: NodeJS.ProcessEnv = process.env): Promise<CliContext> {
   let profile;
   try {
-    profile = loadClientConnectConfig({ profile: flags.profile });
+    // An empty variable counts as unset (as shells and CI systems often leave them).
+    const vars = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => typeof e[1] === 'string' && e[1] !== ''));
+    profile = loadClientConnectConfig({ profile: flags.profile, overrideEnvVars: vars });
   } catch (err) {
     throw new CliError(`Temporal configuration: ${(err as Error).message} (check TEMPORAL_CONFIG_FILE / --profile)`, ExitCode.Invalid);
   }
-  const address = flags.address ?? profile.connectionOptions.address ?? 'localhost:7233';
-  const namespace = flags['temporal-namespace'] ?? profile.namespace ?? 'default';
+  const address = flags.address || profile.connectionOptions.address || 'localhost:7233';
+  const namespace = flags['temporal-namespace'] || profile.namespace || 'default';
   const apiKey = flags['api-key'] ?? profile.connectionOptions.apiKey;
   let connection: Connection;
   try {

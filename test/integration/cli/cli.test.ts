@@ -96,6 +96,24 @@ it('Temporal unreachable exits 3 naming the setting', async () => {
   expect(r.stderr).toMatch(/^ramp: cannot reach Temporal at 127\.0\.0\.1:1: .* set --address or TEMPORAL_ADDRESS/);
 });
 
+it('reads Temporal settings from an environment-config profile (TOML), as the temporal CLI does', async () => {
+  const toml = path.join(tmp, 'temporal.toml');
+  fs.writeFileSync(toml, [
+    '[profile.local]', `address = "${info.temporal.address}"`, `namespace = "${info.temporal.namespace}"`, '',
+    '[profile.broken]', 'address = "127.0.0.1:1"', '',
+  ].join('\n'));
+  const env = { TEMPORAL_CONFIG_FILE: toml, TEMPORAL_ADDRESS: '', TEMPORAL_NAMESPACE: '' };
+  const ok = await ramp(['list', '--profile', 'local', '--output', 'json'], env);
+  expect(ok.code).toBe(0);
+  expect(Array.isArray(JSON.parse(ok.stdout))).toBe(true);
+  const broken = await ramp(['list', '--profile', 'broken'], env);
+  expect(broken.code).toBe(3);
+  expect(broken.stderr).toMatch(/cannot reach Temporal at 127\.0\.0\.1:1/);
+  const missing = await ramp(['list', '--profile', 'nope'], env);
+  expect(missing.code).toBe(2);
+  expect(missing.stderr).toMatch(/Temporal configuration: .*nope/);
+});
+
 it('a pipeline waits while on-call approves from another process; read commands answer JSON', async () => {
   const file = specFile('approval', [{ setWeight: 10 }, { approval: {} }, { setWeight: 100 }]);
   const waiting = ramp(['start', '-f', file, '--wait']);

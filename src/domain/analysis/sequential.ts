@@ -1,0 +1,851 @@
+/**
+ * Judges that compare a canary with its baseline (the stable workload) from cumulative counters,
+ * one look at a time: `sequentialJudge` (anytime-valid, the default) and `thresholdJudge`
+ * (Flagger's fixed thresholds, for side-by-side comparison). Both are pure: time, counters and the
+ * previous state are inputs; the state they return is small plain JSON that can live in workflow
+ * state and history. See docs/decisions/0007-sequential-judge.md.
+ *
+ * ## The sequential judge
+ *
+ * Three streams of events, each compared with the share of traffic that produced it:
+ * - errors: a 5xx lands in the canary or in the baseline;
+ * - slow requests: a request slower than the baseline's `latencyQuantile` (read from histogram
+ *   buckets: the smallest bucket bound at or above the quantile);
+ * - requests themselves, against the configured weight (sample-ratio mismatch).
+ *
+ * Conditioning on the total number of events removes the unknown, time-varying base rate
+ * (Lindon & Malek, "Anytime-Valid Inference for Multinomial Count Data", NeurIPS 2022): if the
+ * canary's rate is ρ times the baseline's, an event lands in the canary with probability
+ * π(ρ) = ρ·π₀ / (ρ·π₀ + 1 − π₀), where π₀ = n_c / (n_c + n_b) is the canary's observed share of
+ * requests (so a traffic split that differs from the weights biases nothing). Each test is a
+ * mixture of likelihood ratios over a small grid of ρ (a mixture of test martingales is a test
+ * martingale); Ville's inequality bounds the probability that it ever reaches 1/α by α, however
+ * often it is looked at. The likelihood is monotone in ρ, so "ρ ≤ 1" and "ρ ≥ 1 + δ" are tested
+ * as composite nulls by their boundary points.
+ *
+ * - Roll back when the average of the error and latency e-values reaches 1/α (an average of
+ *   e-processes is one, so the pair together keeps P(rollback | canary as good as baseline) ≤ α).
+ * - Promote early when both "errors ratio ≥ 1 + δ" and "slow-request ratio ≥ 1 + δ" are rejected at
+ *   1/α (an intersection–union test: promoting a canary worse than the tolerance on either
+ *   metric has probability ≤ α).
+ * - No decision before `minRequests` canary requests, no rollback on a metric with fewer than
+ *   `minEvents` canary events, no promotion before `minPromoteRequests` or while the split
+ *   mismatches; these only remove rejections, so the bounds hold.
+ *
+ * ## Why it survives minute-to-minute noise
+ *
+ * Requests are not independent: a pod, a dependency or a heavy client makes one arm's error rate
+ * or latency jump for a minute, and the canary (few pods) jumps more than the baseline (many).
+ * A per-request binomial test treats 60 errors in a bad minute as 60 independent pieces of
+ * evidence and rolls back healthy canaries. So the unit of evidence is a batch (`batchMs`, one
+ * minute by default, the scale of that noise): within batch i the canary's share of events is
+ * itself drawn around π_i(ρ) — a beta distribution with that mean and intra-batch correlation
+ * κ_i = π_i(1 − π_i)·s², which is a log-ratio noise of standard deviation s between the arms —
+ * and the batch's counts are beta-binomial. The likelihood ratio of beta-binomials is a martingale
+ * under the noisy null even at looks inside a batch (its sequential predictions are a Pólya urn),
+ * and one noisy batch can only carry bounded evidence: how far a single minute can push the
+ * e-value is capped by how plausible that minute is as noise. With s = 0 it is the plain binomial
+ * test. s is the configured `noise` at first and is re-estimated from the completed batches
+ * (moment estimate of the Pearson residuals around the fitted ratio, shrunk towards the prior with
+ * a weight of `noisePriorBatches` batches), so a canary noisier than the allowance widens its own
+ * allowance within a few minutes. Only completed batches feed the estimate, so it is predictable.
+ * The benchmark (bench/analysis) checks the resulting false-rollback rate under noise that
+ * differs between the arms.
+ *
+ * ## API
+ *
+ * `sequentialJudge(config, state, observation) → { state, verdict }`: pass `undefined` as state on
+ * the first look (which only sets the reference counters) and the returned state afterwards.
+ * `observation` carries cumulative counters (as Prometheus keeps them; a counter that goes down is
+ * a reset) and the configured canary weight at that time. The state holds a few dozen numbers
+ * whatever the number of looks. `thresholdJudge` has the same shape.
+ */
+import { evaluateMeasurement, formatValue } from './evaluate';
+import type { MetricSpec } from '../spec/schema';
+
+// ---- inputs and outputs ---------------------------------------------------------------------
+
+/** One cumulative histogram bucket, as Prometheus exposes `_bucket{le=…}`. */
+export interface HistogramBucket {
+  /** Upper bound (inclusive) in milliseconds; `Infinity` for the `+Inf` bucket. */
+  le: number;
+  /** Requests at or below `le` since the counter started. */
+  count: number;
+}
+
+/** Cumulative counters of one workload at one time. */
+export interface ArmCounters {
+  /** Requests served. */
+  requests: number;
+  /** Requests answered with a 5xx. */
+  errors: number;
+  /** Request duration histogram, ascending `le`, ending with `+Inf`; empty when not available. */
+  latency: HistogramBucket[];
+}
+
+/** What a judge sees at one look. */
+export interface JudgeObservation {
+  /** When the counters were read, in epoch milliseconds (an input: judges never read a clock). */
+  at: number;
+  /** The canary's configured traffic weight at that time, in percent (0–100). */
+  canaryWeight: number;
+  /** Counters of the canary workload. */
+  canary: ArmCounters;
+  /** Counters of the baseline (stable) workload. */
+  baseline: ArmCounters;
+}
+
+/** What the caller should do now. */
+export type JudgeDecision = 'continue' | 'rollback' | 'promote';
+
+/** A judge's answer at one look, with the evidence that explains it. */
+export interface JudgeVerdict<Evidence> {
+  /** Roll back, promote, or keep watching. */
+  decision: JudgeDecision;
+  /** Why, in words with numbers. */
+  reason: string;
+  /** The numbers behind the decision (counts, estimates, e-values, bounds). */
+  evidence: Evidence;
+}
+
+/** A judge: pure, with its state passed in and handed back. */
+export type Judge<Config, State, Evidence> = (
+  config: Config,
+  state: State | undefined,
+  observation: JudgeObservation,
+) => { state: State; verdict: JudgeVerdict<Evidence> };
+
+/** Thrown when a judge's configuration is impossible (α outside (0, 1), negative sizes, …). */
+export class JudgeConfigError extends Error {
+  override name = 'JudgeConfigError';
+}
+
+// ---- configuration ---------------------------------------------------------------------------
+
+/** Settings of the sequential judge; `resolveSequentialConfig` fills the defaults. */
+export interface SequentialConfig {
+  /** Bound on P(rollback | canary as good as baseline), and on P(promote | canary worse than tolerance). */
+  alpha: number;
+  /** δ: the canary is "no worse" when its error and slow-request ratios are ≤ 1 + δ. */
+  tolerance: number;
+  /** Requests slower than this quantile of the baseline count as slow. */
+  latencyQuantile: number;
+  /** Canary requests before any decision. */
+  minRequests: number;
+  /** Canary errors (or slow requests) before a rollback on errors (or latency). */
+  minEvents: number;
+  /** Canary requests before an early promotion. */
+  minPromoteRequests: number;
+  /** Length of a batch, the unit of minute-to-minute noise, in milliseconds. */
+  batchMs: number;
+  /** Prior standard deviation of the per-batch log ratio canary/baseline that is noise, not signal. */
+  noise: number;
+  /** The noise estimate never goes below this. */
+  noiseFloor: number;
+  /** Weight of that prior, in batches, against the noise estimated from completed batches. */
+  noisePriorBatches: number;
+  /** The same prior for the traffic split (routing is per request, so it is much smaller). */
+  splitNoise: number;
+  /** τ: a split is a mismatch once its odds are shown outside [1/(1 + τ), 1 + τ] × the configured odds. */
+  splitTolerance: number;
+  /** Whether the judge may promote before the analysis ends. */
+  promote: boolean;
+}
+
+/** Defaults: α 5 %, tolerance +50 %, slow = above the baseline's p90, one-minute batches. */
+export const SEQUENTIAL_DEFAULTS: Readonly<SequentialConfig> = {
+  alpha: 0.05,
+  tolerance: 0.5,
+  latencyQuantile: 0.9,
+  minRequests: 100,
+  minEvents: 5,
+  minPromoteRequests: 1000,
+  batchMs: 60_000,
+  noise: 0.5,
+  noiseFloor: 0.5,
+  noisePriorBatches: 5,
+  splitNoise: 0.05,
+  splitTolerance: 0.2,
+  promote: true,
+};
+
+/** Fills defaults and rejects impossible values with a message naming the field. */
+export function resolveSequentialConfig(partial: Partial<SequentialConfig> = {}): SequentialConfig {
+  const c: SequentialConfig = { ...SEQUENTIAL_DEFAULTS, ...partial };
+  const open01 = (name: keyof SequentialConfig, v: number) => {
+    if (!(v > 0 && v < 1)) throw new JudgeConfigError(`sequential judge: ${name} must be between 0 and 1 (exclusive), got ${v}`);
+  };
+  const atLeast = (name: keyof SequentialConfig, v: number, min: number) => {
+    if (!(Number.isFinite(v) && v >= min)) throw new JudgeConfigError(`sequential judge: ${name} must be a number ≥ ${min}, got ${v}`);
+  };
+  open01('alpha', c.alpha);
+  open01('latencyQuantile', c.latencyQuantile);
+  atLeast('minRequests', c.minRequests, 1);
+  atLeast('minEvents', c.minEvents, 1);
+  atLeast('minPromoteRequests', c.minPromoteRequests, 1);
+  atLeast('batchMs', c.batchMs, 1000);
+  atLeast('noise', c.noise, 0);
+  atLeast('noisePriorBatches', c.noisePriorBatches, 0);
+  atLeast('splitNoise', c.splitNoise, 0);
+  if (!(c.tolerance > 0 && c.tolerance <= 10)) throw new JudgeConfigError(`sequential judge: tolerance must be in (0, 10], got ${c.tolerance}`);
+  if (!(c.splitTolerance > 0 && c.splitTolerance <= 10)) throw new JudgeConfigError(`sequential judge: splitTolerance must be in (0, 10], got ${c.splitTolerance}`);
+  if (c.noise > 3 || c.splitNoise > 3) throw new JudgeConfigError('sequential judge: noise above 3 (a factor of 20 per batch) leaves nothing to detect');
+  return c;
+}
+
+// ---- numerics ---------------------------------------------------------------------------------
+
+const HALF_LOG_2PI = 0.9189385332046728;
+
+/**
+ * ln Γ(x) for x > 0: Stirling's series at x ≥ 10 (error below 1e-15 relative), shifted there by
+ * Γ(x + 1) = x Γ(x) from below.
+ */
+export function logGamma(x: number): number {
+  if (!(x > 0)) return x === 0 ? Infinity : NaN;
+  let shift = 0;
+  let y = x;
+  while (y < 10) {
+    shift += Math.log(y);
+    y += 1;
+  }
+  const r = 1 / y;
+  const r2 = r * r;
+  // 1/(12y) − 1/(360y³) + 1/(1260y⁵) − 1/(1680y⁷) + 1/(1188y⁹)
+  const series = r * (1 / 12 - r2 * (1 / 360 - r2 * (1 / 1260 - r2 * (1 / 1680 - r2 / 1188))));
+  return (y - 0.5) * Math.log(y) - y + HALF_LOG_2PI + series - shift;
+}
+
+/** The canary's share of events when its rate is ρ times the baseline's and its share of exposure is p0. */
+export function shareAt(ratio: number, p0: number): number {
+  return (ratio * p0) / (ratio * p0 + 1 - p0);
+}
+
+// Nodes of the trapezoidal rule for E[f(Z)], Z ~ N(0, 1): step ½ over [−6, 6]. For the smooth
+// functions integrated here its error is far below double precision's.
+const NORMAL_NODES = Array.from({ length: 25 }, (_, i) => -6 + i / 2);
+const NORMAL_WEIGHTS = (() => {
+  const raw = NORMAL_NODES.map((z) => Math.exp((-z * z) / 2));
+  const sum = raw.reduce((acc, v) => acc + v, 0);
+  return raw.map((v) => v / sum);
+})();
+
+/**
+ * Mean and variance of the canary's share of events in one batch when the batch's ratio is
+ * ρ·e^{sZ}, Z ~ N(0, 1): the ratio wanders by a factor e^{±s} from batch to batch.
+ */
+export function shareMoments(ratio: number, p0: number, noise: number): { mean: number; variance: number } {
+  if (noise <= 0) return { mean: shareAt(ratio, p0), variance: 0 };
+  let m1 = 0;
+  let m2 = 0;
+  for (let i = 0; i < NORMAL_NODES.length; i++) {
+    const p = shareAt(ratio * Math.exp(noise * NORMAL_NODES[i]!), p0);
+    m1 += NORMAL_WEIGHTS[i]! * p;
+    m2 += NORMAL_WEIGHTS[i]! * p * p;
+  }
+  return { mean: m1, variance: Math.max(0, m2 - m1 * m1) };
+}
+
+// Below this intra-batch correlation the beta-binomial is the binomial to double precision.
+const MIN_CORRELATION = 1e-9;
+
+/**
+ * Log-probability, up to terms that depend on neither ρ nor the noise, of `x` canary and `y`
+ * baseline events in one batch whose canary exposure share is p0, when the canary's rate is ρ
+ * times the baseline's up to a per-batch factor e^{sZ}. The batch's share is taken as beta with
+ * the mean and variance that noise gives it (`shareMoments`); s = 0 is the binomial.
+ */
+export function batchLogLikelihood(x: number, y: number, p0: number, ratio: number, noise: number): number {
+  const { mean: p, variance } = shareMoments(ratio, p0, noise);
+  const correlation = Math.min(0.99, variance / (p * (1 - p)));
+  if (correlation < MIN_CORRELATION) return (x > 0 ? x * Math.log(p) : 0) + (y > 0 ? y * Math.log1p(-p) : 0);
+  // Beta(a, b) with a + b = c = 1/κ − 1: the beta-binomial B(a + x, b + y) / B(a, b).
+  const c = 1 / correlation - 1;
+  const a = p * c;
+  const b = (1 - p) * c;
+  return logGamma(a + x) - logGamma(a) + logGamma(b + y) - logGamma(b) - logGamma(c + x + y) + logGamma(c);
+}
+
+/** ln Σ wᵢ e^{vᵢ}, without overflow. */
+function logSumExp(values: number[], logWeight: number): number {
+  let max = -Infinity;
+  for (const v of values) if (v > max) max = v;
+  if (max === -Infinity) return -Infinity;
+  let sum = 0;
+  for (const v of values) sum += Math.exp(v - max);
+  return max + Math.log(sum) + logWeight;
+}
+
+// ---- one ratio test ---------------------------------------------------------------------------
+
+/**
+ * The grid of ratios a test keeps likelihoods for: its nulls (1, 1 + δ), the alternatives each
+ * mixture spreads its weight over, all sorted. Fixed by the configuration, so state arrays index it.
+ */
+interface RatioGrid {
+  ratios: number[];
+  /** Index of the rollback null ρ = 1 (split: the upper tolerance 1 + τ). */
+  upNull: number;
+  /** Indices of the alternatives above it. */
+  up: number[];
+  /** Index of the promotion null ρ = 1 + δ (split: the lower tolerance 1/(1 + τ)). */
+  downNull: number;
+  /** Indices of the alternatives below it. */
+  down: number[];
+}
+
+// Alternatives as multiples of the null: equal weights, wide enough for ×1.25 … ×30 regressions.
+const UP_FACTORS = [1.25, 1.5, 2, 3, 5, 10, 30];
+const DOWN_FACTORS = [1.25, 1.5, 2, 3];
+
+function buildGrid(upNull: number, downNull: number, upFactors: number[], downFactors: number[]): RatioGrid {
+  const wanted = [upNull, downNull, ...upFactors.map((f) => upNull * f), ...downFactors.map((f) => downNull / f)];
+  const ratios = [...new Set(wanted.map((r) => Number(r.toPrecision(12))))].sort((a, b) => a - b);
+  const at = (r: number) => ratios.indexOf(Number(r.toPrecision(12)));
+  return {
+    ratios,
+    upNull: at(upNull),
+    up: upFactors.map((f) => at(upNull * f)),
+    downNull: at(downNull),
+    down: downFactors.map((f) => at(downNull / f)),
+  };
+}
+
+/** Running totals of one stream: canary and baseline events and exposures. */
+interface Tally {
+  /** Canary events. */
+  x: number;
+  /** Baseline events. */
+  y: number;
+  /** Canary exposure (requests, or weight × time for the split). */
+  nx: number;
+  /** Baseline exposure. */
+  ny: number;
+}
+
+/** State of one ratio test; all arrays are indexed like its grid. */
+interface RatioTestState {
+  /** Σ over completed batches of the batch log-likelihood at each grid ratio. */
+  done: number[];
+  /** The batch in progress. */
+  batch: Tally;
+  /** Everything counted so far (completed batches and the batch in progress). */
+  total: Tally;
+  /** Noise estimate: Σ weights and Σ weight × per-batch s² over completed batches. */
+  noiseWeight: number;
+  noiseSum: number;
+  /** The noise s used for the batch in progress (fixed when it started: predictable). */
+  noise: number;
+}
+
+const zeroTally = (): Tally => ({ x: 0, y: 0, nx: 0, ny: 0 });
+
+function newRatioTest(grid: RatioGrid, noise: number): RatioTestState {
+  return { done: grid.ratios.map(() => 0), batch: zeroTally(), total: zeroTally(), noiseWeight: 0, noiseSum: 0, noise };
+}
+
+function addTo(t: Tally, x: number, y: number, nx: number, ny: number): Tally {
+  return { x: t.x + x, y: t.y + y, nx: t.nx + nx, ny: t.ny + ny };
+}
+
+/** The batch's log-likelihood at each grid ratio; zeros when the batch cannot be attributed. */
+function batchVector(grid: RatioGrid, t: Tally, noise: number): number[] {
+  if (t.nx <= 0 || t.ny <= 0 || t.x + t.y <= 0) return grid.ratios.map(() => 0);
+  const p0 = t.nx / (t.nx + t.ny);
+  return grid.ratios.map((r) => batchLogLikelihood(t.x, t.y, p0, r, noise));
+}
+
+/** Ratio of the canary's event rate to the baseline's over a tally (½ added to avoid 0/0). */
+function ratioEstimate(t: Tally): number {
+  if (t.nx <= 0 || t.ny <= 0) return 1;
+  return ((t.x + 0.5) / t.nx) / ((t.y + 0.5) / t.ny);
+}
+
+/** Closes the batch in progress: its likelihood joins `done`, its residual joins the noise estimate. */
+function closeBatch(grid: RatioGrid, s: RatioTestState, prior: number, priorBatches: number, floor: number): RatioTestState {
+  const vec = batchVector(grid, s.batch, s.noise);
+  const done = s.done.map((v, i) => v + vec[i]!);
+  let { noiseWeight, noiseSum } = s;
+  const { x, y, nx, ny } = s.batch;
+  const e = x + y;
+  if (nx > 0 && ny > 0 && e >= 2) {
+    // Pearson residual around the fitted ratio: E[(x − e·p)² / (e·p·q)] − 1 = (e − 1)·p·q·s².
+    const p = shareAt(ratioEstimate(s.total), nx / (nx + ny));
+    const info = (e - 1) * p * (1 - p);
+    if (info > 0) {
+      const r = (x - e * p) ** 2 / (e * p * (1 - p)) - 1;
+      // A batch counts as at most one batch of evidence about s², less when it has few events.
+      const w = prior > 0 ? ((info * prior * prior) / (1 + info * prior * prior)) ** 2 : 1;
+      noiseWeight += w;
+      noiseSum += w * (r / info);
+    }
+  }
+  const s2 = (priorBatches * prior * prior + noiseSum) / (priorBatches + noiseWeight);
+  // The configured noise is a floor: the estimate may widen the allowance, never narrow it.
+  const noise = Math.max(floor, priorBatches + noiseWeight > 0 ? Math.sqrt(Math.max(0, s2)) : prior);
+  return { done, batch: zeroTally(), total: s.total, noiseWeight, noiseSum, noise };
+}
+
+/** What a ratio test says at one look. */
+interface RatioReading {
+  /** ln of the e-value against the upper null (errors: ρ ≤ 1), mixed over the alternatives above it. */
+  logUp: number;
+  /** ln of the e-value against the lower null (errors: ρ ≥ 1 + δ), mixed over the alternatives below it. */
+  logDown: number;
+  /** Smallest and largest grid ratio not excluded at level α (an anytime-valid confidence set). */
+  bounds: [number, number] | null;
+}
+
+function readRatioTest(grid: RatioGrid, s: RatioTestState, alpha: number): RatioReading {
+  const cur = batchVector(grid, s.batch, s.noise);
+  const L = s.done.map((v, i) => v + cur[i]!);
+  const mix = (idx: number[], nullIdx: number) => logSumExp(idx.map((i) => L[i]! - L[nullIdx]!), -Math.log(idx.length));
+  const all = grid.ratios.map((_, i) => i);
+  const kept = grid.ratios.filter((_, j) => mix(all, j) < -Math.log(alpha));
+  return {
+    logUp: mix(grid.up, grid.upNull),
+    logDown: mix(grid.down, grid.downNull),
+    bounds: kept.length > 0 ? [kept[0]!, kept[kept.length - 1]!] : null,
+  };
+}
+
+// ---- the sequential judge -----------------------------------------------------------------------
+
+/** Counters remembered from the previous look, to turn cumulative counters into increments. */
+interface LastCounters {
+  requests: number;
+  errors: number;
+  /** Cumulative bucket counts, indexed like `le`. */
+  buckets: number[];
+}
+
+/** State of the sequential judge: plain JSON, O(1) in the number of looks. */
+export interface SequentialState {
+  /** Layout version: bump it (behind `patched()`) when the shape changes. */
+  v: 1;
+  /** Time of the first look: batches are counted from it. */
+  start: number;
+  /** Time of the last look. */
+  at: number;
+  /** Index of the batch in progress. */
+  batch: number;
+  /** Bucket bounds the histograms use (from the first look that had them). */
+  le: number[];
+  canary: LastCounters;
+  baseline: LastCounters;
+  /** Baseline bucket increments in the batch in progress (the next batch's slow threshold comes from them). */
+  batchBaseline: number[];
+  /** Bound above which a request counts as slow in the batch in progress (ms), null until known. */
+  slowMs: number | null;
+  errors: RatioTestState;
+  latency: RatioTestState;
+  split: RatioTestState;
+  /** Counter resets seen (a counter that went down). */
+  resets: number;
+}
+
+/** One metric's evidence. */
+export interface MetricEvidence {
+  /** Canary events (errors, or slow requests) and requests counted. */
+  canary: { events: number; requests: number };
+  /** Baseline events and requests counted. */
+  baseline: { events: number; requests: number };
+  /** Canary event rate / baseline event rate. */
+  ratio: number;
+  /** Anytime-valid confidence set for the ratio (grid points not excluded at α), when one is left. */
+  bounds: [number, number] | null;
+  /** E-value against "canary no worse than baseline" (ratio ≤ 1). */
+  eRollback: number;
+  /** E-value against "canary worse than tolerance" (ratio ≥ 1 + δ). */
+  ePromote: number;
+  /** Noise s (log-ratio standard deviation per batch) the batch in progress is judged with. */
+  noise: number;
+}
+
+/** Everything the sequential judge's verdict rests on. */
+export interface SequentialEvidence {
+  at: number;
+  /** Milliseconds since the first look. */
+  elapsedMs: number;
+  /** Batches completed. */
+  batches: number;
+  errors: MetricEvidence;
+  latency: MetricEvidence & { /** Slow means above this bound (ms); null until the baseline had latency data. */ slowMs: number | null };
+  split: {
+    /** The canary's configured share of requests (time-weighted over the looks), 0–1. */
+    configured: number;
+    /** Its observed share. */
+    observed: number;
+    /** E-value against "the split is within tolerance". */
+    eMismatch: number;
+    /** True once that e-value reached 1/α: promotion is withheld. */
+    mismatch: boolean;
+  };
+  /** The levels the e-values are compared with. */
+  thresholds: { rollback: number; promote: number; alpha: number };
+  /** Counter resets seen so far. */
+  resets: number;
+}
+
+/** Grids for a configuration (pure and cheap; recomputed at each look rather than stored). */
+function gridsFor(config: SequentialConfig): { metric: RatioGrid; split: RatioGrid } {
+  const t = 1 + config.splitTolerance;
+  return {
+    metric: buildGrid(1, 1 + config.tolerance, UP_FACTORS, DOWN_FACTORS),
+    split: buildGrid(t, 1 / t, [1.25, 1.5, 2, 4], [1.25, 1.5, 2, 4]),
+  };
+}
+
+/** The first look: remembers the counters, decides nothing. */
+function initialState(config: SequentialConfig, obs: JudgeObservation): SequentialState {
+  const grids = gridsFor(config);
+  const le = obs.baseline.latency.map((b) => b.le);
+  return {
+    v: 1,
+    start: obs.at,
+    at: obs.at,
+    batch: 0,
+    le,
+    canary: lastOf(obs.canary, le),
+    baseline: lastOf(obs.baseline, le),
+    batchBaseline: le.map(() => 0),
+    // The baseline's whole history before the first look sets the first slow bound: it is
+    // known before any counted event, so the test stays exact.
+    slowMs: slowBound(le, lastOf(obs.baseline, le).buckets, config.latencyQuantile),
+    errors: newRatioTest(grids.metric, config.noise),
+    latency: newRatioTest(grids.metric, config.noise),
+    split: newRatioTest(grids.split, config.splitNoise),
+    resets: 0,
+  };
+}
+
+function lastOf(arm: ArmCounters, le: number[]): LastCounters {
+  return { requests: arm.requests, errors: arm.errors, buckets: bucketCounts(arm.latency, le) };
+}
+
+/** Counts at each bound of `le`; a bound the arm does not expose reads as NaN. */
+function bucketCounts(latency: HistogramBucket[], le: number[]): number[] {
+  return le.map((bound) => latency.find((b) => b.le === bound)?.count ?? NaN);
+}
+
+/**
+ * The smallest finite bucket bound at or above the q-quantile of the counts (cumulative, or
+ * increments accumulated bucket by bucket), or null with fewer than 20 requests.
+ */
+function slowBound(le: number[], cumulative: number[], q: number): number | null {
+  const total = cumulative[cumulative.length - 1];
+  if (total === undefined || !(total >= 20)) return null;
+  for (let i = 0; i < le.length; i++) {
+    if (Number.isFinite(le[i]) && cumulative[i]! >= q * total) return le[i]!;
+  }
+  return null;
+}
+
+/** Increment of a cumulative counter; a decrease is a reset (Prometheus `increase` semantics). */
+function increment(now: number, before: number): { d: number; reset: boolean } {
+  if (!Number.isFinite(now) || !Number.isFinite(before)) return { d: 0, reset: false };
+  return now >= before ? { d: now - before, reset: false } : { d: now, reset: true };
+}
+
+/** Requests above `slowMs`, from cumulative buckets: count(+Inf) − count(le = slowMs). */
+function slowCount(buckets: number[], le: number[], slowMs: number | null): number {
+  if (slowMs === null || buckets.length === 0) return NaN;
+  const i = le.indexOf(slowMs);
+  return i < 0 ? NaN : buckets[buckets.length - 1]! - buckets[i]!;
+}
+
+function finite(arm: ArmCounters): boolean {
+  return Number.isFinite(arm.requests) && Number.isFinite(arm.errors) && arm.requests >= 0 && arm.errors >= 0;
+}
+
+const fmtE = (logE: number) => (logE > Math.log(1e6) ? '>1e6' : formatValue(Math.exp(logE)));
+const pct = (x: number, n: number) => (n > 0 ? `${formatValue((100 * x) / n)}%` : 'n/a');
+
+/**
+ * Judges one look. The first call (state `undefined`) records the reference counters and returns
+ * `continue`; later calls count the increments since the previous look.
+ */
+export function sequentialJudge(
+  config: SequentialConfig,
+  state: SequentialState | undefined,
+  obs: JudgeObservation,
+): { state: SequentialState; verdict: JudgeVerdict<SequentialEvidence> } {
+  const grids = gridsFor(config);
+  if (state === undefined) {
+    const s = initialState(config, obs);
+    return { state: s, verdict: { decision: 'continue', reason: 'first look: reference counters recorded', evidence: evidenceOf(config, grids, s) } };
+  }
+  if (!finite(obs.canary) || !finite(obs.baseline) || !(obs.at > state.at)) {
+    const why = !(obs.at > state.at) ? `look at ${obs.at} is not after the previous one (${state.at})` : 'counters missing or not finite';
+    return { state, verdict: { decision: 'continue', reason: `no data: ${why}; nothing counted`, evidence: evidenceOf(config, grids, state) } };
+  }
+
+  let s: SequentialState = state;
+  // Look at time t belongs to batch ⌈(t − start) / batchMs⌉ − 1, so a look on a boundary closes its batch.
+  const batchOfLook = Math.max(0, Math.ceil((obs.at - s.start) / config.batchMs) - 1);
+  if (batchOfLook > s.batch) {
+    s = {
+      ...s,
+      batch: batchOfLook,
+      errors: closeBatch(grids.metric, s.errors, config.noise, config.noisePriorBatches, config.noiseFloor),
+      latency: closeBatch(grids.metric, s.latency, config.noise, config.noisePriorBatches, config.noiseFloor),
+      split: closeBatch(grids.split, s.split, config.splitNoise, config.noisePriorBatches, 0),
+      // The next batch's slow bound comes from the baseline of the batch just closed.
+      // (Increments of cumulative buckets are themselves cumulative in `le`.)
+      slowMs: slowBound(s.le, s.batchBaseline, config.latencyQuantile) ?? s.slowMs,
+      batchBaseline: s.le.map(() => 0),
+    };
+  }
+
+  // Bucket bounds are fixed at the first look that has them; until then there is no latency test.
+  const le = s.le.length > 0 ? s.le : obs.baseline.latency.map((b) => b.le);
+  const now = { canary: lastOf(obs.canary, le), baseline: lastOf(obs.baseline, le) };
+  const prevBuckets = (last: LastCounters) => (s.le.length > 0 ? last.buckets : le.map(() => NaN));
+  const prev = {
+    canary: { ...s.canary, buckets: prevBuckets(s.canary) },
+    baseline: { ...s.baseline, buckets: prevBuckets(s.baseline) },
+  };
+  let resets = 0;
+  const inc = (a: number, b: number) => {
+    const r = increment(a, b);
+    if (r.reset) resets++;
+    return r.d;
+  };
+  const dReq = { c: inc(now.canary.requests, prev.canary.requests), b: inc(now.baseline.requests, prev.baseline.requests) };
+  const dErr = { c: inc(now.canary.errors, prev.canary.errors), b: inc(now.baseline.errors, prev.baseline.errors) };
+  // Slow counts use the bound fixed before this look's data (s.slowMs), never one chosen from it.
+  const slow = [now.canary, prev.canary, now.baseline, prev.baseline].map((a) => slowCount(a.buckets, le, s.slowMs));
+  const slowKnown = slow.every((v) => Number.isFinite(v));
+  const dSlow = slowKnown ? { c: inc(slow[0]!, slow[1]!), b: inc(slow[2]!, slow[3]!) } : { c: 0, b: 0 };
+  const dBaseBuckets = now.baseline.buckets.map((v, i) => (Number.isFinite(v) && Number.isFinite(prev.baseline.buckets[i]) ? increment(v, prev.baseline.buckets[i]!).d : 0));
+  const dt = obs.at - s.at;
+  const w = Math.min(1, Math.max(0, obs.canaryWeight / 100));
+
+  const upd = (t: RatioTestState, x: number, y: number, nx: number, ny: number): RatioTestState => ({
+    ...t,
+    batch: addTo(t.batch, x, y, nx, ny),
+    total: addTo(t.total, x, y, nx, ny),
+  });
+  s = {
+    ...s,
+    at: obs.at,
+    le,
+    canary: now.canary,
+    baseline: now.baseline,
+    batchBaseline: s.batchBaseline.length === le.length ? s.batchBaseline.map((v, i) => v + dBaseBuckets[i]!) : dBaseBuckets,
+    errors: upd(s.errors, dErr.c, dErr.b, dReq.c, dReq.b),
+    latency: slowKnown ? upd(s.latency, dSlow.c, dSlow.b, dReq.c, dReq.b) : s.latency,
+    split: w > 0 && w < 1 ? upd(s.split, dReq.c, dReq.b, w * dt, (1 - w) * dt) : s.split,
+    resets: s.resets + resets,
+    slowMs: s.slowMs ?? slowBound(le, now.baseline.buckets, config.latencyQuantile),
+  };
+
+  const evidence = evidenceOf(config, grids, s);
+  return { state: s, verdict: decide(config, s, evidence) };
+}
+
+function metricEvidence(grid: RatioGrid, t: RatioTestState, alpha: number): MetricEvidence {
+  const r = readRatioTest(grid, t, alpha);
+  return {
+    canary: { events: t.total.x, requests: t.total.nx },
+    baseline: { events: t.total.y, requests: t.total.ny },
+    ratio: t.total.nx > 0 && t.total.ny > 0 && t.total.y > 0 ? (t.total.x / t.total.nx) / (t.total.y / t.total.ny) : NaN,
+    bounds: r.bounds,
+    eRollback: Math.exp(r.logUp),
+    ePromote: Math.exp(r.logDown),
+    noise: t.noise,
+  };
+}
+
+function evidenceOf(config: SequentialConfig, grids: { metric: RatioGrid; split: RatioGrid }, s: SequentialState): SequentialEvidence {
+  const sp = readRatioTest(grids.split, s.split, config.alpha);
+  const eMismatch = (Math.exp(sp.logUp) + Math.exp(sp.logDown)) / 2;
+  const t = s.split.total;
+  return {
+    at: s.at,
+    elapsedMs: s.at - s.start,
+    batches: s.batch,
+    errors: metricEvidence(grids.metric, s.errors, config.alpha),
+    latency: { ...metricEvidence(grids.metric, s.latency, config.alpha), slowMs: s.slowMs },
+    split: {
+      configured: t.nx + t.ny > 0 ? t.nx / (t.nx + t.ny) : NaN,
+      observed: t.x + t.y > 0 ? t.x / (t.x + t.y) : NaN,
+      eMismatch,
+      mismatch: eMismatch >= 1 / config.alpha,
+    },
+    thresholds: { rollback: 1 / config.alpha, promote: 1 / config.alpha, alpha: config.alpha },
+    resets: s.resets,
+  };
+}
+
+function describe(name: string, unit: string, m: MetricEvidence): string {
+  const b = m.bounds ? `, ratio in [${formatValue(m.bounds[0])}, ${formatValue(m.bounds[1])}]` : '';
+  return `${name} ${Number.isFinite(m.ratio) ? `${formatValue(m.ratio)}×` : 'n/a'} baseline `
+    + `(canary ${pct(m.canary.events, m.canary.requests)} ${unit} of ${formatValue(m.canary.requests)}, `
+    + `baseline ${pct(m.baseline.events, m.baseline.requests)} of ${formatValue(m.baseline.requests)}${b})`;
+}
+
+function decide(config: SequentialConfig, s: SequentialState, ev: SequentialEvidence): JudgeVerdict<SequentialEvidence> {
+  const level = 1 / config.alpha;
+  const canaryRequests = s.errors.total.nx;
+  const split = ev.split.mismatch
+    ? `; traffic split mismatch: canary got ${formatValue(100 * ev.split.observed)}% of requests, configured ${formatValue(100 * ev.split.configured)}% (e-value ${formatValue(ev.split.eMismatch)})`
+    : '';
+  const slow = `latency above ${ev.latency.slowMs ?? '?'} ms`;
+  if (canaryRequests < config.minRequests) {
+    return { decision: 'continue', reason: `waiting for data: ${formatValue(canaryRequests)} canary requests of ${config.minRequests} needed${split}`, evidence: ev };
+  }
+
+  const eRollback = (ev.errors.eRollback + ev.latency.eRollback) / 2;
+  const worst = ev.errors.eRollback >= ev.latency.eRollback ? 'errors' : 'latency';
+  const worstEvidence = worst === 'errors' ? ev.errors : ev.latency;
+  if (eRollback >= level && worstEvidence.canary.events >= config.minEvents) {
+    const what = worst === 'errors' ? describe('canary errors', 'errors', ev.errors) : describe('canary slow requests', slow, ev.latency);
+    return {
+      decision: 'rollback',
+      reason: `${what}; e-value ${fmtE(Math.log(eRollback))} ≥ ${formatValue(level)} (α ${config.alpha}: errors ${fmtE(Math.log(ev.errors.eRollback))}, latency ${fmtE(Math.log(ev.latency.eRollback))})${split}`,
+      evidence: ev,
+    };
+  }
+
+  const shown = ev.errors.ePromote >= level && ev.latency.ePromote >= level;
+  if (config.promote && shown && canaryRequests >= config.minPromoteRequests && !ev.split.mismatch) {
+    return {
+      decision: 'promote',
+      reason: `canary shown no worse than ${formatValue(1 + config.tolerance)}× baseline: ${describe('errors', 'errors', ev.errors)}, e-value ${fmtE(Math.log(ev.errors.ePromote))}; `
+        + `${describe('slow requests', slow, ev.latency)}, e-value ${fmtE(Math.log(ev.latency.ePromote))} (both ≥ ${formatValue(level)})`,
+      evidence: ev,
+    };
+  }
+
+  const pending = shown && !config.promote ? '; no worse than tolerance, early promotion disabled'
+    : shown && canaryRequests < config.minPromoteRequests ? `; no worse than tolerance, promotion waits for ${config.minPromoteRequests} canary requests`
+      : '';
+  return {
+    decision: 'continue',
+    reason: `no decision yet: ${describe('errors', 'errors', ev.errors)}, rollback e-value ${fmtE(Math.log(ev.errors.eRollback))}; `
+      + `${describe('slow requests', slow, ev.latency)}, rollback e-value ${fmtE(Math.log(ev.latency.eRollback))} (rollback at ${formatValue(level)} averaged)${pending}${split}`,
+    evidence: ev,
+  };
+}
+
+// ---- the threshold judge (Flagger parity) ----------------------------------------------------
+
+/**
+ * Flagger's analysis, for comparison. Its documented defaults (https://docs.flagger.app/usage/metrics,
+ * https://docs.flagger.app/usage/how-it-works): built-in `request-success-rate` with
+ * `thresholdRange.min: 99` (percent of non-5xx responses) and `request-duration` with
+ * `thresholdRange.max: 500` (P99, milliseconds), each over `interval: 1m`; the analysis runs every
+ * `interval` ("schedule interval (default 60s)") and rolls back once the failed checks reach
+ * `threshold` (5 in the documented examples: "max number of failed metric checks before rollback").
+ * A check with no values counts as failed, as in Flagger. The canary alone is judged; the
+ * baseline is ignored.
+ */
+export interface ThresholdConfig {
+  /** Minimum share of non-5xx canary responses per interval, percent. */
+  minSuccessRate: number;
+  /** Maximum canary P99 latency per interval, milliseconds. */
+  maxP99Ms: number;
+  /** Time between checks, milliseconds. */
+  intervalMs: number;
+  /** Failed checks that trigger a rollback. */
+  threshold: number;
+}
+
+/** Flagger's documented defaults (see `ThresholdConfig`). */
+export const FLAGGER_DEFAULTS: Readonly<ThresholdConfig> = { minSuccessRate: 99, maxP99Ms: 500, intervalMs: 60_000, threshold: 5 };
+
+/** State of the threshold judge. */
+export interface ThresholdState {
+  /** Time of the last check (the first look counts as one, without measuring). */
+  checkedAt: number;
+  /** Canary counters at the last check. */
+  canary: LastCounters;
+  /** Bucket bounds of `canary.buckets`. */
+  le: number[];
+  /** Checks done and failed so far. */
+  checks: number;
+  failedChecks: number;
+}
+
+/** Evidence of the threshold judge. */
+export interface ThresholdEvidence {
+  checks: number;
+  failedChecks: number;
+  /** The last check's success rate (%) and P99 (ms), when it had data. */
+  successRate?: number;
+  p99Ms?: number;
+  /** Why the last check failed, if it did. */
+  lastFailure?: string;
+}
+
+/**
+ * Prometheus `histogram_quantile` over bucket increments: linear interpolation inside the bucket
+ * holding rank q·total, the lowest bucket starting at 0, and the highest finite bound when the
+ * rank falls in `+Inf`. NaN without requests.
+ */
+export function histogramQuantile(q: number, le: number[], cumulative: number[]): number {
+  const total = cumulative[cumulative.length - 1];
+  if (total === undefined || !(total > 0) || le.length < 2) return NaN;
+  const rank = q * total;
+  for (let i = 0; i < le.length; i++) {
+    if (cumulative[i]! >= rank) {
+      if (!Number.isFinite(le[i])) return le[i - 1]!;
+      const lower = i === 0 ? 0 : le[i - 1]!;
+      const below = i === 0 ? 0 : cumulative[i - 1]!;
+      const inBucket = cumulative[i]! - below;
+      return inBucket > 0 ? lower + ((le[i]! - lower) * (rank - below)) / inBucket : le[i]!;
+    }
+  }
+  return le[le.length - 2]!;
+}
+
+const successMetric: MetricSpec = { name: 'request-success-rate', thresholdRange: { min: 99 }, noData: 'fail', vars: {} };
+const durationMetric: MetricSpec = { name: 'request-duration', thresholdRange: { max: 500 }, noData: 'fail', vars: {} };
+
+/** Flagger's check loop: one check per interval on the canary's last interval, rollback at `threshold` failures. */
+export function thresholdJudge(
+  config: ThresholdConfig,
+  state: ThresholdState | undefined,
+  obs: JudgeObservation,
+): { state: ThresholdState; verdict: JudgeVerdict<ThresholdEvidence> } {
+  const le = obs.canary.latency.map((b) => b.le);
+  if (state === undefined) {
+    const s: ThresholdState = { checkedAt: obs.at, canary: lastOf(obs.canary, le), le, checks: 0, failedChecks: 0 };
+    return { state: s, verdict: { decision: 'continue', reason: 'first look: reference counters recorded', evidence: { checks: 0, failedChecks: 0 } } };
+  }
+  const progress = (s: ThresholdState) => `${s.failedChecks} of ${config.threshold} failed checks after ${s.checks}`;
+  if (obs.at - state.checkedAt < config.intervalMs) {
+    return { state, verdict: { decision: 'continue', reason: `next check at ${state.checkedAt + config.intervalMs}: ${progress(state)}`, evidence: { checks: state.checks, failedChecks: state.failedChecks } } };
+  }
+  const now = lastOf(obs.canary, state.le.length > 0 ? state.le : le);
+  const dReq = increment(now.requests, state.canary.requests).d;
+  const dErr = increment(now.errors, state.canary.errors).d;
+  const dBuckets = now.buckets.map((v, i) => increment(v, state.canary.buckets[i] ?? 0).d);
+  const successRate = dReq > 0 ? 100 * (1 - dErr / dReq) : NaN;
+  const p99 = histogramQuantile(0.99, state.le.length > 0 ? state.le : le, dBuckets);
+
+  const asResult = (v: number) => (Number.isFinite(v) ? { kind: 'value' as const, value: v } : { kind: 'noData' as const, detail: 'no requests in the interval' });
+  const success = evaluateMeasurement({ ...successMetric, thresholdRange: { min: config.minSuccessRate } }, asResult(successRate));
+  const duration = evaluateMeasurement({ ...durationMetric, thresholdRange: { max: config.maxP99Ms } }, asResult(p99));
+  const failures = [success, duration].filter((m) => m.phase === 'Failed').map((m) => `${m.metric} ${m.message ?? ''}`);
+
+  const s: ThresholdState = {
+    checkedAt: obs.at,
+    canary: now,
+    le: state.le.length > 0 ? state.le : le,
+    checks: state.checks + 1,
+    failedChecks: state.failedChecks + (failures.length > 0 ? 1 : 0),
+  };
+  const evidence: ThresholdEvidence = {
+    checks: s.checks,
+    failedChecks: s.failedChecks,
+    ...(Number.isFinite(successRate) ? { successRate } : {}),
+    ...(Number.isFinite(p99) ? { p99Ms: p99 } : {}),
+    ...(failures.length > 0 ? { lastFailure: failures.join('; ') } : {}),
+  };
+  if (s.failedChecks >= config.threshold) {
+    return { state: s, verdict: { decision: 'rollback', reason: `${progress(s)}: last ${failures.join('; ')}`, evidence } };
+  }
+  return { state: s, verdict: { decision: 'continue', reason: `${progress(s)}${failures.length > 0 ? `: ${failures.join('; ')}` : ''}`, evidence } };
+}
