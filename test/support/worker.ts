@@ -44,10 +44,10 @@ export interface TestWorker {
   close(): Promise<void>;
 }
 
-export async function startTestWorker(taskQueue = uniqueName('ramp-tq')): Promise<TestWorker> {
+export async function startTestWorker(taskQueue = uniqueName('ramp-tq'), identity?: string): Promise<TestWorker> {
   quietRuntime();
   const info = stackInfo();
-  const ramp = await createRampWorker(workerConfig(info, taskQueue), { workflowBundle: await workflowBundle(), shutdownGraceTime: '2s' });
+  const ramp = await createRampWorker(workerConfig(info, taskQueue), { workflowBundle: await workflowBundle(), shutdownGraceTime: '2s', ...(identity ? { identity } : {}) });
   const running = ramp.worker.run();
   const connection = await Connection.connect({ address: info.temporal.address });
   const client = new Client({ connection, namespace: info.temporal.namespace });

@@ -1,0 +1,182 @@
+/**
+ * Faults injected into the real stack. After every rollout the cluster invariants are checked
+ * (test/support/invariants.ts). Seeded and repeatable: RAMP_FAULT_SEED picks the kill moments,
+ * RAMP_FAULT_ROUNDS the number of SIGKILL rounds (each kills one worker under 10 rollouts in flight).
+ */
+import { Client, Connection } from '@temporalio/client';
+import { restartComponent, stackDown, stackUp } from '../../../scripts/stack/stack';
+import { validateRollout } from '../../../src/domain/spec/parse';
+import { RolloutHandle, startRollout } from '../../../src/client/rollouts';
+import { createMushop, Mushop } from '../../support/mushop';
+import { clusterProblems } from '../../support/invariants';
+import { statusQuery } from '../../../src/shared/messages';
+import { adminKubeConfig, eventually, sleep, stackInfo, uniqueName } from '../../support/stack';
+import { startTestWorker, TestWorker, waitForPhase } from '../../support/worker';
+import { startWorkerProcess, WorkerProcess } from '../../support/worker-process';
+
+const kc = adminKubeConfig();
+const info = stackInfo();
+const SEED = Number(process.env.RAMP_FAULT_SEED ?? '20261122');
+const ROUNDS = Number(process.env.RAMP_FAULT_ROUNDS ?? '5');
+
+/** A small seeded PRNG (mulberry32): the same seed gives the same kill moments. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+let connection: Connection;
+let client: Client;
+beforeAll(async () => {
+  connection = await Connection.connect({ address: info.temporal.address });
+  client = new Client({ connection, namespace: info.temporal.namespace });
+});
+afterAll(async () => {
+  await connection?.close();
+});
+
+async function expectClean(shop: Mushop) {
+  expect(await clusterProblems(kc, shop)).toEqual([]);
+}
+
+describe('with an in-process worker', () => {
+  let w: TestWorker;
+  const shops: Mushop[] = [];
+  beforeAll(async () => {
+    w = await startTestWorker();
+  });
+  afterAll(async () => {
+    await w?.close();
+    for (const s of shops) await s.cleanup();
+  });
+  async function shop(mode: 'subset' | 'service' = 'subset') {
+    const s = await createMushop(kc, { mode });
+    shops.push(s);
+    return s;
+  }
+
+  it('Temporal dev server restarted twice in one rollout: promoted, cluster clean', async () => {
+    const s = await shop();
+    const handle = await startRollout(w.client, validateRollout(s.rolloutRaw([{ setWeight: 10 }, { pause: { duration: '4s' } }, { setWeight: 40 }, { pause: { duration: '6s' } }, { setWeight: 100 }])), { taskQueue: w.taskQueue });
+    const pausedAt = (index: number) => eventually(`paused at step ${index + 1}`, async () => {
+      const st = await handle.query(statusQuery).catch(() => undefined);
+      return st?.phase === 'Paused' && st.step.index === index ? st : undefined;
+    }, 60_000, 100);
+    await pausedAt(1);
+    await restartComponent('temporal');
+    await pausedAt(3);
+    await restartComponent('temporal');
+    expect((await handle.result()).outcome).toBe('Promoted');
+    await expectClean(s);
+  });
+
+  it('kube-apiserver stopped for 30 s during a step: activities retry with backoff, the rollout completes', async () => {
+    const s = await shop();
+    const handle = await startRollout(w.client, validateRollout(s.rolloutRaw([{ setWeight: 10 }, { pause: { duration: '2s' } }, { setWeight: 50 }, { setWeight: 100 }])), { taskQueue: w.taskQueue });
+    await waitForPhase(handle, 'Paused');
+    const t0 = Date.now();
+    await restartComponent('kube-apiserver', undefined, 30_000);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(30_000);
+    const result = await handle.result();
+    expect(result.outcome).toBe('Promoted');
+    const history = await handle.fetchHistory();
+    const retried = (history.events ?? []).some((e) => (e.activityTaskStartedEventAttributes?.attempt ?? 1) > 1);
+    expect(retried).toBe(true);
+    await expectClean(s);
+  });
+
+  it('Prometheus unreachable during analysis: measurements error, the rollout rolls back, never promotes', async () => {
+    const s = await shop();
+    const analysis = { analysis: { interval: '1s', count: 3, consecutiveErrorLimit: 2, metrics: [{ name: 'request-success-rate', thresholdRange: { min: 99 } }] } };
+    const handle = await startRollout(w.client, validateRollout(s.rolloutRaw([{ setWeight: 10 }, { pause: {} }, analysis, { setWeight: 100 }])), { taskQueue: w.taskQueue });
+    await waitForPhase(handle, 'Paused');
+    await stackDown(undefined, ['prometheus']);
+    try {
+      await handle.executeUpdate('resume', { args: [{ by: 'jest' }] });
+      const result = await handle.result();
+      expect(result.outcome).toBe('RolledBack');
+      expect(result.reason).toMatch(/^analysis Error: .*request-success-rate/);
+      expect(result.status.lastAnalysis?.measurements[0]?.phase).toBe('Error');
+    } finally {
+      await stackUp();
+    }
+    await expectClean(s);
+  });
+
+  it('two workers on one task queue: every rollout runs once and ends correctly', async () => {
+    const second = await startTestWorker(w.taskQueue, 'second-worker');
+    try {
+      const list = await Promise.all(Array.from({ length: 6 }, () => shop(Math.random() < 0.5 ? 'subset' : 'service')));
+      const handles = await Promise.all(list.map((s) => startRollout(w.client, validateRollout(s.rolloutRaw([{ setWeight: 25 }, { pause: { duration: '1s' } }, { setWeight: 75 }, { setWeight: 100 }])), { taskQueue: w.taskQueue })));
+      const results = await Promise.all(handles.map((h) => h.result()));
+      expect(results.map((r) => r.outcome)).toEqual(Array(6).fill('Promoted'));
+      const identities = new Set<string>();
+      for (const h of handles) {
+        const runs: string[] = [];
+        for await (const wf of w.client.workflow.list({ query: `WorkflowId = "${h.workflowId}"` })) runs.push(wf.runId);
+        expect(runs).toEqual([h.firstExecutionRunId]);
+        const events = (await h.fetchHistory()).events ?? [];
+        const sets = events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'trafficSetWeight').length;
+        expect(sets).toBe(4); // 25, 75, 100, then 0 at promotion: each step once
+        for (const e of events) if (e.activityTaskStartedEventAttributes?.identity) identities.add(e.activityTaskStartedEventAttributes.identity);
+      }
+      expect(identities.size).toBe(2); // both workers did work
+      for (const s of list) await expectClean(s);
+    } finally {
+      await second.close();
+    }
+  });
+});
+
+describe(`worker SIGKILLed at random moments (${ROUNDS} rounds × 10 rollouts, seed ${SEED})`, () => {
+  jest.setTimeout(ROUNDS * 120_000 + 60_000);
+  const rand = prng(SEED);
+
+  it('every rollout ends as its scenario dictates, the cluster clean', async () => {
+    const taskQueue = uniqueName('faults-kill');
+    const tally = { promoted: 0, rolledBack: 0, kills: 0 };
+    for (let round = 0; round < ROUNDS; round++) {
+      let worker: WorkerProcess = await startWorkerProcess(taskQueue);
+      const shops: Mushop[] = [];
+      try {
+        const started: { handle: RolloutHandle; shop: Mushop; expect: 'Promoted' | 'RolledBack' }[] = [];
+        const killAt = 1000 + rand() * 5000;
+        const t0 = Date.now();
+        for (let i = 0; i < 10; i++) {
+          const s = await createMushop(kc, { mode: i % 2 === 0 ? 'subset' : 'service' });
+          shops.push(s);
+          // Half promote; half hit an approval nobody gives, whose timeout aborts.
+          const rollsBack = rand() < 0.5;
+          const steps = rollsBack
+            ? [{ setWeight: 20 }, { approval: { timeout: '2s', onTimeout: 'abort' } }, { setWeight: 100 }]
+            : [{ setWeight: 20 }, { pause: { duration: '1s' } }, { setWeight: 60 }, { setWeight: 100 }];
+          const handle = await startRollout(client, validateRollout(s.rolloutRaw(steps, { rollback: { scaleDownDelay: '1s' } })), { taskQueue });
+          started.push({ handle, shop: s, expect: rollsBack ? 'RolledBack' : 'Promoted' });
+          await sleep(rand() * 600);
+        }
+        await sleep(Math.max(0, killAt - (Date.now() - t0)));
+        await worker.kill('SIGKILL');
+        tally.kills++;
+        worker = await startWorkerProcess(taskQueue);
+        for (const r of started) {
+          const result = await r.handle.result();
+          expect(`${r.handle.workflowId}: ${result.outcome}`).toBe(`${r.handle.workflowId}: ${r.expect}`);
+          if (result.outcome === 'Promoted') tally.promoted++;
+          else tally.rolledBack++;
+          await expectClean(r.shop);
+        }
+      } finally {
+        await worker.kill('SIGTERM');
+        for (const s of shops) await s.cleanup();
+      }
+    }
+    process.stderr.write(`[faults] ${tally.kills} SIGKILLs under ${ROUNDS * 10} rollouts: ${tally.promoted} promoted, ${tally.rolledBack} rolled back, all as their scenario dictates\n`);
+    expect(tally.promoted + tally.rolledBack).toBe(ROUNDS * 10);
+  });
+});
