@@ -140,7 +140,7 @@ describe(`worker SIGKILLed at random moments (${ROUNDS} rounds × 10 rollouts, s
 
   it('every rollout ends as its scenario dictates, the cluster clean', async () => {
     const taskQueue = uniqueName('faults-kill');
-    const tally = { promoted: 0, rolledBack: 0, kills: 0 };
+    const tally = { promoted: 0, rolledBack: 0, kills: 0, activitiesInFlight: 0 };
     for (let round = 0; round < ROUNDS; round++) {
       let worker: WorkerProcess = await startWorkerProcess(taskQueue);
       const shops: Mushop[] = [];
@@ -161,6 +161,9 @@ describe(`worker SIGKILLed at random moments (${ROUNDS} rounds × 10 rollouts, s
           await sleep(rand() * 600);
         }
         await sleep(Math.max(0, killAt - (Date.now() - t0)));
+        // What the worker is doing when it dies: activities in flight (inside an activity) or timers.
+        const inFlight = await Promise.all(started.map(async (r) => (await r.handle.describe()).raw.pendingActivities?.length ?? 0));
+        tally.activitiesInFlight += inFlight.reduce((a, b) => a + b, 0);
         await worker.kill('SIGKILL');
         tally.kills++;
         worker = await startWorkerProcess(taskQueue);
@@ -176,7 +179,7 @@ describe(`worker SIGKILLed at random moments (${ROUNDS} rounds × 10 rollouts, s
         for (const s of shops) await s.cleanup();
       }
     }
-    process.stderr.write(`[faults] ${tally.kills} SIGKILLs under ${ROUNDS * 10} rollouts: ${tally.promoted} promoted, ${tally.rolledBack} rolled back, all as their scenario dictates\n`);
+    process.stderr.write(`[faults] ${tally.kills} SIGKILLs under ${ROUNDS * 10} rollouts (${tally.activitiesInFlight} activities in flight at the kills): ${tally.promoted} promoted, ${tally.rolledBack} rolled back, all as their scenario dictates\n`);
     expect(tally.promoted + tally.rolledBack).toBe(ROUNDS * 10);
   });
 });
