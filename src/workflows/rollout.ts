@@ -7,8 +7,8 @@
  * that never becomes ready, or a cancellation of the workflow cannot skip it.
  */
 import {
-  allHandlersFinished, CancellationScope, condition, isCancellation, log, proxyActivities, setCurrentDetails, setHandler,
-  sleep, upsertSearchAttributes,
+  allHandlersFinished, CancellationScope, condition, isCancellation, log, patched, proxyActivities, setCurrentDetails,
+  setHandler, sleep, upsertSearchAttributes,
 } from '@temporalio/workflow';
 import type { MetricsActivities } from '../activities/metrics/activities';
 import type { TrafficActivities } from '../activities/traffic/activities';
@@ -137,6 +137,25 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
       { ...ACT_OPTS, summary: `set weight: canary ${weight}%` }, [tref, weight]);
   };
 
+  /**
+   * Someone changed the managed weights outside Ramp (kubectl, another controller)? Then, per
+   * spec.traffic.onDrift, hold the rollout naming the change, or record it and re-assert. Added after
+   * the first recorded histories, hence the patch marker (those replay without the extra read).
+   */
+  const handleDrift = async (): Promise<void> => {
+    if (!routesTouched || !patched('drift-check-v1')) return;
+    const current = await act.trafficGetWeights.executeWithOptions({ ...ACT_OPTS, summary: 'check weights for outside changes' }, [tref]);
+    const expected = state.status.weights;
+    if (current.canary === expected.canary) return;
+    const change = `VirtualService ${ns}/${r.spec.traffic.virtualService.name}: canary weight is ${current.canary}%, Ramp set ${expected.canary}% — changed outside Ramp`;
+    state.record({ at: now(), event: 'drift', via: 'workflow', reason: change, accepted: true });
+    state.status.weights = current;
+    if (r.spec.traffic.onDrift === 'pause') {
+      state.requests.userPause = { by: 'drift detection', reason: `${change}; resume to re-assert Ramp's weights, or abort` };
+      await holdWhileUserPaused();
+    }
+  };
+
   const runAnalysis = async (analysis: AnalysisSpec, source: 'step' | 'background'): Promise<AnalysisDecision | undefined> => {
     const history: Measurement[][] = [];
     for (;;) {
@@ -210,6 +229,8 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
       const step = steps[i]!;
       switch (step.kind) {
         case 'setWeight':
+          await handleDrift();
+          if (state.requests.abort) break;
           setPhase(Phase.Progressing, `step ${i + 1}/${steps.length}: setting canary weight to ${step.weight}%`);
           await setWeight(step.weight);
           break;

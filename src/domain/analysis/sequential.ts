@@ -1,63 +1,68 @@
 /**
  * Judges that compare a canary with its baseline (the stable workload) from cumulative counters,
- * one look at a time: `sequentialJudge` (anytime-valid, the default) and `thresholdJudge`
- * (Flagger's fixed thresholds, for side-by-side comparison). Both are pure: time, counters and the
- * previous state are inputs; the state they return is small plain JSON that can live in workflow
- * state and history. See docs/decisions/0007-sequential-judge.md.
+ * one look at a time: `sequentialJudge` (anytime-valid) and `thresholdJudge` (Flagger's fixed
+ * thresholds, for side-by-side comparison). Both are pure: time, counters and the previous state
+ * are inputs; the state they return is small plain JSON that can live in workflow state and
+ * history. Rationale and options: docs/decisions/0007-sequential-judge.md.
  *
  * ## The sequential judge
  *
- * Three streams of events, each compared with the share of traffic that produced it:
+ * Three streams of events, each compared with the traffic that produced it:
  * - errors: a 5xx lands in the canary or in the baseline;
- * - slow requests: a request slower than the baseline's `latencyQuantile` (read from histogram
- *   buckets: the smallest bucket bound at or above the quantile);
- * - requests themselves, against the configured weight (sample-ratio mismatch).
+ * - slow requests: requests above the smallest histogram bound at or above the baseline's
+ *   `latencyQuantile` (from the baseline's history at the first look, then from each completed
+ *   batch, so the bound is always fixed before the data it counts);
+ * - requests, against the configured weight (sample-ratio mismatch).
  *
  * Conditioning on the total number of events removes the unknown, time-varying base rate
  * (Lindon & Malek, "Anytime-Valid Inference for Multinomial Count Data", NeurIPS 2022): if the
  * canary's rate is ρ times the baseline's, an event lands in the canary with probability
  * π(ρ) = ρ·π₀ / (ρ·π₀ + 1 − π₀), where π₀ = n_c / (n_c + n_b) is the canary's observed share of
- * requests (so a traffic split that differs from the weights biases nothing). Each test is a
- * mixture of likelihood ratios over a small grid of ρ (a mixture of test martingales is a test
- * martingale); Ville's inequality bounds the probability that it ever reaches 1/α by α, however
- * often it is looked at. The likelihood is monotone in ρ, so "ρ ≤ 1" and "ρ ≥ 1 + δ" are tested
- * as composite nulls by their boundary points.
+ * requests, so a split that differs from the weights biases nothing. Each test is a mixture, with
+ * equal weights over a small grid of ρ, of likelihood ratios against its null; a mixture of test
+ * martingales is one, and Ville's inequality bounds the probability that it ever reaches 1/α by
+ * α, however often it is looked at. The likelihood is monotone in ρ, so "ρ ≤ 1" and "ρ ≥ 1 + δ"
+ * are tested through their boundary points.
  *
  * - Roll back when the average of the error and latency e-values reaches 1/α (an average of
- *   e-processes is one, so the pair together keeps P(rollback | canary as good as baseline) ≤ α).
- * - Promote early when both "errors ratio ≥ 1 + δ" and "slow-request ratio ≥ 1 + δ" are rejected at
- *   1/α (an intersection–union test: promoting a canary worse than the tolerance on either
- *   metric has probability ≤ α).
- * - No decision before `minRequests` canary requests, no rollback on a metric with fewer than
- *   `minEvents` canary events, no promotion before `minPromoteRequests` or while the split
- *   mismatches; these only remove rejections, so the bounds hold.
+ *   e-processes is one: P(rollback | canary as good as baseline) ≤ α for the pair).
+ * - Promote early when both "error ratio ≥ 1 + δ" and "slow-request ratio ≥ 1 + δ" are rejected
+ *   at 1/α (intersection–union: promoting a canary worse than the tolerance on either metric has
+ *   probability ≤ α).
+ * - No decision before `minRequests` canary requests, no rollback carried by a metric with fewer
+ *   than `minEvents` canary events, no promotion before `minPromoteRequests` or while the split
+ *   mismatches. These only remove rejections, so the bounds hold.
  *
  * ## Why it survives minute-to-minute noise
  *
- * Requests are not independent: a pod, a dependency or a heavy client makes one arm's error rate
- * or latency jump for a minute, and the canary (few pods) jumps more than the baseline (many).
- * A per-request binomial test treats 60 errors in a bad minute as 60 independent pieces of
- * evidence and rolls back healthy canaries. So the unit of evidence is a batch (`batchMs`, one
- * minute by default, the scale of that noise): within batch i the canary's share of events is
- * itself drawn around π_i(ρ) — a beta distribution with that mean and intra-batch correlation
- * κ_i = π_i(1 − π_i)·s², which is a log-ratio noise of standard deviation s between the arms —
- * and the batch's counts are beta-binomial. The likelihood ratio of beta-binomials is a martingale
- * under the noisy null even at looks inside a batch (its sequential predictions are a Pólya urn),
- * and one noisy batch can only carry bounded evidence: how far a single minute can push the
- * e-value is capped by how plausible that minute is as noise. With s = 0 it is the plain binomial
- * test. s is the configured `noise` at first and is re-estimated from the completed batches
- * (moment estimate of the Pearson residuals around the fitted ratio, shrunk towards the prior with
- * a weight of `noisePriorBatches` batches), so a canary noisier than the allowance widens its own
- * allowance within a few minutes. Only completed batches feed the estimate, so it is predictable.
- * The benchmark (bench/analysis) checks the resulting false-rollback rate under noise that
- * differs between the arms.
+ * Requests are not independent: a pod, a dependency or a heavy client moves one arm's error rate
+ * or latency for a minute, and the canary (few pods) moves more than the baseline (many). A
+ * per-request binomial test takes 60 errors of one bad minute as 60 independent pieces of evidence
+ * and rolls back healthy canaries. So the unit of evidence is a batch (`batchMs`, one minute by
+ * default, the time scale of that noise), and within batch i the ratio itself is noisy: it is
+ * ρ·e^{sZᵢ}, Zᵢ ~ N(0, 1), i.e. the canary/baseline ratio wanders by a factor e^{±s} from minute to
+ * minute, as often up as down; "as good as the baseline" is ρ = 1. The batch's counts are then a
+ * mixture of binomials, approximated by the beta-binomial with the same mean and variance of the
+ * share (`shareMoments`: the mean matters — with noise the expected share exceeds π₀ when π₀ < ½,
+ * and a beta centred on π₀ rolled back noisy A/A canaries twice as often as α). A beta-binomial
+ * likelihood ratio is a martingale under its null even at looks inside a batch (its predictions
+ * are a Pólya urn's), and one noisy batch carries bounded evidence: a single minute can push the
+ * e-value only as far as that minute is implausible as noise. s = 0 is the plain binomial test.
+ *
+ * s starts at the configured `noise` and is re-estimated at each batch boundary from the completed
+ * batches (Pearson residuals around the fitted ratio, each batch counting at most once, shrunk to
+ * the prior with a weight of `noisePriorBatches` batches), so a canary noisier than the prior
+ * widens its own allowance and a quiet one narrows it. Only completed batches feed the estimate,
+ * so the noise a batch is judged with is fixed before its data arrive. The benchmark
+ * (bench/analysis, results in bench/results/analysis.md) measures the false-rollback rate under
+ * noise that differs between the arms.
  *
  * ## API
  *
  * `sequentialJudge(config, state, observation) → { state, verdict }`: pass `undefined` as state on
- * the first look (which only sets the reference counters) and the returned state afterwards.
- * `observation` carries cumulative counters (as Prometheus keeps them; a counter that goes down is
- * a reset) and the configured canary weight at that time. The state holds a few dozen numbers
+ * the first look (which only records the reference counters) and the returned state afterwards.
+ * `observation` carries cumulative counters (as Prometheus keeps them; a counter that goes down
+ * was reset) and the configured canary weight at that time. The state holds a few hundred numbers
  * whatever the number of looks. `thresholdJudge` has the same shape.
  */
 import { evaluateMeasurement, formatValue } from './evaluate';
@@ -67,9 +72,20 @@ import type { MetricSpec } from '../spec/schema';
 
 /** One cumulative histogram bucket, as Prometheus exposes `_bucket{le=…}`. */
 export interface HistogramBucket {
-  /** Upper bound (inclusive) in milliseconds; `Infinity` for the `+Inf` bucket. */
+  /** Upper bound (inclusive) in milliseconds, finite. */
   le: number;
   /** Requests at or below `le` since the counter started. */
+  count: number;
+}
+
+/**
+ * A cumulative latency histogram. The `+Inf` bucket is kept apart as `count`: observations and
+ * state travel through JSON (activity results, workflow history), which has no Infinity.
+ */
+export interface Histogram {
+  /** Finite buckets, ascending `le`. */
+  buckets: HistogramBucket[];
+  /** All observations: the `+Inf` bucket, i.e. `_count`. */
   count: number;
 }
 
@@ -79,8 +95,8 @@ export interface ArmCounters {
   requests: number;
   /** Requests answered with a 5xx. */
   errors: number;
-  /** Request duration histogram, ascending `le`, ending with `+Inf`; empty when not available. */
-  latency: HistogramBucket[];
+  /** Request duration histogram in milliseconds; absent when the workload exposes none. */
+  latency?: Histogram;
 }
 
 /** What a judge sees at one look. */
@@ -140,7 +156,7 @@ export interface SequentialConfig {
   batchMs: number;
   /** Prior standard deviation of the per-batch log ratio canary/baseline that is noise, not signal. */
   noise: number;
-  /** The noise estimate never goes below this. */
+  /** The noise estimate never goes below this (0: the data may narrow the prior without limit). */
   noiseFloor: number;
   /** Weight of that prior, in batches, against the noise estimated from completed batches. */
   noisePriorBatches: number;
@@ -162,8 +178,8 @@ export const SEQUENTIAL_DEFAULTS: Readonly<SequentialConfig> = {
   minPromoteRequests: 1000,
   batchMs: 60_000,
   noise: 0.5,
-  noiseFloor: 0.5,
-  noisePriorBatches: 5,
+  noiseFloor: 0,
+  noisePriorBatches: 10,
   splitNoise: 0.05,
   splitTolerance: 0.2,
   promote: true,
@@ -185,11 +201,12 @@ export function resolveSequentialConfig(partial: Partial<SequentialConfig> = {})
   atLeast('minPromoteRequests', c.minPromoteRequests, 1);
   atLeast('batchMs', c.batchMs, 1000);
   atLeast('noise', c.noise, 0);
+  atLeast('noiseFloor', c.noiseFloor, 0);
   atLeast('noisePriorBatches', c.noisePriorBatches, 0);
   atLeast('splitNoise', c.splitNoise, 0);
   if (!(c.tolerance > 0 && c.tolerance <= 10)) throw new JudgeConfigError(`sequential judge: tolerance must be in (0, 10], got ${c.tolerance}`);
   if (!(c.splitTolerance > 0 && c.splitTolerance <= 10)) throw new JudgeConfigError(`sequential judge: splitTolerance must be in (0, 10], got ${c.splitTolerance}`);
-  if (c.noise > 3 || c.splitNoise > 3) throw new JudgeConfigError('sequential judge: noise above 3 (a factor of 20 per batch) leaves nothing to detect');
+  if (c.noise > 3 || c.splitNoise > 3 || c.noiseFloor > 3) throw new JudgeConfigError('sequential judge: noise above 3 (a factor of 20 per batch) leaves nothing to detect');
   return c;
 }
 
@@ -221,8 +238,8 @@ export function shareAt(ratio: number, p0: number): number {
   return (ratio * p0) / (ratio * p0 + 1 - p0);
 }
 
-// Nodes of the trapezoidal rule for E[f(Z)], Z ~ N(0, 1): step ½ over [−6, 6]. For the smooth
-// functions integrated here its error is far below double precision's.
+// Nodes of the trapezoidal rule for E[f(Z)], Z ~ N(0, 1): step ½ over [−6, 6]. The integrands here
+// are smooth and bounded, so the error is that of the cut tails (2·10⁻⁹ of the mass), below 1e-9.
 const NORMAL_NODES = Array.from({ length: 25 }, (_, i) => -6 + i / 2);
 const NORMAL_WEIGHTS = (() => {
   const raw = NORMAL_NODES.map((z) => Math.exp((-z * z) / 2));
@@ -297,6 +314,10 @@ interface RatioGrid {
 // Alternatives as multiples of the null: equal weights, wide enough for ×1.25 … ×30 regressions.
 const UP_FACTORS = [1.25, 1.5, 2, 3, 5, 10, 30];
 const DOWN_FACTORS = [1.25, 1.5, 2, 3];
+// The split's alternatives start closer to its tolerance: with thousands of requests a minute, a
+// split just outside it is worth reporting, and an alternative farther from the truth than the
+// null is would never gather evidence.
+const SPLIT_FACTORS = [1.1, 1.25, 1.5, 2, 4];
 
 function buildGrid(upNull: number, downNull: number, upFactors: number[], downFactors: number[]): RatioGrid {
   const wanted = [upNull, downNull, ...upFactors.map((f) => upNull * f), ...downFactors.map((f) => downNull / f)];
@@ -381,7 +402,6 @@ function closeBatch(grid: RatioGrid, s: RatioTestState, prior: number, priorBatc
     }
   }
   const s2 = (priorBatches * prior * prior + noiseSum) / (priorBatches + noiseWeight);
-  // The configured noise is a floor: the estimate may widen the allowance, never narrow it.
   const noise = Math.max(floor, priorBatches + noiseWeight > 0 ? Math.sqrt(Math.max(0, s2)) : prior);
   return { done, batch: zeroTally(), total: s.total, noiseWeight, noiseSum, noise };
 }
@@ -415,7 +435,7 @@ function readRatioTest(grid: RatioGrid, s: RatioTestState, alpha: number): Ratio
 interface LastCounters {
   requests: number;
   errors: number;
-  /** Cumulative bucket counts, indexed like `le`. */
+  /** Cumulative bucket counts at each bound of `le`, then the total (`+Inf`); NaN where unknown. */
   buckets: number[];
 }
 
@@ -429,7 +449,7 @@ export interface SequentialState {
   at: number;
   /** Index of the batch in progress. */
   batch: number;
-  /** Bucket bounds the histograms use (from the first look that had them). */
+  /** Finite bucket bounds the histograms use (from the first look that had them). */
   le: number[];
   canary: LastCounters;
   baseline: LastCounters;
@@ -450,8 +470,8 @@ export interface MetricEvidence {
   canary: { events: number; requests: number };
   /** Baseline events and requests counted. */
   baseline: { events: number; requests: number };
-  /** Canary event rate / baseline event rate. */
-  ratio: number;
+  /** Canary event rate / baseline event rate; null until the baseline had events. */
+  ratio: number | null;
   /** Anytime-valid confidence set for the ratio (grid points not excluded at α), when one is left. */
   bounds: [number, number] | null;
   /** E-value against "canary no worse than baseline" (ratio ≤ 1). */
@@ -472,10 +492,10 @@ export interface SequentialEvidence {
   errors: MetricEvidence;
   latency: MetricEvidence & { /** Slow means above this bound (ms); null until the baseline had latency data. */ slowMs: number | null };
   split: {
-    /** The canary's configured share of requests (time-weighted over the looks), 0–1. */
-    configured: number;
-    /** Its observed share. */
-    observed: number;
+    /** The canary's configured share of requests (time-weighted over the looks), 0–1; null before any. */
+    configured: number | null;
+    /** Its observed share; null before any request. */
+    observed: number | null;
     /** E-value against "the split is within tolerance". */
     eMismatch: number;
     /** True once that e-value reached 1/α: promotion is withheld. */
@@ -492,14 +512,14 @@ function gridsFor(config: SequentialConfig): { metric: RatioGrid; split: RatioGr
   const t = 1 + config.splitTolerance;
   return {
     metric: buildGrid(1, 1 + config.tolerance, UP_FACTORS, DOWN_FACTORS),
-    split: buildGrid(t, 1 / t, [1.25, 1.5, 2, 4], [1.25, 1.5, 2, 4]),
+    split: buildGrid(t, 1 / t, SPLIT_FACTORS, SPLIT_FACTORS),
   };
 }
 
 /** The first look: remembers the counters, decides nothing. */
 function initialState(config: SequentialConfig, obs: JudgeObservation): SequentialState {
   const grids = gridsFor(config);
-  const le = obs.baseline.latency.map((b) => b.le);
+  const le = boundsOf(obs.baseline);
   return {
     v: 1,
     start: obs.at,
@@ -508,7 +528,7 @@ function initialState(config: SequentialConfig, obs: JudgeObservation): Sequenti
     le,
     canary: lastOf(obs.canary, le),
     baseline: lastOf(obs.baseline, le),
-    batchBaseline: le.map(() => 0),
+    batchBaseline: [...le, 0].map(() => 0),
     // The baseline's whole history before the first look sets the first slow bound: it is
     // known before any counted event, so the test stays exact.
     slowMs: slowBound(le, lastOf(obs.baseline, le).buckets, config.latencyQuantile),
@@ -523,21 +543,26 @@ function lastOf(arm: ArmCounters, le: number[]): LastCounters {
   return { requests: arm.requests, errors: arm.errors, buckets: bucketCounts(arm.latency, le) };
 }
 
-/** Counts at each bound of `le`; a bound the arm does not expose reads as NaN. */
-function bucketCounts(latency: HistogramBucket[], le: number[]): number[] {
-  return le.map((bound) => latency.find((b) => b.le === bound)?.count ?? NaN);
+/** The finite bucket bounds of an arm's histogram (none without one). */
+function boundsOf(arm: ArmCounters): number[] {
+  return (arm.latency?.buckets ?? []).map((b) => b.le).filter((le) => Number.isFinite(le));
+}
+
+/** Counts at each bound of `le`, then the total; a bound the arm does not expose reads as NaN. */
+function bucketCounts(latency: Histogram | undefined, le: number[]): number[] {
+  if (latency === undefined) return [...le, 0].map(() => NaN);
+  return [...le.map((bound) => latency.buckets.find((b) => b.le === bound)?.count ?? NaN), latency.count];
 }
 
 /**
- * The smallest finite bucket bound at or above the q-quantile of the counts (cumulative, or
- * increments accumulated bucket by bucket), or null with fewer than 20 requests.
+ * The smallest bucket bound at or above the q-quantile of cumulative counts (or of increments of
+ * cumulative counts, which are cumulative too), or null with fewer than 20 requests or when the
+ * quantile lies beyond the last finite bound.
  */
 function slowBound(le: number[], cumulative: number[], q: number): number | null {
-  const total = cumulative[cumulative.length - 1];
+  const total = cumulative[le.length];
   if (total === undefined || !(total >= 20)) return null;
-  for (let i = 0; i < le.length; i++) {
-    if (Number.isFinite(le[i]) && cumulative[i]! >= q * total) return le[i]!;
-  }
+  for (let i = 0; i < le.length; i++) if (cumulative[i]! >= q * total) return le[i]!;
   return null;
 }
 
@@ -549,9 +574,9 @@ function increment(now: number, before: number): { d: number; reset: boolean } {
 
 /** Requests above `slowMs`, from cumulative buckets: count(+Inf) − count(le = slowMs). */
 function slowCount(buckets: number[], le: number[], slowMs: number | null): number {
-  if (slowMs === null || buckets.length === 0) return NaN;
+  if (slowMs === null) return NaN;
   const i = le.indexOf(slowMs);
-  return i < 0 ? NaN : buckets[buckets.length - 1]! - buckets[i]!;
+  return i < 0 ? NaN : buckets[le.length]! - buckets[i]!;
 }
 
 function finite(arm: ArmCounters): boolean {
@@ -593,14 +618,14 @@ export function sequentialJudge(
       // The next batch's slow bound comes from the baseline of the batch just closed.
       // (Increments of cumulative buckets are themselves cumulative in `le`.)
       slowMs: slowBound(s.le, s.batchBaseline, config.latencyQuantile) ?? s.slowMs,
-      batchBaseline: s.le.map(() => 0),
+      batchBaseline: [...s.le, 0].map(() => 0),
     };
   }
 
   // Bucket bounds are fixed at the first look that has them; until then there is no latency test.
-  const le = s.le.length > 0 ? s.le : obs.baseline.latency.map((b) => b.le);
+  const le = s.le.length > 0 ? s.le : boundsOf(obs.baseline);
   const now = { canary: lastOf(obs.canary, le), baseline: lastOf(obs.baseline, le) };
-  const prevBuckets = (last: LastCounters) => (s.le.length > 0 ? last.buckets : le.map(() => NaN));
+  const prevBuckets = (last: LastCounters) => (s.le.length > 0 ? last.buckets : [...le, 0].map(() => NaN));
   const prev = {
     canary: { ...s.canary, buckets: prevBuckets(s.canary) },
     baseline: { ...s.baseline, buckets: prevBuckets(s.baseline) },
@@ -632,7 +657,7 @@ export function sequentialJudge(
     le,
     canary: now.canary,
     baseline: now.baseline,
-    batchBaseline: s.batchBaseline.length === le.length ? s.batchBaseline.map((v, i) => v + dBaseBuckets[i]!) : dBaseBuckets,
+    batchBaseline: s.batchBaseline.length === dBaseBuckets.length ? s.batchBaseline.map((v, i) => v + dBaseBuckets[i]!) : dBaseBuckets,
     errors: upd(s.errors, dErr.c, dErr.b, dReq.c, dReq.b),
     latency: slowKnown ? upd(s.latency, dSlow.c, dSlow.b, dReq.c, dReq.b) : s.latency,
     split: w > 0 && w < 1 ? upd(s.split, dReq.c, dReq.b, w * dt, (1 - w) * dt) : s.split,
@@ -644,22 +669,25 @@ export function sequentialJudge(
   return { state: s, verdict: decide(config, s, evidence) };
 }
 
+/** e^x, finite: evidence is JSON, where Infinity would turn into null. */
+const eValue = (logE: number) => Math.min(Math.exp(logE), Number.MAX_VALUE);
+
 function metricEvidence(grid: RatioGrid, t: RatioTestState, alpha: number): MetricEvidence {
   const r = readRatioTest(grid, t, alpha);
   return {
     canary: { events: t.total.x, requests: t.total.nx },
     baseline: { events: t.total.y, requests: t.total.ny },
-    ratio: t.total.nx > 0 && t.total.ny > 0 && t.total.y > 0 ? (t.total.x / t.total.nx) / (t.total.y / t.total.ny) : NaN,
+    ratio: t.total.nx > 0 && t.total.ny > 0 && t.total.y > 0 ? (t.total.x / t.total.nx) / (t.total.y / t.total.ny) : null,
     bounds: r.bounds,
-    eRollback: Math.exp(r.logUp),
-    ePromote: Math.exp(r.logDown),
+    eRollback: eValue(r.logUp),
+    ePromote: eValue(r.logDown),
     noise: t.noise,
   };
 }
 
 function evidenceOf(config: SequentialConfig, grids: { metric: RatioGrid; split: RatioGrid }, s: SequentialState): SequentialEvidence {
   const sp = readRatioTest(grids.split, s.split, config.alpha);
-  const eMismatch = (Math.exp(sp.logUp) + Math.exp(sp.logDown)) / 2;
+  const eMismatch = (eValue(sp.logUp) + eValue(sp.logDown)) / 2;
   const t = s.split.total;
   return {
     at: s.at,
@@ -668,8 +696,8 @@ function evidenceOf(config: SequentialConfig, grids: { metric: RatioGrid; split:
     errors: metricEvidence(grids.metric, s.errors, config.alpha),
     latency: { ...metricEvidence(grids.metric, s.latency, config.alpha), slowMs: s.slowMs },
     split: {
-      configured: t.nx + t.ny > 0 ? t.nx / (t.nx + t.ny) : NaN,
-      observed: t.x + t.y > 0 ? t.x / (t.x + t.y) : NaN,
+      configured: t.nx + t.ny > 0 ? t.nx / (t.nx + t.ny) : null,
+      observed: t.x + t.y > 0 ? t.x / (t.x + t.y) : null,
       eMismatch,
       mismatch: eMismatch >= 1 / config.alpha,
     },
@@ -680,7 +708,7 @@ function evidenceOf(config: SequentialConfig, grids: { metric: RatioGrid; split:
 
 function describe(name: string, unit: string, m: MetricEvidence): string {
   const b = m.bounds ? `, ratio in [${formatValue(m.bounds[0])}, ${formatValue(m.bounds[1])}]` : '';
-  return `${name} ${Number.isFinite(m.ratio) ? `${formatValue(m.ratio)}×` : 'n/a'} baseline `
+  return `${name} ${m.ratio !== null ? `${formatValue(m.ratio)}×` : 'n/a'} baseline `
     + `(canary ${pct(m.canary.events, m.canary.requests)} ${unit} of ${formatValue(m.canary.requests)}, `
     + `baseline ${pct(m.baseline.events, m.baseline.requests)} of ${formatValue(m.baseline.requests)}${b})`;
 }
@@ -689,7 +717,7 @@ function decide(config: SequentialConfig, s: SequentialState, ev: SequentialEvid
   const level = 1 / config.alpha;
   const canaryRequests = s.errors.total.nx;
   const split = ev.split.mismatch
-    ? `; traffic split mismatch: canary got ${formatValue(100 * ev.split.observed)}% of requests, configured ${formatValue(100 * ev.split.configured)}% (e-value ${formatValue(ev.split.eMismatch)})`
+    ? `; traffic split mismatch: canary got ${formatValue(100 * (ev.split.observed ?? NaN))}% of requests, configured ${formatValue(100 * (ev.split.configured ?? NaN))}% (e-value ${fmtE(Math.log(ev.split.eMismatch))})`
     : '';
   const slow = `latency above ${ev.latency.slowMs ?? '?'} ms`;
   if (canaryRequests < config.minRequests) {
@@ -780,24 +808,24 @@ export interface ThresholdEvidence {
 }
 
 /**
- * Prometheus `histogram_quantile` over bucket increments: linear interpolation inside the bucket
- * holding rank q·total, the lowest bucket starting at 0, and the highest finite bound when the
- * rank falls in `+Inf`. NaN without requests.
+ * Prometheus `histogram_quantile` over (increments of) cumulative buckets: `cumulative` holds the
+ * counts at each finite bound of `le`, then the total. Linear interpolation inside the bucket
+ * holding rank q·total, the lowest bucket starting at 0, the highest finite bound when the rank
+ * falls in `+Inf`. NaN without observations.
  */
 export function histogramQuantile(q: number, le: number[], cumulative: number[]): number {
-  const total = cumulative[cumulative.length - 1];
-  if (total === undefined || !(total > 0) || le.length < 2) return NaN;
+  const total = cumulative[le.length];
+  if (total === undefined || !(total > 0) || le.length === 0) return NaN;
   const rank = q * total;
   for (let i = 0; i < le.length; i++) {
     if (cumulative[i]! >= rank) {
-      if (!Number.isFinite(le[i])) return le[i - 1]!;
       const lower = i === 0 ? 0 : le[i - 1]!;
       const below = i === 0 ? 0 : cumulative[i - 1]!;
       const inBucket = cumulative[i]! - below;
       return inBucket > 0 ? lower + ((le[i]! - lower) * (rank - below)) / inBucket : le[i]!;
     }
   }
-  return le[le.length - 2]!;
+  return le[le.length - 1]!;
 }
 
 const successMetric: MetricSpec = { name: 'request-success-rate', thresholdRange: { min: 99 }, noData: 'fail', vars: {} };
@@ -809,7 +837,7 @@ export function thresholdJudge(
   state: ThresholdState | undefined,
   obs: JudgeObservation,
 ): { state: ThresholdState; verdict: JudgeVerdict<ThresholdEvidence> } {
-  const le = obs.canary.latency.map((b) => b.le);
+  const le = boundsOf(obs.canary);
   if (state === undefined) {
     const s: ThresholdState = { checkedAt: obs.at, canary: lastOf(obs.canary, le), le, checks: 0, failedChecks: 0 };
     return { state: s, verdict: { decision: 'continue', reason: 'first look: reference counters recorded', evidence: { checks: 0, failedChecks: 0 } } };
@@ -821,7 +849,7 @@ export function thresholdJudge(
   const now = lastOf(obs.canary, state.le.length > 0 ? state.le : le);
   const dReq = increment(now.requests, state.canary.requests).d;
   const dErr = increment(now.errors, state.canary.errors).d;
-  const dBuckets = now.buckets.map((v, i) => increment(v, state.canary.buckets[i] ?? 0).d);
+  const dBuckets = now.buckets.map((v, i) => increment(v, state.canary.buckets[i] ?? NaN).d);
   const successRate = dReq > 0 ? 100 * (1 - dErr / dReq) : NaN;
   const p99 = histogramQuantile(0.99, state.le.length > 0 ? state.le : le, dBuckets);
 

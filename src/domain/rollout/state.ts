@@ -20,7 +20,7 @@ export interface AnalysisVerdict {
 export interface AuditEntry {
   at: string;
   /** A command from a person or system, or what the workflow itself did. */
-  event: Command | 'start' | 'approvalTimeout' | 'analysis' | 'readiness' | 'rollback' | 'promoted';
+  event: Command | 'start' | 'approvalTimeout' | 'analysis' | 'readiness' | 'rollback' | 'promoted' | 'drift';
   via: 'update' | 'signal' | 'workflow';
   by?: string;
   reason?: string;

@@ -160,6 +160,12 @@ const trafficSchema = z.strictObject({
   routing: z.discriminatedUnion('mode', [subsetRouting, serviceRouting], {
     error: 'must be "subset" (DestinationRule subsets) or "service" (separate stable and canary Services)',
   }),
+  /**
+   * When the managed weights were changed outside Ramp (someone ran kubectl mid-rollout): `pause`
+   * holds the rollout and names the change (resume re-asserts Ramp's weights); `reassert` overwrites
+   * at the next step and records it.
+   */
+  onDrift: z.enum(['pause', 'reassert'], { error: 'must be "pause" or "reassert"' }).default('pause'),
 });
 
 // ---- the rollout ---------------------------------------------------------------------------
@@ -239,6 +245,7 @@ export const rolloutSchema = z
           host: s.traffic.host ?? s.target.service,
           port: s.traffic.port,
           routing: s.traffic.routing,
+          onDrift: s.traffic.onDrift,
         },
         steps: s.steps,
         analysis: s.analysis,
@@ -288,6 +295,7 @@ export interface TrafficSpec {
   host: string;
   port?: number;
   routing: Routing;
+  onDrift: 'pause' | 'reassert';
 }
 
 export interface CanarySpec {

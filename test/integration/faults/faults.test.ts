@@ -7,7 +7,8 @@ import { Client, Connection } from '@temporalio/client';
 import { restartComponent, stackDown, stackUp } from '../../../scripts/stack/stack';
 import { validateRollout } from '../../../src/domain/spec/parse';
 import { RolloutHandle, startRollout } from '../../../src/client/rollouts';
-import { createMushop, Mushop } from '../../support/mushop';
+import * as k8s from '@kubernetes/client-node';
+import { clusterView, createMushop, ISTIO, Mushop } from '../../support/mushop';
 import { clusterProblems } from '../../support/invariants';
 import { statusQuery } from '../../../src/shared/messages';
 import { adminKubeConfig, eventually, sleep, stackInfo, uniqueName } from '../../support/stack';
@@ -181,5 +182,67 @@ describe(`worker SIGKILLed at random moments (${ROUNDS} rounds × 10 rollouts, s
     }
     process.stderr.write(`[faults] ${tally.kills} SIGKILLs under ${ROUNDS * 10} rollouts (${tally.activitiesInFlight} activities in flight at the kills): ${tally.promoted} promoted, ${tally.rolledBack} rolled back, all as their scenario dictates\n`);
     expect(tally.promoted + tally.rolledBack).toBe(ROUNDS * 10);
+  });
+});
+
+describe('concurrent edits of the VirtualService', () => {
+  let w: TestWorker;
+  let s: Mushop;
+  beforeAll(async () => {
+    w = await startTestWorker();
+  });
+  afterAll(async () => {
+    await w?.close();
+  });
+  beforeEach(async () => {
+    s = await createMushop(kc, { mode: 'subset' });
+  });
+  afterEach(async () => {
+    await s?.cleanup();
+  });
+
+  /** Someone sets the primary route to 100/0 by hand, as an emergency rollback with kubectl would. */
+  async function editByHand() {
+    const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+    const vs = await clusterView(kc, s.namespace).vs();
+    const i = vs.spec.http.findIndex((h) => h.name === 'primary');
+    await custom.patchNamespacedCustomObject(
+      { ...ISTIO, namespace: s.namespace, plural: 'virtualservices', name: 'storefront',
+        body: [{ op: 'replace', path: `/spec/http/${i}/route/0/weight`, value: 100 }, { op: 'replace', path: `/spec/http/${i}/route/1/weight`, value: 0 }] },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch),
+    );
+  }
+
+  it('onDrift pause (default): the change is not overwritten; the rollout holds and names it', async () => {
+    const handle = await startRollout(w.client, validateRollout(s.rolloutRaw([{ setWeight: 20 }, { pause: {} }, { setWeight: 60 }, { setWeight: 100 }])), { taskQueue: w.taskQueue });
+    await waitForPhase(handle, 'Paused');
+    await editByHand();
+    await handle.executeUpdate('resume', { args: [{ by: 'jest' }] });
+    const held = await eventually('held by drift detection', async () => {
+      const st = await handle.query(statusQuery);
+      return st.phase === 'Paused' && st.pause?.by === 'drift detection' ? st : undefined;
+    }, 30_000, 100);
+    expect(held.message).toMatch(/canary weight is 0%, Ramp set 20% — changed outside Ramp; resume to re-assert/);
+    expect(await clusterView(kc, s.namespace).canaryWeight()).toBe(0);
+    await handle.executeUpdate('resume', { args: [{ by: 'oncall' }] });
+    expect((await handle.result()).outcome).toBe('Promoted');
+    expect(await clusterProblems(kc, s)).toEqual([]);
+  });
+
+  it('onDrift reassert: recorded, then Ramp re-asserts its weights at the next step', async () => {
+    const raw = s.rolloutRaw([{ setWeight: 20 }, { pause: {} }, { setWeight: 60 }, { pause: {} }]) as { spec: { traffic: Record<string, unknown> } };
+    raw.spec.traffic.onDrift = 'reassert';
+    const handle = await startRollout(w.client, validateRollout(raw), { taskQueue: w.taskQueue });
+    await waitForPhase(handle, 'Paused');
+    await editByHand();
+    await handle.executeUpdate('resume', { args: [{ by: 'jest' }] });
+    const next = await eventually('second pause', async () => {
+      const st = await handle.query(statusQuery);
+      return st.phase === 'Paused' && st.step.index === 3 ? st : undefined;
+    }, 30_000, 100);
+    expect(next.audit.find((a) => a.event === 'drift')?.reason).toMatch(/canary weight is 0%, Ramp set 20%/);
+    expect(await clusterView(kc, s.namespace).canaryWeight()).toBe(60);
+    await handle.executeUpdate('abort', { args: [{ reason: 'done', by: 'jest' }] });
+    expect((await handle.result()).outcome).toBe('RolledBack');
   });
 });

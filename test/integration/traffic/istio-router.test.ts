@@ -78,7 +78,7 @@ describe.each(modes)('Istio traffic router, $mode mode', ({ mode, routing, stabl
 
   const ref: TrafficRef = {
     namespace,
-    traffic: { provider: 'istio', virtualService: { name: 'storefront', routes: [] }, host: 'storefront', routing },
+    traffic: { provider: 'istio', virtualService: { name: 'storefront', routes: [] }, host: 'storefront', routing, onDrift: 'pause' },
     versionLabel,
     targetService: 'storefront',
   };

@@ -44,6 +44,7 @@ function newTestTraffic(over: Partial<TrafficSpec> = {}): TrafficSpec {
     virtualService: { name: 'storefront', routes: [] },
     host: 'storefront',
     routing: { mode: 'subset', destinationRule: 'storefront', stableSubset: 'stable', canarySubset: 'canary' },
+    onDrift: 'pause',
     ...over,
   };
 }
