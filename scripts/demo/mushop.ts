@@ -133,8 +133,8 @@ export function clusterView(kc: k8s.KubeConfig, namespace: string) {
     async vs(): Promise<VirtualServiceLike> {
       return (await custom.getNamespacedCustomObject({ ...ISTIO, namespace, plural: 'virtualservices', name: 'storefront' })) as VirtualServiceLike;
     },
-    async dr(): Promise<{ spec: { subsets: { name: string }[] } }> {
-      return (await custom.getNamespacedCustomObject({ ...ISTIO, namespace, plural: 'destinationrules', name: 'storefront' })) as { spec: { subsets: { name: string }[] } };
+    async dr(): Promise<{ spec: { subsets: { name: string; labels?: Record<string, string> }[] } }> {
+      return (await custom.getNamespacedCustomObject({ ...ISTIO, namespace, plural: 'destinationrules', name: 'storefront' })) as { spec: { subsets: { name: string; labels?: Record<string, string> }[] } };
     },
     /** The managed route's destinations with weights, e.g. [['stable', 90], ['canary', 10]]. */
     async primaryWeights(): Promise<[string, number | undefined][]> {

@@ -27,7 +27,7 @@ export async function clusterProblems(kc: k8s.KubeConfig, shop: Mushop): Promise
     if (now !== before) problems.push(`unmanaged route ${name} changed: ${before} → ${now}`);
   }
   if (shop.mode === 'subset') {
-    const dr = (await view.dr());
+    const dr = await view.dr();
     for (const s of dr.spec.subsets) {
       const selected = deps.some((d) => Object.entries(s.labels ?? {}).every(([k, v]) => d.spec?.template.metadata?.labels?.[k] === v));
       if (!selected) problems.push(`DestinationRule subset ${s.name} selects no Deployment`);
