@@ -4,6 +4,7 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import { z } from 'zod';
+import { codecFromEnv, CodecSettings } from '../infra/codec';
 import { temporalConnectionOptions } from '../infra/temporal-connection';
 import { workerEnvShape } from '../worker/config';
 
@@ -17,6 +18,10 @@ const clientEnvSchema = z.object({
   TEMPORAL_TLS_SERVER_CA_CERT_PATH: workerEnvShape.TEMPORAL_TLS_SERVER_CA_CERT_PATH,
   TEMPORAL_TLS_SERVER_NAME: workerEnvShape.TEMPORAL_TLS_SERVER_NAME,
   RAMP_TASK_QUEUE: workerEnvShape.RAMP_TASK_QUEUE,
+  RAMP_CODEC_KEY_FILE: workerEnvShape.RAMP_CODEC_KEY_FILE,
+  RAMP_CODEC_KEY: workerEnvShape.RAMP_CODEC_KEY,
+  RAMP_CODEC_KEY_ID: workerEnvShape.RAMP_CODEC_KEY_ID,
+  RAMP_CODEC_OLD_KEY_FILES: workerEnvShape.RAMP_CODEC_OLD_KEY_FILES,
 });
 
 export type ClientSettings = z.infer<typeof clientEnvSchema>;
@@ -36,7 +41,7 @@ export interface RampClient {
 export async function connectRampClient(settings = loadClientSettings()): Promise<RampClient> {
   const connection = await Connection.connect({ ...temporalConnectionOptions(settings), connectTimeout: '5s' });
   return {
-    client: new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE }),
+    client: new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE, dataConverter: dataConverterFor(settings) }),
     settings,
     close: () => connection.close(),
   };
@@ -46,4 +51,10 @@ export async function connectRampClient(settings = loadClientSettings()): Promis
 export function workflowUiUrl(uiBase: string, namespace: string, workflowId: string, runId?: string): string {
   const base = `${uiBase.replace(/\/$/, '')}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;
   return runId ? `${base}/${encodeURIComponent(runId)}/history` : base;
+}
+
+/** Encrypting payloads when a codec key is configured (the worker must use the same key). */
+export function dataConverterFor(settings: CodecSettings) {
+  const codec = codecFromEnv(settings);
+  return codec ? { payloadCodecs: [codec] } : undefined;
 }

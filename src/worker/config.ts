@@ -30,6 +30,11 @@ export const workerEnvShape = {
   RAMP_PROMETHEUS_BEARER_TOKEN_FILE: optionalPath,
   /** A file holding `username:password` for Prometheus basic auth. */
   RAMP_PROMETHEUS_BASIC_AUTH_FILE: optionalPath,
+  /** Payload encryption (off unless a key is given): see src/infra/codec.ts. */
+  RAMP_CODEC_KEY_FILE: optionalPath,
+  RAMP_CODEC_KEY: z.string().min(1).optional(),
+  RAMP_CODEC_KEY_ID: z.string().min(1).optional(),
+  RAMP_CODEC_OLD_KEY_FILES: z.string().optional(),
   RAMP_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().positive().default(100),
   RAMP_MAX_CACHED_WORKFLOWS: z.coerce.number().int().nonnegative().optional(),
 };

@@ -7,6 +7,7 @@ import { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
 import * as fs from 'node:fs';
 import { createActivities } from '../activities';
 import { createPrometheusProvider, PrometheusOptions } from '../activities/metrics/prometheus';
+import { codecFromEnv } from '../infra/codec';
 import { loadKubeConfig } from '../infra/kube';
 import { temporalConnectionOptions } from '../infra/temporal-connection';
 import type { WorkerConfig } from './config';
@@ -25,12 +26,14 @@ export async function createRampWorker(
   const kube = loadKubeConfig(config.KUBECONFIG);
   const http = axios.create({ timeout: 10_000 });
   const metrics = createPrometheusProvider({ http, url: config.RAMP_PROMETHEUS_URL, auth: prometheusAuth(config) });
+  const codec = codecFromEnv(config);
   const connection = await NativeConnection.connect(temporalConnectionOptions(config));
   try {
     const worker = await Worker.create({
       connection,
       namespace: config.TEMPORAL_NAMESPACE,
       taskQueue: config.RAMP_TASK_QUEUE,
+      ...(codec ? { dataConverter: { payloadCodecs: [codec] } } : {}),
       activities: createActivities({ kube, http, prometheusUrl: config.RAMP_PROMETHEUS_URL, metrics }),
       maxConcurrentActivityTaskExecutions: config.RAMP_MAX_CONCURRENT_ACTIVITIES,
       ...(config.RAMP_MAX_CACHED_WORKFLOWS !== undefined ? { maxCachedWorkflows: config.RAMP_MAX_CACHED_WORKFLOWS } : {}),

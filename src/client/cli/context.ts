@@ -5,7 +5,9 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
+import { CodecError } from '../../infra/codec';
 import { DEFAULT_TASK_QUEUE } from '../../shared/constants';
+import { dataConverterFor } from '../connect';
 import { CliError, ExitCode } from './errors';
 
 export interface GlobalFlags {
@@ -80,8 +82,15 @@ export async function connect(flags: GlobalFlags, out: Output, env: NodeJS.Proce
     );
   }
   const uiUrl = flags['ui-url'] ?? env.RAMP_TEMPORAL_UI_URL ?? defaultUiUrl(address);
+  let dataConverter;
+  try {
+    dataConverter = dataConverterFor(env);
+  } catch (err) {
+    await connection.close();
+    throw new CliError((err as CodecError).message, ExitCode.Invalid);
+  }
   return {
-    client: new Client({ connection, namespace }),
+    client: new Client({ connection, namespace, dataConverter }),
     temporalNamespace: namespace,
     address,
     taskQueue: flags['task-queue'] ?? env.RAMP_TASK_QUEUE ?? DEFAULT_TASK_QUEUE,
