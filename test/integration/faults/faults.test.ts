@@ -92,6 +92,25 @@ describe('with an in-process worker', () => {
     await expectClean(s);
   });
 
+  it('kube-apiserver stopped for 30 s while waiting for the canary to become Available: the wait survives', async () => {
+    const s = await shop();
+    const pool = uniqueName('pool');
+    const core = kc.makeApiClient(k8s.CoreV1Api);
+    const handle = await startRollout(w.client, validateRollout(s.rolloutRaw([{ setWeight: 50 }, { setWeight: 100 }], {
+      canary: { image: 'storefront:beta', versionLabel: { key: 'version', stable: 'original', canary: 'beta' }, podTemplatePatch: { spec: { nodeSelector: { 'ramp.dev/test-pool': pool } } } },
+      progressDeadline: '5m',
+    })), { taskQueue: w.taskQueue });
+    await eventually('waitAvailable running', async () => ((await handle.describe()).raw.pendingActivities ?? []).some((a) => a.activityType?.name === 'waitAvailable') ? true : undefined, 60_000, 200);
+    await restartComponent('kube-apiserver', undefined, 30_000);
+    await core.patchNode({ name: 'kwok-node-0', body: { metadata: { labels: { 'ramp.dev/test-pool': pool } } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
+    try {
+      expect((await handle.result()).outcome).toBe('Promoted');
+    } finally {
+      await core.patchNode({ name: 'kwok-node-0', body: { metadata: { labels: { 'ramp.dev/test-pool': null } } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
+    }
+    await expectClean(s);
+  });
+
   it('Prometheus unreachable during analysis: measurements error, the rollout rolls back, never promotes', async () => {
     const s = await shop();
     const analysis = { analysis: { interval: '1s', count: 3, consecutiveErrorLimit: 2, metrics: [{ name: 'request-success-rate', thresholdRange: { min: 99 } }] } };

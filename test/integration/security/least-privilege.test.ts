@@ -76,6 +76,8 @@ afterAll(async () => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
+const configured: string[] = [];
+
 it('a worker with only deploy/rbac.yaml runs a full rollout (service routing) to promotion; no credential enters its history', async () => {
   const taskQueue = uniqueName('rbac-tq');
   const promToken = `prom-secret-${uniqueName('t')}`;
@@ -99,6 +101,7 @@ it('a worker with only deploy/rbac.yaml runs a full rollout (service routing) to
     expect(kubeToken.length).toBeGreaterThan(100);
     expect(text.includes(kubeToken)).toBe(false);
     expect(text.includes(promToken)).toBe(false);
+    configured.push(kubeToken, promToken);
     expect(text.includes('vector(100)')).toBe(true); // the scan does see the payloads' contents
   } finally {
     await connection.close();
@@ -153,5 +156,24 @@ it('with payload encryption on, the rollout runs and the server stores only ciph
   } finally {
     await connection.close();
     await ramp.connection.close();
+  }
+});
+
+it('no history on the server holds a credential configured in this suite', async () => {
+  expect(configured).toHaveLength(2);
+  const connection = await Connection.connect({ address: info.temporal.address });
+  try {
+    const client = new Client({ connection, namespace: info.temporal.namespace });
+    let scanned = 0;
+    for await (const wf of client.workflow.list({ query: 'WorkflowType = "rolloutWorkflow"', pageSize: 200 })) {
+      const raw = JSON.stringify(await client.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory());
+      const decoded = [...raw.matchAll(/"data":"([A-Za-z0-9+/=]+)"/g)].map((m) => Buffer.from(m[1]!, 'base64').toString('latin1'));
+      const text = [raw, ...decoded].join('\n');
+      for (const secret of configured) expect(text.includes(secret)).toBe(false);
+      if (++scanned >= 500) break;
+    }
+    expect(scanned).toBeGreaterThan(0);
+  } finally {
+    await connection.close();
   }
 });
