@@ -201,6 +201,12 @@ it('abort with the stock Temporal CLI (signal) rolls back; a malformed signal is
     return s.audit.some((a) => a.event === 'abort' && !a.accepted) ? s : undefined;
   }, 10_000, 100);
   expect((await handle.query(statusQuery)).phase).toBe('Paused');
+  // The same wrong type as an update is refused back to the sender, and nothing changes.
+  const before = await handle.query(statusQuery);
+  const refused = await temporalCli(['workflow', 'update', 'execute', '--workflow-id', handle.workflowId, '--name', 'abort', '--input', '{"reason": 42}'])
+    .then(() => 'accepted', (err: Error & { stderr?: string }) => `${err.message}${err.stderr ?? ''}`);
+  expect(refused).toMatch(/abort: reason must be a string, got 42/);
+  expect(await handle.query(statusQuery)).toEqual(before);
   await temporalCli(['workflow', 'signal', '--workflow-id', handle.workflowId, '--name', 'abort', '--input', '{"reason":"bad canary","by":"pagerduty"}']);
   const result = await handle.result();
   expect(result.outcome).toBe('RolledBack');
