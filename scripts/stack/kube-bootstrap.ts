@@ -17,7 +17,8 @@ function isConflict(err: unknown): boolean {
 }
 
 export function fakeNode(name: string): k8s.V1Node {
-  const resources = { cpu: '32', memory: '256Gi', pods: '110', 'ephemeral-storage': '1Ti' };
+  // Fake nodes cost nothing: room for scale benchmarks (1,000 rollouts × a few pods).
+  const resources = { cpu: '1000', memory: '4Ti', pods: '2000', 'ephemeral-storage': '10Ti' };
   return {
     apiVersion: 'v1',
     kind: 'Node',

@@ -1,0 +1,187 @@
+/**
+ * `npm run bench:rollout` — latency and cost of rollouts on the real local stack:
+ *   1. abort → safe: from the `abort` update being accepted to the apiserver showing canary weight 0;
+ *   2. verdict → safe: from a failing analysis measurement (its activity's completion in history)
+ *      to the apiserver showing canary weight 0;
+ *   3. cost of a standard rollout: history events, and VirtualService writes per weight change.
+ * Results: bench/results/rollout.json and .md, with the machine's details. Timings never decide a
+ * test's pass or fail; this is a measurement.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
+import * as k8s from '@kubernetes/client-node';
+import { startRollout } from '../../src/client/rollouts';
+import { validateRollout } from '../../src/domain/spec/parse';
+import { abortUpdate, statusQuery } from '../../src/shared/messages';
+import { loadWorkerConfig } from '../../src/worker/config';
+import { createRampWorker } from '../../src/worker/worker';
+import { clusterView, createMushop, Mushop } from '../../scripts/demo/mushop';
+import { stackUp } from '../../scripts/stack/stack';
+
+const ABORTS = Number(process.env.RAMP_BENCH_ABORTS ?? '60');
+const VERDICTS = Number(process.env.RAMP_BENCH_VERDICTS ?? '50');
+const CONCURRENCY = 4;
+
+function quantile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[i]!;
+}
+
+function summary(ms: number[]) {
+  const s = [...ms].sort((a, b) => a - b);
+  return { n: s.length, p50: quantile(s, 0.5), p90: quantile(s, 0.9), p99: quantile(s, 0.99), max: s.at(-1) ?? NaN, mean: s.reduce((a, b) => a + b, 0) / s.length };
+}
+
+/** Polls the VirtualService every 2 ms until the canary has weight 0; returns that moment. */
+async function untilCanaryZero(kc: k8s.KubeConfig, ns: string, timeoutMs = 30_000): Promise<number> {
+  const view = clusterView(kc, ns);
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if ((await view.canaryWeight()) === 0) return Date.now();
+    if (Date.now() > deadline) throw new Error(`canary weight not 0 in ${ns} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+async function pool<T>(n: number, worker: (i: number) => Promise<T>): Promise<T[]> {
+  const out: T[] = [];
+  let next = 0;
+  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
+    while (next < n) {
+      const i = next++;
+      out[i] = await worker(i);
+    }
+  }));
+  return out;
+}
+
+async function main(): Promise<void> {
+  const { info } = await stackUp();
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(info.kubernetes.kubeconfig);
+  const taskQueue = `bench-${Date.now().toString(36)}`;
+  const env = { TEMPORAL_ADDRESS: info.temporal.address, TEMPORAL_NAMESPACE: info.temporal.namespace, RAMP_TASK_QUEUE: taskQueue, KUBECONFIG: info.kubernetes.kubeconfig, RAMP_PROMETHEUS_URL: info.prometheus.url };
+  const bundle = await bundleWorkflowCode({ workflowsPath: path.resolve(__dirname, '../../src/workflows/index.ts'), logger: new DefaultLogger('ERROR') });
+  const ramp = await createRampWorker(loadWorkerConfig(env), { workflowBundle: bundle });
+  const running = ramp.worker.run();
+  const connection = await Connection.connect({ address: info.temporal.address });
+  const client = new Client({ connection, namespace: info.temporal.namespace });
+  const shops: Mushop[] = [];
+  const shop = async () => {
+    const s = await createMushop(kc, { mode: 'subset' });
+    shops.push(s);
+    return s;
+  };
+
+  try {
+    // 1. abort → safe
+    const abortMs = await pool(ABORTS, async () => {
+      const s = await shop();
+      const h = await startRollout(client, validateRollout(s.rolloutRaw([{ setWeight: 20 }, { pause: {} }], { rollback: { scaleDownDelay: '1s' } })), { taskQueue });
+      for (;;) {
+        if ((await h.query(statusQuery)).phase === 'Paused') break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await h.executeUpdate(abortUpdate, { args: [{ reason: 'bench', by: 'bench' }] });
+      const accepted = Date.now();
+      const safe = await untilCanaryZero(kc, s.namespace);
+      await h.result();
+      await s.cleanup();
+      return safe - accepted;
+    });
+    process.stderr.write(`abort → safe: ${JSON.stringify(summary(abortMs))}\n`);
+
+    // 2. verdict → safe
+    const failing = { analysis: { interval: '1s', count: 1, metrics: [{ name: 'always-fails', query: 'vector(0)', thresholdRange: { min: 99 } }] } };
+    const verdictMs = await pool(VERDICTS, async () => {
+      const s = await shop();
+      const h = await startRollout(client, validateRollout(s.rolloutRaw([{ setWeight: 20 }, failing], { rollback: { scaleDownDelay: '1s' } })), { taskQueue });
+      const r = await h.result();
+      await s.cleanup();
+      if (r.outcome !== 'RolledBack' || !r.reason.startsWith('analysis Failed')) throw new Error(`verdict rollout ended ${r.outcome}: ${r.reason}`);
+      // Both moments from the server's history: the failing measurement's completion, and the
+      // completion of the rollback's weight-0 write (reported after the apiserver answered it).
+      const events = (await h.fetchHistory()).events ?? [];
+      const at = (e: (typeof events)[number] | undefined) => Number(e!.eventTime!.seconds) * 1000 + Math.floor((e!.eventTime!.nanos ?? 0) / 1e6);
+      const scheduled = (name: string) => events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === name).map((e) => String(e.eventId));
+      const completed = (ids: string[]) => events.filter((e) => ids.includes(String(e.activityTaskCompletedEventAttributes?.scheduledEventId)));
+      const verdict = completed(scheduled('measureAnalysis'))[0];
+      const weightZero = completed(scheduled('trafficSetWeight')).at(-1);
+      return at(weightZero) - at(verdict);
+    });
+    process.stderr.write(`verdict → safe: ${JSON.stringify(summary(verdictMs))}\n`);
+
+    // 3. cost of a standard rollout: 6 steps, 10 analysis intervals
+    const s = await shop();
+    const before = (await clusterView(kc, s.namespace).vs()).metadata.generation;
+    const passing = { analysis: { interval: '1s', count: 10, metrics: [{ name: 'always-passes', query: 'vector(100)', thresholdRange: { min: 99 } }] } };
+    const steps = [{ setWeight: 10 }, { pause: { duration: '1s' } }, passing, { setWeight: 50 }, { pause: { duration: '1s' } }, { setWeight: 100 }];
+    const h = await startRollout(client, validateRollout(s.rolloutRaw(steps)), { taskQueue });
+    const r = await h.result();
+    const events = (await h.fetchHistory()).events ?? [];
+    const after = (await clusterView(kc, s.namespace).vs()).metadata.generation;
+    const weightChanges = events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'trafficSetWeight').length;
+    // VirtualService writes: prepare (canary at 0) + each weight change + restoring the routes.
+    const vsWrites = after - before;
+    const cost = {
+      outcome: r.outcome,
+      historyEvents: events.length,
+      activities: events.filter((e) => e.activityTaskScheduledEventAttributes).length,
+      timers: events.filter((e) => e.timerStartedEventAttributes).length,
+      weightChanges,
+      virtualServiceWrites: vsWrites,
+      writesPerWeightChange: (vsWrites - 2) / weightChanges,
+    };
+    process.stderr.write(`cost: ${JSON.stringify(cost)}\n`);
+
+    const cpu = fs.readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/)?.[1] ?? os.cpus()[0]?.model;
+    const machine = { date: new Date().toISOString(), cpu, nproc: os.cpus().length, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, kubernetes: info.kubernetes.version };
+    const out = { machine, abortToSafeMs: summary(abortMs), verdictToSafeMs: summary(verdictMs), standardRollout: cost, raw: { abortToSafeMs: abortMs, verdictToSafeMs: verdictMs } };
+    const dir = path.resolve(__dirname, '../results');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'rollout.json'), JSON.stringify(out, null, 2) + '\n');
+    const f = (x: number) => `${Math.round(x)} ms`;
+    const a = out.abortToSafeMs;
+    const v = out.verdictToSafeMs;
+    fs.writeFileSync(path.join(dir, 'rollout.md'), [
+      '# Rollout benchmark',
+      '',
+      `Generated by \`npm run bench:rollout\` on ${machine.date}: ${machine.cpu}, ${machine.nproc} cores, ${machine.memGiB} GiB, Node ${machine.node}, Kubernetes ${machine.kubernetes} (local stack: kube-apiserver + etcd 3.6, Temporal dev server on SQLite), ${CONCURRENCY} rollouts at a time, one worker process.`,
+      '',
+      '## Time to safe (canary weight 0 on the apiserver)',
+      '',
+      '| from | n | p50 | p90 | p99 | max | target |',
+      '|---|---|---|---|---|---|---|',
+      `| \`abort\` update accepted | ${a.n} | ${f(a.p50)} | ${f(a.p90)} | ${f(a.p99)} | ${f(a.max)} | p99 ≤ 1 s: ${a.p99 <= 1000 ? 'met' : '**missed**'} |`,
+      `| failing analysis measurement recorded (both moments from history; the weight-0 write's completion) | ${v.n} | ${f(v.p50)} | ${f(v.p90)} | ${f(v.p99)} | ${f(v.max)} | — |`,
+      '',
+      'For comparison: Flagger rolls back when a canary fails `threshold` consecutive checks, one per `interval`; at the values its docs use (interval 1 m, threshold 5) its fastest rollback after a regression starts is about 5 minutes. Argo Rollouts on `abort` sets the canary weight to 0 at its next reconcile of the Rollout (event-driven, typically sub-second, no published figure); its analysis fails a step after `failureLimit`+1 failed measurements, one per `interval`.',
+      '',
+      '## Cost of a standard rollout (6 steps, 10 analysis measurements)',
+      '',
+      '| measure | value | target |',
+      '|---|---|---|',
+      `| history events | ${cost.historyEvents} | ≤ 150: ${cost.historyEvents <= 150 ? 'met' : '**missed**'} |`,
+      `| activities / timers | ${cost.activities} / ${cost.timers} | — |`,
+      `| VirtualService writes per weight change | ${cost.writesPerWeightChange} (${cost.virtualServiceWrites} writes in all: prepare, ${cost.weightChanges} weight changes, restore) | exactly 1: ${cost.writesPerWeightChange === 1 ? 'met' : '**missed**'} |`,
+      '',
+    ].join('\n'));
+  } finally {
+    await connection.close();
+    ramp.worker.shutdown();
+    await running;
+    await ramp.connection.close();
+    const core = kc.makeApiClient(k8s.CoreV1Api);
+    await Promise.all(shops.map((s) => core.deleteNamespace({ name: s.namespace }).catch(() => undefined)));
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(`bench failed: ${err instanceof Error ? err.stack : String(err)}`);
+  process.exitCode = 1;
+});
