@@ -63,6 +63,18 @@ const Z_99 = 2.3263478740408408;
 const MAX_LATENCY_MS = 60_000;
 const DEFAULT_BEHAVIOUR: DemoBehaviour = { errorRate: 0, latencyMs: { median: 10, p99: 50 } };
 
+/** Listens on 127.0.0.1 (port 0: a free one); resolves with the port, rejects if it cannot bind. */
+export async function listenOnLoopback(server: http.Server, port = 0): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return (server.address() as AddressInfo).port;
+}
+
 /** A deterministic uniform [0, 1) generator (mulberry32): the same seed gives the same sequence. */
 export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
@@ -186,14 +198,7 @@ export async function startDemoService(opts: DemoServiceOptions): Promise<DemoSe
       sendJson(res, 405, { error: `use GET; POST only on /control` }, { Allow: 'GET' });
     }
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = await listenOnLoopback(server, opts.port);
 
   let closed: Promise<void> | undefined;
   return {

@@ -16,7 +16,7 @@ import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as k8s from '@kubernetes/client-node';
-import { seededRandom } from './demo-service';
+import { listenOnLoopback, seededRandom } from './demo-service';
 
 const ISTIO = { group: 'networking.istio.io', version: 'v1', plural: 'virtualservices' } as const;
 
@@ -492,14 +492,7 @@ export async function startTrafficGenerator(opts: TrafficGeneratorOptions): Prom
   const targetFile = path.join(opts.targetsDir, `traffic-${namespace}.json`);
   const stopCtl = new AbortController();
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(opts.port ?? 0, '127.0.0.1', () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    const port = (server.address() as AddressInfo).port;
+    const port = await listenOnLoopback(server, opts.port);
     // Written aside and renamed, so Prometheus never reads half a file; the temporary name does not match *.json.
     const tmp = path.join(opts.targetsDir, `.traffic-${namespace}.json.tmp`);
     fs.writeFileSync(tmp, JSON.stringify([{ targets: [`127.0.0.1:${port}`], labels: { ramp_traffic: namespace } }], null, 2) + '\n');

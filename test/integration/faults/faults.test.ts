@@ -5,6 +5,7 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import { restartComponent, stackDown, stackUp } from '../../../scripts/stack/stack';
+import { seededRandom } from '../../../scripts/traffic/demo-service';
 import { validateRollout } from '../../../src/domain/spec/parse';
 import { RolloutHandle, startRollout } from '../../../src/client/rollouts';
 import * as k8s from '@kubernetes/client-node';
@@ -19,18 +20,6 @@ const kc = adminKubeConfig();
 const info = stackInfo();
 const SEED = Number(process.env.RAMP_FAULT_SEED ?? '20261122');
 const ROUNDS = Number(process.env.RAMP_FAULT_ROUNDS ?? '5');
-
-/** A small seeded PRNG (mulberry32): the same seed gives the same kill moments. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let connection: Connection;
 let client: Client;
@@ -156,7 +145,7 @@ describe('with an in-process worker', () => {
 
 describe(`worker SIGKILLed at random moments (${ROUNDS} rounds × 10 rollouts, seed ${SEED})`, () => {
   jest.setTimeout(ROUNDS * 120_000 + 60_000);
-  const rand = prng(SEED);
+  const rand = seededRandom(SEED);
 
   it('every rollout ends as its scenario dictates, the cluster clean', async () => {
     const taskQueue = uniqueName('faults-kill');
