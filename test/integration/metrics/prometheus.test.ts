@@ -159,10 +159,13 @@ describe('Prometheus metrics provider (real Prometheus)', () => {
       thresholdRange: { max: 20 },
     });
     const [m] = await activities.measureAnalysis({ analysis: newAnalysis([metric]), vars, at });
-    // One 500 per 100 ms tick: 10 per second.
+    // One 500 per 100 ms tick: 10 per second. A rate (unlike the ratios above) carries the scrape's
+    // timing jitter: Prometheus stamps a sample when the scrape starts, the endpoint reads the clock
+    // when it answers, and a loaded CI machine measured 8.8/s. The bounds still tell the 500s of the
+    // destination reporter (10/s) from the source reporter's (500/s) and from no match at all.
     expect(m!.phase).toBe('Successful');
-    expect(m!.value).toBeGreaterThan(9);
-    expect(m!.value).toBeLessThan(11);
+    expect(m!.value).toBeGreaterThan(7);
+    expect(m!.value).toBeLessThan(13);
   });
 
   it('a workload without traffic has no data: Inconclusive by default, Failed with noData: fail, never Successful', async () => {
