@@ -15,10 +15,11 @@ import type { TrafficActivities } from '../activities/traffic/activities';
 import type { TrafficRef, TrafficSnapshot } from '../activities/traffic/router';
 import type { WorkloadActivities, WorkloadRef } from '../activities/workload';
 import { AnalysisDecision, decideAnalysis, Measurement } from '../domain/analysis/evaluate';
+import { initialJudgedState, JudgedAnalysis, judgeLook } from '../domain/analysis/judged';
 import { Command, COMMANDS, parseCommandInput } from '../domain/rollout/commands';
 import { Outcome, Phase } from '../domain/rollout/phases';
-import { RolloutState, RolloutStatus } from '../domain/rollout/state';
-import type { AnalysisSpec, ResolvedRollout } from '../domain/spec/schema';
+import { analysisSubject, RolloutState, RolloutStatus } from '../domain/rollout/state';
+import type { AnalysisSpec, ResolvedJudge, ResolvedRollout } from '../domain/spec/schema';
 import * as msg from '../shared/messages';
 import { nowIso, nowMs } from './clock';
 import { RampOutcome, RampPhase } from '../shared/search-attributes';
@@ -61,6 +62,9 @@ const undo = proxyActivities<WorkloadActivities & TrafficActivities>({
   scheduleToCloseTimeout: '5m',
   retry,
 });
+
+/** How an analysis ended: the phase and why. */
+type AnalysisOutcome = Pick<AnalysisDecision, 'phase' | 'reason'>;
 
 /** Thrown inside the forward path to roll back with a reason. */
 class RollbackRequested extends Error {
@@ -156,7 +160,37 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
     }
   };
 
-  const runAnalysis = async (analysis: AnalysisSpec, source: 'step' | 'background'): Promise<AnalysisDecision | undefined> => {
+  /**
+   * A judged analysis: one look right away (the reference counters), then one per interval; the
+   * judge runs here, in workflow code, on counters recorded in history (docs/decisions/0009).
+   */
+  const runJudgedAnalysis = async (analysis: AnalysisSpec, judge: ResolvedJudge, source: 'step' | 'background'): Promise<AnalysisOutcome | undefined> => {
+    const spec: JudgedAnalysis = { judge, consecutiveErrorLimit: analysis.consecutiveErrorLimit, count: source === 'step' ? analysis.count : undefined };
+    let judged = initialJudgedState();
+    for (let look = 0; ; look++) {
+      const stop = () => !!state.requests.abort || (source === 'step' && !!state.requests.promote) || (source === 'background' && stopBackground);
+      if (look > 0 ? await condition(stop, analysis.interval, { summary: `${source} analysis: next look` }) : stop()) return undefined;
+      const at = nowMs();
+      const canaryWeight = state.status.weights.canary;
+      const read = await act.readCounters.executeWithOptions(
+        { ...ACT_OPTS, summary: `${source} analysis: ${judge.kind} judge, look ${look}` },
+        [{ namespace: ns, canary: r.spec.canary.deploymentName, baseline: r.spec.target.deployment, at }],
+      );
+      const step = judgeLook(spec, judged, read.ok
+        ? { at, canaryWeight, counters: { canary: read.canary, baseline: read.baseline } }
+        : { at, canaryWeight, error: read.error });
+      judged = step.state;
+      const d = step.decision;
+      state.status.lastAnalysis = { at: now(), phase: d.phase, reason: d.reason, source, measurements: [], judge: { kind: judge.kind, verdict: d.verdict, evidence: d.evidence } };
+      if (d.phase !== 'Running') {
+        state.record({ at: now(), event: 'analysis', via: 'workflow', reason: `${d.phase}: ${d.reason}`, accepted: true });
+        return d;
+      }
+    }
+  };
+
+  const runAnalysis = async (analysis: AnalysisSpec, source: 'step' | 'background'): Promise<AnalysisOutcome | undefined> => {
+    if (analysis.judge) return runJudgedAnalysis(analysis, analysis.judge, source);
     const history: Measurement[][] = [];
     for (;;) {
       const interrupted = await condition(
@@ -166,7 +200,7 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
       );
       if (interrupted) return undefined;
       const measurements = await act.measureAnalysis.executeWithOptions(
-        { ...ACT_OPTS, summary: `${source} analysis: ${analysis.metrics.map((m) => m.name).join(', ')}` },
+        { ...ACT_OPTS, summary: `${source} analysis: ${analysisSubject(analysis)}` },
         [{ analysis, vars: analysisVars, at: now() }],
       );
       history.push(measurements);
@@ -262,7 +296,7 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
           break;
         }
         case 'analysis': {
-          setPhase(Phase.Progressing, `step ${i + 1}/${steps.length}: analysing ${step.analysis.metrics.map((m) => m.name).join(', ')}`);
+          setPhase(Phase.Progressing, `step ${i + 1}/${steps.length}: analysing ${analysisSubject(step.analysis)}`);
           const d = await runAnalysis(step.analysis, 'step');
           if (d && (d.phase === 'Failed' || d.phase === 'Error')) throw new RollbackRequested(`analysis ${d.phase}: ${d.reason}`);
           if (d?.phase === 'Inconclusive' && !state.requests.abort) {

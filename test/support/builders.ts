@@ -1,5 +1,17 @@
 /** Builders for test inputs (flagger's newTestCanary style): a valid default, overridden per test. */
+import { SpecError, validateRollout } from '../../src/domain/spec/parse';
 import { mergePatch } from '../../src/domain/workload/canary';
+
+/** Every problem validation finds in a raw spec, as "path: message" lines (none for a valid spec). */
+export function specProblems(raw: unknown): string[] {
+  try {
+    validateRollout(raw);
+  } catch (err) {
+    if (err instanceof SpecError) return err.problems.map((p) => `${p.path}: ${p.message}`);
+    throw err;
+  }
+  return [];
+}
 
 /** A raw (unresolved) Rollout spec modelled on the MuShop storefront guide, subset routing. */
 export function newTestRolloutRaw(patch: Record<string, unknown> = {}): Record<string, unknown> {

@@ -8,6 +8,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import { evaluateMeasurement, type Measurement, type QueryFailure } from '../../domain/analysis/evaluate';
 import { promDuration, queryTemplateFor, renderQuery, TemplateError } from '../../domain/analysis/templates';
 import type { AnalysisSpec } from '../../domain/spec/schema';
+import { armCounters, CounterQueries, counterQueries, CounterQueryError } from '../../domain/analysis/istio-counters';
+import type { ArmCounters } from '../../domain/analysis/sequential';
 import type { MetricsProvider, QueryResult } from './provider';
 
 export interface MetricsDeps {
@@ -27,8 +29,44 @@ export interface MeasureAnalysisInput {
 /** Failure type of the non-retryable error for an analysis whose queries cannot be rendered. */
 export const INVALID_ANALYSIS = 'InvalidAnalysis';
 
+export interface ReadCountersInput {
+  namespace: string;
+  /** `destination_workload` of the canary and of its baseline (the Deployments' names). */
+  canary: string;
+  baseline: string;
+  /** Epoch ms chosen by the workflow: the queries are evaluated at that time, so a retry reads the same counters. */
+  at: number;
+}
+
+/** Both arms' cumulative counters, or why they could not be read (the workflow counts it as an error look). */
+export type ReadCountersResult =
+  | { ok: true; canary: ArmCounters; baseline: ArmCounters }
+  | { ok: false; error: string };
+
 export function createMetricsActivities({ metrics }: MetricsDeps) {
   return {
+    /**
+     * Reads Istio's request, 5xx and latency-bucket counters of the canary and its baseline at one
+     * time, in three queries. A backend that cannot answer is an `ok: false` result rather than a
+     * thrown failure, for the same reason as `measureAnalysis`.
+     */
+    async readCounters({ namespace, canary, baseline, at }: ReadCountersInput): Promise<ReadCountersResult> {
+      let queries: CounterQueries;
+      try {
+        queries = counterQueries(namespace, [canary, baseline]);
+      } catch (err) {
+        if (err instanceof CounterQueryError) throw ApplicationFailure.nonRetryable(err.message, INVALID_ANALYSIS);
+        throw err;
+      }
+      try {
+        const [requests, errors, buckets] = await Promise.all([queries.requests, queries.errors, queries.buckets].map((q) => metrics.queryVector(q, { time: at })));
+        const answers = { requests: requests!, errors: errors!, buckets: buckets! };
+        return { ok: true, canary: armCounters(answers, canary), baseline: armCounters(answers, baseline) };
+      } catch (err) {
+        return { ok: false, error: err instanceof Error ? err.message : String(err) };
+      }
+    },
+
     /** Measures every metric of an analysis once; one measurement per metric, in spec order. */
     async measureAnalysis({ analysis, vars, at }: MeasureAnalysisInput): Promise<Measurement[]> {
       // Render every query before sending any: a broken template is a spec error, and retrying

@@ -1,10 +1,10 @@
 /**
- * The Prometheus metrics provider: instant queries over the HTTP API (`/api/v1/query`), answers
- * turned into a typed QueryResult. Credentials come from the worker's configuration through this
+ * The Prometheus metrics provider: instant and range queries over the HTTP API (`/api/v1/query`,
+ * `/api/v1/query_range`), answers turned into typed results. Credentials come from the worker's configuration through this
  * constructor only; workflow inputs never carry them.
  */
 import { isAxiosError, type AxiosInstance, type AxiosRequestConfig, type AxiosResponse } from 'axios';
-import type { MetricsProvider, QueryResult } from './provider';
+import type { MetricsProvider, QueryOptions, QueryResult, RangeOptions, RangeSeries, Series } from './provider';
 
 export interface PrometheusOptions {
   /** The HTTP client (injected so the worker shares one, with its proxy and TLS settings). */
@@ -82,41 +82,47 @@ export function createPrometheusProvider(opts: PrometheusOptions): MetricsProvid
     validateStatus: () => true,
   };
 
-  const fail = (query: string, method: string, why: string, errorType?: string, httpStatus?: number): PrometheusError =>
-    new PrometheusError(`Prometheus query failed: ${method} ${shownBase}/api/v1/query: ${why}; query: ${query}`, `${shownBase}/api/v1/query`, query, errorType, httpStatus);
+  const fail = (query: string, method: string, endpoint: string, why: string, errorType?: string, httpStatus?: number): PrometheusError =>
+    new PrometheusError(`Prometheus query failed: ${method} ${shownBase}/api/v1/${endpoint}: ${why}; query: ${query}`, `${shownBase}/api/v1/${endpoint}`, query, errorType, httpStatus);
 
-  async function send(query: string): Promise<{ res: AxiosResponse<unknown>; method: string }> {
-    const params = new URLSearchParams({ query, timeout: `${Math.max(1, Math.ceil(timeoutMs / 1000))}s` });
+  /** Sends a query to an API endpoint and returns its `data`, or throws a PrometheusError. */
+  async function call(endpoint: 'query' | 'query_range', query: string, extra: Record<string, string>): Promise<{ resultType: string; result: unknown; method: string }> {
+    const url = `${base}/api/v1/${endpoint}`;
+    const params = new URLSearchParams({ query, timeout: `${Math.max(1, Math.ceil(timeoutMs / 1000))}s`, ...extra });
     let method = 'POST';
+    let res: AxiosResponse<unknown>;
     try {
       // POST keeps long queries out of the URL; some read-only proxies only allow GET, so a
       // 405 or 501 falls back to it (as Prometheus' own Go client does).
-      const res = await opts.http.post<unknown>(`${base}/api/v1/query`, params.toString(), {
+      res = await opts.http.post<unknown>(url, params.toString(), {
         ...request,
         headers: { ...headers, 'Content-Type': 'application/x-www-form-urlencoded' },
       });
-      if (res.status !== 405 && res.status !== 501) return { res, method };
-      method = 'GET';
-      return { res: await opts.http.get<unknown>(`${base}/api/v1/query`, { ...request, params }), method };
+      if (res.status === 405 || res.status === 501) {
+        method = 'GET';
+        res = await opts.http.get<unknown>(url, { ...request, params });
+      }
     } catch (err) {
       const why = isAxiosError(err) ? `${err.code ?? 'request failed'}: ${err.message}` : String(err);
-      throw fail(query, method, `cannot reach Prometheus (${why})`);
+      throw fail(query, method, endpoint, `cannot reach Prometheus (${why})`);
     }
+    const body = (typeof res.data === 'object' && res.data !== null ? res.data : {}) as Partial<ApiResponse>;
+    if (body.status === 'error') {
+      throw fail(query, method, endpoint, `HTTP ${res.status} ${body.errorType ?? 'error'}: ${body.error ?? '(no message)'}`, body.errorType, res.status);
+    }
+    if (res.status < 200 || res.status >= 300 || body.status !== 'success' || body.data === undefined) {
+      const text = typeof res.data === 'string' ? res.data.slice(0, 300) : JSON.stringify(res.data)?.slice(0, 300);
+      throw fail(query, method, endpoint, `HTTP ${res.status} without a Prometheus success response: ${text ?? '(empty body)'}`, undefined, res.status);
+    }
+    return { resultType: body.data.resultType, result: body.data.result, method };
   }
 
-  return {
-    async query(query: string): Promise<QueryResult> {
-      const { res, method } = await send(query);
-      const body = (typeof res.data === 'object' && res.data !== null ? res.data : {}) as Partial<ApiResponse>;
-      if (body.status === 'error') {
-        throw fail(query, method, `HTTP ${res.status} ${body.errorType ?? 'error'}: ${body.error ?? '(no message)'}`, body.errorType, res.status);
-      }
-      if (res.status < 200 || res.status >= 300 || body.status !== 'success' || body.data === undefined) {
-        const text = typeof res.data === 'string' ? res.data.slice(0, 300) : JSON.stringify(res.data)?.slice(0, 300);
-        throw fail(query, method, `HTTP ${res.status} without a Prometheus success response: ${text ?? '(empty body)'}`, undefined, res.status);
-      }
+  /** Prometheus takes times as (fractional) Unix seconds. */
+  const at = (o?: QueryOptions): Record<string, string> => (o?.time === undefined ? {} : { time: String(o.time / 1000) });
 
-      const { resultType, result } = body.data;
+  return {
+    async query(query: string, o?: QueryOptions): Promise<QueryResult> {
+      const { resultType, result, method } = await call('query', query, at(o));
       switch (resultType) {
         case 'vector': {
           const series = result as { metric: Record<string, string>; value: Sample }[];
@@ -127,8 +133,29 @@ export function createPrometheusProvider(opts: PrometheusOptions): MetricsProvid
         case 'scalar':
           return sampleValue(result as Sample, 'the scalar result');
         default:
-          throw fail(query, method, `the query returned a ${resultType}; metrics need an instant vector or a scalar (drop range selectors that are not inside a function such as rate())`);
+          throw fail(query, method, 'query', `the query returned a ${resultType}; metrics need an instant vector or a scalar (drop range selectors that are not inside a function such as rate())`);
       }
+    },
+
+    async queryVector(query: string, o?: QueryOptions): Promise<Series[]> {
+      const { resultType, result, method } = await call('query', query, at(o));
+      if (resultType === 'scalar') return [{ labels: {}, value: Number((result as Sample)[1]) }];
+      if (resultType !== 'vector') throw fail(query, method, 'query', `the query returned a ${resultType} where an instant vector was expected`);
+      return (result as { metric: Record<string, string>; value: Sample }[]).map((r) => ({ labels: r.metric, value: Number(r.value[1]) }));
+    },
+
+    async queryRange(query: string, o: RangeOptions): Promise<RangeSeries[]> {
+      if (!(o.end >= o.start) || !(o.stepMs > 0)) {
+        throw new PrometheusError(
+          `Prometheus range query: need start ≤ end and a positive step, got start ${o.start}, end ${o.end}, step ${o.stepMs} ms; query: ${query}`,
+          `${shownBase}/api/v1/query_range`, query);
+      }
+      const { resultType, result, method } = await call('query_range', query, { start: String(o.start / 1000), end: String(o.end / 1000), step: String(o.stepMs / 1000) });
+      if (resultType !== 'matrix') throw fail(query, method, 'query_range', `the range query returned a ${resultType} where a matrix was expected`);
+      return (result as { metric: Record<string, string>; values: Sample[] }[]).map((r) => ({
+        labels: r.metric,
+        points: r.values.map(([t, v]): [number, number] => [Math.round(t * 1000), Number(v)]),
+      }));
     },
 
     async isOnline(): Promise<boolean> {

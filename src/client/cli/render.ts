@@ -1,5 +1,33 @@
 /** How rollouts look in a terminal: the status block of `ramp status` and the live view. */
+import type { JudgeEvidence } from '../../domain/analysis/judged';
+import type { MetricEvidence } from '../../domain/analysis/sequential';
 import type { RolloutStatus } from '../../domain/rollout/state';
+
+const num = (v: number) => (Math.abs(v) >= 1e6 ? v.toExponential(1) : String(Number(v.toFixed(v < 10 ? 3 : 1))));
+const share = (x: number, n: number) => (n > 0 ? `${num((100 * x) / n)}%` : 'n/a');
+
+function metricLine(name: string, m: MetricEvidence): string {
+  const ratio = m.ratio === null ? 'ratio n/a' : `ratio ${num(m.ratio)}×${m.bounds ? ` [${num(m.bounds[0])}, ${num(m.bounds[1])}]` : ''}`;
+  return `${name}: canary ${share(m.canary.events, m.canary.requests)} of ${m.canary.requests}, baseline ${share(m.baseline.events, m.baseline.requests)} of ${m.baseline.requests}; `
+    + `${ratio}; e-values rollback ${num(m.eRollback)}, no-worse ${num(m.ePromote)}; noise ${num(m.noise)}`;
+}
+
+/** A judge's evidence in a few lines: the numbers behind its verdict. */
+export function judgeEvidenceLines(ev: JudgeEvidence): string[] {
+  if (ev.kind === 'threshold') {
+    const e = ev.e;
+    return [`checks ${e.checks}, failed ${e.failedChecks}${e.successRate !== undefined ? `; last success rate ${num(e.successRate)}%` : ''}${e.p99Ms !== undefined ? `, p99 ${num(e.p99Ms)} ms` : ''}${e.lastFailure ? ` (${e.lastFailure})` : ''}`];
+  }
+  const e = ev.e;
+  const split = e.split.configured === null ? 'split: no traffic yet'
+    : `split: canary ${e.split.observed === null ? 'n/a' : `${num(100 * e.split.observed)}%`} of requests, configured ${num(100 * e.split.configured)}%${e.split.mismatch ? ' — MISMATCH' : ''} (e-value ${num(e.split.eMismatch)})`;
+  return [
+    metricLine('errors', e.errors),
+    metricLine(`slow (> ${e.latency.slowMs ?? '?'} ms)`, e.latency),
+    split,
+    `after ${Math.round(e.elapsedMs / 1000)}s, ${e.batches} batches; act at e-value ≥ ${num(e.thresholds.rollback)} (α ${e.thresholds.alpha})${e.resets > 0 ? `; ${e.resets} counter resets` : ''}`,
+  ];
+}
 
 export function weightBar(canary: number, width = 20): string {
   const n = Math.round((canary / 100) * width);
@@ -25,6 +53,7 @@ export function statusBlock(s: RolloutStatus, nowMs: number): string[] {
   if (s.lastAnalysis) {
     lines.push(`Analysis   ${s.lastAnalysis.phase} (${s.lastAnalysis.source}) — ${s.lastAnalysis.reason}`);
     for (const m of s.lastAnalysis.measurements) lines.push(`             ${m.metric}: ${m.phase}${m.value !== undefined ? ` value ${m.value}` : ''}${m.message ? ` — ${m.message}` : ''}`);
+    if (s.lastAnalysis.judge?.evidence) lines.push(...judgeEvidenceLines(s.lastAnalysis.judge.evidence).map((l) => `             ${l}`));
   }
   if (s.reason && s.phase !== 'Progressing') lines.push(`Reason     ${s.reason}`);
   for (const l of s.leftToFix ?? []) lines.push(`TO FIX     ${l}`);

@@ -3,7 +3,9 @@
  * table-tested; the workflow only wires them to messages and activities. Time is always an
  * input (ISO strings from the workflow), never read here.
  */
-import type { ResolvedRollout, Step } from '../spec/schema';
+import type { JudgeEvidence } from '../analysis/judged';
+import type { JudgeDecision } from '../analysis/sequential';
+import type { AnalysisSpec, ResolvedJudge, ResolvedRollout, Step } from '../spec/schema';
 import { Command, CommandInput } from './commands';
 import { Outcome, Phase, TERMINAL_PHASES } from './phases';
 
@@ -15,6 +17,13 @@ export interface AnalysisVerdict {
   measurements: { metric: string; phase: string; value?: number; message?: string }[];
   /** 'step' for an analysis step, 'background' for the rollout-wide analysis. */
   source: 'step' | 'background';
+  /** A judged analysis: the judge, what it said at the last look, and its evidence. */
+  judge?: { kind: ResolvedJudge['kind']; verdict: JudgeDecision | 'error'; evidence?: JudgeEvidence };
+}
+
+/** What an analysis looks at, in a few words: its metrics, or its judge. */
+export function analysisSubject(a: AnalysisSpec): string {
+  return a.judge ? `${a.judge.kind} judge (canary vs baseline)` : a.metrics.map((m) => m.name).join(', ');
 }
 
 export interface AuditEntry {
@@ -61,7 +70,7 @@ export function describeStep(step: Step): string {
     case 'approval':
       return 'wait for approval';
     case 'analysis':
-      return `analysis: ${step.analysis.metrics.map((m) => m.name).join(', ')} (${step.analysis.count ?? '∞'} × ${Math.round(step.analysis.interval / 1000)}s)`;
+      return `analysis: ${analysisSubject(step.analysis)} (${step.analysis.count ?? '∞'} × ${Math.round(step.analysis.interval / 1000)}s)`;
   }
 }
 

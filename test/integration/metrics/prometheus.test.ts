@@ -140,7 +140,7 @@ describe('Prometheus metrics provider (real Prometheus)', () => {
 
   it('takes the rate window from the analysis interval when the metric has none', async () => {
     const sent: string[] = [];
-    const recording = { query: (q: string) => { sent.push(q); return prometheus.query(q); }, isOnline: () => prometheus.isOnline() };
+    const recording = { ...prometheus, query: (q: string) => { sent.push(q); return prometheus.query(q); } };
     const analysis = { ...newAnalysis([newMetric({ window: undefined, thresholdRange: { min: 90 } })]), interval: 5000 };
     const [m] = await createMetricsActivities({ metrics: recording }).measureAnalysis({ analysis, vars, at });
     expect(sent).toHaveLength(1);
@@ -166,6 +166,60 @@ describe('Prometheus metrics provider (real Prometheus)', () => {
     expect(m!.phase).toBe('Successful');
     expect(m!.value).toBeGreaterThan(7);
     expect(m!.value).toBeLessThan(13);
+  });
+
+  it('queryVector answers every series with its labels: histogram buckets by le, +Inf included', async () => {
+    const series = await prometheus.queryVector(
+      `sum by (le) (istio_request_duration_milliseconds_bucket{reporter="destination",destination_workload="${canary}",destination_workload_namespace="${namespace}"})`);
+    expect(series.map((x) => x.labels.le).sort()).toEqual([...BUCKETS].sort());
+    const byLe = Object.fromEntries(series.map((x) => [x.labels.le!, x.value]));
+    expect(byLe['+Inf']).toBeGreaterThan(0);
+    // The answer is one scrape's counters, so the shares are exact: 45 of 50 per tick at or below 25 ms.
+    expect(byLe['25']! / byLe['+Inf']!).toBeCloseTo(45 / 50, 6);
+  });
+
+  it('queryRange answers a time series per series, oldest first, one point per step', async () => {
+    const end = Date.now();
+    const [s, ...rest] = await prometheus.queryRange(
+      `sum(istio_requests_total{reporter="destination",destination_workload="${canary}",destination_workload_namespace="${namespace}"})`,
+      { start: end - 8000, end, stepMs: 2000 });
+    expect(rest).toEqual([]);
+    expect(s!.points.length).toBeGreaterThanOrEqual(4);
+    expect(s!.points.length).toBeLessThanOrEqual(5);
+    const times = s!.points.map(([t]) => t);
+    expect(times).toEqual([...times].sort((a, b) => a - b));
+    expect(times[1]! - times[0]!).toBe(2000);
+    // A counter: never down, and rising with the ticks.
+    const values = s!.points.map(([, v]) => v);
+    expect(values.at(-1)!).toBeGreaterThan(values[0]!);
+  });
+
+  it('queryRange refuses an inverted range before sending anything', async () => {
+    await expect(prometheus.queryRange('up', { start: 2000, end: 1000, stepMs: 1000 })).rejects.toThrow(/need start ≤ end and a positive step/);
+  });
+
+  it('readCounters: both workloads\' cumulative counters at one fixed time, the same when read again', async () => {
+    const t = Date.now() - 2000;
+    const input = { namespace, canary, baseline: idle, at: t };
+    const first = await activities.readCounters(input);
+    if (!first.ok) throw new Error(first.error);
+    // Destination-reported only: 19 × 200 + 1 × 500 per tick; the source reporter's 50 × 500 are not counted.
+    expect(first.canary.errors / first.canary.requests).toBeCloseTo(1 / 20, 6);
+    expect(first.canary.latency!.buckets.map((b) => b.le)).toEqual(BUCKETS.filter((b) => b !== '+Inf').map(Number));
+    expect(first.canary.latency!.count).toBe(first.canary.latency!.buckets.at(-1)!.count);
+    expect(first.canary.latency!.buckets[4]!.count / first.canary.latency!.count).toBeCloseTo(45 / 50, 6);
+    // The idle workload served 5 requests, no 5xx, and exposes no histogram.
+    expect(first.baseline).toEqual({ requests: 5, errors: 0 });
+    // Evaluated at `at`, a retried activity reads exactly the same counters.
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await activities.readCounters(input)).toEqual(first);
+  });
+
+  it('readCounters with Prometheus unreachable is a result naming the endpoint, not a thrown failure', async () => {
+    const down = createMetricsActivities({ metrics: createPrometheusProvider({ http: axios.create(), url: 'http://127.0.0.1:1', timeoutMs: 2000 }) });
+    const r = await down.readCounters({ namespace, canary, baseline: idle, at: Date.now() });
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.error).toMatch(/^Prometheus query failed: POST http:\/\/127\.0\.0\.1:1\/api\/v1\/query: cannot reach Prometheus \(ECONNREFUSED/);
   });
 
   it('a workload without traffic has no data: Inconclusive by default, Failed with noData: fail, never Successful', async () => {
@@ -228,7 +282,7 @@ describe('Prometheus metrics provider (real Prometheus)', () => {
   it('an undefined template variable fails the activity as non-retryable InvalidAnalysis before any query', async () => {
     // The real provider, counting calls: none may happen when a template is broken.
     let calls = 0;
-    const counting = { query: (q: string) => { calls++; return prometheus.query(q); }, isOnline: () => prometheus.isOnline() };
+    const counting = { ...prometheus, query: (q: string) => { calls++; return prometheus.query(q); } };
     const acts = createMetricsActivities({ metrics: counting });
     const metric = newMetric({ name: 'x', query: 'up{a="{{ foo }}"}' });
     const err = await acts.measureAnalysis({ analysis: newAnalysis([newMetric(), metric]), vars, at }).then(() => undefined, (e: unknown) => e);

@@ -1,15 +1,7 @@
 import { parseRollout, SpecError, validateRollout } from '../../../../src/domain/spec/parse';
-import { newTestRolloutRaw } from '../../../support/builders';
+import { newTestRolloutRaw, specProblems } from '../../../support/builders';
 
-function problems(raw: unknown): string[] {
-  try {
-    validateRollout(raw);
-  } catch (err) {
-    if (err instanceof SpecError) return err.problems.map((p) => `${p.path}: ${p.message}`);
-    throw err;
-  }
-  return [];
-}
+const problems = specProblems;
 
 describe('Rollout spec: defaults resolved once', () => {
   it('resolves every default of a minimal spec', () => {

@@ -1,0 +1,128 @@
+/**
+ * The judges end to end on the real stack: the demo service's two versions behind the MuShop
+ * storefront VirtualService, the traffic generator splitting requests by the weights it reads from
+ * the apiserver and exposing Istio-named metrics per workload, the real Prometheus scraping them,
+ * and rollouts whose analysis step is a judge reading those counters.
+ *
+ * - A healthy canary is promoted by the sequential judge.
+ * - A canary answering 5 % of requests with 5xx is rolled back by the sequential judge, and by the
+ *   threshold judge at Flagger's documented defaults (interval 1 m, success rate ≥ 99 %, threshold
+ *   5), both in this run at the same time: the sequential judge must decide first. The measured
+ *   times are printed; they are not asserted against a fixed number (benchmarks do that).
+ */
+import type { WorkflowHandle } from '@temporalio/client';
+import { startRollout } from '../../../src/client/rollouts';
+import { validateRollout } from '../../../src/domain/spec/parse';
+import type { RolloutResult } from '../../../src/workflows/rollout';
+import { clusterView, createMushop, Mushop } from '../../support/mushop';
+import { recordHistory } from '../../support/histories';
+import { adminKubeConfig, stackInfo } from '../../support/stack';
+import { startTestWorker, TestWorker } from '../../support/worker';
+import { startMushopTraffic, type MushopTraffic } from '../../../scripts/traffic/main';
+
+const kc = adminKubeConfig();
+const info = stackInfo();
+let w: TestWorker;
+const opened: { shop: Mushop; traffic: MushopTraffic }[] = [];
+
+beforeAll(async () => {
+  w = await startTestWorker();
+});
+afterAll(async () => {
+  await Promise.all(opened.map(async ({ shop, traffic }) => {
+    await traffic.stop();
+    await shop.cleanup();
+  }));
+  await w?.close();
+});
+
+/** A storefront namespace with traffic: 50 requests/s, the canary's share by the VirtualService's weights. */
+async function storefront(canaryErrorRate: number, seed: number) {
+  const shop = await createMushop(kc, { mode: 'subset' });
+  const traffic = await startMushopTraffic({
+    namespace: shop.namespace,
+    rps: 50,
+    seed,
+    kubeconfig: info.kubernetes.kubeconfig,
+    targetsDir: info.prometheus.targetsDir,
+    stable: { errorRate: 0.002, latencyMs: { median: 20, p99: 80 } },
+    canary: { errorRate: canaryErrorRate, latencyMs: { median: 20, p99: 80 } },
+    maxDurationMs: 15 * 60_000,
+  });
+  opened.push({ shop, traffic });
+  return { shop, traffic };
+}
+
+/** Seconds from the judge's first look (its first counter read) to its verdict, both workflow times in history. */
+async function timeToVerdict(handle: WorkflowHandle, result: RolloutResult): Promise<number> {
+  const history = await handle.fetchHistory();
+  const first = history.events?.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'readCounters');
+  expect(first).toBeDefined();
+  const verdict = result.status.audit.find((a) => a.event === 'analysis');
+  expect(verdict).toBeDefined();
+  const t0 = Number(first!.eventTime!.seconds) * 1000 + Math.floor((first!.eventTime!.nanos ?? 0) / 1e6);
+  return (Date.parse(verdict!.at) - t0) / 1000;
+}
+
+const steps = (judge: Record<string, unknown>, interval: string, count: number) => [
+  { setWeight: 20 },
+  { analysis: { interval, count, judge } },
+  { setWeight: 100 },
+];
+
+it('promotes a healthy canary: the sequential judge sees no regression against the baseline', async () => {
+  const { shop } = await storefront(0.002, 11);
+  const rollout = validateRollout(shop.rolloutRaw(steps({ sequential: {} }, '5s', 12), { progressDeadline: '60s', rollback: { scaleDownDelay: '1s' } }));
+  const handle = await startRollout(w.client, rollout, { taskQueue: w.taskQueue });
+  const result = await handle.result();
+
+  expect(result.outcome).toBe('Promoted');
+  const a = result.status.lastAnalysis!;
+  expect(a.phase).toBe('Successful');
+  expect(a.judge?.kind).toBe('sequential');
+  // The evidence is real traffic: ~10 canary requests/s for a minute, and a baseline four times busier.
+  const ev = a.judge!.evidence!;
+  if (ev.kind !== 'sequential') throw new Error('expected sequential evidence');
+  expect(ev.e.errors.canary.requests).toBeGreaterThan(300);
+  expect(ev.e.errors.baseline.requests).toBeGreaterThan(3 * ev.e.errors.canary.requests * 0.8);
+  expect(ev.e.errors.eRollback).toBeLessThan(20);
+  expect(ev.e.split.observed).toBeGreaterThan(0.15);
+  expect(ev.e.split.observed).toBeLessThan(0.25);
+  expect(ev.e.split.mismatch).toBe(false);
+  expect(ev.e.latency.slowMs).not.toBeNull();
+  expect(a.reason).toMatch(/^sequential judge: (no regression shown in 12 looks|promote early)/);
+  expect((await clusterView(kc, shop.namespace).deployment('storefront-original'))?.spec?.template.spec?.containers[0]?.image).toBe(rollout.spec.canary.image);
+  await recordHistory(handle, 'sequential-judge-promoted');
+}, 180_000);
+
+it('rolls back a canary with 5 % errors: the sequential judge decides before Flagger\'s threshold checks', async () => {
+  const [seq, thr] = await Promise.all([storefront(0.05, 21), storefront(0.05, 22)]);
+  const deadline = { progressDeadline: '60s', rollback: { scaleDownDelay: '1s' } };
+  const sequential = validateRollout(seq.shop.rolloutRaw(steps({ sequential: {} }, '5s', 120), deadline));
+  // Flagger's documented defaults: a check per 1 m interval, success rate ≥ 99 %, p99 ≤ 500 ms, rollback at 5 failed checks.
+  const threshold = validateRollout(thr.shop.rolloutRaw(steps({ threshold: {} }, '1m', 10), deadline));
+  expect(threshold.spec.steps[1]).toMatchObject({ analysis: { judge: { kind: 'threshold', config: { minSuccessRate: 99, maxP99Ms: 500, threshold: 5, intervalMs: 60_000 } } } });
+
+  const hs = await startRollout(w.client, sequential, { taskQueue: w.taskQueue });
+  const ht = await startRollout(w.client, threshold, { taskQueue: w.taskQueue });
+  const rs = await hs.result();
+  expect(rs.outcome).toBe('RolledBack');
+  expect(rs.reason).toMatch(/^analysis Failed: sequential judge: roll back: canary errors/);
+  const ev = rs.status.lastAnalysis!.judge!.evidence!;
+  if (ev.kind !== 'sequential') throw new Error('expected sequential evidence');
+  expect(ev.e.errors.eRollback).toBeGreaterThanOrEqual(20);
+  expect(ev.e.errors.canary.events).toBeGreaterThanOrEqual(5);
+  expect(ev.e.errors.ratio).toBeGreaterThan(2);
+  expect(await clusterView(kc, seq.shop.namespace).canaryWeight()).toBe(0);
+  const tSequential = await timeToVerdict(hs, rs);
+
+  const rt = await ht.result();
+  expect(rt.outcome).toBe('RolledBack');
+  expect(rt.reason).toMatch(/^analysis Failed: threshold judge: roll back: 5 of 5 failed checks after 5/);
+  const tThreshold = await timeToVerdict(ht, rt);
+  console.log(`time to rollback from the judge's first look: sequential ${tSequential} s, threshold (Flagger defaults) ${tThreshold} s`);
+  expect(tSequential).toBeLessThan(tThreshold);
+  // Flagger's fastest rollback is interval × threshold; the checks cannot be faster than that.
+  expect(tThreshold).toBeGreaterThanOrEqual(300);
+  await recordHistory(hs, 'sequential-judge-rollback');
+}, 480_000);

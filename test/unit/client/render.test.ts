@@ -1,0 +1,43 @@
+import { judgeEvidenceLines } from '../../../src/client/cli/render';
+import type { SequentialEvidence } from '../../../src/domain/analysis/sequential';
+
+const metric = (canaryEvents: number, baselineEvents: number, ratio: number | null, eRollback: number) => ({
+  canary: { events: canaryEvents, requests: 1000 }, baseline: { events: baselineEvents, requests: 9000 },
+  ratio, bounds: ratio === null ? null : [ratio / 2, ratio * 2] as [number, number], eRollback, ePromote: 0.5, noise: 0.5,
+});
+
+describe('judgeEvidenceLines: why a judge decided, in numbers', () => {
+  it('sequential: errors, slow requests, split and thresholds', () => {
+    const e: SequentialEvidence = {
+      at: 0, elapsedMs: 95_000, batches: 1,
+      errors: metric(50, 18, 25, 3.2e7), latency: { ...metric(40, 360, 1, 0.8), slowMs: 250 },
+      split: { configured: 0.1, observed: 0.1, eMismatch: 0.4, mismatch: false },
+      thresholds: { rollback: 20, promote: 20, alpha: 0.05 }, resets: 0,
+    };
+    expect(judgeEvidenceLines({ kind: 'sequential', e })).toEqual([
+      'errors: canary 5% of 1000, baseline 0.2% of 9000; ratio 25× [12.5, 50]; e-values rollback 3.2e+7, no-worse 0.5; noise 0.5',
+      'slow (> 250 ms): canary 4% of 1000, baseline 4% of 9000; ratio 1× [0.5, 2]; e-values rollback 0.8, no-worse 0.5; noise 0.5',
+      'split: canary 10% of requests, configured 10% (e-value 0.4)',
+      'after 95s, 1 batches; act at e-value ≥ 20 (α 0.05)',
+    ]);
+  });
+
+  it('sequential before any traffic, with a mismatch flagged', () => {
+    const e: SequentialEvidence = {
+      at: 0, elapsedMs: 0, batches: 0,
+      errors: metric(0, 0, null, 1), latency: { ...metric(0, 0, null, 1), slowMs: null },
+      split: { configured: 0.1, observed: 0.3, eMismatch: 500, mismatch: true },
+      thresholds: { rollback: 20, promote: 20, alpha: 0.05 }, resets: 2,
+    };
+    const lines = judgeEvidenceLines({ kind: 'sequential', e });
+    expect(lines[0]).toContain('ratio n/a');
+    expect(lines[1]).toMatch(/^slow \(> \? ms\)/);
+    expect(lines[2]).toBe('split: canary 30% of requests, configured 10% — MISMATCH (e-value 500)');
+    expect(lines[3]).toMatch(/; 2 counter resets$/);
+  });
+
+  it('threshold: checks, failures and the last values', () => {
+    expect(judgeEvidenceLines({ kind: 'threshold', e: { checks: 3, failedChecks: 2, successRate: 95.12345, p99Ms: 180, lastFailure: 'request-success-rate value 95.123 below min 99' } }))
+      .toEqual(['checks 3, failed 2; last success rate 95.1%, p99 180 ms (request-success-rate value 95.123 below min 99)']);
+  });
+});
