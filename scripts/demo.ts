@@ -12,6 +12,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
+import { judgeEvidenceLines } from '../src/client/cli/render';
 import { connectRampClient, loadClientSettings, workflowUiUrl } from '../src/client/connect';
 import { startRollout } from '../src/client/rollouts';
 import { parseRollout } from '../src/domain/spec/parse';
@@ -91,7 +92,7 @@ async function main(): Promise<void> {
   const running = rampWorker.worker.run();
   try {
     const handle = await startRollout(ramp.client, rollout, { taskQueue: env.RAMP_TASK_QUEUE, startedBy: 'npm run demo' });
-    console.log(`Started rollout ${handle.workflowId} (${rollout.spec.canary.image}${bad ? ', a canary that never becomes ready' : ''})`);
+    console.log(`Started rollout ${handle.workflowId} (${rollout.spec.canary.image}${bad ? ', a canary answering 20 % of requests with 5xx' : ''})`);
     console.log(`  history: ${workflowUiUrl(info.temporal.uiUrl, info.temporal.namespace, handle.workflowId)}\n`);
 
     let last = '';
@@ -107,8 +108,13 @@ async function main(): Promise<void> {
       last = l;
       if (s.lastAnalysis && s.lastAnalysis.at !== lastAnalysisAt) {
         lastAnalysisAt = s.lastAnalysis.at;
-        const evidence = s.lastAnalysis.measurements.map((m) => `${m.metric} ${m.value === undefined ? 'no data' : Number(m.value.toFixed(2))} ${m.phase}`).join(', ');
-        console.log(`  analysis ${s.lastAnalysis.phase}: ${evidence}`);
+        if (s.lastAnalysis.judge) {
+          console.log(`  analysis ${s.lastAnalysis.phase}: ${s.lastAnalysis.reason}`);
+          if (s.lastAnalysis.judge.evidence) for (const l of judgeEvidenceLines(s.lastAnalysis.judge.evidence).slice(0, 2)) console.log(`    ${l}`);
+        } else {
+          const evidence = s.lastAnalysis.measurements.map((m) => `${m.metric} ${m.value === undefined ? 'no data' : Number(m.value.toFixed(2))} ${m.phase}`).join(', ');
+          console.log(`  analysis ${s.lastAnalysis.phase}: ${evidence}`);
+        }
       }
       if (s.phase === 'AwaitingApproval') {
         approvalAskedAt ??= Date.now();

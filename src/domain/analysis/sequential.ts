@@ -718,7 +718,9 @@ function evidenceOf(config: SequentialConfig, grids: { metric: RatioGrid; split:
 
 function describe(name: string, unit: string, m: MetricEvidence): string {
   const b = m.bounds ? `, ratio in [${formatValue(m.bounds[0])}, ${formatValue(m.bounds[1])}]` : '';
-  return `${name} ${m.ratio !== null ? `${formatValue(m.ratio)}×` : 'n/a'} baseline `
+  const ratio = m.ratio !== null ? `${formatValue(m.ratio)}× baseline`
+    : m.canary.events > 0 && m.baseline.events === 0 ? 'against none in the baseline' : 'ratio n/a';
+  return `${name} ${ratio} `
     + `(canary ${pct(m.canary.events, m.canary.requests)} ${unit} of ${formatValue(m.canary.requests)}, `
     + `baseline ${pct(m.baseline.events, m.baseline.requests)} of ${formatValue(m.baseline.requests)}${b})`;
 }
