@@ -13,6 +13,7 @@ import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
 import * as k8s from '@kubernetes/client-node';
+import { activityCalls, type ActivityCall } from '../../src/client/history';
 import { startRollout } from '../../src/client/rollouts';
 import { validateRollout } from '../../src/domain/spec/parse';
 import { abortUpdate, statusQuery } from '../../src/shared/messages';
@@ -104,14 +105,13 @@ async function main(): Promise<void> {
       const r = await h.result();
       await s.cleanup();
       if (r.outcome !== 'RolledBack' || !r.reason.startsWith('analysis Failed')) throw new Error(`verdict rollout ended ${r.outcome}: ${r.reason}`);
-      // Both moments from the server's history: the failing measurement's completion, and the
-      // completion of the rollback's weight-0 write (reported after the apiserver answered it).
-      const events = (await h.fetchHistory()).events ?? [];
-      const at = (e: (typeof events)[number] | undefined) => Number(e!.eventTime!.seconds) * 1000 + Math.floor((e!.eventTime!.nanos ?? 0) / 1e6);
-      const scheduled = (name: string) => events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === name).map((e) => String(e.eventId));
-      const completed = (ids: string[]) => events.filter((e) => ids.includes(String(e.activityTaskCompletedEventAttributes?.scheduledEventId)));
-      const verdict = completed(scheduled('measureAnalysis'))[0];
-      const weightZero = completed(scheduled('trafficSetWeight')).at(-1);
+      // Both moments from history: the failing measurement's completion, and the completion of
+      // the rollback's weight-0 write (after the apiserver answered it). For local activities
+      // these are the worker's clock, recorded in their markers.
+      const calls = activityCalls((await h.fetchHistory()).events ?? []);
+      const verdict = calls.find((c) => c.name === 'measureAnalysis');
+      const weightZero = calls.filter((c) => c.name === 'trafficSetWeight').at(-1);
+      const at = (c: ActivityCall | undefined) => c!.endedAt!;
       return at(weightZero) - at(verdict);
     });
     process.stderr.write(`verdict → safe: ${JSON.stringify(summary(verdictMs))}\n`);
@@ -125,13 +125,15 @@ async function main(): Promise<void> {
     const r = await h.result();
     const events = (await h.fetchHistory()).events ?? [];
     const after = (await clusterView(kc, s.namespace).vs()).metadata.generation;
-    const weightChanges = events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'trafficSetWeight').length;
+    const calls = activityCalls(events);
+    const weightChanges = calls.filter((c) => c.name === 'trafficSetWeight').length;
     // VirtualService writes: prepare (canary at 0) + each weight change + restoring the routes.
     const vsWrites = after - before;
     const cost = {
       outcome: r.outcome,
       historyEvents: events.length,
-      activities: events.filter((e) => e.activityTaskScheduledEventAttributes).length,
+      activities: calls.filter((c) => !c.local).length,
+      localActivities: calls.filter((c) => c.local).length,
       timers: events.filter((e) => e.timerStartedEventAttributes).length,
       weightChanges,
       virtualServiceWrites: vsWrites,
@@ -167,7 +169,7 @@ async function main(): Promise<void> {
       '| measure | value | target |',
       '|---|---|---|',
       `| history events | ${cost.historyEvents} | ≤ 150: ${cost.historyEvents <= 150 ? 'met' : '**missed**'} |`,
-      `| activities / timers | ${cost.activities} / ${cost.timers} | — |`,
+      `| activity tasks / local activities / timers | ${cost.activities} / ${cost.localActivities} / ${cost.timers} | — |`,
       `| VirtualService writes per weight change | ${cost.writesPerWeightChange} (${cost.virtualServiceWrites} writes in all: prepare, ${cost.weightChanges} weight changes, restore) | exactly 1: ${cost.writesPerWeightChange === 1 ? 'met' : '**missed**'} |`,
       '',
     ].join('\n'));

@@ -28,6 +28,8 @@ export interface StartOptions {
   taskQueue: string;
   /** Who starts it (recorded in the workflow's audit log). */
   startedBy?: string;
+  /** History events after which a run continues as new (default 2,000; see docs/decisions/0010). */
+  historyLimit?: number;
 }
 
 export async function startRollout(client: Client, rollout: ResolvedRollout, opts: StartOptions): Promise<WorkflowHandleWithFirstExecutionRunId<typeof rolloutWorkflow>> {
@@ -39,7 +41,7 @@ export async function startRollout(client: Client, rollout: ResolvedRollout, opt
     return await client.workflow.start<typeof rolloutWorkflow>(ROLLOUT_WORKFLOW, {
       taskQueue: opts.taskQueue,
       workflowId,
-      args: [{ rollout, startedBy: opts.startedBy }],
+      args: [{ rollout, startedBy: opts.startedBy, ...(opts.historyLimit !== undefined ? { historyLimit: opts.historyLimit } : {}) }],
       typedSearchAttributes: [
         { key: RampTarget, value: targetKey(ns, target) },
         { key: RampRollout, value: `${ns}/${rollout.metadata.name}` },

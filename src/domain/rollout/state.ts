@@ -105,6 +105,14 @@ export class RolloutState {
     };
   }
 
+  /** The state a previous run handed over (continue-as-new): the same status and pending requests. */
+  static restore(rollout: ResolvedRollout, status: RolloutStatus, requests: Requests): RolloutState {
+    const s = new RolloutState(rollout, status.startedAt);
+    Object.assign(s.status, status);
+    Object.assign(s.requests, requests);
+    return s;
+  }
+
   get phase(): Phase {
     return this.status.phase;
   }

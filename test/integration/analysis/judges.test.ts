@@ -11,6 +11,7 @@
  *   times are printed; they are not asserted against a fixed number (benchmarks do that).
  */
 import type { WorkflowHandle } from '@temporalio/client';
+import { activityCalls } from '../../../src/client/history';
 import { startRollout } from '../../../src/client/rollouts';
 import { validateRollout } from '../../../src/domain/spec/parse';
 import type { RolloutResult } from '../../../src/workflows/rollout';
@@ -56,12 +57,11 @@ async function storefront(canaryErrorRate: number, seed: number) {
 /** Seconds from the judge's first look (its first counter read) to its verdict, both workflow times in history. */
 async function timeToVerdict(handle: WorkflowHandle, result: RolloutResult): Promise<number> {
   const history = await handle.fetchHistory();
-  const first = history.events?.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'readCounters');
-  expect(first).toBeDefined();
+  const first = activityCalls(history.events ?? []).find((c) => c.name === 'readCounters');
+  expect(first?.endedAt).toBeDefined();
   const verdict = result.status.audit.find((a) => a.event === 'analysis');
   expect(verdict).toBeDefined();
-  const t0 = Number(first!.eventTime!.seconds) * 1000 + Math.floor((first!.eventTime!.nanos ?? 0) / 1e6);
-  return (Date.parse(verdict!.at) - t0) / 1000;
+  return (Date.parse(verdict!.at) - first!.endedAt!) / 1000;
 }
 
 const steps = (judge: Record<string, unknown>, interval: string, count: number) => [

@@ -3,6 +3,7 @@
  * delay), a canary that never becomes ready, a failing analysis, a cancelled workflow; and
  * approve/abort sent with the stock Temporal CLI.
  */
+import { activityCalls } from '../../../src/client/history';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import * as fs from 'node:fs';
@@ -239,8 +240,7 @@ it('objects the spec names that do not exist fail fast, before any change', asyn
   expect(result.status.audit.map((a) => a.event)).toEqual(['start', 'rollback']);
   await expectRestored();
   const history = await handle.fetchHistory();
-  const scheduled = (history.events ?? []).flatMap((e) => (e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType?.name] : []));
-  expect(scheduled).toEqual(['workloadPreflight', 'trafficPreflight']);
+  expect(activityCalls(history.events ?? []).map((c) => [c.name, c.outcome])).toEqual([['workloadPreflight', 'completed'], ['trafficPreflight', 'failed']]);
 });
 
 it('a rollback that cannot finish ends in RollbackFailed, saying what is left to fix', async () => {

@@ -2,8 +2,8 @@
  * `ramp story NAME`: one rollout told step by step from its Temporal history — phases, each
  * activity with its summary and outcome, timers, commands with who sent them, and the end.
  */
-import { defaultPayloadConverter } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
+import { decodePayload, localActivityOf, msOf } from '../../history';
 import type { CliContext } from '../context';
 import { ExitCode } from '../errors';
 import { resolveRollout } from '../resolve';
@@ -17,20 +17,11 @@ export interface StoryLine {
   text: string;
 }
 
-function decode(p: Payload | null | undefined): unknown {
-  if (!p) return undefined;
-  try {
-    return defaultPayloadConverter.fromPayload(p);
-  } catch {
-    return '(undecodable payload)';
-  }
-}
+const decode = decodePayload;
 
 function tsOf(e: Event): string {
-  const t = e.eventTime;
-  if (!t) return '';
-  const ms = Number(t.seconds ?? 0) * 1000 + Math.floor((t.nanos ?? 0) / 1e6);
-  return new Date(ms).toISOString();
+  const ms = msOf(e.eventTime);
+  return ms === undefined ? '' : new Date(ms).toISOString();
 }
 
 /** A field of a command's input as text (inputs come from people and the stock CLI: any JSON). */
@@ -59,6 +50,9 @@ export function storyOf(events: Event[]): StoryLine[] {
       for (const [k, p] of Object.entries(fields)) {
         if (k === 'RampPhase' || k === 'RampOutcome') lines.push({ at, kind: 'phase', text: `${k === 'RampPhase' ? 'phase' : 'outcome'} → ${String(decode(p))}` });
       }
+    } else if (e.markerRecordedEventAttributes) {
+      const la = localActivityOf(e);
+      if (la) lines.push({ at, kind: la.outcome === 'completed' ? 'activity' : 'activity-failed', text: la.outcome === 'completed' ? `✔ ${la.summary ?? la.name}` : `✘ ${la.summary ?? la.name}: ${la.failure}` });
     } else if (e.activityTaskScheduledEventAttributes) {
       const name = summary ?? e.activityTaskScheduledEventAttributes.activityType?.name ?? 'activity';
       scheduled.set(String(e.eventId), name);

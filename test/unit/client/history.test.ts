@@ -1,0 +1,40 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import { activityCalls } from '../../../src/client/history';
+import { storyOf } from '../../../src/client/cli/commands/story';
+
+const DIR = path.resolve(__dirname, '../../fixtures/histories');
+const events = (file: string) => historyFromJSON(JSON.parse(fs.readFileSync(path.join(DIR, file), 'utf8'))).events ?? [];
+
+describe('activityCalls: activity tasks and local activities read alike', () => {
+  const before = activityCalls(events('before-local-activities/promoted-subset-routing.json'));
+  const after = activityCalls(events('promoted-subset-routing.json'));
+
+  it('the same rollout, recorded before and after the move to local activities, makes the same calls', () => {
+    expect(before.every((c) => !c.local)).toBe(true);
+    expect(after.filter((c) => c.local).length).toBeGreaterThan(10);
+    // Readiness waits stay activity tasks.
+    expect(after.filter((c) => !c.local).map((c) => c.name)).toEqual(['waitAvailable', 'waitAvailable']);
+    // That fixture predates the drift check (a read of the weights before each weight change).
+    const noDrift = after.filter((c) => c.name !== 'trafficGetWeights');
+    expect(noDrift.map((c) => c.name)).toEqual(before.map((c) => c.name));
+    expect(noDrift.map((c) => c.summary)).toEqual(before.map((c) => c.summary));
+  });
+
+  it('every call completed, with times in order and its decoded result', () => {
+    for (const calls of [before, after]) {
+      expect(calls.map((c) => c.outcome).every((o) => o === 'completed')).toBe(true);
+      for (const c of calls) expect(c.endedAt).toBeGreaterThan(0);
+      const weights = calls.filter((c) => c.name === 'trafficSetWeight').map((c) => (c.result as { canary: number }).canary);
+      expect(weights[weights.length - 1]).toBe(0);
+      expect(weights.length).toBeGreaterThanOrEqual(2);
+    }
+  });
+
+  it('ramp story tells local activities as it tells activities', () => {
+    const told = (file: string) => storyOf(events(file)).filter((l) => l.kind === 'activity' && !l.text.includes('outside changes')).map((l) => l.text);
+    expect(told('promoted-subset-routing.json')).toEqual(told('before-local-activities/promoted-subset-routing.json'));
+    expect(told('promoted-subset-routing.json')).toContain('✔ check stable Deployment and Service');
+  });
+});
