@@ -26,6 +26,8 @@ export interface ActivityCall {
   /** When it ended: completed, failed or timed out (local activity: the worker's clock). */
   endedAt?: number;
   outcome: 'completed' | 'failed' | 'timedOut' | 'pending';
+  /** The attempt that ended it (1 unless it was retried). */
+  attempt: number;
   /** Decoded result (completed) or failure message (failed). */
   result?: unknown;
   failure?: string;
@@ -50,7 +52,7 @@ export function msOf(t: Timestamp): number | undefined {
 export function localActivityOf(e: HistoryEvent): ActivityCall | undefined {
   const m = e.markerRecordedEventAttributes;
   if (m?.markerName !== 'core_local_activity') return undefined;
-  const data = decodePayload(m.details?.data?.payloads?.[0]) as { activity_type?: string; complete_time?: Timestamp; original_schedule_time?: Timestamp } | undefined;
+  const data = decodePayload(m.details?.data?.payloads?.[0]) as { activity_type?: string; attempt?: number; complete_time?: Timestamp; original_schedule_time?: Timestamp } | undefined;
   const failure = m.failure ? (m.failure.cause?.message ?? m.failure.message ?? 'failed') : undefined;
   return {
     name: data?.activity_type ?? 'activity',
@@ -60,6 +62,7 @@ export function localActivityOf(e: HistoryEvent): ActivityCall | undefined {
     scheduledAt: msOf(data?.original_schedule_time),
     endedAt: msOf(data?.complete_time) ?? msOf(e.eventTime),
     outcome: failure === undefined ? 'completed' : 'failed',
+    attempt: data?.attempt ?? 1,
     ...(failure === undefined ? { result: decodePayload(m.details?.result?.payloads?.[0]) } : { failure }),
   };
 }
@@ -78,10 +81,16 @@ export function activityCalls(events: readonly HistoryEvent[]): ActivityCall[] {
     if (s) {
       const call: ActivityCall = {
         name: s.activityType?.name ?? 'activity', summary: decodePayload(e.userMetadata?.summary) as string | undefined,
-        local: false, eventId: Number(String(e.eventId)), scheduledAt: msOf(e.eventTime), outcome: 'pending',
+        local: false, eventId: Number(String(e.eventId)), scheduledAt: msOf(e.eventTime), outcome: 'pending', attempt: 1,
       };
       calls.push(call);
       byScheduled.set(String(e.eventId), call);
+      continue;
+    }
+    const started = e.activityTaskStartedEventAttributes;
+    if (started) {
+      const call = byScheduled.get(String(started.scheduledEventId));
+      if (call) call.attempt = started.attempt ?? 1;
       continue;
     }
     const done = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes;

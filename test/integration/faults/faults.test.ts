@@ -80,7 +80,7 @@ describe('with an in-process worker', () => {
     const result = await handle.result();
     expect(result.outcome).toBe('Promoted');
     const history = await handle.fetchHistory();
-    const retried = (history.events ?? []).some((e) => (e.activityTaskStartedEventAttributes?.attempt ?? 1) > 1);
+    const retried = activityCalls(history.events ?? []).some((c) => c.attempt > 1);
     expect(retried).toBe(true);
     await expectClean(s);
   });

@@ -38,3 +38,12 @@ describe('activityCalls: activity tasks and local activities read alike', () => 
     expect(told('promoted-subset-routing.json')).toContain('✔ check stable Deployment and Service');
   });
 });
+
+describe('activityCalls: attempts', () => {
+  it('reads the attempt of a retried activity task and of a retried local activity', () => {
+    const retriedTask = activityCalls(events('before-local-activities/worker-killed-mid-activity.json')).find((c) => c.attempt > 1);
+    expect(retriedTask).toMatchObject({ name: 'waitAvailable', local: false, outcome: 'completed' });
+    // In the lean histories the first calls never needed a retry.
+    expect(activityCalls(events('promoted-subset-routing.json')).every((c) => c.attempt === 1)).toBe(true);
+  });
+});
