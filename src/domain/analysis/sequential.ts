@@ -154,8 +154,13 @@ export interface SequentialConfig {
   minPromoteRequests: number;
   /** Length of a batch, the unit of minute-to-minute noise, in milliseconds. */
   batchMs: number;
-  /** Prior standard deviation of the per-batch log ratio canary/baseline that is noise, not signal. */
+  /** Prior standard deviation of the per-batch log ratio canary/baseline that is noise, not signal (errors). */
   noise: number;
+  /**
+   * The same prior for the slow-request share. Absent in configurations resolved before it existed
+   * (running rollouts): those judge latency with `noise`, as they always did.
+   */
+  latencyNoise?: number;
   /** The noise estimate never goes below this (0: the data may narrow the prior without limit). */
   noiseFloor: number;
   /** Weight of that prior, in batches, against the noise estimated from completed batches. */
@@ -167,6 +172,9 @@ export interface SequentialConfig {
   /** Whether the judge may promote before the analysis ends. */
   promote: boolean;
 }
+
+/** The noise prior of the latency test (older configurations have none: they use `noise`). */
+const latencyNoiseOf = (c: SequentialConfig): number => c.latencyNoise ?? c.noise;
 
 /** Defaults: α 5 %, tolerance +50 %, slow = above the baseline's p90, one-minute batches. */
 export const SEQUENTIAL_DEFAULTS: Readonly<SequentialConfig> = {
@@ -188,6 +196,8 @@ export const SEQUENTIAL_DEFAULTS: Readonly<SequentialConfig> = {
 /** Fills defaults and rejects impossible values with a message naming the field. */
 export function resolveSequentialConfig(partial: Partial<SequentialConfig> = {}): SequentialConfig {
   const c: SequentialConfig = { ...SEQUENTIAL_DEFAULTS, ...partial };
+  // Unless set apart, latency gets the same noise prior as errors (written out: configurations are frozen into workflow inputs).
+  c.latencyNoise = partial.latencyNoise ?? c.noise;
   const open01 = (name: keyof SequentialConfig, v: number) => {
     if (!(v > 0 && v < 1)) throw new JudgeConfigError(`sequential judge: ${name} must be between 0 and 1 (exclusive), got ${v}`);
   };
@@ -201,12 +211,13 @@ export function resolveSequentialConfig(partial: Partial<SequentialConfig> = {})
   atLeast('minPromoteRequests', c.minPromoteRequests, 1);
   atLeast('batchMs', c.batchMs, 1000);
   atLeast('noise', c.noise, 0);
+  atLeast('latencyNoise', c.latencyNoise, 0);
   atLeast('noiseFloor', c.noiseFloor, 0);
   atLeast('noisePriorBatches', c.noisePriorBatches, 0);
   atLeast('splitNoise', c.splitNoise, 0);
   if (!(c.tolerance > 0 && c.tolerance <= 10)) throw new JudgeConfigError(`sequential judge: tolerance must be in (0, 10], got ${c.tolerance}`);
   if (!(c.splitTolerance > 0 && c.splitTolerance <= 10)) throw new JudgeConfigError(`sequential judge: splitTolerance must be in (0, 10], got ${c.splitTolerance}`);
-  if (c.noise > 3 || c.splitNoise > 3 || c.noiseFloor > 3) throw new JudgeConfigError('sequential judge: noise above 3 (a factor of 20 per batch) leaves nothing to detect');
+  if (c.noise > 3 || (c.latencyNoise ?? 0) > 3 || c.splitNoise > 3 || c.noiseFloor > 3) throw new JudgeConfigError('sequential judge: noise above 3 (a factor of 20 per batch) leaves nothing to detect');
   return c;
 }
 
@@ -543,7 +554,7 @@ function initialState(config: SequentialConfig, obs: JudgeObservation): Sequenti
     // known before any counted event, so the test stays exact.
     slowMs: slowBound(le, lastOf(obs.baseline, le).buckets, config.latencyQuantile),
     errors: newRatioTest(grids.metric, config.noise),
-    latency: newRatioTest(grids.metric, config.noise),
+    latency: newRatioTest(grids.metric, latencyNoiseOf(config)),
     split: newRatioTest(grids.split, config.splitNoise),
     resets: 0,
   };
@@ -623,7 +634,7 @@ export function sequentialJudge(
       ...s,
       batch: batchOfLook,
       errors: closeBatch(grids.metric, s.errors, config.noise, config.noisePriorBatches, config.noiseFloor),
-      latency: closeBatch(grids.metric, s.latency, config.noise, config.noisePriorBatches, config.noiseFloor),
+      latency: closeBatch(grids.metric, s.latency, latencyNoiseOf(config), config.noisePriorBatches, config.noiseFloor),
       split: closeBatch(grids.split, s.split, config.splitNoise, config.noisePriorBatches, 0),
       // The next batch's slow bound comes from the baseline of the batch just closed.
       // (Increments of cumulative buckets are themselves cumulative in `le`.)

@@ -105,6 +105,8 @@ const sequentialJudgeSchema = z.strictObject({
   /** Time scale of minute-to-minute noise: the unit of evidence. */
   batch: duration.optional(),
   noise: nonNegative(3).optional(),
+  /** The same for the slow-request share (latency is steadier minute to minute than errors). */
+  latencyNoise: nonNegative(3).optional(),
   noiseFloor: nonNegative(3).optional(),
   noisePriorBatches: nonNegative(1000).optional(),
   splitNoise: nonNegative(3).optional(),

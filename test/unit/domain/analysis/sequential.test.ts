@@ -397,3 +397,20 @@ describe('thresholdJudge (Flagger parity)', () => {
     expect(verdicts.map((v) => v.evidence.checks)).toEqual([0, 0, 0, 0, 1, 1, 1, 1, 2]);
   });
 });
+
+describe('sequentialJudge: latencyNoise', () => {
+  const obs = newObservation(0, arm(0, 0, hist(0)), arm(0, 0, hist(0)));
+  it('gives the latency test its own noise prior; errors keep noise', () => {
+    const { verdict } = sequentialJudge(resolveSequentialConfig({ latencyNoise: 0.2 }), undefined, obs);
+    expect(verdict.evidence.latency.noise).toBe(0.2);
+    expect(verdict.evidence.errors.noise).toBe(0.5);
+  });
+  it('a configuration resolved before latencyNoise existed (a running rollout) judges latency with noise, as it did', () => {
+    const { latencyNoise: _dropped, ...older } = resolveSequentialConfig({ noise: 0.7 });
+    const { verdict } = sequentialJudge(older, undefined, obs);
+    expect(verdict.evidence.latency.noise).toBe(0.7);
+  });
+  it('refuses a negative latencyNoise, naming it', () => {
+    expect(() => resolveSequentialConfig({ latencyNoise: -1 })).toThrow('sequential judge: latencyNoise must be a number ≥ 0, got -1');
+  });
+});

@@ -14,7 +14,7 @@ describe('judge: defaults', () => {
       kind: 'analysis',
       analysis: {
         interval: 15_000, count: 5, failureLimit: 0, inconclusiveLimit: 0, consecutiveErrorLimit: 4, metrics: [],
-        judge: { kind: 'sequential', config: { ...SEQUENTIAL_DEFAULTS }, atEnd: 'pass' },
+        judge: { kind: 'sequential', config: { ...SEQUENTIAL_DEFAULTS, latencyNoise: SEQUENTIAL_DEFAULTS.noise }, atEnd: 'pass' },
       },
     });
   });
@@ -25,7 +25,7 @@ describe('judge: defaults', () => {
     if (step.kind !== 'analysis') throw new Error('expected an analysis step');
     expect(step.analysis.judge).toEqual({
       kind: 'sequential',
-      config: { ...SEQUENTIAL_DEFAULTS, alpha: 0.01, tolerance: 0.2, batchMs: 120_000, noise: 0.3, promote: false },
+      config: { ...SEQUENTIAL_DEFAULTS, alpha: 0.01, tolerance: 0.2, batchMs: 120_000, noise: 0.3, latencyNoise: 0.3, promote: false },
       atEnd: 'inconclusive',
     });
   });
