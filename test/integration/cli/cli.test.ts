@@ -59,7 +59,9 @@ it('start --wait exits 0 when promoted, one plain line per event in CI logs', as
   const r = await ramp(['start', '-f', specFile('ok', [{ setWeight: 20 }, { setWeight: 100 }]), '--image', 'storefront:v2', '--wait', '--timeout', '2m']);
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
-  expect(r.stdout).toMatch(/^started rollout\/mushop-.*\/storefront-original\n {2}http:\/\/127\.0\.0\.1:8233\/namespaces\/default\/workflows\/rollout%2F/);
+  // The UI link follows the stack's ports (RAMP_PORT_* may move them).
+  const ui = info.temporal.uiUrl.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  expect(r.stdout).toMatch(new RegExp(`^started rollout/mushop-.*/storefront-original\n {2}${ui}/namespaces/${info.temporal.namespace}/workflows/rollout%2F`));
   expect(r.stdout).toMatch(/✔ set weight: canary 20%\n.*✔ set weight: canary 100%/s);
   expect(r.stdout).toMatch(/✔ Promoted: promoted storefront:v2 to storefront-original/);
   expect(r.stdout).not.toContain('\u001b['); // no terminal redraws in a log
