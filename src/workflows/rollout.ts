@@ -108,6 +108,13 @@ const local = proxyLocalActivities<Calls>({ ...ACT_OPTS, ...LOCAL });
  * heartbeat for minutes. Histories recorded before the change replay the old way (the patch).
  */
 const LOCAL_ACTIVITIES_PATCH = 'local-activities-v1';
+/**
+ * …and switched off again: in the worker-kill fault test a rollout hung after a SIGKILL — the new
+ * worker completed a retried workflow task with one local-activity marker and scheduled nothing
+ * after it, leaving no timer, activity or task to wake the workflow. Until that is understood, new
+ * rollouts use activity tasks (243 events per standard rollout instead of 115).
+ */
+const LOCAL_ACTIVITIES_OFF_PATCH = 'local-activities-off-v2';
 
 function caller(lean: boolean, remoteOpts: object): Call {
   return (name, summary, ...args) => {
@@ -137,7 +144,9 @@ function failureMessage(err: unknown): string {
 export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResult> {
   const r = input.rollout;
   const ns = r.metadata.namespace;
-  const lean = patched(LOCAL_ACTIVITIES_PATCH);
+  // Local activities are off again for new rollouts (LOCAL_ACTIVITIES_OFF_PATCH); rollouts that
+  // started with them keep them.
+  const lean = patched(LOCAL_ACTIVITIES_PATCH) && !patched(LOCAL_ACTIVITIES_OFF_PATCH);
   const call = caller(lean, ACT_OPTS);
   const undoCall = caller(lean, UNDO_OPTS);
   const resume = input.resume;
