@@ -25,7 +25,9 @@ export interface ActivityCall {
   scheduledAt?: number;
   /** When it ended: completed, failed or timed out (local activity: the worker's clock). */
   endedAt?: number;
-  outcome: 'completed' | 'failed' | 'timedOut' | 'pending';
+  outcome: 'completed' | 'failed' | 'timedOut' | 'cancelled' | 'pending';
+  /** The workflow asked for it to be cancelled (it may still have completed before it saw that). */
+  cancelRequested?: boolean;
   /** The attempt that ended it (1 unless it was retried). */
   attempt: number;
   /** Decoded result (completed) or failure message (failed). */
@@ -93,7 +95,14 @@ export function activityCalls(events: readonly HistoryEvent[]): ActivityCall[] {
       if (call) call.attempt = started.attempt ?? 1;
       continue;
     }
-    const done = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes;
+    const cancelRequested = e.activityTaskCancelRequestedEventAttributes;
+    if (cancelRequested) {
+      const call = byScheduled.get(String(cancelRequested.scheduledEventId));
+      if (call) call.cancelRequested = true;
+      continue;
+    }
+    const done = e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes
+      ?? e.activityTaskTimedOutEventAttributes ?? e.activityTaskCanceledEventAttributes;
     const call = done ? byScheduled.get(String(done.scheduledEventId)) : undefined;
     if (!call) continue;
     call.endedAt = msOf(e.eventTime);
@@ -104,6 +113,8 @@ export function activityCalls(events: readonly HistoryEvent[]): ActivityCall[] {
       const f = e.activityTaskFailedEventAttributes.failure;
       call.outcome = 'failed';
       call.failure = f?.cause?.message ?? f?.message ?? 'failed';
+    } else if (e.activityTaskCanceledEventAttributes) {
+      call.outcome = 'cancelled';
     } else {
       call.outcome = 'timedOut';
       call.failure = 'timed out';

@@ -115,6 +115,11 @@ const LOCAL_ACTIVITIES_PATCH = 'local-activities-v1';
  * rollouts use activity tasks (243 events per standard rollout instead of 115).
  */
 const LOCAL_ACTIVITIES_OFF_PATCH = 'local-activities-off-v2';
+/**
+ * Hand-overs that start nothing once decided, and looks falling due past the history limit that wait
+ * for the hand-over (see `parkedWait`). Checked once, at the start of a run.
+ */
+const QUIET_HANDOVER_PATCH = 'quiet-handover-v1';
 
 function caller(lean: boolean, remoteOpts: object): Call {
   return (name, summary, ...args) => {
@@ -147,6 +152,7 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
   // Local activities are off again for new rollouts (LOCAL_ACTIVITIES_OFF_PATCH); rollouts that
   // started with them keep them.
   const lean = patched(LOCAL_ACTIVITIES_PATCH) && !patched(LOCAL_ACTIVITIES_OFF_PATCH);
+  const quietHandOver = patched(QUIET_HANDOVER_PATCH);
   const call = caller(lean, ACT_OPTS);
   const undoCall = caller(lean, UNDO_OPTS);
   const resume = input.resume;
@@ -220,9 +226,27 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
     };
   };
   const historyLimit = input.historyLimit ?? DEFAULT_HISTORY_LIMIT;
-  const timeToContinue = () => !finishedForward && !state.requests.abort && backgroundFailure === undefined
-    && (workflowInfo().historyLength >= historyLimit || workflowInfo().continueAsNewSuggested)
-    && checkpoint() !== undefined;
+  /** Past the history limit, with nothing that rules out a hand-over. */
+  const handOverDue = () => !finishedForward && !state.requests.abort && backgroundFailure === undefined
+    && (workflowInfo().historyLength >= historyLimit || workflowInfo().continueAsNewSuggested);
+  /** The checkpoint of the hand-over, taken the moment it was decided. */
+  let handOver: Checkpoint | undefined;
+  const timeToContinue = () => {
+    if (!handOverDue()) return false;
+    handOver = checkpoint();
+    return handOver !== undefined;
+  };
+  /**
+   * Every wait where the run can hand over goes through here. When a wait ends in the same
+   * workflow task in which the hand-over is decided (a timer fired, and with it everything was
+   * parked), what follows the wait must not start: the checkpoint says it has not happened, and the
+   * next run does it. So such a wait never returns; the run ends with continue-as-new.
+   */
+  const parkedWait = async (fn: () => boolean, ms?: number, summary?: string): Promise<boolean> => {
+    const ended = ms === undefined ? (await condition(fn), true) : summary ? await condition(fn, ms, { summary }) : await condition(fn, ms);
+    if (quietHandOver && handOver) await condition(() => false);
+    return ended;
+  };
   let backgroundFailure: string | undefined;
   let stopBackground = false;
 
@@ -262,7 +286,13 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
     const nextAt = nowMs() + ms;
     parked[source] = () => carry(nextAt);
     try {
-      return await condition(stop, ms, { summary });
+      if (await parkedWait(stop, ms, summary)) return true;
+      // Past the history limit, a look that falls due stays parked (one more interval at most) until
+      // the rest of the rollout reaches a wait too, and the run hands over with nothing in flight.
+      // Without it, two analyses with short intervals on a slow worker can keep one call or the
+      // other in flight at every workflow task, and the run overshoots the limit by many events.
+      if (quietHandOver && handOverDue()) return await parkedWait(stop, ms, `${source} analysis: held for the hand-over to a new run`);
+      return false;
     } finally {
       parked[source] = undefined;
     }
@@ -327,7 +357,7 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
     const p = state.requests.userPause;
     state.status.pause = { since: now(), by: p.by, reason: p.reason };
     setPhase(Phase.Paused, `paused by ${p.by ?? 'someone'}${p.reason ? `: ${p.reason}` : ''}; resume to continue`);
-    await condition(() => !state.requests.userPause || !!state.requests.abort || !!state.requests.promote?.full);
+    await parkedWait(() => !state.requests.userPause || !!state.requests.abort || !!state.requests.promote?.full);
     state.requests.resume = undefined;
     state.status.pause = undefined;
     if (!state.requests.abort) setPhase(Phase.Progressing, 'resumed');
@@ -393,10 +423,10 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
           }
           const woken = () => !!state.requests.resume || !!state.requests.promote || !!state.requests.abort;
           at = { step: i, wait: () => ({ kind: 'pause', untilMs }) };
-          if (untilMs === undefined) await condition(woken);
+          if (untilMs === undefined) await parkedWait(woken);
           else {
             const ms = c ? untilMs - nowMs() : step.durationMs!;
-            if (ms > 0) await condition(woken, ms, { summary: `pause step ${i + 1}: ${Math.round(ms / 1000)}s` });
+            if (ms > 0) await parkedWait(woken, ms, `pause step ${i + 1}: ${Math.round(ms / 1000)}s`);
           }
           at = undefined;
           state.requests.resume = undefined;
@@ -416,8 +446,8 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
           at = { step: i, wait: () => ({ kind: 'approval', timeoutAt: timeoutMs }) };
           const left = timeoutMs === undefined ? undefined : c ? timeoutMs - nowMs() : step.timeoutMs!;
           const answered = left === undefined
-            ? (await condition(decided), true)
-            : left > 0 ? await condition(decided, left, { summary: `wait for approval (step ${i + 1}), then ${step.onTimeout}` }) : decided();
+            ? await parkedWait(decided)
+            : left > 0 ? await parkedWait(decided, left, `wait for approval (step ${i + 1}), then ${step.onTimeout}`) : decided();
           at = undefined;
           state.status.pendingApproval = undefined;
           if (!answered) {
@@ -521,7 +551,7 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
     ]);
     finishedForward = true;
     if (how === 'continue') {
-      const cp = checkpoint()!;
+      const cp = handOver!;
       log.info('continuing as new', { historyLength: workflowInfo().historyLength, step: cp.step, runs: cp.runs });
       await condition(allHandlersFinished);
       return await continueAsNew<typeof rolloutWorkflow>({ ...input, resume: cp });

@@ -47,3 +47,19 @@ describe('activityCalls: attempts', () => {
     expect(activityCalls(events('promoted-subset-routing.json')).every((c) => c.attempt === 1)).toBe(true);
   });
 });
+
+describe('activityCalls: cancellation', () => {
+  const scheduled = (id: number, name: string) => ({ eventId: id, activityTaskScheduledEventAttributes: { activityType: { name } } });
+  const t = (s: number) => ({ seconds: s, nanos: 0 });
+  const table: { what: string; after: object[]; outcome: string; cancelRequested: boolean | undefined }[] = [
+    { what: 'cancelled and confirmed', after: [{ eventId: 2, activityTaskCancelRequestedEventAttributes: { scheduledEventId: 1 } }, { eventId: 3, eventTime: t(5), activityTaskCanceledEventAttributes: { scheduledEventId: 1 } }], outcome: 'cancelled', cancelRequested: true },
+    { what: 'asked to cancel, completed before it saw that', after: [{ eventId: 2, activityTaskCancelRequestedEventAttributes: { scheduledEventId: 1 } }, { eventId: 3, eventTime: t(5), activityTaskCompletedEventAttributes: { scheduledEventId: 1 } }], outcome: 'completed', cancelRequested: true },
+    { what: 'asked to cancel, still running when the history ends', after: [{ eventId: 2, activityTaskCancelRequestedEventAttributes: { scheduledEventId: 1 } }], outcome: 'pending', cancelRequested: true },
+    { what: 'completed, never cancelled', after: [{ eventId: 3, eventTime: t(5), activityTaskCompletedEventAttributes: { scheduledEventId: 1 } }], outcome: 'completed', cancelRequested: undefined },
+  ];
+  it.each(table)('$what', ({ after, outcome, cancelRequested }) => {
+    const [call] = activityCalls([scheduled(1, 'readCounters'), ...after]);
+    expect(call?.outcome).toBe(outcome);
+    expect(call?.cancelRequested).toBe(cancelRequested);
+  });
+});
