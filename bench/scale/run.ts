@@ -1,5 +1,5 @@
 /**
- * `npm run bench:scale [-- <scenario>… | startup] [--repeat n] [--rollouts n] [--out dir] [--label s]`:
+ * `npm run bench:scale [-- <scenario>… | startup] [--repeat n] [--append] [--rollouts n] [--out dir] [--label s]`:
  * many concurrent rollouts on one worker process against the real local stack (Temporal dev server
  * on SQLite, kube-apiserver with KWOK nodes, Prometheus scraping a metrics endpoint this process
  * serves over HTTP).
@@ -84,8 +84,9 @@ export interface Scenario {
 
 const SCENARIOS: Scenario[] = [
   { name: 'base-100', rollouts: 100, env: {}, what: 'defaults: 40 workflow-task slots, 100 activity and 100 local-activity slots, SDK cache size, prebuilt bundle' },
+  { name: 'base-200', rollouts: 200, env: {}, what: 'defaults' },
   { name: 'base-300', rollouts: 300, env: {}, what: 'defaults' },
-  { name: 'base-500', rollouts: 500, env: {}, what: 'defaults' },
+  { name: 'base-500', rollouts: 500, repeats: 1, env: {}, what: 'defaults' },
   { name: 'base-1000', rollouts: 1000, env: {}, what: 'defaults' },
   // The knobs one at a time, at 300 rollouts (below the bend, so their own effect shows) …
   { name: 'cache-100@300', rollouts: 300, repeats: 1, env: { RAMP_MAX_CACHED_WORKFLOWS: '100' }, what: 'maxCachedWorkflows 100 (300 rollouts share 100 cache slots)' },
@@ -715,6 +716,8 @@ interface Args {
   out: string;
   /** Appended to the scenario names in the results (e.g. `@611750b` for a run of an older commit). */
   label: string;
+  /** Add the new runs to a scenario's earlier ones instead of replacing them. */
+  append: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -723,12 +726,14 @@ function parseArgs(argv: string[]): Args {
   let rollouts: number | undefined;
   let out = DEFAULT_RESULTS_DIR;
   let label = '';
+  let append = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--repeat') repeat = Number(argv[++i]);
     else if (a === '--rollouts') rollouts = Number(argv[++i]);
     else if (a === '--out') out = path.resolve(argv[++i] ?? '.');
     else if (a === '--label') label = argv[++i] ?? '';
+    else if (a === '--append') append = true;
     else names.push(a);
   }
   if (rollouts !== undefined && !(Number.isInteger(rollouts) && rollouts > 0)) throw new Error('--rollouts takes a whole number ≥ 1');
@@ -736,11 +741,11 @@ function parseArgs(argv: string[]): Args {
   const unknown = names.filter((n) => !known.has(n));
   if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(', ')}; one of ${[...known].join(', ')}`);
   if (repeat !== undefined && !(Number.isInteger(repeat) && repeat > 0)) throw new Error('--repeat takes a whole number ≥ 1');
-  return { names: names.length > 0 ? names : ['startup', 'base-100', 'base-1000'], repeat, rollouts, out, label };
+  return { names: names.length > 0 ? names : ['startup', 'base-100', 'base-1000'], repeat, rollouts, out, label, append };
 }
 
 async function main(): Promise<void> {
-  const { names, repeat, rollouts, out, label } = parseArgs(process.argv.slice(2));
+  const { names, repeat, rollouts, out, label, append } = parseArgs(process.argv.slice(2));
   const jsonFile = path.join(out, 'scale.json');
   const { info } = await stackUp();
   Runtime.install({ logger: new DefaultLogger('ERROR') });
@@ -813,7 +818,7 @@ async function main(): Promise<void> {
       });
       const ctx: RunContext = { runId, client, kc, shops, workerEnv, stackPids, targets, tmp, code: codeState(), workerCommand: compiled.command, temporalExe: loadBinaryPaths(cfg).temporal };
       for (const sc of scenarios) {
-        const runs: RunResult[] = [];
+        const runs: RunResult[] = append ? [...(results.scenarios[`${sc.name}${label}`]?.runs ?? [])] : [];
         const n = repeat ?? sc.repeats ?? (sc.rollouts >= 1000 ? 1 : 2);
         for (let k = 1; k <= n; k++) {
           const r = await runScenarioOnItsServer(ctx, sc, k);
