@@ -18,6 +18,7 @@ import { AnalysisDecision, decideAnalysis, Measurement } from '../domain/analysi
 import { initialJudgedState, JudgedAnalysis, JudgedState, judgeLook } from '../domain/analysis/judged';
 import { Command, COMMANDS, parseCommandInput } from '../domain/rollout/commands';
 import { Outcome, Phase } from '../domain/rollout/phases';
+import { checkDrift } from '../domain/traffic/drift';
 import { analysisSubject, Requests, RolloutState, RolloutStatus } from '../domain/rollout/state';
 import type { AnalysisSpec, ResolvedJudge, ResolvedRollout } from '../domain/spec/schema';
 import * as msg from '../shared/messages';
@@ -109,12 +110,17 @@ const local = proxyLocalActivities<Calls>({ ...ACT_OPTS, ...LOCAL });
  */
 const LOCAL_ACTIVITIES_PATCH = 'local-activities-v1';
 /**
- * …and switched off again: in the worker-kill fault test a rollout hung after a SIGKILL — the new
- * worker completed a retried workflow task with one local-activity marker and scheduled nothing
- * after it, leaving no timer, activity or task to wake the workflow. Until that is understood, new
- * rollouts use activity tasks (243 events per standard rollout instead of 115).
+ * …switched off: in the worker-kill fault test a rollout held after a SIGKILL — the retried workflow
+ * task read the weights (one local-activity marker) and then waited, scheduling nothing.
  */
 const LOCAL_ACTIVITIES_OFF_PATCH = 'local-activities-off-v2';
+/**
+ * …and on again, understood: the killed task had set the next weight (a local activity) before it
+ * died, so the retried task's drift check read Ramp's own write back, took it for an outside change
+ * and held the rollout for a person ("paused by drift detection"). The drift check now knows the
+ * weight its step is about to set (domain/traffic/drift.ts).
+ */
+const LOCAL_ACTIVITIES_AGAIN_PATCH = 'local-activities-v3';
 /**
  * Hand-overs that start nothing once decided, and looks falling due past the history limit that wait
  * for the hand-over (see `parkedWait`). Checked once, at the start of a run.
@@ -149,9 +155,9 @@ function failureMessage(err: unknown): string {
 export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResult> {
   const r = input.rollout;
   const ns = r.metadata.namespace;
-  // Local activities are off again for new rollouts (LOCAL_ACTIVITIES_OFF_PATCH); rollouts that
-  // started with them keep them.
-  const lean = patched(LOCAL_ACTIVITIES_PATCH) && !patched(LOCAL_ACTIVITIES_OFF_PATCH);
+  // Short calls are local activities, except for rollouts started while they were switched off
+  // (LOCAL_ACTIVITIES_OFF_PATCH without LOCAL_ACTIVITIES_AGAIN_PATCH), which keep activity tasks.
+  const lean = patched(LOCAL_ACTIVITIES_PATCH) && (!patched(LOCAL_ACTIVITIES_OFF_PATCH) || patched(LOCAL_ACTIVITIES_AGAIN_PATCH));
   const quietHandOver = patched(QUIET_HANDOVER_PATCH);
   const call = caller(lean, ACT_OPTS);
   const undoCall = caller(lean, UNDO_OPTS);
@@ -259,11 +265,17 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
    * spec.traffic.onDrift, hold the rollout naming the change, or record it and re-assert. Added after
    * the first recorded histories, hence the patch marker (those replay without the extra read).
    */
-  const handleDrift = async (): Promise<void> => {
+  const handleDrift = async (next: number): Promise<void> => {
     if (!routesTouched || !patched('drift-check-v1')) return;
     const current = await call('trafficGetWeights', 'check weights for outside changes', tref);
     const expected = state.status.weights;
-    if (current.canary === expected.canary) return;
+    // (Rollouts that ran their calls as activity tasks cannot lose a write, and replay as recorded.)
+    const check = checkDrift(current.canary, expected.canary, lean && patched(LOCAL_ACTIVITIES_AGAIN_PATCH) ? next : Number.NaN);
+    if (check.kind === 'unchanged') return;
+    if (check.kind === 'own-write') {
+      log.info('the weight this step sets is already applied (an earlier attempt whose result the history lost)', { canary: current.canary });
+      return;
+    }
     const change = `VirtualService ${ns}/${r.spec.traffic.virtualService.name}: canary weight is ${current.canary}%, Ramp set ${expected.canary}% — changed outside Ramp`;
     state.record({ at: now(), event: 'drift', via: 'workflow', reason: change, accepted: true });
     state.status.weights = current;
@@ -408,7 +420,7 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
       const step = steps[i]!;
       switch (step.kind) {
         case 'setWeight':
-          await handleDrift();
+          await handleDrift(step.weight);
           if (state.requests.abort) break;
           setPhase(Phase.Progressing, `step ${i + 1}/${steps.length}: setting canary weight to ${step.weight}%`);
           await setWeight(step.weight);
