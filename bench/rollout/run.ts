@@ -3,7 +3,8 @@
  *   1. abort → safe: from the `abort` update being accepted to the apiserver showing canary weight 0;
  *   2. verdict → safe: from a failing analysis measurement (its activity's completion in history)
  *      to the apiserver showing canary weight 0;
- *   3. cost of a standard rollout: history events, and VirtualService writes per weight change.
+ *   3. cost of a standard rollout: history events, Temporal actions (the dev server's own `action`
+ *      counter, which Temporal Cloud bills by), and VirtualService writes per weight change.
  * Results: bench/results/rollout.json and .md, with the machine's details. Timings never decide a
  * test's pass or fail; this is a measurement.
  */
@@ -21,6 +22,7 @@ import { loadWorkerConfig } from '../../src/worker/config';
 import { createRampWorker } from '../../src/worker/worker';
 import { clusterView, createMushop, Mushop } from '../../scripts/demo/mushop';
 import { stackUp } from '../../scripts/stack/stack';
+import { loadStackConfig } from '../../scripts/stack/config';
 
 const ABORTS = Number(process.env.RAMP_BENCH_ABORTS ?? '60');
 const VERDICTS = Number(process.env.RAMP_BENCH_VERDICTS ?? '50');
@@ -46,6 +48,25 @@ async function untilCanaryZero(kc: k8s.KubeConfig, ns: string, timeoutMs = 30_00
     if (Date.now() > deadline) throw new Error(`canary weight not 0 in ${ns} after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 2));
   }
+}
+
+/** The dev server's `action` counter (what Temporal Cloud bills), by action type, summed over labels. */
+async function actionCounts(metricsUrl: string): Promise<Map<string, number>> {
+  const text = await (await fetch(metricsUrl)).text();
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const m = /^action\{(.*)\} ([0-9.e+]+)$/.exec(line);
+    if (!m) continue;
+    const type = /action_type="([^"]+)"/.exec(m[1]!)?.[1] ?? 'unknown';
+    out.set(type, (out.get(type) ?? 0) + Number(m[2]));
+  }
+  return out;
+}
+
+function actionDelta(before: Map<string, number>, after: Map<string, number>): Record<string, number> {
+  const d: Record<string, number> = {};
+  for (const [k, v] of after) if (v - (before.get(k) ?? 0) > 0) d[k] = v - (before.get(k) ?? 0);
+  return d;
 }
 
 async function pool<T>(n: number, worker: (i: number) => Promise<T>): Promise<T[]> {
@@ -121,8 +142,14 @@ async function main(): Promise<void> {
     const before = (await clusterView(kc, s.namespace).vs()).metadata.generation;
     const passing = { analysis: { interval: '1s', count: 10, metrics: [{ name: 'always-passes', query: 'vector(100)', thresholdRange: { min: 99 } }] } };
     const steps = [{ setWeight: 10 }, { pause: { duration: '1s' } }, passing, { setWeight: 50 }, { pause: { duration: '1s' } }, { setWeight: 100 }];
+    // Alone on the dev server, so its action counter counts this rollout only.
+    const metricsUrl = `http://${info.temporal.address.split(':')[0]}:${loadStackConfig().ports.temporalMetrics}/metrics`;
+    const actionsBefore = await actionCounts(metricsUrl);
     const h = await startRollout(client, validateRollout(s.rolloutRaw(steps)), { taskQueue });
     const r = await h.result();
+    // The counter is updated as the server answers; give the last response a moment to land.
+    await new Promise((res) => setTimeout(res, 1000));
+    const actions = actionDelta(actionsBefore, await actionCounts(metricsUrl));
     const events = (await h.fetchHistory()).events ?? [];
     const after = (await clusterView(kc, s.namespace).vs()).metadata.generation;
     const calls = activityCalls(events);
@@ -135,6 +162,8 @@ async function main(): Promise<void> {
       activities: calls.filter((c) => !c.local).length,
       localActivities: calls.filter((c) => c.local).length,
       timers: events.filter((e) => e.timerStartedEventAttributes).length,
+      actions: Object.values(actions).reduce((a, b) => a + b, 0),
+      actionsByType: actions,
       weightChanges,
       virtualServiceWrites: vsWrites,
       writesPerWeightChange: (vsWrites - 2) / weightChanges,
@@ -170,6 +199,7 @@ async function main(): Promise<void> {
       '|---|---|---|',
       `| history events | ${cost.historyEvents} | ≤ 150: ${cost.historyEvents <= 150 ? 'met' : '**missed**'} |`,
       `| activity tasks / local activities / timers | ${cost.activities} / ${cost.localActivities} / ${cost.timers} | — |`,
+      `| Temporal actions (the dev server's \`action\` counter, the unit Temporal Cloud bills) | ${cost.actions}: ${Object.entries(cost.actionsByType).map(([k, v]) => `${k} ${v}`).join(', ')} | — |`,
       `| VirtualService writes per weight change | ${cost.writesPerWeightChange} (${cost.virtualServiceWrites} writes in all: prepare, ${cost.weightChanges} weight changes, restore) | exactly 1: ${cost.writesPerWeightChange === 1 ? 'met' : '**missed**'} |`,
       '',
     ].join('\n'));

@@ -37,6 +37,10 @@ export const workerEnvShape = {
   RAMP_CODEC_OLD_KEY_FILES: z.string().optional(),
   RAMP_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().positive().default(100),
   RAMP_MAX_CACHED_WORKFLOWS: z.coerce.number().int().nonnegative().optional(),
+  /** Workflow tasks run at once (the SDK's default is 40); at least 2, as sticky execution needs. */
+  RAMP_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().min(2, { error: 'must be a whole number ≥ 2 (sticky execution needs two slots)' }).optional(),
+  /** A prebuilt workflow bundle (`npm run build:bundle`); unset: the worker bundles at start. */
+  RAMP_WORKFLOW_BUNDLE: optionalPath,
 };
 
 export const workerConfigSchema = z.object(workerEnvShape).refine((c) => !c.TEMPORAL_TLS_CLIENT_CERT_PATH === !c.TEMPORAL_TLS_CLIENT_KEY_PATH, {

@@ -10,6 +10,7 @@ import { createPrometheusProvider, PrometheusOptions } from '../activities/metri
 import { codecFromEnv } from '../infra/codec';
 import { loadKubeConfig } from '../infra/kube';
 import { temporalConnectionOptions } from '../infra/temporal-connection';
+import { readWorkflowBundle } from './bundle';
 import type { WorkerConfig } from './config';
 
 export interface RampWorker {
@@ -37,7 +38,8 @@ export async function createRampWorker(
       activities: createActivities({ kube, http, prometheusUrl: config.RAMP_PROMETHEUS_URL, metrics }),
       maxConcurrentActivityTaskExecutions: config.RAMP_MAX_CONCURRENT_ACTIVITIES,
       ...(config.RAMP_MAX_CACHED_WORKFLOWS !== undefined ? { maxCachedWorkflows: config.RAMP_MAX_CACHED_WORKFLOWS } : {}),
-      ...(overrides.workflowBundle ? {} : { workflowsPath: overrides.workflowsPath ?? require.resolve('../workflows') }),
+      ...(config.RAMP_MAX_CONCURRENT_WORKFLOW_TASKS !== undefined ? { maxConcurrentWorkflowTaskExecutions: config.RAMP_MAX_CONCURRENT_WORKFLOW_TASKS } : {}),
+      ...workflowCode(config, overrides),
       ...overrides,
     });
     return {
@@ -52,6 +54,13 @@ export async function createRampWorker(
     await connection.close();
     throw err;
   }
+}
+
+/** Where the workflow code comes from: an override (tests), a prebuilt bundle, or bundled at start. */
+function workflowCode(config: WorkerConfig, overrides: Partial<Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'>>): Partial<WorkerOptions> {
+  if (overrides.workflowBundle || overrides.workflowsPath) return {};
+  if (config.RAMP_WORKFLOW_BUNDLE) return { workflowBundle: readWorkflowBundle(config.RAMP_WORKFLOW_BUNDLE, 'RAMP_WORKFLOW_BUNDLE') };
+  return { workflowsPath: require.resolve('../workflows') };
 }
 
 function readSecret(setting: string, file: string): string {

@@ -22,7 +22,11 @@ describe('loadWorkerConfig', () => {
       RAMP_PROMETHEUS_URL: 'https://prom.example:9090',
       RAMP_MAX_CONCURRENT_ACTIVITIES: '20',
       RAMP_MAX_CACHED_WORKFLOWS: '0',
+      RAMP_MAX_CONCURRENT_WORKFLOW_TASKS: '80',
+      RAMP_WORKFLOW_BUNDLE: '/app/dist/workflow-bundle.js',
     });
+    expect(c.RAMP_MAX_CONCURRENT_WORKFLOW_TASKS).toBe(80);
+    expect(c.RAMP_WORKFLOW_BUNDLE).toBe('/app/dist/workflow-bundle.js');
     expect(c.RAMP_MAX_CONCURRENT_ACTIVITIES).toBe(20);
     expect(c.RAMP_MAX_CACHED_WORKFLOWS).toBe(0);
     expect(c.KUBECONFIG).toBe('/kube/config');
@@ -35,6 +39,7 @@ describe('loadWorkerConfig', () => {
     ['Prometheus URL not a URL', { RAMP_PROMETHEUS_URL: 'prometheus:9090' }, /RAMP_PROMETHEUS_URL/],
     ['activity concurrency zero', { RAMP_MAX_CONCURRENT_ACTIVITIES: '0' }, /RAMP_MAX_CONCURRENT_ACTIVITIES/],
     ['activity concurrency not a number', { RAMP_MAX_CONCURRENT_ACTIVITIES: 'many' }, /RAMP_MAX_CONCURRENT_ACTIVITIES.*\(got "many"\)/],
+    ['one workflow-task slot', { RAMP_MAX_CONCURRENT_WORKFLOW_TASKS: '1' }, /RAMP_MAX_CONCURRENT_WORKFLOW_TASKS: must be a whole number ≥ 2/],
     ['client cert without key', { TEMPORAL_TLS_CLIENT_CERT_PATH: '/c.pem' }, /TEMPORAL_TLS_CLIENT_KEY_PATH: set both/],
     ['TLS flag not boolean', { TEMPORAL_TLS: 'yes' }, /TEMPORAL_TLS/],
   ];
