@@ -22,7 +22,7 @@ export function readWorkflowBundle(file: string, setting: string): { code: strin
   try {
     code = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    throw new Error(`${setting}: cannot read the workflow bundle ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)}); build it with \`npm run build:bundle -- ${file}\`, or unset ${setting} to bundle at start`);
+    throw new Error(`${setting}: cannot read the workflow bundle ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)}); build it with \`npm run build:bundle -- ${file}\`, or unset ${setting} to bundle at start`, { cause: err });
   }
   if (!code.includes('__TEMPORAL__')) {
     throw new Error(`${setting}: ${file} is not a Temporal workflow bundle; build it with \`npm run build:bundle -- ${file}\``);
