@@ -126,6 +126,15 @@ const LOCAL_ACTIVITIES_AGAIN_PATCH = 'local-activities-v3';
  * for the hand-over (see `parkedWait`). Checked once, at the start of a run.
  */
 const QUIET_HANDOVER_PATCH = 'quiet-handover-v1';
+/**
+ * The drift check (drift-check-v1 was asked for lazily, at the first weight step). A patch asked
+ * for mid-run can fail replay: in the scale benchmark, under load, a workflow task that ran a local
+ * activity was completed by the SDK's local-activity heartbeat, and on replay the SDK met the
+ * drift-check marker before the workflow code had resumed to ask for it — a nondeterminism error
+ * (reproduced offline from the recorded history). Every patch is now asked for in the first
+ * workflow task, before any call.
+ */
+const DRIFT_CHECK_AT_START_PATCH = 'drift-check-v2';
 
 function caller(lean: boolean, remoteOpts: object): Call {
   return (name, summary, ...args) => {
@@ -159,6 +168,9 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
   // (LOCAL_ACTIVITIES_OFF_PATCH without LOCAL_ACTIVITIES_AGAIN_PATCH), which keep activity tasks.
   const lean = patched(LOCAL_ACTIVITIES_PATCH) && (!patched(LOCAL_ACTIVITIES_OFF_PATCH) || patched(LOCAL_ACTIVITIES_AGAIN_PATCH));
   const quietHandOver = patched(QUIET_HANDOVER_PATCH);
+  const driftCheckFromStart = patched(DRIFT_CHECK_AT_START_PATCH);
+  // (Rollouts that ran their calls as activity tasks cannot lose a write, and replay as recorded.)
+  const ownWritesKnown = lean && patched(LOCAL_ACTIVITIES_AGAIN_PATCH);
   const call = caller(lean, ACT_OPTS);
   const undoCall = caller(lean, UNDO_OPTS);
   const resume = input.resume;
@@ -266,11 +278,10 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
    * the first recorded histories, hence the patch marker (those replay without the extra read).
    */
   const handleDrift = async (next: number): Promise<void> => {
-    if (!routesTouched || !patched('drift-check-v1')) return;
+    if (!routesTouched || !(driftCheckFromStart || patched('drift-check-v1'))) return;
     const current = await call('trafficGetWeights', 'check weights for outside changes', tref);
     const expected = state.status.weights;
-    // (Rollouts that ran their calls as activity tasks cannot lose a write, and replay as recorded.)
-    const check = checkDrift(current.canary, expected.canary, lean && patched(LOCAL_ACTIVITIES_AGAIN_PATCH) ? next : Number.NaN);
+    const check = checkDrift(current.canary, expected.canary, ownWritesKnown ? next : Number.NaN);
     if (check.kind === 'unchanged') return;
     if (check.kind === 'own-write') {
       log.info('the weight this step sets is already applied (an earlier attempt whose result the history lost)', { canary: current.canary });

@@ -68,6 +68,17 @@ describe.each(['subset', 'service'] as const)('%s routing: 10 → 50 → approva
     expect(vs.spec).toEqual(shop.original.vs.spec);
     if (mode === 'subset') expect((await view.dr()).spec).toEqual(shop.original.dr!.spec);
     else expect(await view.service('storefront-canary')).toBeUndefined();
+    // Every patch is asked for in the first workflow task, before any call: a patch asked for
+    // mid-run failed replay under load (decisions/0010).
+    const events = (await handle.fetchHistory()).events ?? [];
+    const firstTaskDone = events.findIndex((e) => e.workflowTaskCompletedEventAttributes);
+    const patchAt = events.flatMap((e, i) => (e.markerRecordedEventAttributes?.markerName === 'core_patch' ? [i] : []));
+    expect(patchAt.length).toBeGreaterThan(0);
+    const firstCall = events.findIndex((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity' || e.activityTaskScheduledEventAttributes);
+    for (const i of patchAt) {
+      expect(i).toBeGreaterThan(firstTaskDone);
+      expect(i).toBeLessThan(firstCall);
+    }
     await recordHistory(handle, `promoted-${mode}-routing`);
   });
 });
