@@ -136,11 +136,33 @@ const QUIET_HANDOVER_PATCH = 'quiet-handover-v1';
  */
 const DRIFT_CHECK_AT_START_PATCH = 'drift-check-v2';
 
-function caller(lean: boolean, remoteOpts: object): Call {
+/**
+ * One local activity at a time per rollout (patch `serial-local-activities-v1`). Two running at once
+ * (a background analysis's look beside the forward path's call, or two analyses resuming after a
+ * hand-over) complete in separate activations of the live workflow task, but replay resolves both
+ * in one activation, where the two continuations interleave differently: a recorded continued run
+ * failed replay ("Timer machine does not handle this event: UpsertWorkflowSearchAttributes"). In
+ * a queue, each call starts after the previous one settled, so the order of commands is the order
+ * of the markers, live and on replay. Calls are milliseconds long; a call whose scope is cancelled
+ * while it waits fails at once and frees the queue.
+ */
+type Serial = <T>(run: () => Promise<T>) => Promise<T>;
+function serialQueue(): Serial {
+  let tail: Promise<unknown> = Promise.resolve();
+  return (run) => {
+    const result = tail.then(run, run);
+    tail = result.then(() => undefined, () => undefined);
+    return result;
+  };
+}
+const SERIAL_LOCAL_ACTIVITIES_PATCH = 'serial-local-activities-v1';
+
+function caller(lean: boolean, remoteOpts: object, serial?: Serial): Call {
   return (name, summary, ...args) => {
     const proxy = (lean ? local[name] : remote[name]) as unknown as Executable;
     const options = lean ? { ...remoteOpts, ...LOCAL, summary } : { ...remoteOpts, summary };
-    return proxy.executeWithOptions(options, args) as ReturnType<Calls[typeof name]>;
+    const start = () => proxy.executeWithOptions(options, args);
+    return (lean && serial ? serial(start) : start()) as ReturnType<Calls[typeof name]>;
   };
 }
 
@@ -171,8 +193,9 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
   const driftCheckFromStart = patched(DRIFT_CHECK_AT_START_PATCH);
   // (Rollouts that ran their calls as activity tasks cannot lose a write, and replay as recorded.)
   const ownWritesKnown = lean && patched(LOCAL_ACTIVITIES_AGAIN_PATCH);
-  const call = caller(lean, ACT_OPTS);
-  const undoCall = caller(lean, UNDO_OPTS);
+  const serial = lean && patched(SERIAL_LOCAL_ACTIVITIES_PATCH) ? serialQueue() : undefined;
+  const call = caller(lean, ACT_OPTS, serial);
+  const undoCall = caller(lean, UNDO_OPTS, serial);
   const resume = input.resume;
   const state = resume ? RolloutState.restore(r, resume.status, resume.requests) : new RolloutState(r, now());
   if (!resume) state.record({ at: now(), event: 'start', via: 'workflow', by: input.startedBy, accepted: true });
