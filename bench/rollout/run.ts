@@ -23,6 +23,7 @@ import { createRampWorker } from '../../src/worker/worker';
 import { clusterView, createMushop, Mushop } from '../../scripts/demo/mushop';
 import { stackUp } from '../../scripts/stack/stack';
 import { loadStackConfig } from '../../scripts/stack/config';
+import { delta, scrape, type Snapshot } from '../scale/scrape';
 
 const ABORTS = Number(process.env.RAMP_BENCH_ABORTS ?? '60');
 const VERDICTS = Number(process.env.RAMP_BENCH_VERDICTS ?? '50');
@@ -50,22 +51,14 @@ async function untilCanaryZero(kc: k8s.KubeConfig, ns: string, timeoutMs = 30_00
   }
 }
 
-/** The dev server's `action` counter (what Temporal Cloud bills), by action type, summed over labels. */
-async function actionCounts(metricsUrl: string): Promise<Map<string, number>> {
-  const text = await (await fetch(metricsUrl)).text();
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    const m = /^action\{(.*)\} ([0-9.e+]+)$/.exec(line);
-    if (!m) continue;
-    const type = /action_type="([^"]+)"/.exec(m[1]!)?.[1] ?? 'unknown';
-    out.set(type, (out.get(type) ?? 0) + Number(m[2]));
-  }
-  return out;
-}
-
-function actionDelta(before: Map<string, number>, after: Map<string, number>): Record<string, number> {
+/** Growth of the dev server's `action` counter (what Temporal Cloud bills) between two scrapes, by action type. */
+function actionDelta(before: Snapshot, after: Snapshot): Record<string, number> {
+  const types = new Set(after.filter((x) => x.name === 'action').map((x) => x.labels.action_type ?? 'unknown'));
   const d: Record<string, number> = {};
-  for (const [k, v] of after) if (v - (before.get(k) ?? 0) > 0) d[k] = v - (before.get(k) ?? 0);
+  for (const type of types) {
+    const n = delta(before, after, 'action', (l) => (l.action_type ?? 'unknown') === type);
+    if (n > 0) d[type] = n;
+  }
   return d;
 }
 
@@ -144,12 +137,13 @@ async function main(): Promise<void> {
     const steps = [{ setWeight: 10 }, { pause: { duration: '1s' } }, passing, { setWeight: 50 }, { pause: { duration: '1s' } }, { setWeight: 100 }];
     // Alone on the dev server, so its action counter counts this rollout only.
     const metricsUrl = `http://${info.temporal.address.split(':')[0]}:${loadStackConfig().ports.temporalMetrics}/metrics`;
-    const actionsBefore = await actionCounts(metricsUrl);
+    const actionsBefore = await scrape({ url: metricsUrl });
+    if (!actionsBefore.some((x) => x.name === 'action')) throw new Error(`no \`action\` counter at ${metricsUrl}: is the Temporal dev server's metrics port right?`);
     const h = await startRollout(client, validateRollout(s.rolloutRaw(steps)), { taskQueue });
     const r = await h.result();
     // The counter is updated as the server answers; give the last response a moment to land.
     await new Promise((res) => setTimeout(res, 1000));
-    const actions = actionDelta(actionsBefore, await actionCounts(metricsUrl));
+    const actions = actionDelta(actionsBefore, await scrape({ url: metricsUrl }));
     const events = (await h.fetchHistory()).events ?? [];
     const after = (await clusterView(kc, s.namespace).vs()).metadata.generation;
     const calls = activityCalls(events);

@@ -157,12 +157,13 @@ function serialQueue(): Serial {
 }
 const SERIAL_LOCAL_ACTIVITIES_PATCH = 'serial-local-activities-v1';
 
+/** `serial` (local activities only) queues the calls one at a time. */
 function caller(lean: boolean, remoteOpts: object, serial?: Serial): Call {
   return (name, summary, ...args) => {
     const proxy = (lean ? local[name] : remote[name]) as unknown as Executable;
     const options = lean ? { ...remoteOpts, ...LOCAL, summary } : { ...remoteOpts, summary };
     const start = () => proxy.executeWithOptions(options, args);
-    return (lean && serial ? serial(start) : start()) as ReturnType<Calls[typeof name]>;
+    return (serial ? serial(start) : start()) as ReturnType<Calls[typeof name]>;
   };
 }
 
@@ -305,8 +306,8 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
     const current = await call('trafficGetWeights', 'check weights for outside changes', tref);
     const expected = state.status.weights;
     const check = checkDrift(current.canary, expected.canary, ownWritesKnown ? next : Number.NaN);
-    if (check.kind === 'unchanged') return;
-    if (check.kind === 'own-write') {
+    if (check === 'unchanged') return;
+    if (check === 'own-write') {
       log.info('the weight this step sets is already applied (an earlier attempt whose result the history lost)', { canary: current.canary });
       return;
     }

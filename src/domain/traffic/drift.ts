@@ -8,13 +8,10 @@
  * that weight back — it must not mistake it for someone else's change (a fault test found this: the
  * rollout held, "paused by drift detection", after a SIGKILL).
  */
-export type DriftCheck =
-  | { kind: 'unchanged' }
-  | { kind: 'own-write'; current: number }
-  | { kind: 'drift'; current: number; expected: number };
+export type DriftCheck = 'unchanged' | 'own-write' | 'drift';
 
 export function checkDrift(current: number, expected: number, next: number): DriftCheck {
-  if (current === expected) return { kind: 'unchanged' };
-  if (current === next) return { kind: 'own-write', current };
-  return { kind: 'drift', current, expected };
+  if (current === expected) return 'unchanged';
+  if (current === next) return 'own-write';
+  return 'drift';
 }

@@ -2,14 +2,14 @@ import { checkDrift, DriftCheck } from '../../../../src/domain/traffic/drift';
 
 describe('checkDrift: the canary weight read before a weight step', () => {
   const table: { what: string; current: number; expected: number; next: number; want: DriftCheck }[] = [
-    { what: 'as Ramp set it', current: 20, expected: 20, next: 60, want: { kind: 'unchanged' } },
-    { what: 'already at the step’s weight: a write of this step whose result the history lost', current: 60, expected: 20, next: 60, want: { kind: 'own-write', current: 60 } },
-    { what: 'someone set it to something else', current: 35, expected: 20, next: 60, want: { kind: 'drift', current: 35, expected: 20 } },
-    { what: 'someone sent everything back to stable', current: 0, expected: 20, next: 60, want: { kind: 'drift', current: 0, expected: 20 } },
-    { what: 'a step that sets the weight Ramp already set', current: 20, expected: 20, next: 20, want: { kind: 'unchanged' } },
-    { what: 'someone moved it to 100 before the step to 100', current: 100, expected: 60, next: 100, want: { kind: 'own-write', current: 100 } },
+    { what: 'as Ramp set it', current: 20, expected: 20, next: 60, want: 'unchanged' },
+    { what: 'already at the step’s weight: a write of this step whose result the history lost', current: 60, expected: 20, next: 60, want: 'own-write' },
+    { what: 'someone set it to something else', current: 35, expected: 20, next: 60, want: 'drift' },
+    { what: 'someone sent everything back to stable', current: 0, expected: 20, next: 60, want: 'drift' },
+    { what: 'a step that sets the weight Ramp already set', current: 20, expected: 20, next: 20, want: 'unchanged' },
+    { what: 'someone moved it to 100 before the step to 100', current: 100, expected: 60, next: 100, want: 'own-write' },
   ];
   it.each(table)('$what', ({ current, expected, next, want }) => {
-    expect(checkDrift(current, expected, next)).toEqual(want);
+    expect(checkDrift(current, expected, next)).toBe(want);
   });
 });
