@@ -241,8 +241,11 @@ function markdown(meta: Meta, scenarios: Scenario[], summaries: Map<string, Reco
     + `${meta.threads} worker threads, ${meta.wallSeconds} s wall time. ${meta.runs} runs per scenario.`, '');
   lines.push('Each run simulates 30 minutes of per-second Poisson traffic to a canary (10 % weight) and its baseline, '
     + 'shown to the judges as Prometheus would show it: cumulative request and 5xx counters and Istio duration histogram '
-    + 'buckets, scraped every 15 s. Judges: `sequential` (defaults: α 0.05, tolerance +50 %, noise allowance 0.5), '
-    + '`sequential-noise-0.3` (the same with a smaller noise allowance), `sequential-binomial` (no noise model: a '
+    + 'buckets, scraped every 15 s. Before the canary starts, the baseline has served 40 minutes, the last 30 minute by '
+    + 'minute with its share of the noise; the judges that calibrate read those 30 minutes as a range query would. '
+    + 'Judges: `sequential` (defaults: α 0.05, tolerance +50 %, noise allowance 0.5, narrowed by calibration on the '
+    + 'baseline\'s history to no less than 0.35, docs/decisions/0011-noise-calibration.md), `sequential-uncalibrated` '
+    + '(the same without calibration), `sequential-noise-0.3` (uncalibrated, with a smaller noise allowance), `sequential-binomial` (no noise model: a '
     + 'per-request binomial mixture test) and `threshold` (Flagger\'s documented defaults: success rate ≥ 99 %, '
     + 'P99 ≤ 500 ms per 1-minute interval, rollback at 5 failed checks). A run ends for a judge at '
     + 'its first decision (rollback or promotion). Times are from the canary\'s start to the look that decided; '
@@ -253,7 +256,8 @@ function markdown(meta: Meta, scenarios: Scenario[], summaries: Map<string, Reco
     + '(log-sd 0.5 on the canary, 0.25 on the baseline) and a latency shift per arm (log-sd 0.1 each), so the '
     + 'canary/baseline ratio wanders by a log-sd of about 0.55 from minute to minute. At 1 % and 5 % base errors Flagger\'s '
     + '99 % bound is already crossed by a healthy canary, so its "detections" there carry no information; the 0.1 % rows '
-    + 'are its fair comparison. See docs/decisions/0007-sequential-judge.md for the method and the trade-offs.', '');
+    + 'are its fair comparison. "Only the canary wanders": error noise on the canary alone (log-sd 0.5), the blind spot of '
+    + 'calibration, since the baseline\'s history looks steady. See docs/decisions/0007-sequential-judge.md for the method and the trade-offs.', '');
 
   lines.push('## Targets (sequential judge, defaults, 10 req/s to the canary)', '');
   lines.push('| target | scenario | measured | met |', '|---|---|---|---|');

@@ -7,7 +7,7 @@
 import { FLAGGER_DEFAULTS, resolveSequentialConfig } from '../../src/domain/analysis/sequential';
 import type { JudgeSpec, Noise, Scenario, Timing } from './simulate';
 
-export const TIMING: Timing = { horizonS: 30 * 60, scrapeS: 15, historyS: 10 * 60 };
+export const TIMING: Timing = { horizonS: 30 * 60, scrapeS: 15, historyS: 40 * 60, calibrationMinutes: 30 };
 
 /** Runs per scenario: the same for A/A and regressions (the issue asks ≥ 1,000 for A/A). */
 export const RUNS = 1000;
@@ -21,6 +21,9 @@ const QUIET: Noise = { load: 0, canaryErrors: 0, baselineErrors: 0, latency: 0 }
  * then wanders by a log-sd of about 0.56 per minute, the slow-request ratio by about 0.53.
  */
 export const NOISY: Noise = { load: 0.2, canaryErrors: 0.5, baselineErrors: 0.25, latency: 0.1 };
+
+/** Noise on the canary alone: the baseline's history looks steady, the canary is not. */
+const CANARY_ONLY: Noise = { load: 0, canaryErrors: 0.5, baselineErrors: 0, latency: 0 };
 
 const base = {
   canaryWeight: 10,
@@ -73,6 +76,12 @@ export const SCENARIOS: Scenario[] = [
   ...[0.001, 0.01, 0.05].flatMap((e) => [1, 10, 100].map((r) => aa(r, e, QUIET))),
   ...[1, 10, 100].map((r) => aa(r, 0.01, NOISY)),
   {
+    // Calibration's blind spot: a steady baseline says nothing about a canary that wanders alone.
+    ...aa(10, 0.01, CANARY_ONLY),
+    name: 'aa-canary-noisy-e1%-r10',
+    description: 'A/A, 1% errors, 10 req/s to the canary; only the canary wanders (error log-sd 0.5 per minute), the baseline is steady',
+  },
+  {
     ...aa(10, 0.01, QUIET),
     name: 'split-7of10-e1%-r10',
     description: 'A/A, but the canary gets 7 % of the traffic where 10 % is configured',
@@ -103,7 +112,9 @@ export const SCENARIOS: Scenario[] = [
  */
 export const JUDGES: JudgeSpec[] = [
   { id: 'sequential', kind: 'sequential', config: resolveSequentialConfig() },
-  { id: 'sequential-noise-0.3', kind: 'sequential', config: resolveSequentialConfig({ noise: 0.3 }) },
+  // The defaults without calibration: the noise prior stays at 0.5 whatever the baseline shows.
+  { id: 'sequential-uncalibrated', kind: 'sequential', config: resolveSequentialConfig({ calibrationBatches: 0 }) },
+  { id: 'sequential-noise-0.3', kind: 'sequential', config: resolveSequentialConfig({ noise: 0.3, calibrationBatches: 0 }) },
   // A prior that never yields to the data: s stays 0.
   { id: 'sequential-binomial', kind: 'sequential', config: resolveSequentialConfig({ noise: 0, noisePriorBatches: 1e9 }) },
   { id: 'threshold', kind: 'threshold', config: { ...FLAGGER_DEFAULTS } },

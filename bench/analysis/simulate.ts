@@ -14,6 +14,7 @@
  * by Poisson thinning: non-error requests per bucket and errors are independent Poisson counts,
  * and each error's latency bucket is drawn by inversion.
  */
+import { calibrateNoise } from '../../src/domain/analysis/calibrate';
 import {
   sequentialJudge,
   thresholdJudge,
@@ -80,6 +81,8 @@ export interface Timing {
   scrapeS: number;
   /** Baseline history before the canary starts, seconds (its cumulative counters are not zero). */
   historyS: number;
+  /** Of it, the last minutes are served minute by minute with the baseline's noise: what calibration reads. */
+  calibrationMinutes: number;
 }
 
 /** What happened in one run for one judge: times in seconds from the canary's start, or null. */
@@ -168,12 +171,20 @@ class JudgeUnderTest {
   readonly run: JudgeRun = { rollbackS: null, promoteS: null, anyRollbackS: null, mismatchS: null, trigger: null };
   private seqState: SequentialState | undefined;
   private thrState: ThresholdState | undefined;
+  private readonly seqConfig: SequentialConfig | undefined;
 
-  constructor(private readonly spec: JudgeSpec) {}
+  /** `history`: the baseline's counters at each minute before the first look, as the workflow reads them to calibrate. */
+  constructor(private readonly spec: JudgeSpec, history: ArmCounters[]) {
+    if (spec.kind === 'sequential') {
+      const wanted = spec.config.calibrationBatches ?? 0;
+      const cal = wanted > 0 ? calibrateNoise(spec.config, history.slice(-(wanted + 1))) : undefined;
+      this.seqConfig = cal ? { ...spec.config, noise: cal.noise, latencyNoise: cal.latencyNoise } : spec.config;
+    }
+  }
 
   look(obs: JudgeObservation, t: number): void {
     if (this.spec.kind === 'sequential') {
-      const { state, verdict } = sequentialJudge(this.spec.config, this.seqState, obs);
+      const { state, verdict } = sequentialJudge(this.seqConfig!, this.seqState, obs);
       this.seqState = state;
       const ev = verdict.evidence;
       record(this.run, verdict.decision, t, ev.split.mismatch, ev.errors.eRollback >= ev.latency.eRollback ? 'errors' : 'latency');
@@ -198,10 +209,23 @@ export function simulateRun(scenario: Scenario, timing: Timing, seed: [number, n
   const canary = new Arm();
   const baseline = new Arm();
 
-  // The baseline has been serving before the canary starts: its counters carry that history.
-  serve(rng, baseline, armParams(baseRps, scenario.errorRate, scenario.latencyMedianMs, scenario.latencySigma, 0), 1, timing.historyS);
+  // The baseline has been serving before the canary starts: its counters carry that history. Its
+  // last minutes are served minute by minute, with the baseline's share of the noise, and read at
+  // each minute as a range query would read them for calibration.
+  const n = scenario.noise;
+  const quietS = Math.max(0, timing.historyS - timing.calibrationMinutes * 60);
+  serve(rng, baseline, armParams(baseRps, scenario.errorRate, scenario.latencyMedianMs, scenario.latencySigma, 0), 1, quietS);
+  const history: ArmCounters[] = [baseline.counters()];
+  for (let m = 0; m < timing.calibrationMinutes; m++) {
+    const load = Math.exp(n.load * rng.normal() - (n.load * n.load) / 2);
+    const be = Math.exp(n.baselineErrors * rng.normal() - (n.baselineErrors * n.baselineErrors) / 2);
+    const bl = n.latency * rng.normal();
+    const p = armParams(baseRps, scenario.errorRate * be, scenario.latencyMedianMs, scenario.latencySigma, bl);
+    serve(rng, baseline, p, load, 60);
+    history.push(baseline.counters());
+  }
 
-  const testers = judges.map((j) => new JudgeUnderTest(j));
+  const testers = judges.map((j) => new JudgeUnderTest(j, history));
   const look = (t: number) => {
     const obs: JudgeObservation = {
       at: 1_700_000_000_000 + t * 1000,
@@ -213,7 +237,6 @@ export function simulateRun(scenario: Scenario, timing: Timing, seed: [number, n
   };
   look(0);
 
-  const n = scenario.noise;
   let canaryP: ArmParams | undefined;
   let baselineP: ArmParams | undefined;
   let load = 1;

@@ -15,7 +15,7 @@ import type { TrafficActivities } from '../activities/traffic/activities';
 import type { TrafficRef, TrafficSnapshot } from '../activities/traffic/router';
 import type { WorkloadActivities, WorkloadRef } from '../activities/workload';
 import { AnalysisDecision, decideAnalysis, Measurement } from '../domain/analysis/evaluate';
-import { initialJudgedState, JudgedAnalysis, JudgedState, judgeLook } from '../domain/analysis/judged';
+import { calibrate, calibrationWanted, initialJudgedState, JudgedAnalysis, JudgedState, judgeLook } from '../domain/analysis/judged';
 import { Command, COMMANDS, parseCommandInput } from '../domain/rollout/commands';
 import { Outcome, Phase } from '../domain/rollout/phases';
 import { checkDrift } from '../domain/traffic/drift';
@@ -362,6 +362,13 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
         if (await waitForLook(source, stop, wait, `${source} analysis: next look`, (nextAt) => ({ looks: look, nextAt, judged: state0 }))) return undefined;
       } else if (stop()) return undefined;
       const at = nowMs();
+      // Before the first look of a new analysis: how steady is the baseline? (Rollouts started before
+      // calibration existed have no calibrationBatches in their frozen spec, and make no such call.)
+      const wanted = look === 0 && !carry ? calibrationWanted(spec) : 0;
+      if (wanted > 0 && judge.kind === 'sequential') {
+        const h = await call('readBaselineHistory', `${source} analysis: baseline history for noise calibration`, { namespace: ns, baseline: r.spec.target.deployment, end: at, stepMs: judge.config.batchMs, steps: wanted });
+        judged = calibrate(spec, judged, h.ok ? { samples: h.samples } : { error: h.error });
+      }
       const canaryWeight = state.status.weights.canary;
       const read = await call('readCounters', `${source} analysis: ${judge.kind} judge, look ${look}`, { namespace: ns, canary: r.spec.canary.deploymentName, baseline: r.spec.target.deployment, at });
       const step = judgeLook(spec, judged, read.ok
@@ -369,7 +376,7 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
         : { at, canaryWeight, error: read.error });
       judged = step.state;
       const d = step.decision;
-      state.status.lastAnalysis = { at: now(), phase: d.phase, reason: d.reason, source, measurements: [], judge: { kind: judge.kind, verdict: d.verdict, evidence: d.evidence } };
+      state.status.lastAnalysis = { at: now(), phase: d.phase, reason: d.reason, source, measurements: [], judge: { kind: judge.kind, verdict: d.verdict, evidence: d.evidence, ...(judged.calibration ? { calibration: judged.calibration.reason } : {}) } };
       if (d.phase !== 'Running') {
         state.record({ at: now(), event: 'analysis', via: 'workflow', reason: `${d.phase}: ${d.reason}`, accepted: true });
         return d;

@@ -8,7 +8,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { evaluateMeasurement, type Measurement, type QueryFailure } from '../../domain/analysis/evaluate';
 import { promDuration, queryTemplateFor, renderQuery, TemplateError } from '../../domain/analysis/templates';
 import type { AnalysisSpec } from '../../domain/spec/schema';
-import { armCounters, CounterQueries, counterQueries, CounterQueryError } from '../../domain/analysis/istio-counters';
+import { armCounters, armHistory, CounterQueries, counterQueries, CounterQueryError } from '../../domain/analysis/istio-counters';
 import type { ArmCounters } from '../../domain/analysis/sequential';
 import type { MetricsProvider, QueryResult } from './provider';
 
@@ -43,6 +43,20 @@ export type ReadCountersResult =
   | { ok: true; canary: ArmCounters; baseline: ArmCounters }
   | { ok: false; error: string };
 
+export interface ReadHistoryInput {
+  namespace: string;
+  /** `destination_workload` of the baseline (the stable Deployment's name). */
+  baseline: string;
+  /** Epoch ms of the last sample, chosen by the workflow (the analysis' first look). */
+  end: number;
+  /** Time between samples (the judge's batch) and how many steps to read back. */
+  stepMs: number;
+  steps: number;
+}
+
+/** The baseline's cumulative counters at each step, oldest first (fewer when it has less history), or why they could not be read. */
+export type ReadHistoryResult = { ok: true; samples: ArmCounters[] } | { ok: false; error: string };
+
 export function createMetricsActivities({ metrics }: MetricsDeps) {
   return {
     /**
@@ -62,6 +76,30 @@ export function createMetricsActivities({ metrics }: MetricsDeps) {
         const [requests, errors, buckets] = await Promise.all([queries.requests, queries.errors, queries.buckets].map((q) => metrics.queryVector(q, { time: at })));
         const answers = { requests: requests!, errors: errors!, buckets: buckets! };
         return { ok: true, canary: armCounters(answers, canary), baseline: armCounters(answers, baseline) };
+      } catch (err) {
+        return { ok: false, error: err instanceof Error ? err.message : String(err) };
+      }
+    },
+
+    /**
+     * Reads the baseline's request, 5xx and latency-bucket counters at `steps + 1` times, `stepMs`
+     * apart and ending at `end`, in three range queries: what noise calibration needs
+     * (src/domain/analysis/calibrate.ts). A backend that cannot answer is an `ok: false` result:
+     * the analysis then keeps its configured noise priors.
+     */
+    async readBaselineHistory({ namespace, baseline, end, stepMs, steps }: ReadHistoryInput): Promise<ReadHistoryResult> {
+      let queries: CounterQueries;
+      try {
+        queries = counterQueries(namespace, [baseline]);
+      } catch (err) {
+        if (err instanceof CounterQueryError) throw ApplicationFailure.nonRetryable(err.message, INVALID_ANALYSIS);
+        throw err;
+      }
+      const times = Array.from({ length: steps + 1 }, (_, i) => end - (steps - i) * stepMs);
+      try {
+        const range = { start: times[0]!, end, stepMs };
+        const [requests, errors, buckets] = await Promise.all([queries.requests, queries.errors, queries.buckets].map((q) => metrics.queryRange(q, range)));
+        return { ok: true, samples: armHistory({ requests: requests!, errors: errors!, buckets: buckets! }, baseline, times) };
       } catch (err) {
         return { ok: false, error: err instanceof Error ? err.message : String(err) };
       }

@@ -54,6 +54,7 @@ export function statusBlock(s: RolloutStatus, nowMs: number): string[] {
     lines.push(`Analysis   ${s.lastAnalysis.phase} (${s.lastAnalysis.source}) — ${s.lastAnalysis.reason}`);
     for (const m of s.lastAnalysis.measurements) lines.push(`             ${m.metric}: ${m.phase}${m.value !== undefined ? ` value ${m.value}` : ''}${m.message ? ` — ${m.message}` : ''}`);
     if (s.lastAnalysis.judge?.evidence) lines.push(...judgeEvidenceLines(s.lastAnalysis.judge.evidence).map((l) => `             ${l}`));
+    if (s.lastAnalysis.judge?.calibration) lines.push(`             ${s.lastAnalysis.judge.calibration}`);
   }
   if (s.reason && s.phase !== 'Progressing') lines.push(`Reason     ${s.reason}`);
   for (const l of s.leftToFix ?? []) lines.push(`TO FIX     ${l}`);

@@ -103,3 +103,34 @@ export function armCounters(answers: CounterAnswers, workload: string): ArmCount
   // Without a +Inf bucket (a histogram cut by relabelling), the largest finite bucket is the best total there is.
   return { requests, errors, latency: { buckets, count: total ?? buckets.at(-1)?.count ?? 0 } };
 }
+
+/** One series of a range query: its labels and its samples, [epoch ms, value], oldest first. */
+export interface LabelledPoints {
+  labels: Record<string, string>;
+  points: [number, number][];
+}
+
+/** The answers to the three queries asked as range queries. */
+export interface CounterRangeAnswers {
+  requests: LabelledPoints[];
+  errors: LabelledPoints[];
+  buckets: LabelledPoints[];
+}
+
+/**
+ * One workload's counters at each evaluation time of three range queries, oldest first: the
+ * longest run of consecutive times, ending at the last one, at which the workload's request series
+ * has a sample (earlier samples may belong to a workload that did not exist yet, or to a gap in
+ * scraping; a step across a gap is not one batch). `times` are the query's evaluation times.
+ */
+export function armHistory(answers: CounterRangeAnswers, workload: string, times: number[]): ArmCounters[] {
+  const at = (series: LabelledPoints[], t: number): LabelledValue[] => series.flatMap((s) => {
+    const p = s.points.find(([ts]) => Math.abs(ts - t) <= 1);
+    return p ? [{ labels: s.labels, value: p[1] }] : [];
+  });
+  const mine = answers.requests.filter((s) => s.labels.destination_workload === workload);
+  const present = (t: number) => mine.some((s) => s.points.some(([ts]) => Math.abs(ts - t) <= 1));
+  let first = times.length;
+  while (first > 0 && present(times[first - 1]!)) first--;
+  return times.slice(first).map((t) => armCounters({ requests: at(answers.requests, t), errors: at(answers.errors, t), buckets: at(answers.buckets, t) }, workload));
+}

@@ -10,11 +10,15 @@
  * - A look that could not be taken (Prometheus down, slow, or answering nonsense) counts as an
  *   error, not as a look: more than `consecutiveErrorLimit` in a row → Error. It never moves the
  *   analysis towards success, so missing data cannot promote.
+ * - Before the first look, a sequential judge may calibrate its noise priors on the baseline's
+ *   history (`calibrate`, src/domain/analysis/calibrate.ts); the result stays in the state, so a
+ *   continued run and a replay judge with the same priors.
  * - `count` looks without a verdict: Successful ("no regression shown") when the canary had the
  *   judge's minimum traffic and the judge's `atEnd` is `pass`; otherwise Inconclusive, which holds
  *   the rollout for a person, as Argo Rollouts does.
  */
 import type { ResolvedJudge } from '../spec/schema';
+import { calibrateNoise, type NoiseCalibration } from './calibrate';
 import { AnalysisPhase, formatValue } from './evaluate';
 import {
   ArmCounters, JudgeDecision, SequentialEvidence, sequentialJudge, SequentialState, ThresholdEvidence, thresholdJudge, ThresholdState,
@@ -37,6 +41,8 @@ export interface JudgedState {
   consecutiveErrors: number;
   /** The judge's own state, after the reference look. */
   judge?: JudgeState;
+  /** The noise priors calibrated before the first look (sequential judge), and why. */
+  calibration?: NoiseCalibration;
 }
 
 /** The analysis after one look. */
@@ -59,9 +65,36 @@ export interface JudgedAnalysis {
 
 export const initialJudgedState = (): JudgedState => ({ looks: 0, errors: 0, consecutiveErrors: 0 });
 
-function runJudge(judge: ResolvedJudge, prev: JudgeState | undefined, obs: Parameters<typeof sequentialJudge>[2]) {
+/** Batches of baseline history the analysis wants read before its first look (0: none). */
+export function calibrationWanted(analysis: JudgedAnalysis): number {
+  return analysis.judge.kind === 'sequential' ? analysis.judge.config.calibrationBatches ?? 0 : 0;
+}
+
+/**
+ * Calibrates the judge's noise priors on the baseline's history (cumulative counters one batch
+ * apart, the last at the first look), or records why it could not: the configured priors stay,
+ * and the analysis goes on either way.
+ */
+export function calibrate(analysis: JudgedAnalysis, state: JudgedState, history: { samples: ArmCounters[] } | { error: string }): JudgedState {
+  const { judge } = analysis;
+  if (judge.kind !== 'sequential') return state;
+  const c = judge.config;
+  const calibration: NoiseCalibration = 'error' in history
+    ? { batches: 0, errors: null, latency: null, noise: c.noise, latencyNoise: c.latencyNoise ?? c.noise, reason: `noise prior as configured: the baseline's history could not be read (${history.error})` }
+    : calibrateNoise(c, history.samples);
+  return { ...state, calibration };
+}
+
+/** The judge's configuration with the calibrated noise priors, if any. */
+function configOf(judge: ResolvedJudge & { kind: 'sequential' }, state: JudgedState) {
+  const cal = state.calibration;
+  return cal ? { ...judge.config, noise: cal.noise, latencyNoise: cal.latencyNoise } : judge.config;
+}
+
+function runJudge(judge: ResolvedJudge, state: JudgedState, obs: Parameters<typeof sequentialJudge>[2]) {
+  const prev = state.judge;
   if (judge.kind === 'sequential') {
-    const r = sequentialJudge(judge.config, prev?.kind === 'sequential' ? prev.s : undefined, obs);
+    const r = sequentialJudge(configOf(judge, state), prev?.kind === 'sequential' ? prev.s : undefined, obs);
     return { state: { kind: 'sequential', s: r.state } as JudgeState, verdict: r.verdict, evidence: { kind: 'sequential', e: r.verdict.evidence } as JudgeEvidence };
   }
   const r = thresholdJudge(judge.config, prev?.kind === 'threshold' ? prev.s : undefined, obs);
@@ -82,14 +115,14 @@ export function judgeLook(analysis: JudgedAnalysis, state: JudgedState, look: Lo
   if ('error' in look) {
     const s: JudgedState = { ...state, errors: state.errors + 1, consecutiveErrors: state.consecutiveErrors + 1 };
     const tally = `${s.consecutiveErrors} in a row, limit ${analysis.consecutiveErrorLimit}`;
-    const evidence = state.judge ? lastEvidence(judge, state.judge) : undefined;
+    const evidence = state.judge ? lastEvidence(judge, state) : undefined;
     if (s.consecutiveErrors > analysis.consecutiveErrorLimit) {
       return { state: s, decision: { phase: AnalysisPhase.Error, reason: `${name}: the counters could not be read (${tally}): ${look.error}`, verdict: 'error', evidence } };
     }
     return { state: s, decision: { phase: AnalysisPhase.Running, reason: `${name}: look skipped, the counters could not be read (${tally}); nothing counted: ${look.error}`, verdict: 'error', evidence } };
   }
 
-  const r = runJudge(judge, state.judge, { at: look.at, canaryWeight: look.canaryWeight, ...look.counters });
+  const r = runJudge(judge, state, { at: look.at, canaryWeight: look.canaryWeight, ...look.counters });
   const s: JudgedState = { ...state, looks: state.looks + 1, consecutiveErrors: 0, judge: r.state };
   const done = (phase: AnalysisPhase, reason: string): { state: JudgedState; decision: JudgedDecision } =>
     ({ state: s, decision: { phase, reason, verdict: r.verdict.decision, evidence: r.evidence } });
@@ -110,14 +143,18 @@ export function judgeLook(analysis: JudgedAnalysis, state: JudgedState, look: Lo
     return done(AnalysisPhase.Successful, `${name}: no regression shown in ${analysis.count} looks: ${r.verdict.reason}`);
   }
   const progress = analysis.count !== undefined ? `look ${looksAfterReference} of ${analysis.count}` : `look ${looksAfterReference}, until the steps end`;
-  return done(AnalysisPhase.Running, `${name} (${progress}): ${r.verdict.reason}`);
+  // The reference look says how the noise priors were set, once.
+  const calibrated = s.looks === 1 && s.calibration ? `; ${s.calibration.reason}` : '';
+  return done(AnalysisPhase.Running, `${name} (${progress}): ${r.verdict.reason}${calibrated}`);
 }
 
 /** The evidence the judge last had, re-read without counting anything (for a failed look). */
-function lastEvidence(judge: ResolvedJudge, js: JudgeState): JudgeEvidence | undefined {
+function lastEvidence(judge: ResolvedJudge, state: JudgedState): JudgeEvidence | undefined {
+  const js = state.judge;
+  if (js === undefined) return undefined;
   if (judge.kind === 'sequential' && js.kind === 'sequential') {
     // A look at the same time counts nothing and returns the evidence as it stands.
-    const r = sequentialJudge(judge.config, js.s, { at: js.s.at, canaryWeight: 0, canary: { requests: NaN, errors: NaN }, baseline: { requests: NaN, errors: NaN } });
+    const r = sequentialJudge(configOf(judge, state), js.s, { at: js.s.at, canaryWeight: 0, canary: { requests: NaN, errors: NaN }, baseline: { requests: NaN, errors: NaN } });
     return { kind: 'sequential', e: r.verdict.evidence };
   }
   if (js.kind === 'threshold') return { kind: 'threshold', e: { checks: js.s.checks, failedChecks: js.s.failedChecks } };

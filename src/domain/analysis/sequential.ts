@@ -171,6 +171,16 @@ export interface SequentialConfig {
   splitTolerance: number;
   /** Whether the judge may promote before the analysis ends. */
   promote: boolean;
+  /**
+   * Batches of the baseline's history read before the first look to calibrate the noise priors
+   * (src/domain/analysis/calibrate.ts); 0 turns calibration off. Absent in configurations resolved
+   * before it existed (running rollouts): those are not calibrated, as they never were.
+   */
+  calibrationBatches?: number;
+  /** Calibration never narrows a prior below this per-batch log-sd. */
+  calibrationFloor?: number;
+  /** How much more the canary is assumed to wander than the baseline (s_canary = k · s_baseline). */
+  canaryNoiseFactor?: number;
 }
 
 /** The noise prior of the latency test (older configurations have none: they use `noise`). */
@@ -191,6 +201,9 @@ export const SEQUENTIAL_DEFAULTS: Readonly<SequentialConfig> = {
   splitNoise: 0.05,
   splitTolerance: 0.2,
   promote: true,
+  calibrationBatches: 30,
+  calibrationFloor: 0.35,
+  canaryNoiseFactor: 2,
 };
 
 /** Fills defaults and rejects impossible values with a message naming the field. */
@@ -215,9 +228,16 @@ export function resolveSequentialConfig(partial: Partial<SequentialConfig> = {})
   atLeast('noiseFloor', c.noiseFloor, 0);
   atLeast('noisePriorBatches', c.noisePriorBatches, 0);
   atLeast('splitNoise', c.splitNoise, 0);
+  atLeast('calibrationBatches', c.calibrationBatches ?? 0, 0);
+  if (!Number.isInteger(c.calibrationBatches ?? 0) || (c.calibrationBatches ?? 0) > 1440) {
+    throw new JudgeConfigError(`sequential judge: calibrationBatches must be a whole number of batches from 0 (off) to 1440, got ${c.calibrationBatches}`);
+  }
+  atLeast('calibrationFloor', c.calibrationFloor ?? 0, 0);
+  atLeast('canaryNoiseFactor', c.canaryNoiseFactor ?? 0, 0);
+  if ((c.canaryNoiseFactor ?? 0) > 10) throw new JudgeConfigError(`sequential judge: canaryNoiseFactor must be between 0 and 10, got ${c.canaryNoiseFactor}`);
   if (!(c.tolerance > 0 && c.tolerance <= 10)) throw new JudgeConfigError(`sequential judge: tolerance must be in (0, 10], got ${c.tolerance}`);
   if (!(c.splitTolerance > 0 && c.splitTolerance <= 10)) throw new JudgeConfigError(`sequential judge: splitTolerance must be in (0, 10], got ${c.splitTolerance}`);
-  if (c.noise > 3 || (c.latencyNoise ?? 0) > 3 || c.splitNoise > 3 || c.noiseFloor > 3) throw new JudgeConfigError('sequential judge: noise above 3 (a factor of 20 per batch) leaves nothing to detect');
+  if (c.noise > 3 || (c.latencyNoise ?? 0) > 3 || c.splitNoise > 3 || c.noiseFloor > 3 || (c.calibrationFloor ?? 0) > 3) throw new JudgeConfigError('sequential judge: noise above 3 (a factor of 20 per batch) leaves nothing to detect');
   return c;
 }
 

@@ -18,7 +18,13 @@ export interface AnalysisVerdict {
   /** 'step' for an analysis step, 'background' for the rollout-wide analysis. */
   source: 'step' | 'background';
   /** A judged analysis: the judge, what it said at the last look, and its evidence. */
-  judge?: { kind: ResolvedJudge['kind']; verdict: JudgeDecision | 'error'; evidence?: JudgeEvidence };
+  judge?: {
+    kind: ResolvedJudge['kind'];
+    verdict: JudgeDecision | 'error';
+    evidence?: JudgeEvidence;
+    /** How the noise priors were set before the first look (sequential judge, src/domain/analysis/calibrate.ts). */
+    calibration?: string;
+  };
 }
 
 /** What an analysis looks at, in a few words: its metrics, or its judge. */

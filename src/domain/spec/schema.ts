@@ -111,6 +111,15 @@ const sequentialJudgeSchema = z.strictObject({
   noisePriorBatches: nonNegative(1000).optional(),
   splitNoise: nonNegative(3).optional(),
   splitTolerance: z.number({ error: 'must be a number in (0, 10]' }).gt(0, 'must be in (0, 10]').max(10, 'must be in (0, 10]').optional(),
+  /**
+   * Batches of the baseline's history read before the first look to narrow the noise priors for a
+   * steady service (src/domain/analysis/calibrate.ts); 0 turns it off.
+   */
+  calibrationBatches: int(0, 1440).optional(),
+  /** Calibration never narrows a noise prior below this. */
+  calibrationFloor: nonNegative(3).optional(),
+  /** How much more than the baseline the canary is assumed to wander from batch to batch. */
+  canaryNoiseFactor: nonNegative(10).optional(),
   /** May the judge end the analysis early once the canary is shown no worse than the tolerance? */
   promote: z.boolean({ error: 'must be true or false' }).optional(),
   /** When `count` looks end without a verdict: `pass` (no regression shown) or `inconclusive` (a person decides). */

@@ -91,8 +91,34 @@ it('promotes a healthy canary: the sequential judge sees no regression against t
   expect(ev.e.split.mismatch).toBe(false);
   expect(ev.e.latency.slowMs).not.toBeNull();
   expect(a.reason).toMatch(/^sequential judge: (no regression shown in 12 looks|promote early)/);
+  // Before its first look the judge asked Prometheus for the baseline's history, one batch (60 s) a
+  // step: this storefront started seconds ago, so there is too little of it and the priors stay.
+  const calls = activityCalls((await handle.fetchHistory()).events ?? []);
+  const history = calls.findIndex((c) => c.name === 'readBaselineHistory');
+  expect(history).toBeGreaterThanOrEqual(0);
+  expect(calls[history]!.outcome).toBe('completed');
+  expect(history).toBeLessThan(calls.findIndex((c) => c.name === 'readCounters'));
+  expect(a.judge?.calibration).toMatch(/^noise prior as configured \(0\.5, latency 0\.5\): [01] batch\(es\) of baseline history, 5 with traffic and events needed$/);
   expect((await clusterView(kc, shop.namespace).deployment('storefront-original'))?.spec?.template.spec?.containers[0]?.image).toBe(rollout.spec.canary.image);
   await recordHistory(handle, 'sequential-judge-promoted');
+}, 180_000);
+
+it('calibrates the noise priors on the baseline\'s history in Prometheus before the first look', async () => {
+  const { shop } = await storefront(0.002, 31);
+  // Six batches of 5 s of the baseline's history (the canary gets nothing until the rollout sets its weight).
+  const batches = 6;
+  await new Promise((r) => setTimeout(r, (batches + 2) * 5_000));
+  const judge = { sequential: { batch: '5s', calibrationBatches: batches } };
+  const rollout = validateRollout(shop.rolloutRaw(steps(judge, '5s', 4), { progressDeadline: '60s', rollback: { scaleDownDelay: '1s' } }));
+  const handle = await startRollout(w.client, rollout, { taskQueue: w.taskQueue });
+  const result = await handle.result();
+
+  expect(result.outcome).toBe('Promoted');
+  const a = result.status.lastAnalysis!;
+  // Real counters, read back one batch a step: all six batches counted for the slow-request share
+  // (about 250 requests and 15 slow ones each), which the judge then used.
+  expect(a.judge?.calibration).toMatch(new RegExp(`^noise calibrated on the baseline's last ${batches} batches: .*slow requests wander ≤ [0-9.]+ \\(estimate [0-9.]+, ${batches} batches, \\d+ events\\) → prior `));
+  await recordHistory(handle, 'sequential-judge-calibrated');
 }, 180_000);
 
 it('rolls back a canary with 5 % errors: the sequential judge decides before Flagger\'s threshold checks', async () => {

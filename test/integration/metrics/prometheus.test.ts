@@ -16,7 +16,9 @@ import { ApplicationFailure } from '@temporalio/common';
 import axios from 'axios';
 import { createMetricsActivities } from '../../../src/activities/metrics/activities';
 import { createPrometheusProvider, PrometheusError } from '../../../src/activities/metrics/prometheus';
+import { calibrateNoise } from '../../../src/domain/analysis/calibrate';
 import { evaluateMeasurement } from '../../../src/domain/analysis/evaluate';
+import { resolveSequentialConfig } from '../../../src/domain/analysis/sequential';
 import { BUILTIN_QUERIES, renderQuery } from '../../../src/domain/analysis/templates';
 import type { AnalysisSpec, MetricSpec } from '../../../src/domain/spec/schema';
 import { eventually, stackInfo, uniqueName } from '../../support/stack';
@@ -220,6 +222,50 @@ describe('Prometheus metrics provider (real Prometheus)', () => {
     const r = await down.readCounters({ namespace, canary, baseline: idle, at: Date.now() });
     expect(r.ok).toBe(false);
     expect(!r.ok && r.error).toMatch(/^Prometheus query failed: POST http:\/\/127\.0\.0\.1:1\/api\/v1\/query: cannot reach Prometheus \(ECONNREFUSED/);
+  });
+
+  it('readBaselineHistory: a workload\'s counters one step apart, cut where the workload had no samples yet, and a steady workload calibrates', async () => {
+    // The server started moments ago: ask for more steps than it has history, and get only those it has.
+    const end = Date.now() - 1500;
+    const r = await activities.readBaselineHistory({ namespace, baseline: canary, end, stepMs: 1000, steps: 600 });
+    if (!r.ok) throw new Error(r.error);
+    expect(r.samples.length).toBeGreaterThanOrEqual(2);
+    expect(r.samples.length).toBeLessThan(600);
+    // Consecutive samples: counters never go down, and each step's increments keep the served shares:
+    // 1 in 20 requests a 5xx, 45 in 50 at or below 25 ms.
+    const steps = r.samples.slice(1).map((a, i) => ({
+      requests: a.requests - r.samples[i]!.requests,
+      errors: a.errors - r.samples[i]!.errors,
+      fast: a.latency!.buckets[4]!.count - r.samples[i]!.latency!.buckets[4]!.count,
+      count: a.latency!.count - r.samples[i]!.latency!.count,
+    }));
+    const moving = steps.filter((d) => d.requests > 0);
+    expect(moving.length).toBeGreaterThan(0);
+    for (const d of steps) expect(d.requests).toBeGreaterThanOrEqual(0);
+    for (const d of moving) {
+      expect(d.errors / d.requests).toBeCloseTo(1 / 20, 6);
+      expect(d.fast / d.count).toBeCloseTo(45 / 50, 6);
+    }
+
+    // Wait until 8 steps of 1 s are there, then calibrate a judge with 1 s batches on them: traffic
+    // that is a pure function of time scatters less than Poisson, so the slow-request prior (10
+    // slow requests a second) is narrowed to the floor.
+    const eight = await eventually('8 steps of history', async () => {
+      const h = await activities.readBaselineHistory({ namespace, baseline: canary, end: Date.now() - 1500, stepMs: 1000, steps: 8 });
+      if (!h.ok || h.samples.length < 9) throw new Error(`history so far: ${h.ok ? h.samples.length : h.error}`);
+      return h.samples;
+    }, 30_000, 1000);
+    const cal = calibrateNoise(resolveSequentialConfig({ batchMs: 1000 }), eight);
+    expect(cal.batches).toBe(8);
+    expect(cal.latency?.slowMs).toBe(25);
+    expect(cal.latencyNoise).toBe(0.35);
+  });
+
+  it('readBaselineHistory with Prometheus unreachable is a result naming the endpoint, not a thrown failure', async () => {
+    const down = createMetricsActivities({ metrics: createPrometheusProvider({ http: axios.create(), url: 'http://127.0.0.1:1', timeoutMs: 2000 }) });
+    const r = await down.readBaselineHistory({ namespace, baseline: canary, end: Date.now(), stepMs: 60_000, steps: 30 });
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.error).toMatch(/^Prometheus query failed: POST http:\/\/127\.0\.0\.1:1\/api\/v1\/query_range: cannot reach Prometheus/);
   });
 
   it('a workload without traffic has no data: Inconclusive by default, Failed with noData: fail, never Successful', async () => {

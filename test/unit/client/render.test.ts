@@ -1,4 +1,5 @@
-import { judgeEvidenceLines } from '../../../src/client/cli/render';
+import { judgeEvidenceLines, statusBlock } from '../../../src/client/cli/render';
+import type { RolloutStatus } from '../../../src/domain/rollout/state';
 import type { SequentialEvidence } from '../../../src/domain/analysis/sequential';
 
 const metric = (canaryEvents: number, baselineEvents: number, ratio: number | null, eRollback: number) => ({
@@ -39,5 +40,24 @@ describe('judgeEvidenceLines: why a judge decided, in numbers', () => {
   it('threshold: checks, failures and the last values', () => {
     expect(judgeEvidenceLines({ kind: 'threshold', e: { checks: 3, failedChecks: 2, successRate: 95.12345, p99Ms: 180, lastFailure: 'request-success-rate value 95.123 below min 99' } }))
       .toEqual(['checks 3, failed 2; last success rate 95.1%, p99 180 ms (request-success-rate value 95.123 below min 99)']);
+  });
+});
+
+describe('statusBlock: the last judged analysis says how its noise priors were set', () => {
+  const status = (calibration?: string): RolloutStatus => ({
+    rollout: { namespace: 'shop', name: 'web' }, phase: 'Progressing', message: 'analysis', step: { index: 1, count: 3 },
+    weights: { stable: 90, canary: 10 }, canaryDeployment: 'web-canary', startedAt: '2026-11-23T07:00:00.000Z', phaseSince: '2026-11-23T07:00:00.000Z', audit: [],
+    lastAnalysis: {
+      at: '2026-11-23T07:01:00.000Z', phase: 'Running', reason: 'sequential judge (look 3 of 10): no decision yet', source: 'step', measurements: [],
+      judge: { kind: 'sequential', verdict: 'continue', ...(calibration ? { calibration } : {}) },
+    },
+  });
+
+  it('prints the calibration line under the analysis, and nothing when there was none', () => {
+    const why = "noise calibrated on the baseline's last 30 batches: errors wander ≤ 0.08 → prior 0.35; slow requests wander ≤ 0.05 → prior 0.35";
+    const withIt = statusBlock(status(why), Date.parse('2026-11-23T07:02:00.000Z'));
+    expect(withIt).toContain(`             ${why}`);
+    expect(withIt.indexOf(`             ${why}`)).toBe(withIt.findIndex((l) => l.startsWith('Analysis')) + 1);
+    expect(statusBlock(status(), Date.parse('2026-11-23T07:02:00.000Z')).some((l) => l.includes('noise calibrated'))).toBe(false);
   });
 });

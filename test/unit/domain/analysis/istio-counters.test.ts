@@ -1,4 +1,4 @@
-import { armCounters, CounterAnswerError, counterQueries, CounterQueryError, type CounterAnswers } from '../../../../src/domain/analysis/istio-counters';
+import { armCounters, armHistory, CounterAnswerError, counterQueries, CounterQueryError, type CounterAnswers } from '../../../../src/domain/analysis/istio-counters';
 
 const series = (workload: string, value: number, extra: Record<string, string> = {}) => ({ labels: { destination_workload: workload, ...extra }, value });
 const bucket = (workload: string, le: string, value: number) => series(workload, value, { le });
@@ -54,5 +54,33 @@ describe('armCounters', () => {
   ])('refuses %s', (_name, a, message) => {
     expect(() => armCounters(a as CounterAnswers, 'canary')).toThrow(CounterAnswerError);
     expect(() => armCounters(a as CounterAnswers, 'canary')).toThrow(message);
+  });
+});
+
+describe('armHistory: one workload\'s counters at each time of three range queries', () => {
+  const times = [1000, 2000, 3000, 4000];
+  const req = (w: string, points: [number, number][]) => ({ labels: { destination_workload: w }, points });
+  const bucket = (le: string, points: [number, number][]) => ({ labels: { destination_workload: 'web', le }, points });
+
+  it('turns each time into counters, oldest first', () => {
+    const h = armHistory({
+      requests: [req('web', [[1000, 10], [2000, 20], [3000, 30], [4000, 40]]), req('other', [[1000, 99], [4000, 99]])],
+      errors: [req('web', [[1000, 1], [2000, 1], [3000, 2], [4000, 2]])],
+      buckets: [bucket('100', [[1000, 9], [2000, 18], [3000, 27], [4000, 36]]), bucket('+Inf', [[1000, 10], [2000, 20], [3000, 30], [4000, 40]])],
+    }, 'web', times);
+    expect(h).toEqual([10, 20, 30, 40].map((n, i) => ({ requests: n, errors: [1, 1, 2, 2][i], latency: { buckets: [{ le: 100, count: n * 0.9 }], count: n } })));
+  });
+
+  it('keeps only the run of consecutive times that ends at the last one: a gap or a workload not there yet cuts the history', () => {
+    const answers = (points: [number, number][]) => ({ requests: [req('web', points)], errors: [], buckets: [] });
+    expect(armHistory(answers([[3000, 30], [4000, 40]]), 'web', times).map((a) => a.requests)).toEqual([30, 40]);
+    expect(armHistory(answers([[1000, 10], [3000, 30], [4000, 40]]), 'web', times).map((a) => a.requests)).toEqual([30, 40]);
+    expect(armHistory(answers([[1000, 10], [2000, 20], [3000, 30]]), 'web', times)).toEqual([]);
+    expect(armHistory(answers([]), 'web', times)).toEqual([]);
+  });
+
+  it('matches Prometheus\' evaluation times to the millisecond (they come back as float seconds)', () => {
+    const h = armHistory({ requests: [req('web', [[999, 10], [2001, 20]])], errors: [], buckets: [] }, 'web', [1000, 2000]);
+    expect(h.map((a) => a.requests)).toEqual([10, 20]);
   });
 });

@@ -1,4 +1,4 @@
-import { initialJudgedState, judgeLook, type JudgedAnalysis, type JudgedDecision, type JudgedState, type LookInput } from '../../../../src/domain/analysis/judged';
+import { calibrate, calibrationWanted, initialJudgedState, judgeLook, type JudgedAnalysis, type JudgedDecision, type JudgedState, type LookInput } from '../../../../src/domain/analysis/judged';
 import { FLAGGER_DEFAULTS, resolveSequentialConfig, type ArmCounters } from '../../../../src/domain/analysis/sequential';
 
 const T0 = 1_700_000_000_000;
@@ -102,5 +102,71 @@ describe('judgeLook: phases from verdicts, errors and count', () => {
     const f = judgeLook(analysis, r.state, failed(60));
     expect(f.decision.evidence).toEqual(r.decision.evidence);
     expect(f.state.judge).toEqual(r.state.judge);
+  });
+});
+
+describe('calibrate: the noise priors set before the first look', () => {
+  /** Baseline counters one minute apart: 5,400 requests a minute, 1 % errors, 5 % slow, ± Poisson-sized scatter. */
+  const steadyHistory = (batches: number): ArmCounters[] => Array.from({ length: batches + 1 }, (_, i) => {
+    const scatter = (k: number) => (k % 2 === 0 ? 1 : -1);
+    const errors = Array.from({ length: i }, (_, k) => 54 + scatter(k) * 7).reduce((a, b) => a + b, 0);
+    const slow = Array.from({ length: i }, (_, k) => 270 + scatter(k) * 16).reduce((a, b) => a + b, 0);
+    const n = i * 5400;
+    return { requests: n, errors, latency: { buckets: [{ le: 25, count: Math.round(n * 0.5) }, { le: 100, count: n - slow }, { le: 250, count: n }], count: n } };
+  });
+
+  it('how many batches of history a judge wants: the sequential judge\'s setting, none for the threshold judge', () => {
+    expect(calibrationWanted(sequential(4))).toBe(30);
+    expect(calibrationWanted(sequential(4, 'pass', { calibrationBatches: 0 }))).toBe(0);
+    expect(calibrationWanted(threshold(4))).toBe(0);
+  });
+
+  it('a steady baseline narrows the latency prior; the judge then uses it, and the first look says so', () => {
+    const analysis = sequential(4);
+    const state = calibrate(analysis, initialJudgedState(), { samples: steadyHistory(30) });
+    // Both streams scatter no more than Poisson: both priors narrowed to the floor.
+    expect(state.calibration).toMatchObject({ noise: 0.35, latencyNoise: 0.35 });
+    const first = judgeLook(analysis, state, looks(1, 0.01, 0.01)[0]!);
+    expect(first.decision.reason).toMatch(/^sequential judge \(look 0 of 4\): first look: reference counters recorded; noise calibrated on the baseline's last 30 batches: /);
+    const second = judgeLook(analysis, first.state, looks(2, 0.01, 0.01)[1]!);
+    expect(second.decision.reason).not.toMatch(/noise calibrated/);
+    if (second.decision.evidence?.kind !== 'sequential') throw new Error('no sequential evidence');
+    expect(second.decision.evidence.e.latency.noise).toBe(0.35);
+    expect(second.decision.evidence.e.errors.noise).toBe(0.35);
+    // It survives a JSON round trip (workflow state, continue-as-new).
+    expect(JSON.parse(JSON.stringify(second.state))).toEqual(second.state);
+  });
+
+  it('a history that could not be read keeps the configured priors and records why', () => {
+    const state = calibrate(sequential(4), initialJudgedState(), { error: 'Prometheus query failed: ECONNREFUSED' });
+    expect(state.calibration).toMatchObject({ noise: 0.5, latencyNoise: 0.5 });
+    expect(state.calibration?.reason).toBe("noise prior as configured: the baseline's history could not be read (Prometheus query failed: ECONNREFUSED)");
+  });
+
+  it('the threshold judge is not calibrated', () => {
+    const state = initialJudgedState();
+    expect(calibrate(threshold(4), state, { samples: steadyHistory(30) })).toBe(state);
+  });
+
+  it('a calibrated judge rolls back a latency regression sooner than the uncalibrated one, on the same looks', () => {
+    // Canary 4× as many slow requests (20 % against 5 %), same errors.
+    const slowLooks = Array.from({ length: 12 }, (_, i): LookInput => ({
+      at: T0 + i * 15_000, canaryWeight: 10, counters: { canary: arm(i * 15, 10, 0.01, 0.2), baseline: arm(i * 15, 90, 0.01, 0.05) },
+    }));
+    const lookOf = (analysis: JudgedAnalysis, state: JudgedState) => {
+      let s = state;
+      for (let i = 0; i < slowLooks.length; i++) {
+        const r = judgeLook(analysis, s, slowLooks[i]!);
+        s = r.state;
+        if (r.decision.phase === 'Failed') return i;
+      }
+      return Infinity;
+    };
+    const analysis = sequential(40);
+    const calibrated = lookOf(analysis, calibrate(analysis, initialJudgedState(), { samples: steadyHistory(30) }));
+    const plain = lookOf(analysis, initialJudgedState());
+    // Within the first minute (looks 1–4) when calibrated; the uncalibrated judge needs the second.
+    expect(calibrated).toBeLessThanOrEqual(4);
+    expect(plain).toBeGreaterThan(4);
   });
 });
