@@ -183,6 +183,13 @@ export interface SequentialConfig {
   canaryNoiseFactor?: number;
 }
 
+/**
+ * At most this many batches of history are read for calibration: the counters come back as one
+ * local-activity result in workflow history (about 600 bytes a batch with Istio's buckets), so
+ * two hours of one-minute batches stay under 80 KB.
+ */
+export const MAX_CALIBRATION_BATCHES = 120;
+
 /** The noise prior of the latency test (older configurations have none: they use `noise`). */
 const latencyNoiseOf = (c: SequentialConfig): number => c.latencyNoise ?? c.noise;
 
@@ -229,8 +236,8 @@ export function resolveSequentialConfig(partial: Partial<SequentialConfig> = {})
   atLeast('noisePriorBatches', c.noisePriorBatches, 0);
   atLeast('splitNoise', c.splitNoise, 0);
   atLeast('calibrationBatches', c.calibrationBatches ?? 0, 0);
-  if (!Number.isInteger(c.calibrationBatches ?? 0) || (c.calibrationBatches ?? 0) > 1440) {
-    throw new JudgeConfigError(`sequential judge: calibrationBatches must be a whole number of batches from 0 (off) to 1440, got ${c.calibrationBatches}`);
+  if (!Number.isInteger(c.calibrationBatches ?? 0) || (c.calibrationBatches ?? 0) > MAX_CALIBRATION_BATCHES) {
+    throw new JudgeConfigError(`sequential judge: calibrationBatches must be a whole number of batches from 0 (off) to ${MAX_CALIBRATION_BATCHES}, got ${c.calibrationBatches}`);
   }
   atLeast('calibrationFloor', c.calibrationFloor ?? 0, 0);
   atLeast('canaryNoiseFactor', c.canaryNoiseFactor ?? 0, 0);

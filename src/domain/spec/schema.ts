@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { DurationError, parseDuration } from '../duration';
 import { checkTemplates, RAMP_VARIABLES } from '../analysis/templates';
-import { FLAGGER_DEFAULTS, JudgeConfigError, resolveSequentialConfig, SEQUENTIAL_DEFAULTS, type SequentialConfig, type ThresholdConfig } from '../analysis/sequential';
+import { FLAGGER_DEFAULTS, JudgeConfigError, MAX_CALIBRATION_BATCHES, resolveSequentialConfig, SEQUENTIAL_DEFAULTS, type SequentialConfig, type ThresholdConfig } from '../analysis/sequential';
 
 export const API_VERSION = 'ramp.dev/v1alpha1';
 export const KIND = 'Rollout';
@@ -115,7 +115,7 @@ const sequentialJudgeSchema = z.strictObject({
    * Batches of the baseline's history read before the first look to narrow the noise priors for a
    * steady service (src/domain/analysis/calibrate.ts); 0 turns it off.
    */
-  calibrationBatches: int(0, 1440).optional(),
+  calibrationBatches: int(0, MAX_CALIBRATION_BATCHES).optional(),
   /** Calibration never narrows a noise prior below this. */
   calibrationFloor: nonNegative(3).optional(),
   /** How much more than the baseline the canary is assumed to wander from batch to batch. */

@@ -49,7 +49,7 @@ describe('judge and analysis: every problem by path', () => {
       ['spec.steps[1].analysis.judge.sequential.batch: must be at least the analysis interval (30s), got 10s: a batch holds one or more looks']],
     ['batch below 1 s', { interval: '1s', judge: { sequential: { batch: '500ms' } } },
       ['spec.steps[1].analysis.judge.sequential.batch: must be at least the analysis interval (1s), got 0.5s: a batch holds one or more looks', 'spec.steps[1].analysis.judge.sequential: batchMs must be a number ≥ 1000, got 500']],
-    ['calibration batches not whole', { judge: { sequential: { calibrationBatches: 2.5 } } }, ['spec.steps[1].analysis.judge.sequential.calibrationBatches: must be a whole number between 0 and 1440, got 2.5']],
+    ['calibration batches not whole', { judge: { sequential: { calibrationBatches: 2.5 } } }, ['spec.steps[1].analysis.judge.sequential.calibrationBatches: must be a whole number between 0 and 120, got 2.5']],
     ['negative calibration floor', { judge: { sequential: { calibrationFloor: -0.1 } } }, ['spec.steps[1].analysis.judge.sequential.calibrationFloor: must be a number between 0 and 3']],
     ['canary noise factor too large', { judge: { sequential: { canaryNoiseFactor: 20 } } }, ['spec.steps[1].analysis.judge.sequential.canaryNoiseFactor: must be a number between 0 and 10']],
     ['unknown judge setting', { judge: { sequential: { alfa: 0.1 } } }, ['spec.steps[1].analysis.judge.sequential: unknown field "alfa": remove it or check the spelling']],
