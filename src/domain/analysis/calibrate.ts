@@ -25,7 +25,7 @@
  * calibration never widens the prior (the canary's own batches still do, in the judge), and never
  * assumes a service steadier than the floor.
  */
-import type { ArmCounters, SequentialConfig } from './sequential';
+import { initialSlowBound, slowRequests, type ArmCounters, type SequentialConfig } from './sequential';
 
 /** Below this many complete batches of history, the prior is left as configured. */
 export const MIN_CALIBRATION_BATCHES = 5;
@@ -103,18 +103,10 @@ function steps(values: number[]): (number | null)[] {
   return out;
 }
 
-/** Smallest finite bucket bound at or above the q-quantile of cumulative counts (the judge's first slow bound). */
-function slowBoundOf(arm: ArmCounters, q: number): number | null {
-  const h = arm.latency;
-  if (!h || !(h.count >= 20)) return null;
-  for (const b of h.buckets) if (Number.isFinite(b.le) && b.count >= q * h.count) return b.le;
-  return null;
+/** The configured priors, unchanged, and why (no history, or none that could be read). */
+export function notCalibrated(config: SequentialConfig, reason: string): NoiseCalibration {
+  return { batches: 0, errors: null, latency: null, noise: config.noise, latencyNoise: config.latencyNoise ?? config.noise, reason };
 }
-
-const slowOf = (arm: ArmCounters, slowMs: number): number => {
-  const b = arm.latency?.buckets.find((x) => x.le === slowMs);
-  return b && arm.latency ? arm.latency.count - b.count : NaN;
-};
 
 /**
  * Calibrates the noise priors of one sequential analysis from the baseline's cumulative counters
@@ -124,7 +116,7 @@ const slowOf = (arm: ArmCounters, slowMs: number): number => {
 export function calibrateNoise(config: SequentialConfig, history: ArmCounters[]): NoiseCalibration {
   const configured = { noise: config.noise, latencyNoise: config.latencyNoise ?? config.noise };
   const batches = Math.max(0, history.length - 1);
-  const unchanged = (why: string): NoiseCalibration => ({ batches, errors: null, latency: null, ...configured, reason: `noise prior as configured (${configured.noise}, latency ${configured.latencyNoise}): ${why}` });
+  const unchanged = (why: string): NoiseCalibration => ({ ...notCalibrated(config, `noise prior as configured (${configured.noise}, latency ${configured.latencyNoise}): ${why}`), batches });
   const factor = Math.sqrt(1 + (config.canaryNoiseFactor ?? 2) ** 2);
   const floor = config.calibrationFloor ?? 0;
   const prior = (upper: number, configuredPrior: number) => Math.min(configuredPrior, Math.max(floor, factor * upper));
@@ -135,11 +127,11 @@ export function calibrateNoise(config: SequentialConfig, history: ArmCounters[])
   const e = overDispersion(errorBatches);
 
   const last = history.at(-1);
-  const slowMs = last ? slowBoundOf(last, config.latencyQuantile) : null;
+  const slowMs = last ? initialSlowBound(last, config.latencyQuantile) : null;
   let l: ReturnType<typeof overDispersion> = null;
   if (slowMs !== null) {
     const totals = steps(history.map((a) => a.latency?.count ?? NaN));
-    const slow = steps(history.map((a) => slowOf(a, slowMs)));
+    const slow = steps(history.map((a) => slowRequests(a, slowMs)));
     l = overDispersion(totals.flatMap((n, i) => (n !== null && slow[i] !== null ? [{ x: slow[i]!, n }] : [])));
   }
   if (!e && !l) return unchanged(`${batches} batch(es) of baseline history, ${MIN_CALIBRATION_BATCHES} with traffic and events needed`);

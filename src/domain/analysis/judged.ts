@@ -18,7 +18,7 @@
  *   the rollout for a person, as Argo Rollouts does.
  */
 import type { ResolvedJudge } from '../spec/schema';
-import { calibrateNoise, type NoiseCalibration } from './calibrate';
+import { calibrateNoise, notCalibrated, type NoiseCalibration } from './calibrate';
 import { AnalysisPhase, formatValue } from './evaluate';
 import {
   ArmCounters, JudgeDecision, SequentialEvidence, sequentialJudge, SequentialState, ThresholdEvidence, thresholdJudge, ThresholdState,
@@ -78,10 +78,9 @@ export function calibrationWanted(analysis: JudgedAnalysis): number {
 export function calibrate(analysis: JudgedAnalysis, state: JudgedState, history: { samples: ArmCounters[] } | { error: string }): JudgedState {
   const { judge } = analysis;
   if (judge.kind !== 'sequential') return state;
-  const c = judge.config;
   const calibration: NoiseCalibration = 'error' in history
-    ? { batches: 0, errors: null, latency: null, noise: c.noise, latencyNoise: c.latencyNoise ?? c.noise, reason: `noise prior as configured: the baseline's history could not be read (${history.error})` }
-    : calibrateNoise(c, history.samples);
+    ? notCalibrated(judge.config, `noise prior as configured: the baseline's history could not be read (${history.error})`)
+    : calibrateNoise(judge.config, history.samples);
   return { ...state, calibration };
 }
 

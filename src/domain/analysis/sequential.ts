@@ -579,7 +579,7 @@ function initialState(config: SequentialConfig, obs: JudgeObservation): Sequenti
     batchBaseline: [...le, 0].map(() => 0),
     // The baseline's whole history before the first look sets the first slow bound: it is
     // known before any counted event, so the test stays exact.
-    slowMs: slowBound(le, lastOf(obs.baseline, le).buckets, config.latencyQuantile),
+    slowMs: initialSlowBound(obs.baseline, config.latencyQuantile),
     errors: newRatioTest(grids.metric, config.noise),
     latency: newRatioTest(grids.metric, latencyNoiseOf(config)),
     split: newRatioTest(grids.split, config.splitNoise),
@@ -612,6 +612,21 @@ function slowBound(le: number[], cumulative: number[], q: number): number | null
   if (total === undefined || !(total >= 20)) return null;
   for (let i = 0; i < le.length; i++) if (cumulative[i]! >= q * total) return le[i]!;
   return null;
+}
+
+/**
+ * The slow bound the judge starts with, from a baseline's cumulative counters (its whole history
+ * before the first look): also what noise calibration measures the slow share against.
+ */
+export function initialSlowBound(baseline: ArmCounters, q: number): number | null {
+  const le = boundsOf(baseline);
+  return slowBound(le, bucketCounts(baseline.latency, le), q);
+}
+
+/** Requests above `slowMs` in an arm's cumulative histogram; NaN without that bucket. */
+export function slowRequests(arm: ArmCounters, slowMs: number): number {
+  const le = boundsOf(arm);
+  return slowCount(bucketCounts(arm.latency, le), le, slowMs);
 }
 
 /** Increment of a cumulative counter; a decrease is a reset (Prometheus `increase` semantics). */
