@@ -20,7 +20,8 @@ import { Command, COMMANDS, parseCommandInput } from '../domain/rollout/commands
 import { Outcome, Phase } from '../domain/rollout/phases';
 import { checkDrift } from '../domain/traffic/drift';
 import { analysisSubject, Requests, RolloutState, RolloutStatus } from '../domain/rollout/state';
-import type { AnalysisSpec, ResolvedJudge, ResolvedRollout } from '../domain/spec/schema';
+import type { AnalysisSpec, ResolvedJudge } from '../domain/spec/analysis';
+import type { ResolvedRollout } from '../domain/spec/schema';
 import * as msg from '../shared/messages';
 import { nowIso, nowMs } from './clock';
 import { RampOutcome, RampPhase } from '../shared/search-attributes';

@@ -7,7 +7,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { evaluateMeasurement, type Measurement, type QueryFailure } from '../../domain/analysis/evaluate';
 import { promDuration, queryTemplateFor, renderQuery, TemplateError } from '../../domain/analysis/templates';
-import type { AnalysisSpec } from '../../domain/spec/schema';
+import type { AnalysisSpec } from '../../domain/spec/analysis';
 import { armCounters, armHistory, CounterQueries, counterQueries, CounterQueryError } from '../../domain/analysis/istio-counters';
 import type { ArmCounters } from '../../domain/analysis/sequential';
 import type { MetricsProvider, QueryResult } from './provider';

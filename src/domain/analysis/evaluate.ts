@@ -5,7 +5,7 @@
  * (per-metric limits, consecutive errors, worst metric wins). Time is an input, never read here.
  */
 import type { QueryResult } from '../../activities/metrics/provider';
-import type { AnalysisSpec, MetricSpec } from '../spec/schema';
+import type { AnalysisSpec, MetricSpec } from '../spec/analysis';
 
 /** The outcome of one measurement of one metric. */
 export const MeasurementPhase = {

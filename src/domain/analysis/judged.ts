@@ -17,7 +17,7 @@
  *   judge's minimum traffic and the judge's `atEnd` is `pass`; otherwise Inconclusive, which holds
  *   the rollout for a person, as Argo Rollouts does.
  */
-import type { ResolvedJudge } from '../spec/schema';
+import type { ResolvedJudge } from '../spec/analysis';
 import { calibrateNoise, notCalibrated, type NoiseCalibration } from './calibrate';
 import { AnalysisPhase, formatValue } from './evaluate';
 import {

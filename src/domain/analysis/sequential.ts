@@ -66,7 +66,7 @@
  * (2 KB with Istio's 19 buckets) whatever the number of looks. `thresholdJudge` has the same shape.
  */
 import { evaluateMeasurement, formatValue } from './evaluate';
-import type { MetricSpec } from '../spec/schema';
+import type { MetricSpec } from '../spec/analysis';
 
 // ---- inputs and outputs ---------------------------------------------------------------------
 

@@ -3,7 +3,7 @@
  * the `{{ name }}` substitution every metric query goes through. Pure: the activity renders,
  * spec validation checks the same templates before a rollout starts.
  */
-import type { AnalysisSpec, BuiltinMetric, MetricSpec } from '../spec/schema';
+import type { AnalysisSpec, BuiltinMetric, MetricSpec } from '../spec/analysis';
 
 /** The label selector every built-in query shares: server-side Istio metrics of the canary workload. */
 const ISTIO_CANARY_SELECTOR =

@@ -5,7 +5,8 @@
  */
 import type { JudgeEvidence } from '../analysis/judged';
 import type { JudgeDecision } from '../analysis/sequential';
-import type { AnalysisSpec, ResolvedJudge, ResolvedRollout, Step } from '../spec/schema';
+import type { AnalysisSpec, ResolvedJudge } from '../spec/analysis';
+import type { ResolvedRollout, Step } from '../spec/schema';
 import { Command, CommandInput } from './commands';
 import { Outcome, Phase, TERMINAL_PHASES } from './phases';
 

@@ -20,7 +20,7 @@ import { calibrateNoise } from '../../../src/domain/analysis/calibrate';
 import { evaluateMeasurement } from '../../../src/domain/analysis/evaluate';
 import { resolveSequentialConfig } from '../../../src/domain/analysis/sequential';
 import { BUILTIN_QUERIES, renderQuery } from '../../../src/domain/analysis/templates';
-import type { AnalysisSpec, MetricSpec } from '../../../src/domain/spec/schema';
+import type { AnalysisSpec, MetricSpec } from '../../../src/domain/spec/analysis';
 import { eventually, stackInfo, uniqueName } from '../../support/stack';
 
 const BUCKETS = ['0.5', '1', '5', '10', '25', '50', '100', '250', '500', '1000', '+Inf'];

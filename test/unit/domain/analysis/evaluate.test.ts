@@ -7,7 +7,7 @@ import {
   type MeasurementPhase,
   type QueryFailure,
 } from '../../../../src/domain/analysis/evaluate';
-import type { AnalysisSpec, MetricSpec } from '../../../../src/domain/spec/schema';
+import type { AnalysisSpec, MetricSpec } from '../../../../src/domain/spec/analysis';
 
 function newMetric(overrides: Partial<MetricSpec> = {}): MetricSpec {
   return { name: 'request-success-rate', thresholdRange: { min: 99 }, noData: 'inconclusive', vars: {}, ...overrides };

@@ -1,4 +1,4 @@
-import type { AnalysisSpec, MetricSpec } from '../../../../src/domain/spec/schema';
+import type { AnalysisSpec, MetricSpec } from '../../../../src/domain/spec/analysis';
 import {
   BUILTIN_QUERIES,
   checkTemplates,

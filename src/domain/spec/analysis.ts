@@ -1,0 +1,219 @@
+/**
+ * The analysis part of a Rollout spec (an analysis step, or the rollout-wide `spec.analysis`):
+ * threshold metrics or a canary-vs-baseline judge, validated and resolved once, like the rest of
+ * the spec (src/domain/spec/schema.ts).
+ */
+import { z } from 'zod';
+import { checkTemplates, RAMP_VARIABLES } from '../analysis/templates';
+import { FLAGGER_DEFAULTS, JudgeConfigError, MAX_CALIBRATION_BATCHES, resolveSequentialConfig, SEQUENTIAL_DEFAULTS, type SequentialConfig, type ThresholdConfig } from '../analysis/sequential';
+import { duration, int } from './fields';
+
+/** Built-in Istio metrics, with Flagger's queries (see src/domain/analysis/templates.ts). */
+export const BUILTIN_METRICS = ['request-success-rate', 'request-duration'] as const;
+export type BuiltinMetric = (typeof BUILTIN_METRICS)[number];
+
+const thresholdRange = z
+  .strictObject({ min: z.number().optional(), max: z.number().optional() })
+  .refine((r) => r.min !== undefined || r.max !== undefined, 'give min, max or both')
+  .refine((r) => r.min === undefined || r.max === undefined || r.min <= r.max, {
+    error: 'min must not be greater than max',
+  });
+
+const metricSchema = z
+  .strictObject({
+    name: z.string().min(1, 'must not be empty'),
+    /** PromQL with {{ variables }}; absent for built-in metrics (named by `name`). */
+    query: z.string().min(1).optional(),
+    thresholdRange,
+    /** What a measurement with no data counts as. Never a pass. */
+    noData: z.enum(['inconclusive', 'fail'], { error: 'must be "inconclusive" or "fail"' }).default('inconclusive'),
+    /** Extra template variables for `query`. */
+    vars: z.record(z.string(), z.string()).default({}),
+    /** Range over which rates are computed; defaults to the analysis interval. */
+    window: duration.optional(),
+  })
+  .superRefine((m, ctx) => {
+    if (m.query === undefined && !(BUILTIN_METRICS as readonly string[]).includes(m.name)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['name'],
+        message: `unknown metric ${JSON.stringify(m.name)}: use a built-in (${BUILTIN_METRICS.join(', ')}) or give a PromQL query`,
+      });
+    }
+  });
+
+const fraction = (what: string) => z.number({ error: `must be ${what} between 0 and 1 (exclusive)` })
+  .gt(0, `must be ${what} between 0 and 1 (exclusive)`).lt(1, `must be ${what} between 0 and 1 (exclusive)`);
+const nonNegative = (max: number) => z.number({ error: `must be a number between 0 and ${max}` })
+  .min(0, `must be a number between 0 and ${max}`).max(max, `must be a number between 0 and ${max}`);
+
+/**
+ * The sequential judge's settings (src/domain/analysis/sequential.ts, docs/decisions/0007); every
+ * field is optional and defaults to SEQUENTIAL_DEFAULTS. Resolved into the workflow's input at
+ * start, so a later change of defaults never changes a running rollout's verdicts.
+ */
+const sequentialJudgeSchema = z.strictObject({
+  /** Bound on P(rollback | canary as good as baseline) and on P(promote | canary worse than tolerance). */
+  alpha: fraction('a probability').optional(),
+  /** δ: "no worse" means error and slow-request ratios ≤ 1 + δ. */
+  tolerance: z.number({ error: 'must be a number in (0, 10]' }).gt(0, 'must be in (0, 10], e.g. 0.5 for +50 %').max(10, 'must be in (0, 10], e.g. 0.5 for +50 %').optional(),
+  /** Requests slower than this quantile of the baseline count as slow. */
+  latencyQuantile: fraction('a quantile').optional(),
+  minRequests: int(1, 10_000_000).optional(),
+  minEvents: int(1, 1_000_000).optional(),
+  minPromoteRequests: int(1, 10_000_000).optional(),
+  /** Time scale of minute-to-minute noise: the unit of evidence. */
+  batch: duration.optional(),
+  noise: nonNegative(3).optional(),
+  /** The same for the slow-request share (latency is steadier minute to minute than errors). */
+  latencyNoise: nonNegative(3).optional(),
+  noiseFloor: nonNegative(3).optional(),
+  noisePriorBatches: nonNegative(1000).optional(),
+  splitNoise: nonNegative(3).optional(),
+  splitTolerance: z.number({ error: 'must be a number in (0, 10]' }).gt(0, 'must be in (0, 10]').max(10, 'must be in (0, 10]').optional(),
+  /**
+   * Batches of the baseline's history read before the first look to narrow the noise priors for a
+   * steady service (src/domain/analysis/calibrate.ts); 0 turns it off.
+   */
+  calibrationBatches: int(0, MAX_CALIBRATION_BATCHES).optional(),
+  /** Calibration never narrows a noise prior below this. */
+  calibrationFloor: nonNegative(3).optional(),
+  /** How much more than the baseline the canary is assumed to wander from batch to batch. */
+  canaryNoiseFactor: nonNegative(10).optional(),
+  /** May the judge end the analysis early once the canary is shown no worse than the tolerance? */
+  promote: z.boolean({ error: 'must be true or false' }).optional(),
+  /** When `count` looks end without a verdict: `pass` (no regression shown) or `inconclusive` (a person decides). */
+  atEnd: z.enum(['pass', 'inconclusive'], { error: 'must be "pass" or "inconclusive"' }).default('pass'),
+});
+
+/** Flagger's check loop, for parity: one check of the canary alone per interval. */
+const thresholdJudgeSchema = z.strictObject({
+  /** Minimum share of non-5xx canary responses per interval, percent. */
+  minSuccessRate: z.number({ error: 'must be a percentage between 0 and 100' }).min(0, 'must be a percentage between 0 and 100').max(100, 'must be a percentage between 0 and 100').default(FLAGGER_DEFAULTS.minSuccessRate),
+  /** Maximum canary P99 latency per interval. */
+  maxP99: duration.default(FLAGGER_DEFAULTS.maxP99Ms),
+  /** Failed checks that trigger a rollback. */
+  threshold: int(1, 1000).default(FLAGGER_DEFAULTS.threshold),
+});
+
+const judgeSchema = z
+  .strictObject({ sequential: sequentialJudgeSchema.optional(), threshold: thresholdJudgeSchema.optional() }, {
+    error: 'must be an object with one of sequential, threshold',
+  })
+  .superRefine((j, ctx) => {
+    const kinds = Object.keys(j).filter((k) => j[k as keyof typeof j] !== undefined);
+    if (kinds.length !== 1) {
+      ctx.addIssue({ code: 'custom', message: `give exactly one of sequential (canary vs baseline, anytime-valid) or threshold (Flagger's checks); got ${kinds.length === 0 ? 'none' : kinds.join(' and ')}` });
+    }
+  });
+
+const analysisFields = {
+  interval: duration.default(60_000),
+  /** Measurements allowed to fail before the analysis fails (Argo/Flagger: failureLimit/threshold). */
+  failureLimit: int(0, 1000).default(0),
+  inconclusiveLimit: int(0, 1000).default(0),
+  consecutiveErrorLimit: int(0, 1000).default(4),
+  metrics: z.array(metricSchema).min(1, 'give at least one metric').optional(),
+  /** Judge the canary against its baseline from Istio's counters instead of per-metric thresholds. */
+  judge: judgeSchema.optional(),
+  /**
+   * Prometheus' scrape interval for these metrics, when known: an interval shorter than it (or a
+   * rate window shorter than two scrapes) is refused, since it would measure the same samples again.
+   */
+  scrapeInterval: duration.optional(),
+};
+
+type RawAnalysis = z.output<z.ZodObject<typeof analysisFields>> & { count?: number };
+
+/**
+ * Checks what one field cannot check alone (metrics or a judge; batch and windows against the
+ * interval and the scrape interval) and resolves the judge's defaults. Issue paths are relative to
+ * the analysis, so messages name e.g. spec.steps[3].analysis.judge.sequential.batch.
+ */
+function resolveAnalysis(a: RawAnalysis, ctx: z.RefinementCtx): AnalysisSpec {
+  const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });
+  const secs = (ms: number) => `${ms / 1000}s`;
+  if (a.metrics === undefined && a.judge === undefined) {
+    issue(['metrics'], 'give metrics (a threshold per measurement) or judge (the canary against its baseline, e.g. judge: {sequential: {}})');
+  }
+  if (a.metrics !== undefined && a.judge !== undefined) {
+    issue(['judge'], 'give either metrics or judge in one analysis, not both; put the other in its own analysis step or in spec.analysis');
+  }
+  for (const p of checkTemplates({ metrics: a.metrics ?? [] }, RAMP_VARIABLES)) issue(p.path, p.message);
+  const scrape = a.scrapeInterval;
+  if (scrape !== undefined) {
+    if (a.interval < scrape) {
+      issue(['interval'], `must be at least the scrape interval (${secs(scrape)}), got ${secs(a.interval)}: a shorter interval reads the same samples again`);
+    }
+    (a.metrics ?? []).forEach((m, i) => {
+      const window = m.window ?? a.interval;
+      if (window < 2 * scrape) {
+        issue(m.window !== undefined ? ['metrics', i, 'window'] : ['interval'],
+          `the rate window (${secs(window)}) must span at least two scrapes (${secs(2 * scrape)}): rate() needs two samples`);
+      }
+    });
+  }
+  let judge: ResolvedJudge | undefined;
+  if (a.judge?.sequential) {
+    const { batch, atEnd, ...rest } = a.judge.sequential;
+    const partial: Partial<SequentialConfig> = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined));
+    if (batch !== undefined) partial.batchMs = batch;
+    const batchMs = batch ?? SEQUENTIAL_DEFAULTS.batchMs;
+    if (batchMs < a.interval) {
+      issue(['judge', 'sequential', 'batch'], `must be at least the analysis interval (${secs(a.interval)}), got ${secs(batchMs)}: a batch holds one or more looks`);
+    }
+    try {
+      judge = { kind: 'sequential', config: resolveSequentialConfig(partial), atEnd };
+    } catch (err) {
+      if (!(err instanceof JudgeConfigError)) throw err;
+      issue(['judge', 'sequential'], err.message.replace(/^sequential judge: /, ''));
+    }
+  } else if (a.judge?.threshold) {
+    const t = a.judge.threshold;
+    judge = { kind: 'threshold', config: { minSuccessRate: t.minSuccessRate, maxP99Ms: t.maxP99, threshold: t.threshold, intervalMs: a.interval } };
+  }
+  return {
+    interval: a.interval,
+    failureLimit: a.failureLimit,
+    inconclusiveLimit: a.inconclusiveLimit,
+    consecutiveErrorLimit: a.consecutiveErrorLimit,
+    metrics: a.metrics ?? [],
+    ...(judge ? { judge } : {}),
+    ...(a.count !== undefined ? { count: a.count } : {}),
+  };
+}
+
+export const analysisStep = z.strictObject({ ...analysisFields, count: int(1, 10_000).default(5) }).transform(resolveAnalysis);
+export const backgroundAnalysis = z.strictObject(analysisFields).transform(resolveAnalysis);
+
+// ---- resolved types ------------------------------------------------------------------------
+
+export interface MetricSpec {
+  name: string;
+  query?: string;
+  thresholdRange: { min?: number; max?: number };
+  noData: 'inconclusive' | 'fail';
+  vars: Record<string, string>;
+  /** Range for rate() windows, in ms; defaults to the analysis interval. */
+  window?: number;
+}
+
+/** A judge that compares the canary with its baseline from Istio's counters, defaults resolved. */
+export type ResolvedJudge =
+  | { kind: 'sequential'; config: SequentialConfig; atEnd: 'pass' | 'inconclusive' }
+  | { kind: 'threshold'; config: ThresholdConfig };
+
+export interface AnalysisSpec {
+  /** Time between measurements (or looks of a judge), ms. */
+  interval: number;
+  failureLimit: number;
+  inconclusiveLimit: number;
+  consecutiveErrorLimit: number;
+  /** Threshold metrics; empty when a judge decides. */
+  metrics: MetricSpec[];
+  /** Canary-vs-baseline judge; when set, `metrics` is empty. */
+  judge?: ResolvedJudge;
+  /** Number of measurements (analysis steps only; background analysis runs until promotion). */
+  count?: number;
+}
+
