@@ -23,8 +23,12 @@ export type AbortInput = CommandMeta & { reason: string };
 export type PauseInput = CommandMeta;
 export type ResumeInput = CommandMeta;
 
-/** What an accepted update answers: the status after the command took effect. */
-export type CommandResult = RolloutStatus;
+/** What an accepted update answers: what the command did, in words, and the status after it. */
+export interface CommandResult {
+  /** E.g. "pause accepted: it takes effect at the next step boundary — step 3 of 5 (analysis …) runs to its end first". */
+  effect: string;
+  status: RolloutStatus;
+}
 
 export const approveUpdate = defineUpdate<CommandResult, [ApproveInput]>('approve');
 export const promoteUpdate = defineUpdate<CommandResult, [PromoteInput]>('promote');

@@ -1,10 +1,12 @@
 /**
  * Traffic activities: plain-JSON wrappers over the TrafficRouter, so the workflow passes a
- * TrafficRef (and the snapshot it keeps) and the worker builds the router with its own credentials.
+ * TrafficRef and the router's opaque snapshot, and the worker builds the router with its own
+ * credentials.
  */
 import type * as k8s from '@kubernetes/client-node';
+import type { CallResults, SetWeightInput, TrafficRef } from '../../domain/rollout/calls';
 import { createTrafficRouter } from './factory';
-import type { TrafficRef, TrafficSnapshot, Weights } from './router';
+import type { Inspection } from './router';
 
 export interface TrafficDeps {
   kube: k8s.KubeConfig;
@@ -13,33 +15,26 @@ export interface TrafficDeps {
 export function createTrafficActivities({ kube }: TrafficDeps) {
   const router = (ref: TrafficRef) => createTrafficRouter(kube, ref);
   return {
-    /** Checks every object the rollout's traffic needs exists; non-retryable `TargetNotFound` lists all that do not. */
-    async trafficPreflight(ref: TrafficRef): Promise<void> {
-      await router(ref).preflight();
+    /** Inspects the rollout's traffic objects (no writes): problems, planned changes, snapshot. */
+    async inspectTraffic(ref: TrafficRef): Promise<Inspection & { writes: 'local' | 'slow' }> {
+      const r = router(ref);
+      return { ...(await r.inspect()), writes: r.writes };
     },
-    /** The pre-rollout state of the managed routes and canary destination; keep it to restore later. */
-    async trafficSnapshot(ref: TrafficRef): Promise<TrafficSnapshot> {
-      return router(ref).snapshot();
+    /** Makes one of the router's planned changes. */
+    async trafficApply(ref: TrafficRef, snapshot: unknown, change: string): Promise<CallResults['trafficApply']> {
+      return router(ref).apply(snapshot, change);
     },
-    /** Creates the canary destination and sets canary weight 0 in every managed route. */
-    async trafficPrepare(ref: TrafficRef, snapshot: TrafficSnapshot): Promise<Weights> {
-      return router(ref).prepare(snapshot);
+    /** Sets the canary weight of every managed route in one write, unless it was changed outside Ramp. */
+    async trafficSetWeight(ref: TrafficRef, snapshot: unknown, input: SetWeightInput): Promise<CallResults['trafficSetWeight']> {
+      return router(ref).setWeight(snapshot, input);
     },
-    /** Sets the canary weight (0–100) of every managed route in one write and verifies it. */
-    async trafficSetWeight(ref: TrafficRef, weight: number): Promise<Weights> {
-      return router(ref).setWeight(weight);
+    /** Takes one planned change back; objects already gone count as undone. */
+    async trafficUndo(ref: TrafficRef, snapshot: unknown, change: string): Promise<CallResults['trafficUndo']> {
+      return { done: await router(ref).undo(snapshot, change) };
     },
-    /** The current split of the first managed route. */
-    async trafficGetWeights(ref: TrafficRef): Promise<Weights> {
-      return router(ref).getWeights();
-    },
-    /** Puts the managed routes back as in the snapshot. */
-    async trafficRestoreRoutes(ref: TrafficRef, snapshot: TrafficSnapshot): Promise<void> {
-      await router(ref).restoreRoutes(snapshot);
-    },
-    /** Removes the canary subset or the canary Service Ramp created. */
-    async trafficRemoveCanaryDestination(ref: TrafficRef, snapshot: TrafficSnapshot): Promise<void> {
-      await router(ref).removeCanaryDestination(snapshot);
+    /** Promotion hooks around the stable's roll. */
+    async trafficPromote(ref: TrafficRef, snapshot: unknown, stage: 'begin' | 'end'): Promise<CallResults['trafficPromote']> {
+      return router(ref).promote(snapshot, stage);
     },
   };
 }

@@ -2,345 +2,270 @@
  * The Istio traffic router: shifts traffic between stable and canary in the managed HTTP routes of
  * a VirtualService (networking.istio.io/v1), using DestinationRule subsets or separate Services.
  * Each change is computed by src/domain/traffic/istio.ts and written as one JSON Patch guarded by
- * the resourceVersion that was read, so a concurrent edit fails the write instead of being lost.
+ * the resourceVersion that was read, so a concurrent edit fails the write (and the retry reads
+ * again) instead of being lost.
  */
 import * as k8s from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
+import type { SetWeightInput, SetWeightResult, TrafficRef, Weights } from '../../domain/rollout/calls';
+import type { PlannedChange } from '../../domain/rollout/model';
+import { checkDrift } from '../../domain/traffic/drift';
 import {
-  assertWeight,
-  buildCanaryService,
-  buildRestoreRoutesPatch,
-  buildSetWeightPatch,
-  buildSubsetsPatch,
-  DestinationRule,
-  ensureSubsets,
-  inspectDestinationRule,
-  inspectVirtualService,
-  JsonPatchOp,
-  MANAGED_BY,
-  MANAGED_BY_LABEL,
-  readWeights,
-  restoreSubsets,
-  routesToCanary,
-  Service,
-  snapshotRoutes,
-  Subset,
-  SubsetRouting,
-  TrafficConfigError,
-  VirtualService,
+  assertWeight, buildCanaryService, buildRestoreRoutesPatch, buildSetWeightPatch, buildSubsetsPatch, DestinationRule, ensureSubsets,
+  inspectDestinationRule, inspectVirtualService, JsonPatchOp, MANAGED_BY, MANAGED_BY_LABEL, readWeights, restoreSubsets, routesToCanary, Service,
+  SnapshotRoute, snapshotRoutes, Subset, SubsetRouting, TrafficConfigError, VirtualService,
 } from '../../domain/traffic/istio';
-import type { TrafficRef, TrafficRouter, TrafficSnapshot, Weights } from './router';
+import type { IstioTraffic } from '../../domain/spec/schema';
+import { Failure } from '../../shared/failures';
+import { kubeCall, kubeDelete, kubeGetOptional, kubeId, KubeTarget, target } from '../kube-errors';
+import type { Inspection, TrafficRouter } from './router';
 
 const ISTIO = { group: 'networking.istio.io', version: 'v1' } as const;
 
-type Kind = 'VirtualService' | 'DestinationRule' | 'Service';
-type Verb = 'get' | 'create' | 'patch' | 'delete';
-
-/** The RBAC resource of each kind, for "grant …" hints. */
-const RESOURCE: Record<Kind, string> = {
-  VirtualService: 'virtualservices.networking.istio.io',
-  DestinationRule: 'destinationrules.networking.istio.io',
-  Service: 'services',
-};
-
-/** An object the router reads or writes, and where its name comes from in the Rollout spec (for "fix …" hints). */
-export interface Target {
-  kind: Kind;
-  namespace: string;
-  name: string;
-  /** The spec field that names it. */
-  field: string;
+/** What the Istio router keeps to put things back: the managed routes and subsets as they were. */
+export interface IstioSnapshot {
+  routing: 'subset' | 'service';
+  /** Each managed HTTP route, by its selector ('' for the default route), as it was. */
+  routes: SnapshotRoute[];
+  /** Subset mode: the DestinationRule's `spec.subsets` as they were (undefined when it had none). */
+  subsets?: Subset[];
+  /** Service mode: Ramp creates the canary Service (and deletes it afterwards). */
+  createsCanaryService?: boolean;
+  /** uid of the canary Service Ramp created: its delete carries it as a precondition. */
+  canaryServiceUid?: string;
 }
 
-function id(t: Target): string {
-  return `${t.kind} ${t.namespace}/${t.name}`;
-}
-
-interface Status {
-  reason?: string;
-  message: string;
-  /** Field-level causes; the apiserver gives them for schema violations, not for a failed JSON Patch op. */
-  causes?: unknown[];
-}
-
-/** The apiserver's Status from an ApiException body, which client-node leaves as a JSON string. */
-function statusOf(err: k8s.ApiException<unknown>): Status {
-  let body: unknown = err.body;
-  if (typeof err.body === 'string') {
-    const text = err.body;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      return { message: text || `HTTP ${err.code}` };
-    }
-  }
-  const s = body as { reason?: string; message?: string; details?: { causes?: unknown[] } } | undefined;
-  return { reason: s?.reason, message: s?.message ?? `HTTP ${err.code}`, causes: s?.details?.causes };
-}
-
-function isApiException(err: unknown): err is k8s.ApiException<unknown> {
-  return err instanceof k8s.ApiException || (typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'number' && 'body' in err);
-}
-
-/**
- * True for the apiserver's answer to a JSON Patch whose `test` op failed (or a stale resourceVersion):
- * 409, or a 422 without field causes — the apiserver reports a failed patch op as a bare
- * "Invalid", while a schema violation names its fields. Ramp's patch paths exist in the object it
- * read, so a failed op means the object changed.
- */
-function isConcurrentChange(err: k8s.ApiException<unknown>): boolean {
-  if (err.code === 409) return true;
-  const causes = statusOf(err).causes;
-  return err.code === 422 && (causes === undefined || causes.length === 0);
-}
-
-/**
- * Maps a failed Kubernetes call to an ApplicationFailure with a stable type: missing objects and
- * missing permissions are not retried (a person must act), conflicts and server/network trouble are.
- */
-export function kubeFailure(err: unknown, t: Target, verb: Verb): ApplicationFailure {
-  if (err instanceof ApplicationFailure) return err;
-  const cause = err instanceof Error ? err : new Error(String(err));
-  if (!isApiException(err)) {
-    return ApplicationFailure.create({ message: `${verb} ${id(t)} failed: ${cause.message}`, type: 'KubernetesApiError', nonRetryable: false, cause });
-  }
-  const status = statusOf(err);
-  const what = `${verb} ${id(t)} failed: HTTP ${err.code}${status.reason ? ` ${status.reason}` : ''}: ${status.message}`;
-  const fail = (type: string, nonRetryable: boolean, message = what) => ApplicationFailure.create({ message, type, nonRetryable, cause });
-  if (err.code === 404) return fail('TargetNotFound', true, `${id(t)} not found (${verb}); create it, or set ${t.field} to an existing ${t.kind}`);
-  if (err.code === 403) {
-    return fail('Forbidden', true, `${what}; grant the worker's identity "${verb}" on ${RESOURCE[t.kind]} in namespace ${t.namespace} (Role and RoleBinding)`);
-  }
-  if (verb === 'patch' && isConcurrentChange(err)) {
-    return fail('ConcurrentModification', false, `${id(t)} changed between read and write, so the patch guarded by its resourceVersion was refused (HTTP ${err.code}: ${status.message}); the activity retry reads it again and re-applies`);
-  }
-  if (err.code === 401 || err.code === 408 || err.code === 429 || err.code >= 500) return fail('KubernetesApiError', false);
-  return fail('KubernetesRequestRejected', true, `${what}; this request cannot succeed as it is: check the object and the Rollout's spec.traffic`);
-}
-
-/** Runs a router method, turning the pure module's errors into non-retryable failures. */
-async function guarded<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (err instanceof TrafficConfigError) throw ApplicationFailure.nonRetryable(err.message, 'TargetNotFound');
-    if (err instanceof RangeError) throw ApplicationFailure.nonRetryable(err.message, 'InvalidWeight');
-    throw err;
-  }
-}
+/** The router's change ids, in the order they are made. */
+const CHANGE = { subsets: 'subsets', canaryService: 'canaryService', routes: 'routes' } as const;
 
 /** The Istio TrafficRouter for one rollout's traffic objects. */
 export function createIstioRouter(kube: k8s.KubeConfig, ref: TrafficRef): TrafficRouter {
   const custom = kube.makeApiClient(k8s.CustomObjectsApi);
   const core = kube.makeApiClient(k8s.CoreV1Api);
-  const { namespace, traffic, versionLabel } = ref;
+  const namespace = ref.namespace;
+  const traffic = ref.traffic as IstioTraffic;
   const routing = traffic.routing;
+  const versionLabel = ref.versions ?? { key: '', stable: '', canary: '' };
 
-  const vsTarget: Target = { kind: 'VirtualService', namespace, name: traffic.virtualService.name, field: 'spec.traffic.virtualService.name' };
-  const drTarget: Target | undefined = routing.mode === 'subset'
-    ? { kind: 'DestinationRule', namespace, name: routing.destinationRule, field: 'spec.traffic.routing.destinationRule' }
-    : undefined;
-  const stableSvc: Target | undefined = routing.mode === 'service'
-    ? { kind: 'Service', namespace, name: routing.stableService, field: 'spec.traffic.routing.stableService' }
-    : undefined;
-  const canarySvc: Target | undefined = routing.mode === 'service'
-    ? { kind: 'Service', namespace, name: routing.canaryService, field: 'spec.traffic.routing.canaryService' }
-    : undefined;
-  const targetSvc: Target = { kind: 'Service', namespace, name: ref.targetService, field: 'spec.target.service' };
+  const vsTarget = target('VirtualService', namespace, traffic.virtualService.name, 'spec.traffic.virtualService.name');
+  const drTarget: KubeTarget | undefined = routing.mode === 'subset' ? target('DestinationRule', namespace, routing.destinationRule, 'spec.traffic.routing.destinationRule') : undefined;
+  const stableSvc = routing.mode === 'service' ? target('Service', namespace, routing.stableService, 'spec.traffic.routing.stableService') : undefined;
+  const canarySvc = routing.mode === 'service' ? target('Service', namespace, routing.canaryService, 'spec.traffic.routing.canaryService') : undefined;
+  const targetSvc = target('Service', namespace, ref.targetService, 'spec.target.service');
 
-  async function call<T>(t: Target, verb: Verb, fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      throw kubeFailure(err, t, verb);
-    }
-  }
-
-  /** The object, or undefined when the apiserver answers 404. */
-  async function optional<T>(t: Target, fn: () => Promise<T>): Promise<T | undefined> {
-    try {
-      return await fn();
-    } catch (err) {
-      if (isApiException(err) && err.code === 404) return undefined;
-      throw kubeFailure(err, t, 'get');
-    }
-  }
-
-  const plural = (t: Target) => (t.kind === 'VirtualService' ? 'virtualservices' : 'destinationrules');
-  const readCustom = <T>(t: Target) => custom.getNamespacedCustomObject({ ...ISTIO, namespace, plural: plural(t), name: t.name }) as Promise<T>;
-  const readService = (t: Target) => core.readNamespacedService({ namespace, name: t.name }) as Promise<Service>;
-
-  const getVs = () => call(vsTarget, 'get', () => readCustom<VirtualService>(vsTarget));
-  const getDr = () => call(drTarget!, 'get', () => readCustom<DestinationRule>(drTarget!));
+  const plural = (t: KubeTarget) => (t.kind === 'VirtualService' ? 'virtualservices' : 'destinationrules');
+  const readCustom = <T>(t: KubeTarget) => custom.getNamespacedCustomObject({ ...ISTIO, namespace, plural: plural(t), name: t.name }) as Promise<T>;
+  const readService = (t: KubeTarget) => core.readNamespacedService({ namespace, name: t.name }) as Promise<Service>;
+  const getVs = () => kubeCall(vsTarget, 'get', () => readCustom<VirtualService>(vsTarget));
+  const optionalVs = () => kubeGetOptional(vsTarget, () => readCustom<VirtualService>(vsTarget));
+  const optionalDr = () => kubeGetOptional(drTarget!, () => readCustom<DestinationRule>(drTarget!));
 
   /** One JSON Patch write; the answer is the object as stored. */
-  function patch<T>(t: Target, ops: JsonPatchOp[]): Promise<T> {
-    return call(t, 'patch', () =>
-      custom.patchNamespacedCustomObject(
-        { ...ISTIO, namespace, plural: plural(t), name: t.name, body: ops },
-        k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch),
-      ) as Promise<T>,
-    );
+  function patch<T>(t: KubeTarget, ops: JsonPatchOp[]): Promise<T> {
+    return kubeCall(t, 'patch', () => custom.patchNamespacedCustomObject(
+      { ...ISTIO, namespace, plural: plural(t), name: t.name, body: ops },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch),
+    ) as Promise<T>);
   }
 
-  function checkSnapshot(snapshot: TrafficSnapshot): void {
-    if (snapshot.routing !== routing.mode) {
-      throw ApplicationFailure.nonRetryable(
-        `traffic snapshot was taken in ${snapshot.routing} mode but spec.traffic.routing.mode is ${routing.mode}; the routing mode cannot change during a rollout`,
-        'SnapshotMismatch',
-      );
+  /** The pure module's "this object does not look as expected" errors, as failures. */
+  async function guarded<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof TrafficConfigError) throw ApplicationFailure.create({ message: err.message, type: Failure.TrafficChanged });
+      if (err instanceof RangeError) throw ApplicationFailure.create({ message: err.message, type: Failure.Invalid });
+      throw err;
     }
   }
 
-  /** Weights of every managed route; throws WeightNotApplied unless each carries `want`. */
-  function verifyWeights(vs: VirtualService, want: Weights): Weights {
+  function snapshotOf(raw: unknown): IstioSnapshot {
+    const s = raw as IstioSnapshot;
+    if (s?.routing !== routing.mode) {
+      throw ApplicationFailure.create({
+        message: `the traffic snapshot was taken in ${String(s?.routing)} mode but spec.traffic.routing.mode is ${routing.mode}; the routing mode cannot change during a rollout`,
+        type: Failure.TrafficChanged,
+      });
+    }
+    return s;
+  }
+
+  /** The canary weight of every managed route; one value when they agree. */
+  function canaryWeightOf(vs: VirtualService): { weights: Weights; agree: boolean; detail: string } {
     const got = readWeights(vs, traffic);
-    const off = got.filter((r) => r.weights.stable !== want.stable || r.weights.canary !== want.canary);
-    if (off.length > 0) {
-      const detail = off.map((r) => `${r.name || 'default'}: stable ${r.weights.stable}, canary ${r.weights.canary}`).join('; ');
-      throw ApplicationFailure.retryable(
-        `${id(vsTarget)} does not carry stable ${want.stable} / canary ${want.canary} after the write (${detail}); something (a GitOps sync, an admission webhook) may be rewriting it`,
-        'WeightNotApplied',
-      );
+    const first = got[0]!.weights;
+    const agree = got.every((g) => g.weights.canary === first.canary && g.weights.stable === first.stable);
+    const detail = got.map((g) => `${g.name || 'default'}: stable ${g.weights.stable}, canary ${g.weights.canary}`).join('; ');
+    return { weights: first, agree, detail };
+  }
+
+  /** Weights of every managed route after a write; NotApplied unless each carries `want`. */
+  function verifyWeights(vs: VirtualService, want: Weights): Weights {
+    const { weights, agree, detail } = canaryWeightOf(vs);
+    if (!agree || weights.canary !== want.canary || weights.stable !== want.stable) {
+      throw ApplicationFailure.create({
+        message: `${kubeId(vsTarget)} does not carry stable ${want.stable} / canary ${want.canary} after the write (${detail}); something (a GitOps sync, an admission webhook) may be rewriting it`,
+        type: Failure.NotApplied,
+      });
     }
     return want;
   }
 
-  async function setWeight(canaryWeight: number): Promise<Weights> {
-    assertWeight(canaryWeight);
+  async function writeWeight(vs: VirtualService, canaryWeight: number): Promise<Weights> {
     const want = { stable: 100 - canaryWeight, canary: canaryWeight };
-    const vs = await getVs();
     const ops = buildSetWeightPatch(vs, traffic, canaryWeight);
     if (ops.length === 0) return verifyWeights(vs, want);
     return verifyWeights(await patch<VirtualService>(vsTarget, ops), want);
   }
 
-  return {
-    preflight: () => guarded(async () => {
-      const problems: string[] = [];
-      const notFound = (t: Target) => `${id(t)} not found; create it, or set ${t.field} to an existing ${t.kind}`;
+  const inspect = async (): Promise<Inspection> => {
+    const problems: string[] = [];
+    const notFound = (t: KubeTarget) => `${kubeId(t)} not found; create it, or set ${t.field} to an existing ${t.kind}`;
+    const vs = await optionalVs();
+    if (!vs) problems.push(notFound(vsTarget));
+    else problems.push(...inspectVirtualService(vs, traffic));
 
-      const vs = await optional(vsTarget, () => readCustom<VirtualService>(vsTarget));
-      if (!vs) problems.push(notFound(vsTarget));
-      else problems.push(...inspectVirtualService(vs, traffic));
-
-      if (drTarget) {
-        const dr = await optional(drTarget, () => readCustom<DestinationRule>(drTarget));
-        if (!dr) problems.push(notFound(drTarget));
-        else problems.push(...inspectDestinationRule(dr, traffic, namespace));
+    const snapshot: IstioSnapshot = { routing: routing.mode, routes: [] };
+    const changes: PlannedChange[] = [];
+    const managed = traffic.virtualService.routes.length === 0 ? 'the default route' : `route(s) ${traffic.virtualService.routes.join(', ')}`;
+    if (drTarget) {
+      const dr = await optionalDr();
+      if (!dr) problems.push(notFound(drTarget));
+      else {
+        problems.push(...inspectDestinationRule(dr, traffic, namespace));
+        if (dr.spec?.subsets !== undefined) snapshot.subsets = JSON.parse(JSON.stringify(dr.spec.subsets)) as Subset[];
       }
-      if (stableSvc && canarySvc) {
-        const stable = await optional(stableSvc, () => readService(stableSvc));
-        if (!stable) problems.push(notFound(stableSvc));
-        // A missing canary Service is fine (prepare creates it) if it can be derived from the others.
-        const canary = await optional(canarySvc, () => readService(canarySvc));
-        if (!canary) {
-          const target = targetSvc.name === stableSvc.name ? stable : await optional(targetSvc, () => readService(targetSvc));
-          if (!target) problems.push(notFound(targetSvc));
-          if (stable && target) {
-            try {
-              buildCanaryService({ name: canarySvc.name, namespace, target, stable, versionLabel });
-            } catch (err) {
-              if (!(err instanceof TrafficConfigError)) throw err;
-              problems.push(...err.problems);
-            }
-          }
-        }
-      }
-      if (problems.length > 0) {
-        const list = problems.map((p, i) => `(${i + 1}) ${p}`).join('; ');
-        throw ApplicationFailure.nonRetryable(`traffic preflight in namespace ${namespace} found ${problems.length} problem(s): ${list}`, 'TargetNotFound');
-      }
-    }),
-
-    snapshot: () => guarded(async () => {
-      const vs = await getVs();
-      const snapshot: TrafficSnapshot = { routes: snapshotRoutes(vs, traffic), routing: routing.mode };
-      if (drTarget) {
-        const subsets = (await getDr()).spec?.subsets;
-        if (subsets !== undefined) snapshot.subsets = JSON.parse(JSON.stringify(subsets)) as Subset[];
-      }
-      if (canarySvc) {
-        const canary = await optional(canarySvc, () => readService(canarySvc));
-        // One labelled as Ramp's is a leftover of an earlier rollout: Ramp still owns it.
-        snapshot.createdCanaryService = !canary || canary.metadata?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY;
-      }
-      return snapshot;
-    }),
-
-    prepare: (snapshot) => guarded(async () => {
-      checkSnapshot(snapshot);
-      if (drTarget) {
-        const dr = await getDr();
-        const ops = buildSubsetsPatch(dr, ensureSubsets(dr.spec?.subsets, routing as SubsetRouting, versionLabel));
-        if (ops.length > 0) await patch(drTarget, ops);
-      }
-      if (stableSvc && canarySvc) {
-        const existing = await optional(canarySvc, () => readService(canarySvc));
-        if (!existing) {
-          const stable = await call(stableSvc, 'get', () => readService(stableSvc));
-          const target = targetSvc.name === stableSvc.name ? stable : await call(targetSvc, 'get', () => readService(targetSvc));
-          const body = buildCanaryService({ name: canarySvc.name, namespace, target, stable, versionLabel });
+      const r = routing as SubsetRouting;
+      changes.push({ id: CHANGE.subsets, when: 'afterCanary', description: `set subsets ${r.stableSubset} (${versionLabel.key}=${versionLabel.stable}) and ${r.canarySubset} (${versionLabel.key}=${versionLabel.canary}) in ${kubeId(drTarget)}` });
+    }
+    if (stableSvc && canarySvc) {
+      const stable = await kubeGetOptional(stableSvc, () => readService(stableSvc));
+      if (!stable) problems.push(notFound(stableSvc));
+      const canary = await kubeGetOptional(canarySvc, () => readService(canarySvc));
+      // A canary Service labelled as Ramp's is a leftover of an earlier rollout: Ramp still owns it.
+      snapshot.createsCanaryService = !canary || canary.metadata?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY;
+      if (!canary) {
+        const target = targetSvc.name === stableSvc.name ? stable : await kubeGetOptional(targetSvc, () => readService(targetSvc));
+        if (!target) problems.push(notFound(targetSvc));
+        if (stable && target) {
           try {
-            await core.createNamespacedService({ namespace, body });
+            buildCanaryService({ name: canarySvc.name, namespace, target, stable, versionLabel });
           } catch (err) {
-            // Created by a previous attempt of this activity: the state is what we want.
-            if (!(isApiException(err) && err.code === 409)) throw kubeFailure(err, canarySvc, 'create');
+            if (!(err instanceof TrafficConfigError)) throw err;
+            problems.push(...err.problems);
           }
         }
       }
-      return setWeight(0);
-    }),
+      if (snapshot.createsCanaryService) changes.push({ id: CHANGE.canaryService, when: 'afterCanary', description: `create ${kubeId(canarySvc)} selecting ${versionLabel.key}=${versionLabel.canary}` });
+    }
+    changes.push({ id: CHANGE.routes, when: 'afterCanary', description: `add the canary at 0 % to ${managed} of ${kubeId(vsTarget)}` });
+    let weights: Weights = { stable: 100, canary: 0 };
+    if (vs && problems.length === 0) {
+      snapshot.routes = snapshotRoutes(vs, traffic);
+      weights = canaryWeightOf(vs).weights;
+    }
+    return { problems, changes, snapshot, weights };
+  };
 
-    setWeight: (canaryWeight) => guarded(() => setWeight(canaryWeight)),
-
-    getWeights: () => guarded(async () => {
-      const routes = readWeights(await getVs(), traffic);
-      return routes[0]!.weights;
-    }),
-
-    restoreRoutes: (snapshot) => guarded(async () => {
-      checkSnapshot(snapshot);
-      // A deleted VirtualService routes nothing to the canary: the goal already holds.
-      const vs = await optional(vsTarget, () => readCustom<VirtualService>(vsTarget));
-      if (!vs) return;
-      const ops = buildRestoreRoutesPatch(vs, snapshot.routes);
-      if (ops.length === 0) return;
-      const after = await patch<VirtualService>(vsTarget, ops);
-      const back = buildRestoreRoutesPatch(after, snapshot.routes);
-      if (back.length > 0) {
-        throw ApplicationFailure.retryable(`${id(vsTarget)} managed routes differ from the snapshot after the write; something may be rewriting it`, 'WeightNotApplied');
+  const apply = async (raw: unknown, change: string): Promise<{ snapshot: unknown; weights?: Weights }> => {
+    const snapshot = snapshotOf(raw);
+    switch (change) {
+      case CHANGE.subsets: {
+        const dr = await kubeCall(drTarget!, 'get', () => readCustom<DestinationRule>(drTarget!));
+        const ops = buildSubsetsPatch(dr, ensureSubsets(dr.spec?.subsets, routing as SubsetRouting, versionLabel));
+        if (ops.length > 0) await patch(drTarget!, ops);
+        return { snapshot };
       }
-    }),
+      case CHANGE.canaryService: {
+        const existing = await kubeGetOptional(canarySvc!, () => readService(canarySvc!));
+        if (existing) return { snapshot: { ...snapshot, canaryServiceUid: existing.metadata?.uid } };
+        const stable = await kubeCall(stableSvc!, 'get', () => readService(stableSvc!));
+        const target = targetSvc.name === stableSvc!.name ? stable : await kubeCall(targetSvc, 'get', () => readService(targetSvc));
+        const body = buildCanaryService({ name: canarySvc!.name, namespace, target, stable, versionLabel });
+        // An earlier attempt whose answer was lost may have created it: the retry finds it above.
+        const created = await kubeCall(canarySvc!, 'create', () => core.createNamespacedService({ namespace, body }) as Promise<Service>);
+        return { snapshot: { ...snapshot, canaryServiceUid: created.metadata?.uid } };
+      }
+      case CHANGE.routes:
+        return { snapshot, weights: await writeWeight(await getVs(), 0) };
+      default:
+        throw ApplicationFailure.create({ message: `the Istio router has no change "${change}"`, type: Failure.Invalid });
+    }
+  };
 
-    removeCanaryDestination: (snapshot) => guarded(async () => {
-      checkSnapshot(snapshot);
-      // Removing a destination that still gets traffic would fail those requests (503s).
-      const vs = await optional(vsTarget, () => readCustom<VirtualService>(vsTarget));
-      const routed = vs ? routesToCanary(vs, traffic) : [];
-      if (routed.length > 0) {
-        throw ApplicationFailure.nonRetryable(
-          `${id(vsTarget)} HTTP route(s) ${routed.join(', ')} still send traffic to the canary; restore the routes (restoreRoutes) before removing the canary destination`,
-          'CanaryStillRouted',
-        );
+  const setWeight = async (raw: unknown, input: SetWeightInput): Promise<SetWeightResult> => {
+    snapshotOf(raw);
+    assertWeight(input.weight);
+    const vs = await getVs();
+    const now = canaryWeightOf(vs);
+    if (!input.force) {
+      const seen = now.agree ? checkDrift(now.weights.canary, input.expected, input.weight) : 'drift';
+      if (seen === 'drift') {
+        return { applied: false, found: now.weights, detail: `${kubeId(vsTarget)} ${now.detail}, where Ramp set canary ${input.expected}` };
       }
-      if (drTarget) {
-        const dr = await optional(drTarget, () => readCustom<DestinationRule>(drTarget));
-        if (!dr) return;
-        const ops = buildSubsetsPatch(dr, restoreSubsets(dr.spec?.subsets, snapshot.subsets as Subset[] | undefined, routing as SubsetRouting));
-        if (ops.length > 0) await patch(drTarget, ops);
-        return;
-      }
-      if (canarySvc && snapshot.createdCanaryService) {
-        const svc = await optional(canarySvc, () => readService(canarySvc));
-        // Someone replaced it with a Service of their own: not Ramp's to delete.
-        if (!svc || svc.metadata?.labels?.[MANAGED_BY_LABEL] !== MANAGED_BY) return;
-        try {
-          await core.deleteNamespacedService({ namespace, name: canarySvc.name });
-        } catch (err) {
-          if (!(isApiException(err) && err.code === 404)) throw kubeFailure(err, canarySvc, 'delete');
+    }
+    return { applied: true, weights: await writeWeight(vs, input.weight) };
+  };
+
+  const undo = async (raw: unknown, change: string): Promise<'undone' | 'absent'> => {
+    const snapshot = snapshotOf(raw);
+    switch (change) {
+      case CHANGE.routes: {
+        const vs = await optionalVs();
+        if (!vs) return 'absent';
+        const { ops, missing } = buildRestoreRoutesPatch(vs, snapshot.routes);
+        if (ops.length > 0) {
+          const after = await patch<VirtualService>(vsTarget, ops);
+          if (buildRestoreRoutesPatch(after, snapshot.routes).ops.length > 0) {
+            throw ApplicationFailure.create({ message: `${kubeId(vsTarget)} managed routes differ from the snapshot after the write; something may be rewriting it`, type: Failure.NotApplied });
+          }
         }
+        return missing.length === snapshot.routes.length ? 'absent' : 'undone';
       }
-    }),
+      case CHANGE.subsets: {
+        // Removing a subset that still gets traffic would fail those requests (503s).
+        const vs = await optionalVs();
+        const routed = vs ? routesToCanary(vs, traffic) : [];
+        if (routed.length > 0) {
+          throw ApplicationFailure.create({
+            message: `${kubeId(vsTarget)} HTTP route(s) ${routed.join(', ')} still send traffic to the canary subset; restore the routes first`,
+            type: Failure.CanaryStillRouted,
+          });
+        }
+        const dr = await optionalDr();
+        if (!dr) return 'absent';
+        const ops = buildSubsetsPatch(dr, restoreSubsets(dr.spec?.subsets, snapshot.subsets, routing as SubsetRouting));
+        if (ops.length > 0) await patch(drTarget!, ops);
+        return 'undone';
+      }
+      case CHANGE.canaryService: {
+        const vs = await optionalVs();
+        const routed = vs ? routesToCanary(vs, traffic) : [];
+        if (routed.length > 0) {
+          throw ApplicationFailure.create({
+            message: `${kubeId(vsTarget)} HTTP route(s) ${routed.join(', ')} still send traffic to ${kubeId(canarySvc!)}; restore the routes first`,
+            type: Failure.CanaryStillRouted,
+          });
+        }
+        const svc = await kubeGetOptional(canarySvc!, () => readService(canarySvc!));
+        if (!svc) return 'absent';
+        const uid = svc.metadata?.uid;
+        // Someone replaced it with a Service of their own: not Ramp's to delete.
+        if (svc.metadata?.labels?.[MANAGED_BY_LABEL] !== MANAGED_BY || (snapshot.canaryServiceUid !== undefined && uid !== snapshot.canaryServiceUid)) return 'absent';
+        return kubeDelete(canarySvc!, () => core.deleteNamespacedService({ namespace, name: canarySvc!.name, body: { preconditions: { uid } } })).then((r) => (r === 'deleted' ? 'undone' : 'absent'));
+      }
+      default:
+        throw ApplicationFailure.create({ message: `the Istio router has no change "${change}"`, type: Failure.Invalid });
+    }
+  };
+
+  return {
+    writes: 'local',
+    inspect: () => guarded(inspect),
+    apply: (snapshot, change) => guarded(() => apply(snapshot, change)),
+    setWeight: (snapshot, input) => guarded(() => setWeight(snapshot, input)),
+    undo: (snapshot, change) => guarded(() => undo(snapshot, change)),
+    promote: (snapshot) => guarded(async () => ({ snapshot: snapshotOf(snapshot) })),
   };
 }
+

@@ -1,53 +1,44 @@
 /**
- * The traffic router interface: one implementation per provider (istio.ts today; Gateway API and
- * GitOps later), chosen by factory.ts. Every method is idempotent — a retried activity, or one
- * run twice after a worker crash, leaves the cluster in the same state.
+ * The traffic router interface: one implementation per provider (istio.ts today), chosen by
+ * factory.ts. The workflow never sees a provider's objects: a router inspects the cluster once and
+ * returns its plan (the changes it will make, in order) and a snapshot of everything it may touch;
+ * afterwards it is handed its snapshot back with each call. Every method is idempotent — a retried
+ * activity, or one run twice after a worker crash, leaves the cluster in the same state.
  */
-import type { Routing, TrafficSpec } from '../../domain/spec/schema';
+import type { SetWeightInput, SetWeightResult, Weights } from '../../domain/rollout/calls';
+import type { PlannedChange } from '../../domain/rollout/model';
 
-/** Everything a router needs to find the objects it manages. Plain JSON: it travels in activity inputs. */
-export interface TrafficRef {
-  namespace: string;
-  traffic: TrafficSpec;
-  /** The version label that tells stable pods from canary pods (subset selectors, canary Service selector). */
-  versionLabel: { key: string; stable: string; canary: string };
-  /** The Service in front of the stable Deployment (copied for a canary Service that does not exist). */
-  targetService: string;
-}
-
-/** Current split of one managed route, in percent; stable + canary = 100. */
-export interface Weights {
-  stable: number;
-  canary: number;
-}
-
-/**
- * The pre-rollout state of everything the router may change, recorded once before the first change
- * and kept in workflow state, so promotion cleanup and rollback can put it back exactly.
- */
-export interface TrafficSnapshot {
-  /** Each managed HTTP route of the VirtualService, by name ('' for an unnamed default route), as it was. */
-  routes: { name: string; route: unknown[] }[];
-  /** Subset mode: the DestinationRule's `spec.subsets` as they were (undefined when it had none). */
-  subsets?: unknown[];
-  /** Service mode: true when Ramp created the canary Service, so cleanup deletes it. */
-  createdCanaryService?: boolean;
-  routing: Routing['mode'];
+/** What a router found before any change. */
+export interface Inspection {
+  /** Every problem that stops the rollout, each with its fix; empty when it can go ahead. */
+  problems: string[];
+  /** The changes the router will make, in order; each is applied and undone by its id. */
+  changes: PlannedChange[];
+  /** Everything the router may change, as it is now, to put back later. Opaque to the workflow. */
+  snapshot: unknown;
+  /** The split before the rollout (canary 0 unless a canary destination already gets traffic). */
+  weights: Weights;
 }
 
 export interface TrafficRouter {
-  /** Throws a non-retryable `TargetNotFound` ApplicationFailure naming every missing object (VirtualService, route, DestinationRule, Service). */
-  preflight(): Promise<void>;
-  /** Reads the current state of what the router will change. Makes no change. */
-  snapshot(): Promise<TrafficSnapshot>;
-  /** Ensures the canary destination exists (canary subset, or canary Service) and every managed route sends 0 % to it. */
-  prepare(snapshot: TrafficSnapshot): Promise<Weights>;
-  /** Sets the canary's share of every managed route in one write, reads it back and verifies it. */
-  setWeight(canaryWeight: number): Promise<Weights>;
-  /** The current split of the first managed route. */
-  getWeights(): Promise<Weights>;
-  /** Puts the managed routes back as in the snapshot (removes the canary route entries). Other routes are untouched. */
-  restoreRoutes(snapshot: TrafficSnapshot): Promise<void>;
-  /** Removes the canary destination (the canary subset, or a canary Service Ramp created), as in the snapshot. */
-  removeCanaryDestination(snapshot: TrafficSnapshot): Promise<void>;
+  /** How this router's writes run: `local` for API calls that take milliseconds, `slow` for writes that take minutes (a commit and its sync). */
+  readonly writes: 'local' | 'slow';
+  /** Reads every object the rollout's traffic needs; lists every problem; writes nothing. */
+  inspect(): Promise<Inspection>;
+  /** Makes one planned change; returns the snapshot (updated with what it created) and the weights when the change sets them. */
+  apply(snapshot: unknown, change: string): Promise<{ snapshot: unknown; weights?: Weights }>;
+  /**
+   * Sets the canary's share of every managed route in one write and verifies it — unless the
+   * weights found are neither `expected` (what Ramp set last) nor the target, and `force` is false:
+   * then nothing is written and the change made outside Ramp is reported.
+   */
+  setWeight(snapshot: unknown, input: SetWeightInput): Promise<SetWeightResult>;
+  /** Takes one planned change back as in the snapshot; objects already gone count as undone. */
+  undo(snapshot: unknown, change: string): Promise<'undone' | 'absent'>;
+  /**
+   * Promotion: `begin` before the stable Deployment is rolled to the new version, `end` once it is
+   * Available, so that no route points at a destination without ready pods in between. Returns the
+   * snapshot to undo from afterwards (the stable's destination now selects the new version).
+   */
+  promote(snapshot: unknown, stage: 'begin' | 'end'): Promise<{ snapshot: unknown }>;
 }

@@ -18,14 +18,21 @@ export const Phase = {
   RolledBack: 'RolledBack',
   /** The rollback itself failed; the result says what is left to fix by hand. */
   RollbackFailed: 'RollbackFailed',
+  /** Done before anything changed: the preflight found the cluster not shaped as the spec says. */
+  Refused: 'Refused',
 } as const;
 
 export type Phase = (typeof Phase)[keyof typeof Phase];
 
-export const TERMINAL_PHASES: readonly Phase[] = [Phase.Succeeded, Phase.RolledBack, Phase.RollbackFailed];
+export const TERMINAL_PHASES: readonly Phase[] = [Phase.Succeeded, Phase.RolledBack, Phase.RollbackFailed, Phase.Refused];
 
-/** How a finished rollout ended (the RampOutcome search attribute). */
-export type Outcome = 'Promoted' | 'RolledBack' | 'RollbackFailed';
+/**
+ * How a finished rollout ended (the RampOutcome search attribute): Promoted; RolledBack (stable
+ * serving 100 %, the canary gone); RollbackFailed (something is left to fix by hand, listed);
+ * Refused (the preflight found problems; nothing was changed).
+ */
+export const OUTCOMES = ['Promoted', 'RolledBack', 'RollbackFailed', 'Refused'] as const;
+export type Outcome = (typeof OUTCOMES)[number];
 
 /** Every phase name, for validating user input (`ramp list --phase`). */
 export const PHASE_VALUES: readonly string[] = Object.values(Phase);

@@ -65,8 +65,15 @@ const serviceRouting = z.strictObject({
   canaryService: k8sName,
 });
 
-const trafficSchema = z.strictObject({
-  provider: z.literal('istio', { error: 'must be "istio" (the only provider so far)' }),
+/**
+ * When the managed weights were changed outside Ramp (someone ran kubectl mid-rollout): `pause`
+ * holds the rollout and names the change (resume re-asserts Ramp's weights); `reassert` overwrites
+ * at the next step and records it. Every router honours it.
+ */
+const onDrift = z.enum(['pause', 'reassert'], { error: 'must be "pause" or "reassert"' }).default('pause');
+
+const istioTraffic = z.strictObject({
+  provider: z.literal('istio'),
   virtualService: z.strictObject({
     name: k8sName,
     /** Names of the HTTP routes Ramp manages; empty means the default route (the one without match). */
@@ -78,12 +85,12 @@ const trafficSchema = z.strictObject({
   routing: z.discriminatedUnion('mode', [subsetRouting, serviceRouting], {
     error: 'must be "subset" (DestinationRule subsets) or "service" (separate stable and canary Services)',
   }),
-  /**
-   * When the managed weights were changed outside Ramp (someone ran kubectl mid-rollout): `pause`
-   * holds the rollout and names the change (resume re-asserts Ramp's weights); `reassert` overwrites
-   * at the next step and records it.
-   */
-  onDrift: z.enum(['pause', 'reassert'], { error: 'must be "pause" or "reassert"' }).default('pause'),
+  onDrift,
+});
+
+/** One schema per traffic router, told apart by `provider`. */
+const trafficSchema = z.discriminatedUnion('provider', [istioTraffic], {
+  error: 'must be an object whose provider is "istio" (the only traffic router so far)',
 });
 
 // ---- the rollout ---------------------------------------------------------------------------
@@ -157,14 +164,7 @@ export const rolloutSchema = z
           deploymentName: s.canary.deploymentName ?? `${s.target.deployment}-canary`,
           versionLabel: s.canary.versionLabel,
         },
-        traffic: {
-          provider: s.traffic.provider,
-          virtualService: s.traffic.virtualService,
-          host: s.traffic.host ?? s.target.service,
-          port: s.traffic.port,
-          routing: s.traffic.routing,
-          onDrift: s.traffic.onDrift,
-        },
+        traffic: resolveTraffic(s.traffic, s.target.service),
         steps: s.steps,
         analysis: s.analysis,
         progressDeadlineMs: s.progressDeadline,
@@ -172,6 +172,13 @@ export const rolloutSchema = z
       },
     };
   });
+
+function resolveTraffic(t: z.output<typeof trafficSchema>, targetService: string): TrafficSpec {
+  switch (t.provider) {
+    case 'istio':
+      return { provider: 'istio', virtualService: t.virtualService, host: t.host ?? targetService, port: t.port, routing: t.routing, onDrift: t.onDrift };
+  }
+}
 
 // ---- resolved types (what the workflow sees) ----------------------------------------------
 export type Step =
@@ -185,14 +192,21 @@ export type Routing =
   | { mode: 'subset'; destinationRule: string; stableSubset: string; canarySubset: string }
   | { mode: 'service'; stableService: string; canaryService: string };
 
-export interface TrafficSpec {
+/** What every router's traffic spec has. */
+interface TrafficCommon {
+  onDrift: 'pause' | 'reassert';
+}
+
+export interface IstioTraffic extends TrafficCommon {
   provider: 'istio';
   virtualService: { name: string; routes: string[] };
   host: string;
   port?: number;
   routing: Routing;
-  onDrift: 'pause' | 'reassert';
 }
+
+/** spec.traffic, resolved: one member per traffic router. */
+export type TrafficSpec = IstioTraffic;
 
 export interface CanarySpec {
   image?: string;

@@ -14,6 +14,7 @@ export interface ObjectMeta {
   namespace?: string;
   resourceVersion?: string;
   generation?: number;
+  uid?: string;
   labels?: Record<string, string>;
 }
 
@@ -350,12 +351,20 @@ export function snapshotRoutes(vs: VirtualService, traffic: TrafficSpec): Snapsh
   return findManagedRoutes(vs, traffic).map((r) => ({ name: r.name, route: cloneJson(r.route) }));
 }
 
-/** JSON Patch putting the snapshot's routes back exactly; [] when they already are. Throws TrafficConfigError when a route is gone. */
-export function buildRestoreRoutesPatch(vs: VirtualService, routes: SnapshotRoute[]): JsonPatchOp[] {
-  const { routes: found, problems } = locate(vs, routes.map((r) => r.name));
-  if (problems.length > 0) throw new TrafficConfigError(problems);
+/**
+ * JSON Patch putting the snapshot's routes back exactly; no ops when they already are. A managed
+ * route that no longer exists routes nothing to the canary: it is listed in `missing`, not an error.
+ */
+export function buildRestoreRoutesPatch(vs: VirtualService, routes: SnapshotRoute[]): { ops: JsonPatchOp[]; missing: string[] } {
+  const missing: string[] = [];
+  const found: (ManagedRoute & { selector: string })[] = [];
+  for (const r of routes) {
+    const { routes: one, problems } = locate(vs, [r.name]);
+    if (problems.length > 0) missing.push(r.name || 'default');
+    else found.push(...one);
+  }
   const bySelector = new Map(routes.map((r) => [r.name, r.route]));
-  return routesPatch(vs, found.map((f) => ({ index: f.index, route: bySelector.get(f.selector)! })));
+  return { ops: routesPatch(vs, found.map((f) => ({ index: f.index, route: bySelector.get(f.selector)! }))), missing };
 }
 
 /** Names of the HTTP routes (any, not only managed ones) that still send traffic (weight > 0) to the canary destination. */

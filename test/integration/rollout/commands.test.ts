@@ -37,7 +37,7 @@ it('resume ends an indefinite pause; the search attributes follow the phase and 
   expect(sa.get(RampPhase)).toBe('Paused');
   expect(sa.get(RampTarget)).toBe(`${shop.namespace}/storefront-original`);
   const s = await handle.executeUpdate(resumeUpdate, { args: [{ by: 'bob' }] });
-  expect(s.audit.at(-1)).toMatchObject({ event: 'resume', by: 'bob' });
+  expect(s.status.audit.at(-1)).toMatchObject({ event: 'resume', by: 'bob' });
   const result = await handle.result();
   expect(result.outcome).toBe('Promoted');
   const after = (await handle.describe()).typedSearchAttributes;

@@ -57,7 +57,7 @@ it('hands over between runs, resuming the analysis, the pause and the approval w
   const waiting = await waitForPhase(handle, 'AwaitingApproval', 120_000);
   expect(waiting.step.index).toBe(3);
   const accepted = await handle.executeUpdate(approveUpdate, { args: [{ by: 'oncall' }] });
-  expect(accepted.audit.filter((a) => a.event === 'approve')).toHaveLength(1);
+  expect(accepted.status.audit.filter((a) => a.event === 'approve')).toHaveLength(1);
   const result = await handle.result();
   expect(result.outcome).toBe('Promoted');
 
@@ -74,8 +74,10 @@ it('hands over between runs, resuming the analysis, the pause and the approval w
   const all = runs.flatMap((r) => r.calls);
   // The step analysis took exactly its 30 measurements across runs: none lost, none repeated.
   expect(all.filter((c) => c.summary === 'step analysis: always-passes')).toHaveLength(30);
-  // Each weight was set once, whatever run it fell in; the canary was created once.
-  expect(all.filter((c) => c.name === 'trafficSetWeight').map((c) => (c.result as { canary: number }).canary)).toEqual([20, 60, 0]);
+  // Each weight was set once, whatever run it fell in; the canary was created once; the cleanup
+  // restored the routes once.
+  expect(all.filter((c) => c.name === 'trafficSetWeight').map((c) => (c.result as { weights: { canary: number } }).weights.canary)).toEqual([20, 60]);
+  expect(all.filter((c) => c.name === 'trafficUndo').map((c) => c.summary)).toEqual([expect.stringMatching(/^cleanup: undo: add the canary at 0 %/), expect.stringMatching(/^cleanup: undo: set subsets/)]);
   expect(all.filter((c) => c.name === 'ensureCanary')).toHaveLength(1);
   // The audit log travelled with the state: one start, one approval, in order.
   expect(result.status.audit.map((a) => a.event).filter((e) => e !== 'analysis')).toEqual(['start', 'readiness', 'approve', 'promoted']);

@@ -14,6 +14,7 @@ import * as k8s from '@kubernetes/client-node';
 import { WorkflowFailedError } from '@temporalio/client';
 import { validateRollout } from '../../../src/domain/spec/parse';
 import { abortUpdate, statusQuery } from '../../../src/shared/messages';
+import { RampOutcome } from '../../../src/shared/search-attributes';
 import { startRollout } from '../../../src/client/rollouts';
 import { clusterView, createMushop, Mushop } from '../../support/mushop';
 import { adminKubeConfig, binaries, eventually, stackInfo, uniqueName } from '../../support/stack';
@@ -61,14 +62,16 @@ it('abort during a pause: canary weight 0 at once, canary gone after the scale-d
   await phase(handle, 'Paused');
   expect(await view.canaryWeight()).toBe(30);
 
-  const t0 = Date.now();
   const accepted = await handle.executeUpdate(abortUpdate, { args: [{ reason: 'p99 latency up', by: 'oncall' }] });
-  expect(accepted.audit.at(-1)).toMatchObject({ event: 'abort', by: 'oncall', reason: 'p99 latency up', via: 'update' });
+  expect(accepted.status.audit.slice(-2)).toMatchObject([
+    { event: 'abort', by: 'oncall', reason: 'p99 latency up', via: 'update' },
+    { event: 'rollback', reason: 'aborted by oncall: p99 latency up', via: 'workflow' },
+  ]);
+  expect(accepted.effect).toMatch(/^aborted: traffic goes back to stable first/);
   await eventually('canary weight 0', async () => ((await view.canaryWeight()) === 0 ? true : undefined), 10_000, 50);
-  const toSafe = Date.now() - t0;
-  // The canary is still there during the scale-down delay…
+  // Traffic leaves the canary first; the canary is still there during the scale-down delay.
+  // (How fast is the benchmark's business: bench/results/rollout.md.)
   expect(await view.deployment('storefront-original-canary')).toBeDefined();
-  expect(toSafe).toBeLessThan(3000);
 
   const result = await handle.result();
   expect(result.outcome).toBe('RolledBack');
@@ -229,18 +232,27 @@ it('cancelling the workflow still rolls back, then ends as cancelled', async () 
   await recordHistory(handle, 'cancelled');
 });
 
-it('objects the spec names that do not exist fail fast, before any change', async () => {
-  const raw = shop.rolloutRaw([{ setWeight: 10 }]) as { spec: { traffic: { virtualService: { name: string; routes: string[] } } } };
+it('objects the spec names that do not exist: refused before any change, every problem listed', async () => {
+  const raw = shop.rolloutRaw([{ setWeight: 10 }]) as { spec: { target: { service: string }; traffic: { virtualService: { name: string; routes: string[] } } } };
   raw.spec.traffic.virtualService = { name: 'no-such-vs', routes: ['primary'] };
+  raw.spec.target.service = 'no-such-svc';
   const handle = await startRollout(w.client, validateRollout(raw), { taskQueue: w.taskQueue });
   const result = await handle.result();
-  expect(result.outcome).toBe('RolledBack');
-  expect(result.reason).toMatch(/VirtualService .*no-such-vs/);
-  // Nothing was created: the canary never existed, routes untouched.
-  expect(result.status.audit.map((a) => a.event)).toEqual(['start', 'rollback']);
+  expect(result.outcome).toBe('Refused');
+  expect(result.status.phase).toBe('Refused');
+  expect(result.status.problems).toEqual([
+    expect.stringMatching(/^Service .*\/no-such-svc not found; create it, or set spec.target.service/),
+    expect.stringMatching(/^VirtualService .*\/no-such-vs not found; create it, or set spec.traffic.virtualService.name/),
+    // The route host defaults to the target Service, so the DestinationRule no longer matches it either.
+    expect.stringMatching(/^DestinationRule .*\/storefront is for host "storefront", not "no-such-svc"/),
+  ]);
+  expect(result.reason).toMatch(/^refused before any change: the preflight found 3 problem\(s\)/);
+  // Nothing was created: the canary never existed, routes untouched; the search attribute says Refused.
+  expect(result.status.audit.map((a) => a.event)).toEqual(['start', 'refused']);
   await expectRestored();
   const history = await handle.fetchHistory();
-  expect(activityCalls(history.events ?? []).map((c) => [c.name, c.outcome])).toEqual([['workloadPreflight', 'completed'], ['trafficPreflight', 'failed']]);
+  expect(activityCalls(history.events ?? []).map((c) => [c.name, c.outcome])).toEqual([['preflight', 'completed']]);
+  expect((await handle.describe()).typedSearchAttributes.get(RampOutcome)).toBe('Refused');
 });
 
 it('a rollback that cannot finish ends in RollbackFailed, saying what is left to fix', async () => {

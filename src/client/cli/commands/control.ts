@@ -3,8 +3,7 @@
  * learns at once whether the command was accepted; a refusal prints the workflow's reason.
  */
 import { WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
-import type { RolloutStatus } from '../../../domain/rollout/state';
-import { abortUpdate, approveUpdate, pauseUpdate, promoteUpdate, resumeUpdate } from '../../../shared/messages';
+import { abortUpdate, approveUpdate, CommandResult, pauseUpdate, promoteUpdate, resumeUpdate } from '../../../shared/messages';
 import type { CliContext } from '../context';
 import { CliError, ExitCode } from '../errors';
 import { weightBar } from '../render';
@@ -29,9 +28,9 @@ export async function control(ctx: CliContext, cmd: ControlCommand, name: string
   const input = { by: opts.by, ...(opts.reason ? { reason: opts.reason } : {}), ...(cmd === 'promote' && opts.full ? { full: true } : {}) };
   const timeoutMs = opts.timeoutMs ?? 30_000;
   let timer: NodeJS.Timeout | undefined;
-  let s: RolloutStatus;
+  let res: CommandResult;
   try {
-    s = await Promise.race([
+    res = await Promise.race([
       handle.executeUpdate(UPDATES[cmd] as typeof abortUpdate, { args: [input as never] }),
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new CliError(
@@ -48,7 +47,8 @@ export async function control(ctx: CliContext, cmd: ControlCommand, name: string
   } finally {
     clearTimeout(timer);
   }
-  if (ctx.out.json) ctx.out.print(JSON.stringify({ workflowId, command: cmd, accepted: true, status: s }));
-  else ctx.out.print(`${cmd} accepted for ${workflowId}: ${s.phase}, ${weightBar(s.weights.canary)} canary ${s.weights.canary}% — ${s.message}`);
+  const s = res.status;
+  if (ctx.out.json) ctx.out.print(JSON.stringify({ workflowId, command: cmd, accepted: true, effect: res.effect, status: s }));
+  else ctx.out.print(`${cmd} accepted for ${workflowId}: ${res.effect}\n  now ${s.phase}, ${weightBar(s.weights.canary)} canary ${s.weights.canary}% — ${s.message}`);
   return ExitCode.Ok;
 }

@@ -1,0 +1,155 @@
+/**
+ * The calls the rollout state machine asks the workflow to make, with their arguments and results,
+ * as plain data. The activities implement exactly these signatures (the workflow checks it at
+ * compile time); the machine names no Kubernetes object kinds: what a router changes is opaque to it.
+ */
+import type { ArmCounters } from '../analysis/sequential';
+import type { Measurement } from '../analysis/evaluate';
+import type { AnalysisSpec } from '../spec/analysis';
+import type { CanarySpec, TrafficSpec } from '../spec/schema';
+import type { Runtime, Versions } from './model';
+
+/** Everything the workload activities need to find the stable and the canary. */
+export interface WorkloadRef {
+  namespace: string;
+  /** metadata.name of the Rollout: the canary is labelled with it. */
+  rollout: string;
+  stableDeployment: string;
+  service: string;
+  canary: CanarySpec;
+  /** Resolved at preflight (absent in the preflight's own call). */
+  versions?: Versions;
+  /** uid of the canary Ramp created: its delete carries it as a precondition. */
+  canaryUid?: string;
+}
+
+/** Everything a traffic router needs to find the objects it manages. */
+export interface TrafficRef {
+  namespace: string;
+  traffic: TrafficSpec;
+  /** The Service in front of the stable Deployment. */
+  targetService: string;
+  /** Resolved at preflight (absent in the preflight's own call). */
+  versions?: Versions;
+  /** The stable Deployment and the canary's name, for routers that select pods. */
+  stableDeployment: string;
+  canaryDeployment: string;
+}
+
+/** Split of the managed routes, in percent; stable + canary = 100. */
+export interface Weights {
+  stable: number;
+  canary: number;
+}
+
+export type PreflightResult =
+  | { ok: true; runtime: Runtime; weights: Weights }
+  | { ok: false; problems: string[] };
+
+export interface SetWeightInput {
+  /** The canary weight to set (0–100). */
+  weight: number;
+  /** The canary weight Ramp last set: anything else found is a change made outside Ramp. */
+  expected: number;
+  /** Set it even if the weights were changed outside Ramp (the drift policy chose to re-assert). */
+  force: boolean;
+}
+
+export type SetWeightResult =
+  | { applied: true; weights: Weights }
+  /** The managed weights are neither what Ramp set nor what it is setting: nothing was written. */
+  | { applied: false; found: Weights; detail: string };
+
+export interface ReadCountersInput {
+  namespace: string;
+  /** `destination_workload` of the canary and of its baseline (the Deployments' names). */
+  canary: string;
+  baseline: string;
+  /** Epoch ms chosen by the workflow: the queries are evaluated at that time, so a retry reads the same counters. */
+  at: number;
+}
+
+/** Both arms' cumulative counters, or why they could not be read (the judge counts it as an error look). */
+export type ReadCountersResult =
+  | { ok: true; canary: ArmCounters; baseline: ArmCounters }
+  | { ok: false; error: string };
+
+export interface ReadHistoryInput {
+  namespace: string;
+  /** `destination_workload` of the baseline. */
+  baseline: string;
+  /** Epoch ms of the last sample (the analysis' first look). */
+  end: number;
+  stepMs: number;
+  steps: number;
+}
+
+export type ReadHistoryResult = { ok: true; samples: ArmCounters[] } | { ok: false; error: string };
+
+export interface MeasureAnalysisInput {
+  analysis: AnalysisSpec;
+  /** Variables Ramp provides to every query: namespace and target (the canary Deployment). */
+  vars: Record<string, string>;
+  /** The look time, ISO 8601, chosen by the workflow: queries are evaluated at it. */
+  at: string;
+}
+
+export interface WaitInput {
+  namespace: string;
+  name: string;
+  /** Epoch ms, fixed by the workflow so retries keep it. */
+  deadlineAt: number;
+}
+
+/** Arguments of each call, by activity name. */
+export interface CallArgs {
+  preflight: [WorkloadRef, TrafficRef];
+  ensureCanary: [WorkloadRef];
+  waitAvailable: [WaitInput];
+  trafficApply: [TrafficRef, unknown, string];
+  trafficSetWeight: [TrafficRef, unknown, SetWeightInput];
+  trafficUndo: [TrafficRef, unknown, string];
+  trafficPromote: [TrafficRef, unknown, 'begin' | 'end'];
+  promoteStable: [WorkloadRef];
+  removeCanary: [WorkloadRef];
+  readCounters: [ReadCountersInput];
+  readBaselineHistory: [ReadHistoryInput];
+  measureAnalysis: [MeasureAnalysisInput];
+}
+
+/** Results of each call, by activity name. */
+export interface CallResults {
+  preflight: PreflightResult;
+  ensureCanary: { name: string; image?: string; uid: string };
+  waitAvailable: string;
+  trafficApply: { snapshot: unknown; weights?: Weights };
+  trafficSetWeight: SetWeightResult;
+  trafficUndo: { done: 'undone' | 'absent' };
+  trafficPromote: { snapshot: unknown };
+  promoteStable: { image?: string };
+  removeCanary: 'deleted' | 'absent';
+  readCounters: ReadCountersResult;
+  readBaselineHistory: ReadHistoryResult;
+  measureAnalysis: Measurement[];
+}
+
+export type CallName = keyof CallArgs;
+
+/** Each call's signature, as the activities implement it (src/activities/index.ts checks it). */
+export type RolloutCalls = { [K in CallName]: (...args: CallArgs[K]) => Promise<CallResults[K]> };
+
+/**
+ * How a call runs: `local` (a local activity: milliseconds, one history event), `slow` (an activity
+ * task that heartbeats: a write that takes minutes, such as a git commit and its sync), `wait` (an
+ * activity task that heartbeats while it polls until a deadline).
+ */
+export type Lane = 'local' | 'slow' | 'wait';
+
+/** Which retry budget applies: the forward path's, or the rollback's (src/shared/failures.ts). */
+export type Budget = 'forward' | 'undo';
+
+/** A call the machine asks for. */
+export type CallCommand = {
+  [K in CallName]: { kind: 'call'; id: number; activity: K; args: CallArgs[K]; summary: string; lane: Lane; budget: Budget };
+}[CallName];
+
