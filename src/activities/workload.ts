@@ -175,17 +175,19 @@ export function createWorkloadActivities({ kube, pollMs = 500 }: WorkloadDeps) {
 
     /**
      * Scales the canary to zero and deletes it; absent counts as done. Only ever touches Ramp's canary:
-     * the delete carries the uid Ramp created it with, so a Deployment replaced under the same name is never deleted.
+     * a Deployment that replaced it under the same name (another uid) is left alone, and the delete
+     * carries the uid as a precondition, so a replacement in between is never deleted either.
      */
     async removeCanary(ref: WorkloadRef): Promise<'deleted' | 'absent'> {
       const name = ref.canary.deploymentName;
       const t = deployment(ref.namespace, name, 'spec.canary.deploymentName');
       const d = await readDeployment(ref.namespace, name);
       if (!d) return 'absent';
-      const replaced = ref.canaryUid !== undefined && d.metadata?.uid !== ref.canaryUid;
-      if (!isOurs(d, ref) || replaced) {
+      // Ramp's canary was deleted and another Deployment took its name: Ramp's is gone, this one is not Ramp's.
+      if (ref.canaryUid !== undefined && d.metadata?.uid !== ref.canaryUid) return 'absent';
+      if (!isOurs(d, ref)) {
         throw ApplicationFailure.create({
-          message: `refusing to delete Deployment ${ref.namespace}/${name}: it is not the canary Ramp created for rollout ${ref.rollout}${replaced ? ` (uid ${d.metadata?.uid}, Ramp created ${ref.canaryUid})` : ''}; delete it yourself if it is a leftover`,
+          message: `refusing to delete Deployment ${ref.namespace}/${name}: it is not Ramp's canary for rollout ${ref.rollout} (its labels were changed); delete it yourself if it is a leftover`,
           type: Failure.NotOurs,
         });
       }

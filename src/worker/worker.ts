@@ -2,6 +2,7 @@
  * Builds a Ramp worker from its configuration: one Temporal connection, one Kubernetes config,
  * one HTTP client, injected into the activities. Tests build workers here too.
  */
+import type * as k8s from '@kubernetes/client-node';
 import axios from 'axios';
 import { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
 import * as fs from 'node:fs';
@@ -20,11 +21,17 @@ export interface RampWorker {
   shutdown(): Promise<void>;
 }
 
+/** Clients the worker would otherwise build from its configuration (tests inject their own). */
+export interface WorkerClients {
+  kube?: k8s.KubeConfig;
+}
+
 export async function createRampWorker(
   config: WorkerConfig,
   overrides: Partial<Pick<WorkerOptions, 'identity' | 'workflowBundle' | 'workflowsPath' | 'shutdownGraceTime'>> = {},
+  clients: WorkerClients = {},
 ): Promise<RampWorker> {
-  const kube = loadKubeConfig(config.KUBECONFIG);
+  const kube = clients.kube ?? loadKubeConfig(config.KUBECONFIG);
   const http = axios.create({ timeout: 10_000 });
   const metrics = createPrometheusProvider({ http, url: config.RAMP_PROMETHEUS_URL, auth: prometheusAuth(config) });
   const codec = codecFromEnv(config);

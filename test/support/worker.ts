@@ -5,7 +5,7 @@
 import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, Runtime, WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { createRampWorker, RampWorker } from '../../src/worker/worker';
+import { createRampWorker, RampWorker, WorkerClients } from '../../src/worker/worker';
 import type { RolloutHandle } from '../../src/client/rollouts';
 import type { RolloutStatus } from '../../src/domain/rollout/state';
 import { statusQuery } from '../../src/shared/messages';
@@ -44,10 +44,10 @@ export interface TestWorker {
   close(): Promise<void>;
 }
 
-export async function startTestWorker(taskQueue = uniqueName('ramp-tq'), identity?: string): Promise<TestWorker> {
+export async function startTestWorker(taskQueue = uniqueName('ramp-tq'), identity?: string, clients: WorkerClients = {}): Promise<TestWorker> {
   quietRuntime();
   const info = stackInfo();
-  const ramp = await createRampWorker(workerConfig(info, taskQueue), { workflowBundle: await workflowBundle(), shutdownGraceTime: '2s', ...(identity ? { identity } : {}) });
+  const ramp = await createRampWorker(workerConfig(info, taskQueue), { workflowBundle: await workflowBundle(), shutdownGraceTime: '2s', ...(identity ? { identity } : {}) }, clients);
   const running = ramp.worker.run();
   const connection = await Connection.connect({ address: info.temporal.address });
   const client = new Client({ connection, namespace: info.temporal.namespace });
