@@ -87,9 +87,10 @@ export function apiStatus(err: unknown): number | undefined {
 /** The apiserver's Status object from an ApiException body (client-node leaves it as a JSON string). */
 function statusBody(err: k8s.ApiException<unknown>): ApiStatusBody {
   const body: unknown = err.body;
-  if (typeof body !== 'string') return (body ?? {}) as ApiStatusBody;
+  if (typeof body !== 'string') return (body ?? {});
   try {
-    return (JSON.parse(body) ?? {}) as ApiStatusBody;
+    const parsed: unknown = JSON.parse(body);
+    return (parsed ?? {});
   } catch {
     return { message: body || `HTTP ${err.code}` };
   }

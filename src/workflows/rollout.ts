@@ -9,7 +9,7 @@
  * cancelled afterwards. Never terminate a rollout: terminate runs no code at all.
  */
 import {
-  allHandlersFinished, CancellationScope, condition, continueAsNew, isCancellation, log, proxyActivities, proxyLocalActivities, setCurrentDetails,
+  allHandlersFinished, CancellationScope, CancelledFailure, condition, continueAsNew, isCancellation, log, proxyActivities, proxyLocalActivities, setCurrentDetails,
   setHandler, sleep, upsertSearchAttributes, workflowInfo,
 } from '@temporalio/workflow';
 import type { Budget, CallCommand, Lane, RolloutCalls } from '../domain/rollout/calls';
@@ -115,9 +115,9 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
   setHandler(msg.statusQuery, () => r.status);
 
   // A cancellation of the workflow becomes machine input; the loop itself cannot be cancelled.
-  let cancellation: unknown;
+  let cancellation: Error | undefined;
   CancellationScope.current().cancelRequested.catch((err: unknown) => {
-    cancellation = err;
+    cancellation = err instanceof Error ? err : new CancelledFailure(String(err));
     events.push({ type: 'cancelRequested', at: nowMs() });
   });
 

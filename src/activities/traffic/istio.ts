@@ -43,7 +43,7 @@ export function createIstioRouter(kube: k8s.KubeConfig, ref: TrafficRef): Traffi
   const custom = kube.makeApiClient(k8s.CustomObjectsApi);
   const core = kube.makeApiClient(k8s.CoreV1Api);
   const namespace = ref.namespace;
-  const traffic = ref.traffic as IstioTraffic;
+  const traffic: IstioTraffic = ref.traffic;
   const routing = traffic.routing;
   const versionLabel = ref.versions ?? { key: '', stable: '', canary: '' };
 
@@ -158,7 +158,7 @@ export function createIstioRouter(kube: k8s.KubeConfig, ref: TrafficRef): Traffi
       }
       if (snapshot.createsCanaryService) changes.push({ id: CHANGE.canaryService, when: 'afterCanary', description: `create ${kubeId(canarySvc)} selecting ${versionLabel.key}=${versionLabel.canary}` });
     }
-    changes.push({ id: CHANGE.routes, when: 'afterCanary', description: `add the canary at 0 % to ${managed} of ${kubeId(vsTarget)}` });
+    changes.push({ id: CHANGE.routes, when: 'afterCanary', description: `add the canary at 0 % to ${managed} of ${kubeId(vsTarget)}`, carriesTraffic: true });
     let weights: Weights = { stable: 100, canary: 0 };
     if (vs && problems.length === 0) {
       snapshot.routes = snapshotRoutes(vs, traffic);
@@ -265,7 +265,7 @@ export function createIstioRouter(kube: k8s.KubeConfig, ref: TrafficRef): Traffi
     apply: (snapshot, change) => guarded(() => apply(snapshot, change)),
     setWeight: (snapshot, input) => guarded(() => setWeight(snapshot, input)),
     undo: (snapshot, change) => guarded(() => undo(snapshot, change)),
-    promote: (snapshot) => guarded(async () => ({ snapshot: snapshotOf(snapshot) })),
+    promote: (snapshot) => guarded(() => Promise.resolve({ snapshot: snapshotOf(snapshot) })),
   };
 }
 

@@ -93,7 +93,7 @@ export function onLook(
   run.nextAt = at + analysis.interval;
   const shown = new Date(now).toISOString();
   if (Array.isArray(answer)) {
-    const measurements = answer as Measurement[];
+    const measurements: Measurement[] = answer;
     (run.measurements ??= []).push(measurements);
     const d = decideAnalysis(analysis, run.measurements);
     return {

@@ -339,7 +339,7 @@ function next(r: Rollout, spec: ResolvedRollout, now: number): Next {
         else enterSteps(r, spec, now);
         return 'again';
       }
-      recordInverse(r, { kind: 'traffic', change: change.id, description: change.description });
+      recordInverse(r, { kind: 'traffic', change: change.id, description: change.description, ...(change.carriesTraffic ? { carriesTraffic: true } : {}) });
       setPhase(r, Phase.Initializing, change.description, now);
       return {
         call: callOf('trafficApply', [trafficRef(r, spec), r.runtime!.snapshot, change.id], change.description, lane(r), 'forward'),

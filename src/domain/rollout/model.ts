@@ -26,6 +26,8 @@ export interface PlannedChange {
   when: 'beforeCanary' | 'afterCanary';
   /** In words, for `ramp validate --cluster` and the history: "create DestinationRule shop/web-ramp …". */
   description: string;
+  /** This change sends traffic to the canary (a route), so while it is not undone the canary must stay. */
+  carriesTraffic?: boolean;
 }
 
 /** What the preflight resolved: the router's snapshot and plan, and the versions. */
@@ -43,7 +45,7 @@ export interface Runtime {
 /** The inverse of one change Ramp made, recorded before the change is attempted. */
 export type Inverse =
   /** Undo a traffic router change (by its id). */
-  | { kind: 'traffic'; change: string; description: string }
+  | { kind: 'traffic'; change: string; description: string; carriesTraffic?: boolean }
   /** Delete the canary Deployment. */
   | { kind: 'canary' };
 
@@ -97,9 +99,9 @@ export interface Unwind {
   done: number;
   /** What could not be undone, in words with the fix. */
   left: string[];
-  /** A traffic undo failed: the canary may still get traffic, so it is not deleted. */
+  /** The undo of a change that routes traffic failed: the canary may still get traffic, so it is not deleted. */
   trafficLeft: boolean;
-  /** A traffic undo ran (so the canary no longer gets traffic and the scale-down delay applies). */
+  /** The routes were put back (so the canary no longer gets traffic and the scale-down delay applies). */
   trafficUndone: boolean;
   /** Epoch ms until which the canary is kept after traffic left it (rollback's scale-down delay). */
   delayUntil?: number;

@@ -6,8 +6,9 @@
  * promotion, as the cleanup.
  *
  * Each undo runs on its own: one that fails is reported and the next still runs, with one
- * exception: while a traffic undo has failed, the canary may still receive traffic, so it is kept
- * running (deleting it would fail those requests) and reported instead.
+ * exception: when the undo of a change that routes traffic (a router marks it) has failed, the
+ * canary may still receive traffic, so it is kept running (deleting it would fail those requests)
+ * and reported instead.
  */
 import type { ResolvedRollout } from '../spec/schema';
 import type { Inverse, Rollout, Unwind } from './model';
@@ -54,9 +55,9 @@ export function undone(u: Unwind, inverse: Inverse, spec: ResolvedRollout, failu
   u.done++;
   if (inverse.kind === 'traffic') {
     if (failure) {
-      u.trafficLeft = true;
+      if (inverse.carriesTraffic) u.trafficLeft = true;
       u.left.push(`${inverse.description} was not undone: ${failure}`);
-    } else u.trafficUndone = true;
+    } else if (inverse.carriesTraffic) u.trafficUndone = true;
     return;
   }
   if (failure) u.left.push(`delete the canary Deployment ${spec.metadata.namespace}/${spec.spec.canary.deploymentName}: ${failure}`);

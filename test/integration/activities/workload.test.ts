@@ -7,7 +7,8 @@
 import * as k8s from '@kubernetes/client-node';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { ApplicationFailure } from '@temporalio/common';
-import { createWorkloadActivities, WorkloadRef } from '../../../src/activities/workload';
+import { createWorkloadActivities } from '../../../src/activities/workload';
+import type { WorkloadRef } from '../../../src/domain/rollout/calls';
 import { validateRollout } from '../../../src/domain/spec/parse';
 import { clusterView, createMushop, Mushop } from '../../support/mushop';
 import { adminKubeConfig } from '../../support/stack';
@@ -30,26 +31,28 @@ function strip(d: k8s.V1Deployment | undefined) {
   return { labels: d?.metadata?.labels, spec: d?.spec, generation: d?.metadata?.generation };
 }
 
-it('workloadPreflight passes twice and reports the stable image', async () => {
-  const a = await acts.workloadPreflight(ref);
-  const b = await acts.workloadPreflight(ref);
-  expect(a).toEqual({ stableImage: shop.stableImage, stableReplicas: 2 });
+it('inspectWorkload finds nothing wrong, twice, and resolves the versions', async () => {
+  const a = await acts.inspectWorkload(ref);
+  const b = await acts.inspectWorkload(ref);
+  expect(a).toEqual({ problems: [], stableImage: shop.stableImage, versions: { key: 'version', stable: 'original', canary: 'beta', stablePinned: true } });
   expect(b).toEqual(a);
 });
 
-it('workloadPreflight lists every missing object, non-retryably', async () => {
-  const err = (await acts.workloadPreflight({ ...ref, stableDeployment: 'nope', service: 'nada' }).catch((e: unknown) => e)) as ApplicationFailure;
-  expect(err).toBeInstanceOf(ApplicationFailure);
-  expect(err.type).toBe('TargetNotFound');
-  expect(err.nonRetryable).toBe(true);
-  expect(err.message).toBe(`not found: Deployment ${shop.namespace}/nope (spec.target.deployment); Service ${shop.namespace}/nada (spec.target.service). Create them or fix the spec; nothing was changed.`);
+it('inspectWorkload lists every missing object, each with its fix', async () => {
+  const r = await acts.inspectWorkload({ ...ref, stableDeployment: 'nope', service: 'nada' });
+  expect(r.problems).toEqual([
+    `Deployment ${shop.namespace}/nope not found; create it, or set spec.target.deployment to an existing Deployment`,
+    `Service ${shop.namespace}/nada not found; create it, or set spec.target.service to an existing Service`,
+  ]);
 });
 
 it('ensureCanary twice: one canary Deployment, same spec, not re-rolled', async () => {
   const view = clusterView(kc, shop.namespace);
-  await acts.ensureCanary(ref);
+  const created = await acts.ensureCanary(ref);
   const first = strip(await view.deployment(ref.canary.deploymentName));
-  await acts.ensureCanary(ref);
+  expect(await acts.ensureCanary(ref)).toEqual(created);
+  expect(created.uid).toBe((await view.deployment(ref.canary.deploymentName))?.metadata?.uid);
+  ref = { ...ref, canaryUid: created.uid };
   const second = strip(await view.deployment(ref.canary.deploymentName));
   expect(second).toEqual(first);
   expect(first.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'ramp', 'ramp.dev/rollout': 'storefront', version: 'beta' });
@@ -66,15 +69,17 @@ it('waitAvailable twice returns at once when the canary is Available', async () 
 
 it('refuses to touch a Deployment of the same name that Ramp did not create', async () => {
   const apps = kc.makeApiClient(k8s.AppsV1Api);
-  const foreign = { ...ref, canary: { ...ref.canary, deploymentName: 'someone-elses' } };
+  const foreign: WorkloadRef = { ...ref, canaryUid: undefined, canary: { ...ref.canary, deploymentName: 'someone-elses' } };
   const labels = { app: 'other', version: 'beta' };
   await apps.createNamespacedDeployment({
     namespace: shop.namespace,
     body: { metadata: { name: 'someone-elses' }, spec: { selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name: 'x', image: 'x' }] } } } },
   });
-  await expect(acts.ensureCanary(foreign)).rejects.toMatchObject({ type: 'InvalidTarget', message: expect.stringMatching(/exists and is not Ramp's canary/) });
-  await expect(acts.removeCanary(foreign)).rejects.toMatchObject({ type: 'InvalidTarget', message: expect.stringMatching(/refusing to delete/) });
-  await expect(acts.workloadPreflight(foreign)).rejects.toMatchObject({ type: 'InvalidTarget' });
+  await expect(acts.ensureCanary(foreign)).rejects.toMatchObject({ type: 'NotOurs', message: expect.stringMatching(/exists and is not Ramp's canary/) });
+  await expect(acts.removeCanary(foreign)).rejects.toMatchObject({ type: 'NotOurs', message: expect.stringMatching(/refusing to delete/) });
+  // Ramp's own canary (known by its uid) is gone and this one took its name: nothing of Ramp's to delete.
+  expect(await acts.removeCanary({ ...foreign, canaryUid: 'uid-of-a-canary-that-is-gone' })).toBe('absent');
+  expect((await acts.inspectWorkload(foreign)).problems).toEqual([expect.stringMatching(/someone-elses already exists and is not Ramp's canary .*set spec.canary.deploymentName to a free name/)]);
   expect(await clusterView(kc, shop.namespace).deployment('someone-elses')).toBeDefined();
 });
 
@@ -107,8 +112,8 @@ it('waitAvailable fails non-retryably past its deadline, and on a missing Deploy
   });
   const env = new MockActivityEnvironment();
   const late = (await env.run(acts.waitAvailable, { namespace: shop.namespace, name: 'stuck', deadlineAt: Date.now() + 1500 }).catch((e: unknown) => e)) as ApplicationFailure;
-  expect(late).toMatchObject({ type: 'ProgressDeadlineExceeded', nonRetryable: true });
+  expect(late).toMatchObject({ type: 'ProgressDeadlineExceeded' });
   expect(late.message).toMatch(/stuck: 0 of 1 updated replicas available; not ready within the progress deadline/);
   const missing = (await env.run(acts.waitAvailable, { namespace: shop.namespace, name: 'ghost', deadlineAt: Date.now() + 1000 }).catch((e: unknown) => e)) as ApplicationFailure;
-  expect(missing).toMatchObject({ type: 'TargetNotFound', nonRetryable: true });
+  expect(missing).toMatchObject({ type: 'NotFound' });
 });

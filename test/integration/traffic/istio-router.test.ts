@@ -7,14 +7,15 @@
 import * as k8s from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import { createTrafficActivities } from '../../../src/activities/traffic/activities';
-import { createIstioRouter, kubeFailure } from '../../../src/activities/traffic/istio';
-import type { TrafficRef, TrafficSnapshot } from '../../../src/activities/traffic/router';
+import { createIstioRouter, type IstioSnapshot } from '../../../src/activities/traffic/istio';
+import { kubeFailure, target } from '../../../src/activities/kube-errors';
+import type { TrafficRef } from '../../../src/domain/rollout/calls';
 import type { Routing } from '../../../src/domain/spec/schema';
 import { buildSetWeightPatch, jsonEqual, routeWeights, type RouteDestination, type VirtualService } from '../../../src/domain/traffic/istio';
 import { adminKubeConfig, eventually, uniqueName } from '../../support/stack';
 
 const ISTIO = { group: 'networking.istio.io', version: 'v1' } as const;
-const versionLabel = { key: 'version', stable: 'v1', canary: 'v2' };
+const versions = { key: 'version', stable: 'v1', canary: 'v2', stablePinned: true };
 
 interface Obj {
   metadata: { name: string; resourceVersion: string; generation: number; labels?: Record<string, string> };
@@ -79,8 +80,10 @@ describe.each(modes)('Istio traffic router, $mode mode', ({ mode, routing, stabl
   const ref: TrafficRef = {
     namespace,
     traffic: { provider: 'istio', virtualService: { name: 'storefront', routes: [] }, host: 'storefront', routing, onDrift: 'pause' },
-    versionLabel,
+    versions,
     targetService: 'storefront',
+    stableDeployment: 'storefront',
+    canaryDeployment: 'storefront-canary',
   };
   // Activities get plain JSON, as the workflow sends it.
   const plainRef = () => JSON.parse(JSON.stringify(ref)) as TrafficRef;
@@ -92,7 +95,9 @@ describe.each(modes)('Istio traffic router, $mode mode', ({ mode, routing, stabl
 
   let vsBefore: VS;
   let drBefore: Obj | undefined;
-  let snapshot: TrafficSnapshot;
+  let snapshot: IstioSnapshot;
+  const destinationChange = mode === 'subset' ? 'subsets' : 'canaryService';
+  const vsTarget = () => target('VirtualService', namespace, 'storefront', 'spec.traffic.virtualService.name');
 
   /** The api and assets routes exactly as created, serialized by the apiserver. */
   const expectOtherRoutesUntouched = (vs: VS) => {
@@ -125,12 +130,27 @@ describe.each(modes)('Istio traffic router, $mode mode', ({ mode, routing, stabl
     await core.deleteNamespace({ name: namespace });
   });
 
-  it('preflight passes, twice', async () => {
-    await activities.trafficPreflight(plainRef());
-    await activities.trafficPreflight(plainRef());
+  it('inspect finds nothing wrong, twice, plans its changes and snapshots without writing', async () => {
+    const a = await activities.inspectTraffic(plainRef());
+    expect(await activities.inspectTraffic(plainRef())).toEqual(a);
+    expect(a.problems).toEqual([]);
+    expect(a.writes).toBe('local');
+    expect(a.weights).toEqual({ stable: 100, canary: 0 });
+    expect(a.changes.map((c) => [c.id, c.when, c.carriesTraffic ?? false])).toEqual([[destinationChange, 'afterCanary', false], ['routes', 'afterCanary', true]]);
+    snapshot = a.snapshot as IstioSnapshot;
+    expect(snapshot.routing).toBe(mode);
+    expect(snapshot.routes).toEqual([{ name: '', route: vsBefore.spec.http[2]!.route }]);
+    if (mode === 'subset') {
+      expect(snapshot.subsets).toEqual((drBefore!.spec as { subsets: unknown[] }).subsets);
+      expect(snapshot.createsCanaryService).toBeUndefined();
+    } else {
+      expect(snapshot.createsCanaryService).toBe(true);
+      expect(snapshot.subsets).toBeUndefined();
+    }
+    expect((await readVs()).metadata.resourceVersion).toBe(vsBefore.metadata.resourceVersion);
   });
 
-  it('preflight names every missing object and how to fix it', async () => {
+  it('inspect names every missing object and how to fix it, all at once', async () => {
     const missing: TrafficRef = {
       ...ref,
       traffic: {
@@ -140,52 +160,34 @@ describe.each(modes)('Istio traffic router, $mode mode', ({ mode, routing, stabl
       },
       targetService: 'nope-target',
     };
-    const f = await failureOf(activities.trafficPreflight(missing));
-    expect(f.type).toBe('TargetNotFound');
-    expect(f.nonRetryable).toBe(true);
-    expect(f.message).toContain(`VirtualService ${namespace}/nope-vs not found; create it, or set spec.traffic.virtualService.name`);
+    const { problems } = await activities.inspectTraffic(missing);
+    expect(problems).toContain(`VirtualService ${namespace}/nope-vs not found; create it, or set spec.traffic.virtualService.name to an existing VirtualService`);
     if (mode === 'subset') {
-      expect(f.message).toContain(`DestinationRule ${namespace}/nope-dr not found; create it, or set spec.traffic.routing.destinationRule`);
-      expect(f.message).toContain('found 2 problem(s)');
+      expect(problems).toContain(`DestinationRule ${namespace}/nope-dr not found; create it, or set spec.traffic.routing.destinationRule to an existing DestinationRule`);
+      expect(problems).toHaveLength(2);
     } else {
-      expect(f.message).toContain(`Service ${namespace}/nope-stable not found; create it, or set spec.traffic.routing.stableService`);
+      expect(problems).toContain(`Service ${namespace}/nope-stable not found; create it, or set spec.traffic.routing.stableService to an existing Service`);
       // The canary Service is absent, so the Service it would be copied from must exist.
-      expect(f.message).toContain(`Service ${namespace}/nope-target not found; create it, or set spec.target.service`);
-      expect(f.message).toContain('found 3 problem(s)');
+      expect(problems).toContain(`Service ${namespace}/nope-target not found; create it, or set spec.target.service to an existing Service`);
+      expect(problems).toHaveLength(3);
     }
 
-    const noRoute = await failureOf(activities.trafficPreflight({ ...ref, traffic: { ...ref.traffic, virtualService: { name: 'storefront', routes: ['primary', 'beta'] } } }));
-    expect(noRoute.type).toBe('TargetNotFound');
-    expect(noRoute.message).toContain(`VirtualService ${namespace}/storefront has no HTTP route named "primary" (routes: api, assets, #2 (unnamed)); set spec.traffic.virtualService.routes to one of them`);
-    expect(noRoute.message).toContain('no HTTP route named "beta"');
+    const noRoute = await activities.inspectTraffic({ ...ref, traffic: { ...ref.traffic, virtualService: { name: 'storefront', routes: ['primary', 'beta'] } } });
+    expect(noRoute.problems).toContain(`VirtualService ${namespace}/storefront has no HTTP route named "primary" (routes: api, assets, #2 (unnamed)); set spec.traffic.virtualService.routes to one of them`);
+    expect(noRoute.problems.join('\n')).toContain('no HTTP route named "beta"');
   });
 
-  it('maps 403 to a non-retryable Forbidden naming verb and resource', async () => {
+  it('maps 403 to Forbidden naming verb and resource', async () => {
     const nobody = await unprivilegedKubeConfig(kc, namespace);
-    const f = await failureOf(createIstioRouter(nobody, ref).getWeights());
+    const f = await failureOf(createIstioRouter(nobody, ref).setWeight(snapshot, { weight: 10, expected: 0, force: false }));
     expect(f.type).toBe('Forbidden');
-    expect(f.nonRetryable).toBe(true);
     expect(f.message).toContain(`get VirtualService ${namespace}/storefront failed: HTTP 403 Forbidden`);
     expect(f.message).toContain(`grant the worker's identity "get" on virtualservices.networking.istio.io in namespace ${namespace}`);
   });
 
-  it('snapshots the managed route and the canary destination, the same twice, without writing', async () => {
-    snapshot = await activities.trafficSnapshot(plainRef());
-    expect(await activities.trafficSnapshot(plainRef())).toEqual(snapshot);
-    expect(snapshot.routing).toBe(mode);
-    expect(snapshot.routes).toEqual([{ name: '', route: vsBefore.spec.http[2]!.route }]);
-    if (mode === 'subset') {
-      expect(snapshot.subsets).toEqual((drBefore!.spec as { subsets: unknown[] }).subsets);
-      expect(snapshot.createdCanaryService).toBeUndefined();
-    } else {
-      expect(snapshot.createdCanaryService).toBe(true);
-      expect(snapshot.subsets).toBeUndefined();
-    }
-    expect((await readVs()).metadata.resourceVersion).toBe(vsBefore.metadata.resourceVersion);
-  });
-
-  it('prepare adds the canary destination at weight 0, and again changes nothing', async () => {
-    expect(await activities.trafficPrepare(plainRef(), snapshot)).toEqual({ stable: 100, canary: 0 });
+  it('applying its changes adds the canary destination at weight 0; applying them again changes nothing', async () => {
+    snapshot = (await activities.trafficApply(plainRef(), snapshot, destinationChange)).snapshot as IstioSnapshot;
+    expect(await activities.trafficApply(plainRef(), snapshot, 'routes')).toEqual({ snapshot, weights: { stable: 100, canary: 0 } });
     const vs1 = await readVs();
     expect(vs1.metadata.generation).toBe(vsBefore.metadata.generation + 1);
     expect(defaultRoute(vs1)).toEqual([
@@ -209,17 +211,21 @@ describe.each(modes)('Istio traffic router, $mode mode', ({ mode, routing, stabl
       expect(svc.metadata?.labels).toEqual({ 'app.kubernetes.io/managed-by': 'ramp' });
       expect(svc.spec?.selector).toEqual({ app: 'storefront', version: 'v2' });
       expect(svc.spec?.ports).toEqual([{ name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' }]);
+      // Its uid is kept, so only this Service is ever deleted.
+      expect(snapshot.canaryServiceUid).toBe(svc.metadata?.uid);
     }
     const dr1 = mode === 'subset' ? await readDr() : undefined;
 
-    expect(await activities.trafficPrepare(plainRef(), snapshot)).toEqual({ stable: 100, canary: 0 });
+    await activities.trafficApply(plainRef(), snapshot, destinationChange);
+    await activities.trafficApply(plainRef(), snapshot, 'routes');
     expect((await readVs()).metadata.resourceVersion).toBe(vs1.metadata.resourceVersion);
     if (dr1) expect((await readDr()).metadata.resourceVersion).toBe(dr1.metadata.resourceVersion);
   });
 
+  let expected = 0;
   it.each([10, 60, 100, 0])('setWeight %i writes once, verifies, and a repeat writes nothing', async (w) => {
     const before = await readVs();
-    expect(await activities.trafficSetWeight(plainRef(), w)).toEqual({ stable: 100 - w, canary: w });
+    expect(await activities.trafficSetWeight(plainRef(), snapshot, { weight: w, expected, force: false })).toEqual({ applied: true, weights: { stable: 100 - w, canary: w } });
     const after = await readVs();
     // Generation counts spec writes: exactly one PATCH.
     expect(after.metadata.generation).toBe(before.metadata.generation + 1);
@@ -229,21 +235,28 @@ describe.each(modes)('Istio traffic router, $mode mode', ({ mode, routing, stabl
       [canaryDestination.host, canaryDestination.subset, w],
     ]);
     expectOtherRoutesUntouched(after);
-    expect(await activities.trafficGetWeights(plainRef())).toEqual({ stable: 100 - w, canary: w });
-
-    expect(await activities.trafficSetWeight(plainRef(), w)).toEqual({ stable: 100 - w, canary: w });
+    // A repeat (a retried activity whose answer was lost) finds its own write: nothing to do.
+    expect(await activities.trafficSetWeight(plainRef(), snapshot, { weight: w, expected, force: false })).toEqual({ applied: true, weights: { stable: 100 - w, canary: w } });
     const again = await readVs();
     expect(again.metadata.resourceVersion).toBe(after.metadata.resourceVersion);
-    expect(again.metadata.generation).toBe(after.metadata.generation);
+    expected = w;
+  });
+
+  it('weights changed outside Ramp are reported and not overwritten; force re-asserts', async () => {
+    await activities.trafficSetWeight(plainRef(), snapshot, { weight: 25, expected: 0, force: true });
+    const before = await readVs();
+    const drift = await activities.trafficSetWeight(plainRef(), snapshot, { weight: 50, expected: 10, force: false });
+    expect(drift).toEqual({ applied: false, found: { stable: 75, canary: 25 }, detail: `VirtualService ${namespace}/storefront default: stable 75, canary 25, where Ramp set canary 10` });
+    expect((await readVs()).metadata.resourceVersion).toBe(before.metadata.resourceVersion);
+    expect(await activities.trafficSetWeight(plainRef(), snapshot, { weight: 0, expected: 10, force: true })).toEqual({ applied: true, weights: { stable: 100, canary: 0 } });
   });
 
   it('rejects an invalid weight without writing', async () => {
-    const f = await failureOf(activities.trafficSetWeight(plainRef(), 101));
-    expect(f.type).toBe('InvalidWeight');
-    expect(f.nonRetryable).toBe(true);
+    const f = await failureOf(activities.trafficSetWeight(plainRef(), snapshot, { weight: 101, expected: 0, force: false }));
+    expect(f.type).toBe('Invalid');
   });
 
-  it('a patch built from a stale read is rejected and mapped to ConcurrentModification', async () => {
+  it('a patch built from a stale read is rejected and mapped to Conflict', async () => {
     const stale = (await readVs()) as unknown as VirtualService;
     const ops = buildSetWeightPatch(stale, ref.traffic, 30);
     // Someone else edits the object between our read and our write.
@@ -256,10 +269,9 @@ describe.each(modes)('Istio traffic router, $mode mode', ({ mode, routing, stabl
       .patchNamespacedCustomObject({ ...ISTIO, namespace, plural: 'virtualservices', name: 'storefront', body: ops }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch))
       .then(() => undefined, (e: unknown) => e);
     expect([409, 422]).toContain((err as k8s.ApiException<unknown>).code);
-    const f = kubeFailure(err, { kind: 'VirtualService', namespace, name: 'storefront', field: 'spec.traffic.virtualService.name' }, 'patch');
-    expect(f.type).toBe('ConcurrentModification');
-    expect(f.nonRetryable).toBe(false);
-    expect(f.message).toContain(`VirtualService ${namespace}/storefront changed between read and write`);
+    const f = kubeFailure(err, vsTarget(), 'patch');
+    expect(f.type).toBe('Conflict');
+    expect(f.message).toContain(`patch VirtualService ${namespace}/storefront failed: it changed between read and write`);
     // Nothing was written: the concurrent edit stands and the weights did not move.
     const now = await readVs();
     expect(now.metadata.resourceVersion).toBe(edited.metadata.resourceVersion);
@@ -270,7 +282,7 @@ describe.each(modes)('Istio traffic router, $mode mode', ({ mode, routing, stabl
     );
   });
 
-  it('maps a schema rejection to a non-retryable error, not to a concurrent change', async () => {
+  it('maps a schema rejection to Invalid, not to a concurrent change', async () => {
     const vs = await readVs();
     const err = await custom
       .patchNamespacedCustomObject(
@@ -278,13 +290,12 @@ describe.each(modes)('Istio traffic router, $mode mode', ({ mode, routing, stabl
         k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch),
       )
       .then(() => undefined, (e: unknown) => e);
-    const f = kubeFailure(err, { kind: 'VirtualService', namespace, name: 'storefront', field: 'spec.traffic.virtualService.name' }, 'patch');
-    expect(f.type).toBe('KubernetesRequestRejected');
-    expect(f.nonRetryable).toBe(true);
+    const f = kubeFailure(err, vsTarget(), 'patch');
+    expect(f.type).toBe('Invalid');
     expect(f.message).toContain('spec.http[2].route[0].weight');
   });
 
-  it('maps an unreachable apiserver to a retryable error naming object and operation', async () => {
+  it('maps an unreachable apiserver to Unavailable naming object and operation', async () => {
     const down = new k8s.KubeConfig();
     down.loadFromOptions({
       clusters: [{ name: 'c', server: 'https://127.0.0.1:1', skipTLSVerify: true }],
@@ -292,9 +303,8 @@ describe.each(modes)('Istio traffic router, $mode mode', ({ mode, routing, stabl
       contexts: [{ name: 'c', cluster: 'c', user: 'u' }],
       currentContext: 'c',
     });
-    const f = await failureOf(createIstioRouter(down, ref).setWeight(10));
-    expect(f.type).toBe('KubernetesApiError');
-    expect(f.nonRetryable).toBe(false);
+    const f = await failureOf(createIstioRouter(down, ref).setWeight(snapshot, { weight: 10, expected: 0, force: false }));
+    expect(f.type).toBe('Unavailable');
     expect(f.message).toMatch(new RegExp(`^get VirtualService ${namespace}/storefront failed: .+`));
   });
 
@@ -303,7 +313,7 @@ describe.each(modes)('Istio traffic router, $mode mode', ({ mode, routing, stabl
       { ...ISTIO, namespace, plural: 'virtualservices', name: 'storefront', body: [{ op: 'replace', path: '/spec/http/0/timeout', value: '20s' }] },
       k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch),
     );
-    await activities.trafficSetWeight(plainRef(), 20);
+    await activities.trafficSetWeight(plainRef(), snapshot, { weight: 20, expected: 0, force: false });
     const vs = await readVs();
     expect((vs.spec.http[0] as { timeout?: string }).timeout).toBe('20s');
     expect(routeWeights(defaultRoute(vs), ref.traffic)).toEqual({ stable: 80, canary: 20 });
@@ -314,40 +324,44 @@ describe.each(modes)('Istio traffic router, $mode mode', ({ mode, routing, stabl
   });
 
   it('refuses to remove the canary destination while it still gets traffic', async () => {
-    const f = await failureOf(activities.trafficRemoveCanaryDestination(plainRef(), snapshot));
+    const f = await failureOf(activities.trafficUndo(plainRef(), snapshot, destinationChange));
     expect(f.type).toBe('CanaryStillRouted');
-    expect(f.nonRetryable).toBe(true);
     expect(f.message).toContain('#2 (unnamed)');
     if (mode === 'subset') expect(((await readDr()).spec as { subsets: unknown[] }).subsets).toHaveLength(3);
     else await core.readNamespacedService({ namespace, name: 'storefront-canary' });
   });
 
-  it('restoreRoutes puts the VirtualService spec back exactly, and again changes nothing', async () => {
-    await activities.trafficRestoreRoutes(plainRef(), snapshot);
+  it('undoing the routes puts the VirtualService spec back exactly, and again changes nothing', async () => {
+    expect(await activities.trafficUndo(plainRef(), snapshot, 'routes')).toEqual({ done: 'undone' });
     const vs = await readVs();
     expect(vs.spec).toEqual(vsBefore.spec);
     expect(JSON.stringify(vs.spec)).toBe(JSON.stringify(vsBefore.spec));
-    await activities.trafficRestoreRoutes(plainRef(), snapshot);
+    await activities.trafficUndo(plainRef(), snapshot, 'routes');
     expect((await readVs()).metadata.resourceVersion).toBe(vs.metadata.resourceVersion);
   });
 
-  it('removeCanaryDestination puts the destination back as it was, and again changes nothing', async () => {
-    await activities.trafficRemoveCanaryDestination(plainRef(), snapshot);
+  it('undoing the canary destination puts it back as it was, and again changes nothing', async () => {
+    await activities.trafficUndo(plainRef(), snapshot, destinationChange);
     if (mode === 'subset') {
       const dr = await readDr();
       expect(dr.spec).toEqual(drBefore!.spec);
       expect(JSON.stringify(dr.spec)).toBe(JSON.stringify(drBefore!.spec));
-      await activities.trafficRemoveCanaryDestination(plainRef(), snapshot);
+      await activities.trafficUndo(plainRef(), snapshot, destinationChange);
       expect((await readDr()).metadata.resourceVersion).toBe(dr.metadata.resourceVersion);
     } else {
       // Deletion is asynchronous only for finalizers; a Service has none, but allow for it.
       await eventually('canary Service deleted', async () =>
         core.readNamespacedService({ namespace, name: 'storefront-canary' }).then(() => undefined, (e: k8s.ApiException<unknown>) => (e.code === 404 ? true : undefined)),
       );
-      await activities.trafficRemoveCanaryDestination(plainRef(), snapshot);
+      expect(await activities.trafficUndo(plainRef(), snapshot, destinationChange)).toEqual({ done: 'absent' });
       const names = (await core.listNamespacedService({ namespace })).items.map((s) => s.metadata?.name).sort();
       expect(names).toEqual(['storefront', 'storefront-stable']);
     }
     expect(jsonEqual((await readVs()).spec, vsBefore.spec)).toBe(true);
+  });
+
+  it('undoing with the VirtualService gone counts as undone', async () => {
+    await custom.deleteNamespacedCustomObject({ ...ISTIO, namespace, plural: 'virtualservices', name: 'storefront' });
+    expect(await activities.trafficUndo(plainRef(), snapshot, 'routes')).toEqual({ done: 'absent' });
   });
 });
