@@ -1,11 +1,19 @@
 /**
  * The traffic generator plays the Istio sidecars of a mesh that KWOK cannot run. It follows one
- * HTTP route of a VirtualService in the real apiserver (a watch, plus a periodic re-read in case
- * the watch stalls; on errors it keeps the last weights it knew), sends `rps` requests a second
- * to the local demo service versions in the proportions that route's weights give, and counts
- * every answer the way the destination sidecar would: `istio_requests_total` and
- * `istio_request_duration_milliseconds` per workload, with Istio's label names and default
- * buckets. The real Prometheus scrapes them through a file-SD target file.
+ * HTTP route of a VirtualService in the real apiserver and routes each request as a sidecar
+ * would: a route entry picked by weight, its host's Service, that Service's ready endpoints from
+ * its EndpointSlices, narrowed to the entry's DestinationRule subset, one pod picked (see
+ * mesh.ts). The pod's container image chooses which local demo service answers; the pod's
+ * workload, version and revision label the metrics. So what the cluster really selects is what
+ * gets traffic: a Service that also selects the canary's pods sends it traffic at weight 0, a
+ * subset that selects no ready pod answers 503.
+ *
+ * It reads the VirtualService, the DestinationRules, EndpointSlices and Pods of one namespace by
+ * watches plus a periodic full re-read (in case a watch stalls); on errors it keeps the last state
+ * it knew. Every answer is counted as the destination sidecar would: `istio_requests_total` and
+ * `istio_request_duration_milliseconds` with Istio's label names and default buckets, served on
+ * /metrics for the real Prometheus (a file-SD target file). A request with no endpoint is a 503
+ * reported by the source, as Envoy does, with `destination_workload="unknown"`.
  *
  * Like real Istio metrics, a series appears with its first request: a workload that got no
  * traffic has no series, so queries about it answer "no data" rather than 0.
@@ -17,78 +25,85 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as k8s from '@kubernetes/client-node';
 import { listenOnLoopback, seededRandom } from './demo-service';
+import { newSeries, observe, renderIstioMetrics, type IstioSeries } from './exposition';
+import {
+  describeRouteSelector, expectedShares, pickByWeight, pickUniform, resolveEntry, RouteError, routeEntries, toRouteSelector, UNKNOWN,
+  type DestinationRuleLike, type Endpoint, type EndpointSliceLike, type PodLike, type Resolution, type RouteEntry, type RouteSelector,
+} from './mesh';
+import { ObjectCache, type CachedObject } from './object-cache';
 
-const ISTIO = { group: 'networking.istio.io', version: 'v1', plural: 'virtualservices' } as const;
+export { ISTIO_DURATION_BUCKETS_MS } from './exposition';
+export type { RouteSelector } from './mesh';
 
-/**
- * Istio's default buckets for `istio_request_duration_milliseconds` (Envoy's default histogram
- * buckets, in ms): 0.5 ms to one hour.
- */
-export const ISTIO_DURATION_BUCKETS_MS: readonly number[] = [
-  0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000,
-];
+const ISTIO = { group: 'networking.istio.io', version: 'v1' } as const;
 
 /** The `source_workload` label on every series: who sends the requests. */
 export const SOURCE_WORKLOAD = 'ramp-traffic';
 
-/** Which route entries a destination serves: `destination.host` (short or FQDN) and `subset`. */
-export interface DestinationMatch {
-  host: string;
-  /** Omit for an entry without subset (service routing). */
-  subset?: string;
-}
-
-/** One version behind the route: where its requests go and which workload its metrics name. */
-export interface TrafficDestination {
-  match: DestinationMatch;
-  /** `destination_workload` of its series, e.g. storefront-original-canary. */
-  workload: string;
-  /** The demo service version to call; must be http://127.0.0.1:PORT/… */
-  url: string;
-}
-
 export interface TrafficGeneratorOptions {
   /** Path of a kubeconfig, or a loaded one. */
   kubeconfig: string | k8s.KubeConfig;
-  /** Namespace of the VirtualService and of the workloads. */
+  /** Namespace of the VirtualService and of everything it routes to. */
   namespace: string;
   /** Name of the VirtualService to follow. */
   virtualService: string;
-  /** Name of the HTTP route in it whose weights split the traffic. */
-  route: string;
-  /** The versions behind the route. */
-  destinations: TrafficDestination[];
+  /** Its HTTP route whose weights split the traffic: a name, `{ index }`, or `{ default: true }` (the first without match). */
+  route: string | RouteSelector;
+  /** Which demo service plays a pod, by container image: image → http://127.0.0.1:PORT/… */
+  images: Readonly<Record<string, string>>;
+  /** The demo service for pods whose images `images` does not list; without it they answer 503 (UF). */
+  defaultUrl?: string;
+  /** The pod label whose value is `destination_version`. Default `version`. */
+  versionLabel?: string;
   /** Requests per second over all destinations. */
   rps: number;
   /** Prometheus' file-SD directory; the target file goes there. */
   targetsDir: string;
   /** Port of /metrics on 127.0.0.1; 0 (the default) picks a free one. */
   port?: number;
-  /** Seed of the PRNG that picks each request's destination. Default 1. */
+  /** Seed of the PRNG that picks each request's route entry and pod. Default 1. */
   seed?: number;
   /** The generator stops itself after this long, ms. Default one hour. */
   maxDurationMs?: number;
   /** A request without an answer after this long counts as an upstream timeout (504), ms. Default 10 s. */
   requestTimeoutMs?: number;
-  /** How often the VirtualService is re-read besides the watch, ms. Default 2 s. */
+  /** How often every object is re-read besides the watches, ms. Default 2 s. */
   resyncMs?: number;
-  /** Where weight changes and errors are reported, one line each. Default: nowhere. */
+  /** Where routing changes and errors are reported, one line each. Default: nowhere. */
   log?: (line: string) => void;
 }
 
-/** One entry of the followed route, as last read. */
-export interface WeightEntry {
-  host: string;
-  subset?: string;
-  /** Percent of the route's traffic. */
-  weight: number;
-  /** The destination's workload; undefined when no destination matches the entry. */
-  workload?: string;
+/** A pod of a route entry, as last resolved. */
+export interface EndpointStats {
+  pod: string;
+  workload: string;
+  version: string;
+  image: string;
 }
 
-/** What one workload got so far. */
-export interface WorkloadStats {
-  /** Requests sent to it. */
+/** One entry of the followed route, as last read and resolved, with what it got. */
+export interface EntryStats {
+  host: string;
+  subset?: string;
+  /** Its weight: a share of the sum of the route's weights. */
+  weight: number;
+  /** The FQDN its host means. */
+  fqdn: string;
+  /** The Service its host names, if any. */
+  service?: string;
+  /** The ready pods that answer its requests now. */
+  endpoints: EndpointStats[];
+  /** Why it has no endpoint, when it has none. */
+  noEndpointReason?: string;
+  /** Requests the weights gave it. */
+  picked: number;
+  /** Of those, answered 503 because it had no ready endpoint. */
+  noEndpoint: number;
+}
+
+/** What one workload or image got so far. */
+export interface VersionStats {
+  /** Requests sent to it (for "unknown": requests no pod could take). */
   sent: number;
   /** Requests answered (or failed) so far. */
   completed: number;
@@ -96,33 +111,43 @@ export interface WorkloadStats {
   errors: number;
   /** Completed requests by response code. */
   byCode: Record<string, number>;
-  /** Its share of all requests sent to a workload, 0..1: the observed split. */
+  /** Its share of all requests routed, 0..1: the observed split. */
   share: number;
-  /** Percent of the route its entry currently has, 0 when absent. */
-  weight: number;
+  /** The share the current route and endpoints give it, 0..1. */
+  expectedShare: number;
 }
 
 export interface TrafficStats {
   /** Milliseconds since start. */
   elapsedMs: number;
-  /** Requests sent to a workload. */
+  /** Requests routed: sent to a pod, or answered 503 for want of one. */
+  requests: number;
+  /** Requests sent to a pod. */
   sent: number;
   /** Requests in flight. */
   inFlight: number;
-  /** Requests the weights sent to a route entry no destination serves (not sent). */
-  unmatched: number;
+  /** Requests answered 503 because their route entry had no ready endpoint. */
+  noEndpoint: number;
   /** Requests not sent because all weights were 0, too many were in flight, or the generator fell behind. */
   skipped: number;
-  /** The followed route's entries, as last read. */
-  weights: WeightEntry[];
+  /** Which route is followed, e.g. `route "primary"`. */
+  route: string;
+  /** The VirtualService's hosts, as last read. */
+  hosts: string[];
+  /** The followed route's entries, as last read and resolved. */
+  entries: EntryStats[];
   /** resourceVersion of the VirtualService the weights come from. */
   resourceVersion?: string;
   /** How many times the weights changed since start (the first read counts). */
   weightChanges: number;
-  /** The last error reading the VirtualService, if the last read failed. */
+  /** How many times the routing table (weights or endpoints) changed since start. */
+  tableChanges: number;
+  /** What is wrong now: the route unreadable or gone, or a read failing. */
   lastError?: string;
-  /** Per workload, every destination listed. */
-  workloads: Record<string, WorkloadStats>;
+  /** By `destination_workload`, "unknown" for requests without endpoint. */
+  workloads: Record<string, VersionStats>;
+  /** By the image of the pod that answered. */
+  images: Record<string, VersionStats>;
   /** Why it stopped, once it has. */
   stopped?: StopReason;
 }
@@ -143,121 +168,23 @@ export interface TrafficGenerator {
   done: Promise<StopReason>;
 }
 
-/** Thrown when the generator's options are wrong or the followed route cannot be read at start. */
+/** Thrown when the generator's options are wrong or what it follows cannot be read at start. */
 export class TrafficGeneratorError extends Error {
   override name = 'TrafficGeneratorError';
 }
 
-// ---- pure parts ----
-
-/** The host without the namespace's cluster-local suffix, so short names and FQDNs compare equal. */
-export function shortHost(host: string, namespace: string): string {
-  for (const suffix of [`.${namespace}.svc.cluster.local`, `.${namespace}.svc`, `.${namespace}`]) {
-    if (host.endsWith(suffix)) return host.slice(0, -suffix.length);
+/** Each key's requests and share between two stats of one generator: the recent split. */
+export function sharesBetween(prev: TrafficStats | undefined, now: TrafficStats, by: 'workloads' | 'images' = 'workloads'): { requests: number; byKey: Record<string, { sent: number; share: number }> } {
+  const requests = now.requests - (prev?.requests ?? 0);
+  const byKey: Record<string, { sent: number; share: number }> = {};
+  for (const [key, v] of Object.entries(now[by])) {
+    const sent = v.sent - (prev?.[by][key]?.sent ?? 0);
+    byKey[key] = { sent, share: requests > 0 ? sent / requests : 0 };
   }
-  return host;
+  return { requests, byKey };
 }
 
-interface RouteLike {
-  name?: unknown;
-  route?: { destination?: { host?: unknown; subset?: unknown }; weight?: unknown }[];
-}
-
-/**
- * The weighted entries of HTTP route `route` of a VirtualService. An entry without weight has
- * 100 when it is the only one and 0 otherwise (Istio requires weights once there are several).
- * Throws a TrafficGeneratorError when the route does not exist or is not a weighted route.
- */
-export function routeEntries(vs: unknown, route: string): { host: string; subset?: string; weight: number }[] {
-  const http = (vs as { spec?: { http?: RouteLike[] } } | undefined)?.spec?.http;
-  const found = Array.isArray(http) ? http.find((r) => r.name === route) : undefined;
-  if (!found) {
-    const names = Array.isArray(http) ? http.map((r) => (typeof r.name === 'string' ? r.name : '(unnamed)')).join(', ') : '';
-    throw new TrafficGeneratorError(`it has no HTTP route named "${route}" (routes: ${names || 'none'})`);
-  }
-  if (!Array.isArray(found.route) || found.route.length === 0) {
-    throw new TrafficGeneratorError(`its route "${route}" has no destinations (a redirect or direct response?)`);
-  }
-  const only = found.route.length === 1;
-  return found.route.map((entry) => {
-    const host = entry.destination?.host;
-    if (typeof host !== 'string') throw new TrafficGeneratorError(`its route "${route}" has an entry without destination.host`);
-    const subset = typeof entry.destination?.subset === 'string' ? entry.destination.subset : undefined;
-    const weight = typeof entry.weight === 'number' ? entry.weight : only ? 100 : 0;
-    return subset === undefined ? { host, weight } : { host, subset, weight };
-  });
-}
-
-/** Index of the destination serving a route entry, or -1. */
-export function matchDestination(entry: { host: string; subset?: string }, destinations: readonly TrafficDestination[], namespace: string): number {
-  const host = shortHost(entry.host, namespace);
-  return destinations.findIndex((d) => shortHost(d.match.host, namespace) === host && d.match.subset === entry.subset);
-}
-
-/** Picks an entry index by weight with one uniform draw u in [0, 1); -1 when all weights are 0. */
-export function pickByWeight(weights: readonly number[], u: number): number {
-  const total = weights.reduce((a, w) => a + Math.max(0, w), 0);
-  if (total <= 0) return -1;
-  let x = u * total;
-  for (let i = 0; i < weights.length; i++) {
-    const w = Math.max(0, weights[i]!);
-    if (x < w) return i;
-    x -= w;
-  }
-  return weights.findLastIndex((w) => w > 0);
-}
-
-/** A label value in the text exposition format: backslash, double quote and newline escaped. */
-function escapeLabel(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
-}
-
-function renderLabels(labels: Readonly<Record<string, string>>, extra?: [string, string]): string {
-  const pairs = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`);
-  if (extra) pairs.push(`${extra[0]}="${escapeLabel(extra[1])}"`);
-  return `{${pairs.join(',')}}`;
-}
-
-/** One label set's counter and histogram. */
-export interface IstioSeries {
-  labels: Readonly<Record<string, string>>;
-  /** istio_requests_total. */
-  requests: number;
-  /** Non-cumulative count per bucket of ISTIO_DURATION_BUCKETS_MS, then one for above the last. */
-  buckets: number[];
-  /** Sum of durations, ms. */
-  sumMs: number;
-}
-
-/** The Prometheus text exposition (format 0.0.4) of Istio's request count and duration metrics. */
-export function renderIstioMetrics(series: readonly IstioSeries[]): string {
-  const out: string[] = [
-    '# HELP istio_requests_total Requests handled, as counted by the destination sidecar (played by the Ramp traffic generator).',
-    '# TYPE istio_requests_total counter',
-  ];
-  for (const s of series) out.push(`istio_requests_total${renderLabels(s.labels)} ${s.requests}`);
-  out.push(
-    '# HELP istio_request_duration_milliseconds Request duration as seen by the destination sidecar (played by the Ramp traffic generator).',
-    '# TYPE istio_request_duration_milliseconds histogram',
-  );
-  for (const s of series) {
-    let cumulative = 0;
-    ISTIO_DURATION_BUCKETS_MS.forEach((le, i) => {
-      cumulative += s.buckets[i]!;
-      out.push(`istio_request_duration_milliseconds_bucket${renderLabels(s.labels, ['le', String(le)])} ${cumulative}`);
-    });
-    out.push(`istio_request_duration_milliseconds_bucket${renderLabels(s.labels, ['le', '+Inf'])} ${s.requests}`);
-    out.push(`istio_request_duration_milliseconds_sum${renderLabels(s.labels)} ${s.sumMs}`);
-    out.push(`istio_request_duration_milliseconds_count${renderLabels(s.labels)} ${s.requests}`);
-  }
-  return out.join('\n') + '\n';
-}
-
-/** The bucket index of a duration: the first bucket whose upper bound is at least it. */
-function bucketIndex(ms: number): number {
-  const i = ISTIO_DURATION_BUCKETS_MS.findIndex((le) => ms <= le);
-  return i === -1 ? ISTIO_DURATION_BUCKETS_MS.length : i;
-}
+// ---- helpers ----
 
 /** A short description of a Kubernetes client error: status code and the apiserver's message. */
 function describeError(err: unknown): string {
@@ -273,155 +200,284 @@ function describeError(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+function checkUrl(what: string, url: string, problems: string[]): void {
+  let u: URL | undefined;
+  try {
+    u = new URL(url);
+  } catch {
+    problems.push(`${what}: ${JSON.stringify(url)} is not a URL`);
+    return;
+  }
+  // The generator is a local stand-in for sidecars: it never sends traffic anywhere else.
+  if (u.protocol !== 'http:' || u.hostname !== '127.0.0.1') problems.push(`${what}: ${url} must be http://127.0.0.1:PORT/…`);
+}
+
 function validate(opts: TrafficGeneratorOptions): void {
   const problems: string[] = [];
   if (!(opts.rps > 0 && opts.rps <= 5000)) problems.push(`rps must be above 0 and at most 5000, got ${opts.rps}`);
   if (!opts.namespace) problems.push('namespace is required');
   if (!opts.virtualService) problems.push('virtualService is required');
-  if (!opts.route) problems.push('route is required');
-  if (opts.destinations.length === 0) problems.push('destinations must list at least one version');
-  const seen = new Set<string>();
-  for (const d of opts.destinations) {
-    const key = `${shortHost(d.match.host, opts.namespace)}/${d.match.subset ?? ''}`;
-    if (seen.has(key)) problems.push(`two destinations match host ${d.match.host}${d.match.subset ? ` subset ${d.match.subset}` : ''}`);
-    seen.add(key);
-    if (!d.workload) problems.push(`the destination for ${d.match.host} needs a workload name`);
-    let url: URL | undefined;
-    try {
-      url = new URL(d.url);
-    } catch {
-      problems.push(`destination ${d.workload}: url ${JSON.stringify(d.url)} is not a URL`);
-    }
-    // The generator is a local stand-in for sidecars: it never sends traffic anywhere else.
-    if (url && (url.protocol !== 'http:' || url.hostname !== '127.0.0.1')) {
-      problems.push(`destination ${d.workload}: url ${d.url} must be http://127.0.0.1:PORT/…`);
-    }
-  }
+  const route = toRouteSelector(opts.route);
+  if ('name' in route && !route.name) problems.push('route needs a name');
+  if ('index' in route && !(Number.isInteger(route.index) && route.index >= 0)) problems.push(`route index must be an integer from 0, got ${route.index}`);
+  if (Object.keys(opts.images).length === 0 && opts.defaultUrl === undefined) problems.push('images must map at least one image to a demo service, or defaultUrl be set');
+  for (const [image, url] of Object.entries(opts.images)) checkUrl(`image ${image}`, url, problems);
+  if (opts.defaultUrl !== undefined) checkUrl('defaultUrl', opts.defaultUrl, problems);
+  if (opts.versionLabel !== undefined && !opts.versionLabel) problems.push('versionLabel must not be empty');
   if (opts.maxDurationMs !== undefined && !(opts.maxDurationMs > 0)) problems.push(`maxDurationMs must be above 0, got ${opts.maxDurationMs}`);
   if (!fs.existsSync(opts.targetsDir)) problems.push(`targetsDir ${opts.targetsDir} does not exist (is the local stack up? \`npm run stack -- status\`)`);
   if (problems.length > 0) throw new TrafficGeneratorError(`traffic generator: ${problems.join('; ')}`);
 }
 
+/** One kind of object the generator follows: how to list it, where to watch it, and what it knows. */
+interface Source {
+  kind: string;
+  cache: ObjectCache<CachedObject>;
+  list(): Promise<{ items: CachedObject[]; resourceVersion?: string }>;
+  watchPath: string;
+  fieldSelector?: string;
+  /** The last list or watch failure, cleared by the next good list. */
+  error?: string;
+  listing: boolean;
+}
+
+/** A route entry with its resolution and counters; counters survive re-resolution by entry key. */
+interface TableEntry extends RouteEntry, Resolution {
+  key: string;
+}
+
+interface EntryCounters {
+  picked: number;
+  noEndpoint: number;
+}
+
+interface Counts {
+  sent: number;
+  completed: number;
+  errors: number;
+  byCode: Record<string, number>;
+}
+
+const newCounts = (): Counts => ({ sent: 0, completed: 0, errors: 0, byCode: {} });
+
+function count(c: Counts, code: number): void {
+  c.completed++;
+  c.byCode[String(code)] = (c.byCode[String(code)] ?? 0) + 1;
+  if (code >= 500) c.errors++;
+}
+
+function describeTable(table: readonly TableEntry[]): string {
+  return table.map((t) => {
+    const dest = `${t.host}${t.subset ? `/${t.subset}` : ''} ${t.weight}`;
+    if (t.none) return `${dest} → no endpoint (${t.none.problem})`;
+    const byWorkload = new Map<string, number>();
+    for (const e of t.endpoints) {
+      const k = `${e.workload} (${e.version}, ${e.image})`;
+      byWorkload.set(k, (byWorkload.get(k) ?? 0) + 1);
+    }
+    return `${dest} → ${[...byWorkload].map(([k, n]) => `${n}× ${k}`).join(' + ')}`;
+  }).join('; ');
+}
+
 // ---- the generator ----
 
 /**
- * Starts following the route and sending traffic. Resolves once the route has been read and the
- * target file is written; rejects with a TrafficGeneratorError when the options are wrong or the
- * VirtualService or its route cannot be read.
+ * Starts following the route and sending traffic. Resolves once the route and the namespace's
+ * objects have been read and the target file is written; rejects with a TrafficGeneratorError when
+ * the options are wrong or the VirtualService, its route or the other objects cannot be read.
  */
 export async function startTrafficGenerator(opts: TrafficGeneratorOptions): Promise<TrafficGenerator> {
   validate(opts);
-  const { namespace, virtualService, route, destinations, rps } = opts;
+  const { namespace, virtualService, rps } = opts;
+  const selector = toRouteSelector(opts.route);
+  const routeName = describeRouteSelector(selector);
+  const endpointOpts = { versionKey: opts.versionLabel ?? 'version', images: opts.images, defaultUrl: opts.defaultUrl };
   const log = opts.log ?? (() => undefined);
   const requestTimeoutMs = opts.requestTimeoutMs ?? 10_000;
   const maxInFlight = Math.max(64, Math.ceil(rps * 10));
   const kc = typeof opts.kubeconfig === 'string' ? loadKubeConfig(opts.kubeconfig) : opts.kubeconfig;
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  const discovery = kc.makeApiClient(k8s.DiscoveryV1Api);
+  const core = kc.makeApiClient(k8s.CoreV1Api);
   const vsName = `VirtualService ${namespace}/${virtualService}`;
   const random = seededRandom(opts.seed ?? 1);
   const startedAt = performance.now();
+  const ns = encodeURIComponent(namespace);
 
-  // ---- weights ----
-  let entries: WeightEntry[] = [];
-  let entryDestination: number[] = [];
+  const asList = (l: { items: unknown[]; metadata?: { resourceVersion?: string } }) => ({ items: l.items as CachedObject[], resourceVersion: l.metadata?.resourceVersion });
+  const customList = (plural: string, fieldSelector?: string) => async () =>
+    asList((await custom.listNamespacedCustomObject({ ...ISTIO, namespace, plural, fieldSelector })) as { items: unknown[]; metadata?: { resourceVersion?: string } });
+  const vsSelector = `metadata.name=${virtualService}`;
+  const source = (kind: string, list: Source['list'], watchPath: string, fieldSelector?: string): Source =>
+    ({ kind, cache: new ObjectCache<CachedObject>(), list, watchPath, fieldSelector, listing: false });
+  const vsSource = source('VirtualService', customList('virtualservices', vsSelector), `/apis/${ISTIO.group}/${ISTIO.version}/namespaces/${ns}/virtualservices`, vsSelector);
+  const drSource = source('DestinationRule', customList('destinationrules'), `/apis/${ISTIO.group}/${ISTIO.version}/namespaces/${ns}/destinationrules`);
+  const sliceSource = source('EndpointSlice', async () => asList(await discovery.listNamespacedEndpointSlice({ namespace })), `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`);
+  const podSource = source('Pod', async () => asList(await core.listNamespacedPod({ namespace })), `/api/v1/namespaces/${ns}/pods`);
+  const sources = [vsSource, drSource, sliceSource, podSource];
+
+  // ---- the routing table ----
+  let dirty = true;
+  let table: TableEntry[] = [];
+  let entriesJson = '';
+  let tableText = '';
+  let hosts: string[] = [];
   let resourceVersion: string | undefined;
+  let routeProblem: string | undefined;
   let weightChanges = 0;
-  let lastError: string | undefined;
+  let tableChanges = 0;
+  const entryCounters = new Map<string, EntryCounters>();
 
-  const describeWeights = () => entries.map((e) => `${e.workload ?? `${e.host}${e.subset ? `/${e.subset}` : ''} (no destination)`} ${e.weight}%`).join(', ');
-
-  const recordError = (message: string) => {
-    if (message !== lastError) log(`${vsName}: ${message}; keeping the last weights (${describeWeights() || 'none yet'})`);
-    lastError = message;
+  const currentError = (): string | undefined => {
+    const problems = [
+      ...(routeProblem ? [`${vsName}: ${routeProblem}`] : []),
+      ...sources.filter((s) => s.error).map((s) => `${s.kind}s: ${s.error}`),
+    ];
+    return problems.length > 0 ? problems.join('; ') : undefined;
+  };
+  let loggedError: string | undefined;
+  const reportErrors = () => {
+    const e = currentError();
+    if (e !== undefined && e !== loggedError) log(`${e}; routing on the last known state (${tableText || 'none yet'})`);
+    loggedError = e;
   };
 
-  /** Takes the weights from a VirtualService read or watched; false when it was older or unusable. */
-  const applyVirtualService = (vs: unknown): boolean => {
-    const rv = (vs as { metadata?: { resourceVersion?: string } }).metadata?.resourceVersion;
-    // A read that raced with a watch event may bring an older version; resourceVersions are etcd revisions.
-    if (rv !== undefined && resourceVersion !== undefined && /^\d+$/.test(rv) && /^\d+$/.test(resourceVersion) && BigInt(rv) < BigInt(resourceVersion)) {
-      return false;
+  /** Re-reads the route and resolves every entry; keeps the last weights when the route is gone or unusable. */
+  const rebuild = () => {
+    dirty = false;
+    const vs = vsSource.cache.get(virtualService);
+    let entries: RouteEntry[] | undefined;
+    if (vs === undefined) {
+      routeProblem = 'it does not exist (deleted?)';
+    } else {
+      try {
+        entries = routeEntries(vs, selector);
+        routeProblem = undefined;
+        resourceVersion = vs.metadata?.resourceVersion;
+        const h = (vs as { spec?: { hosts?: unknown } }).spec?.hosts;
+        hosts = Array.isArray(h) ? h.filter((x): x is string => typeof x === 'string') : [];
+      } catch (err) {
+        if (!(err instanceof RouteError)) throw err;
+        routeProblem = err.message;
+      }
     }
-    let next: { host: string; subset?: string; weight: number }[];
-    try {
-      next = routeEntries(vs, route);
-    } catch (err) {
-      recordError((err as Error).message);
-      return false;
-    }
-    resourceVersion = rv;
-    lastError = undefined;
-    const indices = next.map((e) => matchDestination(e, destinations, namespace));
-    const nextEntries = next.map((e, i) => ({ ...e, workload: indices[i]! >= 0 ? destinations[indices[i]!]!.workload : undefined }));
-    if (JSON.stringify(nextEntries) !== JSON.stringify(entries)) {
-      entries = nextEntries;
-      entryDestination = indices;
+    entries ??= table.map((t) => (t.subset === undefined ? { host: t.host, weight: t.weight } : { host: t.host, subset: t.subset, weight: t.weight }));
+    const pods = new Map(podSource.cache.values().map((p) => [p.metadata?.name ?? '', p as PodLike]));
+    const state = { namespace, rules: drSource.cache.values() as DestinationRuleLike[], slices: sliceSource.cache.values() as EndpointSliceLike[], pods };
+    table = entries.map((e) => ({ ...e, ...resolveEntry(e, state, endpointOpts), key: `${e.host}\u0000${e.subset ?? ''}` }));
+    const json = JSON.stringify(entries);
+    if (json !== entriesJson) {
+      entriesJson = json;
       weightChanges++;
-      log(`${vsName} route ${route}: ${describeWeights()} (resourceVersion ${rv ?? '?'})`);
     }
-    return true;
+    const text = describeTable(table);
+    if (text !== tableText) {
+      tableText = text;
+      tableChanges++;
+      log(`${vsName} ${routeName}: ${text} (resourceVersion ${resourceVersion ?? '?'})`);
+    }
+    reportErrors();
   };
 
-  const readVirtualService = () => custom.getNamespacedCustomObject({ ...ISTIO, namespace, name: virtualService }) as Promise<unknown>;
+  const relist = async (s: Source): Promise<void> => {
+    if (s.listing) return;
+    s.listing = true;
+    try {
+      const { items, resourceVersion: rv } = await s.list();
+      s.error = undefined;
+      if (s.cache.applyList(items, rv)) dirty = true;
+    } finally {
+      s.listing = false;
+    }
+  };
 
-  try {
-    const first = await readVirtualService();
-    routeEntries(first, route);
-    applyVirtualService(first);
-  } catch (err) {
-    throw new TrafficGeneratorError(`traffic generator: cannot follow route "${route}" of ${vsName}: ${describeError(err)}`);
+  for (const s of sources) {
+    try {
+      await relist(s);
+    } catch (err) {
+      throw new TrafficGeneratorError(`traffic generator: cannot read the ${s.kind}s of namespace ${namespace}: ${describeError(err)}`);
+    }
   }
+  try {
+    if (!vsSource.cache.get(virtualService)) throw new Error('not found');
+    routeEntries(vsSource.cache.get(virtualService), selector);
+  } catch (err) {
+    throw new TrafficGeneratorError(`traffic generator: cannot follow ${routeName} of ${vsName}: ${describeError(err)}`);
+  }
+  rebuild();
 
   // ---- metrics ----
   const series = new Map<string, IstioSeries>();
-  const workloads: Record<string, Omit<WorkloadStats, 'share' | 'weight'>> = {};
-  for (const d of destinations) workloads[d.workload] = { sent: 0, completed: 0, errors: 0, byCode: {} };
+  const workloads = new Map<string, Counts>();
+  const images = new Map<string, Counts>();
+  const countsOf = (m: Map<string, Counts>, key: string) => {
+    let c = m.get(key);
+    if (!c) m.set(key, (c = newCounts()));
+    return c;
+  };
+  let requests = 0;
   let sent = 0;
   let inFlight = 0;
-  let unmatched = 0;
+  let noEndpoint = 0;
   let skipped = 0;
 
-  const record = (d: TrafficDestination, code: number, flags: string, durationMs: number) => {
-    const key = `${d.workload}\u0000${code}\u0000${flags}`;
+  const observeSeries = (labels: Record<string, string>, durationMs: number) => {
+    const key = Object.values(labels).join('\u0000');
     let s = series.get(key);
-    if (!s) {
-      const service = shortHost(d.match.host, namespace);
-      s = {
-        labels: {
-          reporter: 'destination',
-          source_workload: SOURCE_WORKLOAD,
-          source_workload_namespace: namespace,
-          destination_workload: d.workload,
-          destination_workload_namespace: namespace,
-          destination_service: `${service}.${namespace}.svc.cluster.local`,
-          destination_service_name: service,
-          destination_service_namespace: namespace,
-          request_protocol: 'http',
-          response_code: String(code),
-          response_flags: flags,
-        },
-        requests: 0,
-        buckets: new Array<number>(ISTIO_DURATION_BUCKETS_MS.length + 1).fill(0),
-        sumMs: 0,
-      };
-      series.set(key, s);
-    }
-    s.requests++;
-    s.buckets[bucketIndex(durationMs)]!++;
-    s.sumMs += durationMs;
-    const w = workloads[d.workload]!;
-    w.completed++;
-    w.byCode[String(code)] = (w.byCode[String(code)] ?? 0) + 1;
-    if (code >= 500) w.errors++;
+    if (!s) series.set(key, (s = newSeries(labels)));
+    observe(s, durationMs);
+  };
+
+  const destinationLabels = (t: TableEntry, e: Endpoint, code: number, flags: string): Record<string, string> => ({
+    reporter: 'destination',
+    source_workload: SOURCE_WORKLOAD,
+    source_workload_namespace: namespace,
+    destination_workload: e.workload,
+    destination_workload_namespace: namespace,
+    destination_version: e.version,
+    destination_canonical_service: e.canonicalService,
+    destination_canonical_revision: e.revision,
+    destination_service: t.fqdn,
+    destination_service_name: t.service ?? t.host,
+    destination_service_namespace: namespace,
+    request_protocol: 'http',
+    response_code: String(code),
+    response_flags: flags,
+  });
+
+  // Without an upstream there is no destination sidecar: Envoy's source reporter counts the 503.
+  const noEndpointLabels = (t: TableEntry): Record<string, string> => ({
+    reporter: 'source',
+    source_workload: SOURCE_WORKLOAD,
+    source_workload_namespace: namespace,
+    destination_workload: UNKNOWN,
+    destination_workload_namespace: UNKNOWN,
+    destination_version: UNKNOWN,
+    destination_canonical_service: UNKNOWN,
+    destination_canonical_revision: UNKNOWN,
+    destination_service: t.fqdn,
+    destination_service_name: t.service ?? t.host,
+    destination_service_namespace: t.service === undefined ? UNKNOWN : namespace,
+    request_protocol: 'http',
+    response_code: '503',
+    response_flags: t.none?.flag ?? 'UH',
+  });
+
+  const record = (t: TableEntry, e: Endpoint, code: number, flags: string, durationMs: number) => {
+    observeSeries(destinationLabels(t, e, code, flags), durationMs);
+    count(countsOf(workloads, e.workload), code);
+    count(countsOf(images, e.image), code);
   };
 
   // ---- requests ----
   const agent = new http.Agent({ keepAlive: true, maxSockets: maxInFlight });
+  const unplayed = new Set<string>();
 
-  const send = (d: TrafficDestination) => {
+  const send = (t: TableEntry, e: Endpoint) => {
     sent++;
     inFlight++;
-    workloads[d.workload]!.sent++;
+    countsOf(workloads, e.workload).sent++;
+    countsOf(images, e.image).sent++;
     const t0 = performance.now();
     let finished = false;
     // Codes and flags an Envoy sidecar reports when the upstream fails rather than answers.
@@ -429,9 +485,15 @@ export async function startTrafficGenerator(opts: TrafficGeneratorOptions): Prom
       if (finished) return;
       finished = true;
       inFlight--;
-      record(d, code, flags, performance.now() - t0);
+      record(t, e, code, flags, performance.now() - t0);
     };
-    const req = http.get(d.url, { agent, timeout: requestTimeoutMs }, (res) => {
+    if (e.url === undefined) {
+      if (!unplayed.has(e.image)) log(`pod ${e.pod} (${e.workload}) runs image ${e.image}, which no demo service plays: its requests fail (503 UF)`);
+      unplayed.add(e.image);
+      finish(503, 'UF');
+      return;
+    }
+    const req = http.get(e.url, { agent, timeout: requestTimeoutMs }, (res) => {
       res.on('error', () => finish(503, 'UC'));
       res.on('end', () => finish(res.statusCode ?? 503, '-'));
       // After 'end' this is a no-op; without it, a response cut short without an error would never count.
@@ -445,18 +507,32 @@ export async function startTrafficGenerator(opts: TrafficGeneratorOptions): Prom
     req.on('error', () => finish(503, 'UF'));
   };
 
+  const countersOf = (key: string) => {
+    let c = entryCounters.get(key);
+    if (!c) entryCounters.set(key, (c = { picked: 0, noEndpoint: 0 }));
+    return c;
+  };
+
   const dispatchOne = () => {
-    const i = pickByWeight(entries.map((e) => e.weight), random());
+    const i = pickByWeight(table.map((t) => t.weight), random());
     if (i < 0 || inFlight >= maxInFlight) {
       skipped++;
       return;
     }
-    const d = entryDestination[i]!;
-    if (d < 0) {
-      unmatched++;
+    const t = table[i]!;
+    const c = countersOf(t.key);
+    c.picked++;
+    requests++;
+    if (t.endpoints.length === 0) {
+      c.noEndpoint++;
+      noEndpoint++;
+      const w = countsOf(workloads, UNKNOWN);
+      w.sent++;
+      count(w, 503);
+      observeSeries(noEndpointLabels(t), 0);
       return;
     }
-    send(destinations[d]!);
+    send(t, t.endpoints[pickUniform(t.endpoints.length, random())]!);
   };
 
   // Requests are due at an even pace from a baseline; after a stall of over a second the
@@ -465,6 +541,7 @@ export async function startTrafficGenerator(opts: TrafficGeneratorOptions): Prom
   let sinceBaseline = 0;
   const tickMs = Math.max(5, Math.min(50, 1000 / rps));
   const dispatchTimer = setInterval(() => {
+    if (dirty) rebuild();
     const now = performance.now();
     let due = Math.floor(((now - baseline) * rps) / 1000) - sinceBaseline;
     if (due > rps) {
@@ -505,7 +582,7 @@ export async function startTrafficGenerator(opts: TrafficGeneratorOptions): Prom
   }
   const metricsUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics`;
 
-  // ---- following the VirtualService ----
+  // ---- following the namespace ----
   const pause = (ms: number) => new Promise<void>((resolve) => {
     if (stopCtl.signal.aborted) return resolve();
     const onStop = () => {
@@ -519,61 +596,62 @@ export async function startTrafficGenerator(opts: TrafficGeneratorOptions): Prom
     stopCtl.signal.addEventListener('abort', onStop, { once: true });
   });
 
-  let resyncing = false;
-  const resync = () => {
-    if (resyncing || stopCtl.signal.aborted) return;
-    resyncing = true;
-    readVirtualService()
-      .then((vs) => applyVirtualService(vs), (err: unknown) => recordError(`read failed: ${describeError(err)}`))
-      .finally(() => {
-        resyncing = false;
-      });
+  const failed = (s: Source, message: string) => {
+    s.error = message;
+    reportErrors();
   };
-  const resyncTimer = setInterval(resync, opts.resyncMs ?? 2_000);
+  const relistQuietly = (s: Source) => relist(s).then(() => {
+    if (dirty) rebuild();
+    else reportErrors();
+  }, (err: unknown) => failed(s, `read failed: ${describeError(err)}`));
+
+  const resyncTimer = setInterval(() => {
+    if (!stopCtl.signal.aborted) for (const s of sources) void relistQuietly(s);
+  }, opts.resyncMs ?? 2_000);
 
   const watcher = new k8s.Watch(kc);
-  let watchAbort: AbortController | undefined;
-  const watchOnce = () => new Promise<void>((resolve) => {
+  const watchAborts = new Set<AbortController>();
+  const watchOnce = (s: Source) => new Promise<void>((resolve) => {
+    let ctl: AbortController | undefined;
+    const ended = () => {
+      if (ctl) watchAborts.delete(ctl);
+      resolve();
+    };
     watcher
       .watch(
-        `/apis/${ISTIO.group}/${ISTIO.version}/namespaces/${encodeURIComponent(namespace)}/${ISTIO.plural}`,
-        { fieldSelector: `metadata.name=${virtualService}`, resourceVersion, allowWatchBookmarks: true },
+        s.watchPath,
+        { ...(s.fieldSelector ? { fieldSelector: s.fieldSelector } : {}), resourceVersion: s.cache.resourceVersion, allowWatchBookmarks: true },
         (phase: string, obj: unknown) => {
-          if (phase === 'ADDED' || phase === 'MODIFIED') applyVirtualService(obj);
-          else if (phase === 'DELETED') recordError('it was deleted');
-          else if (phase === 'ERROR') recordError(`watch error: ${(obj as { message?: string } | undefined)?.message ?? 'unknown'}`);
-          else if (phase === 'BOOKMARK') {
-            const rv = (obj as { metadata?: { resourceVersion?: string } }).metadata?.resourceVersion;
-            if (rv) resourceVersion = rv;
+          if (phase === 'ERROR') {
+            failed(s, `watch error: ${(obj as { message?: string } | undefined)?.message ?? 'unknown'}`);
+          } else if (s.cache.applyEvent(phase, obj as CachedObject)) {
+            dirty = true;
           }
         },
         (err: unknown) => {
-          if (err && !stopCtl.signal.aborted) recordError(`watch ended: ${describeError(err)}`);
-          resolve();
+          if (err && !stopCtl.signal.aborted) failed(s, `watch ended: ${describeError(err)}`);
+          ended();
         },
       )
-      .then((ctl) => {
-        watchAbort = ctl;
-        if (stopCtl.signal.aborted) ctl.abort();
+      .then((c) => {
+        ctl = c;
+        watchAborts.add(c);
+        if (stopCtl.signal.aborted) c.abort();
       }, (err: unknown) => {
-        recordError(`watch failed: ${describeError(err)}`);
-        resolve();
+        failed(s, `watch failed: ${describeError(err)}`);
+        ended();
       });
   });
-  const followLoop = async () => {
+  const followLoop = async (s: Source) => {
     while (!stopCtl.signal.aborted) {
-      await watchOnce();
+      await watchOnce(s);
       if (stopCtl.signal.aborted) return;
       // The watch ended (server timeout, expired resourceVersion, error): read afresh, then watch again.
       await pause(500);
-      try {
-        applyVirtualService(await readVirtualService());
-      } catch (err) {
-        recordError(`read failed: ${describeError(err)}`);
-      }
+      if (!stopCtl.signal.aborted) await relistQuietly(s);
     }
   };
-  void followLoop();
+  for (const s of sources) void followLoop(s);
 
   // ---- stopping ----
   let stopReason: StopReason | undefined;
@@ -589,7 +667,7 @@ export async function startTrafficGenerator(opts: TrafficGeneratorOptions): Prom
       clearInterval(dispatchTimer);
       clearInterval(resyncTimer);
       clearTimeout(maxTimer);
-      watchAbort?.abort();
+      for (const c of watchAborts) c.abort();
       fs.rmSync(targetFile, { force: true });
       // Let requests in flight finish so their answers are counted, but not for long.
       const deadline = performance.now() + 2_000;
@@ -599,7 +677,7 @@ export async function startTrafficGenerator(opts: TrafficGeneratorOptions): Prom
         server.close(() => r());
         server.closeAllConnections();
       });
-      log(`traffic generator for ${namespace} stopped (${reason}) after ${sent} requests`);
+      log(`traffic generator for ${namespace} stopped (${reason}) after ${requests} requests`);
       resolveDone(reason);
     })();
     return stopping;
@@ -610,29 +688,51 @@ export async function startTrafficGenerator(opts: TrafficGeneratorOptions): Prom
     void stopWith('max-duration');
   }, maxDurationMs);
 
+  const versionStats = (m: Map<string, Counts>, expected: Record<string, number>): Record<string, VersionStats> => {
+    const out: Record<string, VersionStats> = {};
+    for (const key of new Set([...m.keys(), ...Object.keys(expected)])) {
+      const c = m.get(key) ?? newCounts();
+      out[key] = { ...c, byCode: { ...c.byCode }, share: requests > 0 ? c.sent / requests : 0, expectedShare: expected[key] ?? 0 };
+    }
+    return out;
+  };
+
   return {
     metricsUrl,
     targetFile,
     done,
     stop: () => stopWith('stopped'),
     stats() {
-      const toWorkloads = sent;
-      const out: Record<string, WorkloadStats> = {};
-      for (const [name, w] of Object.entries(workloads)) {
-        const weight = entries.filter((e) => e.workload === name).reduce((a, e) => a + e.weight, 0);
-        out[name] = { ...w, byCode: { ...w.byCode }, share: toWorkloads > 0 ? w.sent / toWorkloads : 0, weight };
-      }
+      if (dirty && !stopReason) rebuild();
       return {
         elapsedMs: performance.now() - startedAt,
+        requests,
         sent,
         inFlight,
-        unmatched,
+        noEndpoint,
         skipped,
-        weights: entries.map((e) => ({ ...e })),
+        route: routeName,
+        hosts: [...hosts],
+        entries: table.map((t) => {
+          const c = entryCounters.get(t.key) ?? { picked: 0, noEndpoint: 0 };
+          return {
+            host: t.host,
+            ...(t.subset === undefined ? {} : { subset: t.subset }),
+            weight: t.weight,
+            fqdn: t.fqdn,
+            ...(t.service === undefined ? {} : { service: t.service }),
+            endpoints: t.endpoints.map((e) => ({ pod: e.pod, workload: e.workload, version: e.version, image: e.image })),
+            ...(t.none ? { noEndpointReason: t.none.problem } : {}),
+            picked: c.picked,
+            noEndpoint: c.noEndpoint,
+          };
+        }),
         resourceVersion,
         weightChanges,
-        lastError,
-        workloads: out,
+        tableChanges,
+        lastError: currentError(),
+        workloads: versionStats(workloads, expectedShares(table, (e) => e.workload)),
+        images: versionStats(images, Object.fromEntries(Object.entries(expectedShares(table, (e) => e.image)).filter(([k]) => k !== UNKNOWN))),
         stopped: stopReason,
       };
     },

@@ -1,7 +1,8 @@
 /**
  * Traffic for the MuShop storefront on the local stack: starts the demo service's two versions
- * (v1 serves the stable workload, v2 the canary) and the traffic generator that splits requests
- * between them by the weights of route `primary` of VirtualService `storefront`.
+ * (v1 plays pods running the stable image, v2 pods running the canary's or any other image) and
+ * the traffic generator, which routes requests as Istio would by route `primary` of VirtualService
+ * `storefront`: the route's weights, the Services' ready endpoints, the DestinationRule's subsets.
  *
  *   tsx scripts/traffic/main.ts --namespace mushop --rps 20 --canary-error-rate 0.05
  *
@@ -13,20 +14,25 @@ import { parseArgs } from 'node:util';
 import { loadStackConfig } from '../stack/config';
 import { readStackInfo } from '../stack/info';
 import { startDemoService, type DemoService, type LatencyMs } from './demo-service';
-import { startTrafficGenerator, type TrafficGenerator, type TrafficStats } from './generator';
+import { sharesBetween, startTrafficGenerator, type TrafficGenerator, type TrafficStats } from './generator';
+import type { RouteSelector } from './mesh';
 
 export interface MushopTrafficOptions {
   /** Namespace of the storefront objects. Default mushop. */
   namespace?: string;
-  /** Requests per second over both versions. Default 20. */
+  /** Requests per second. Default 20. */
   rps?: number;
-  /** subset: stable/canary subsets of host storefront; service: hosts storefront-stable/storefront-canary. Default subset. */
-  mode?: 'subset' | 'service';
+  /** The HTTP route of VirtualService storefront to follow. Default `primary`. */
+  route?: string | RouteSelector;
+  /** Pods running this image are played by v1. Default STOREFRONT.stableImage. */
+  stableImage?: string;
+  /** Pods running this image, or any image but the stable one, are played by v2. Default STOREFRONT.canaryImage. */
+  canaryImage?: string;
   /** Stable (v1) behaviour. Defaults: no errors, latency 20:80. */
   stable?: { errorRate?: number; latencyMs?: LatencyMs };
   /** Canary (v2) behaviour. Defaults: as stable. */
   canary?: { errorRate?: number; latencyMs?: LatencyMs };
-  /** Seed of every PRNG (the destination picks, and each version's errors and latencies). Default 1. */
+  /** Seed of every PRNG (the route and pod picks, and each version's errors and latencies). Default 1. */
   seed?: number;
   /** Stops by itself after this long, ms. Default one hour. */
   maxDurationMs?: number;
@@ -36,22 +42,29 @@ export interface MushopTrafficOptions {
   kubeconfig?: string;
   /** Default: the local stack's. */
   targetsDir?: string;
-  /** Weight changes and errors; default nowhere. */
+  /** Routing changes and errors; default nowhere. */
   log?: (line: string) => void;
 }
 
 export interface MushopTraffic {
-  /** v1, serving workload storefront-original. */
+  /** v1, playing pods that run the stable image. */
   stable: DemoService;
-  /** v2, serving workload storefront-original-canary; setBehaviour() makes it bad mid-rollout. */
+  /** v2, playing pods that run any other image; setBehaviour() makes it bad mid-rollout. */
   canary: DemoService;
   generator: TrafficGenerator;
   /** Stops the generator, then both versions. */
   stop(): Promise<void>;
 }
 
-/** The workloads Ramp's rollout of examples/mushop/rollout.yaml runs: the target and its canary. */
-export const STOREFRONT = { virtualService: 'storefront', route: 'primary', stableWorkload: 'storefront-original', canaryWorkload: 'storefront-original-canary' } as const;
+/** The MuShop storefront as Ramp's rollout of examples/mushop/rollout.yaml sees it: the target, its canary, their images. */
+export const STOREFRONT = {
+  virtualService: 'storefront',
+  route: 'primary',
+  stableWorkload: 'storefront-original',
+  canaryWorkload: 'storefront-original-canary',
+  stableImage: 'iad.ocir.io/mushop/storefront:original',
+  canaryImage: 'iad.ocir.io/mushop/storefront:beta',
+} as const;
 
 const DEFAULT_LATENCY: LatencyMs = { median: 20, p99: 80 };
 
@@ -59,7 +72,6 @@ const DEFAULT_LATENCY: LatencyMs = { median: 20, p99: 80 };
 export async function startMushopTraffic(opts: MushopTrafficOptions = {}): Promise<MushopTraffic> {
   const seed = opts.seed ?? 1;
   const namespace = opts.namespace ?? 'mushop';
-  const mode = opts.mode ?? 'subset';
   let kubeconfig = opts.kubeconfig;
   let targetsDir = opts.targetsDir;
   if (kubeconfig === undefined || targetsDir === undefined) {
@@ -78,18 +90,14 @@ export async function startMushopTraffic(opts: MushopTrafficOptions = {}): Promi
       latencyMs: opts.canary?.latencyMs ?? opts.stable?.latencyMs ?? DEFAULT_LATENCY,
     });
     started.push(canary);
-    const match = mode === 'subset'
-      ? { stable: { host: 'storefront', subset: 'stable' }, canary: { host: 'storefront', subset: 'canary' } }
-      : { stable: { host: 'storefront-stable' }, canary: { host: 'storefront-canary' } };
     const generator = await startTrafficGenerator({
       kubeconfig,
       namespace,
       virtualService: STOREFRONT.virtualService,
-      route: STOREFRONT.route,
-      destinations: [
-        { match: match.stable, workload: STOREFRONT.stableWorkload, url: stable.url },
-        { match: match.canary, workload: STOREFRONT.canaryWorkload, url: canary.url },
-      ],
+      route: opts.route ?? STOREFRONT.route,
+      images: { [opts.stableImage ?? STOREFRONT.stableImage]: stable.url, [opts.canaryImage ?? STOREFRONT.canaryImage]: canary.url },
+      // A rollout may ship any image (`ramp start --image …`): whatever is not the stable image is the new version.
+      defaultUrl: canary.url,
       rps: opts.rps ?? 20,
       targetsDir,
       port: opts.metricsPort,
@@ -128,8 +136,11 @@ function parseNumber(text: string, flag: string, min: number, max: number): numb
 
 const USAGE = `usage: tsx scripts/traffic/main.ts [options]
   --namespace NS              namespace of the storefront (default mushop)
-  --rps N                     requests per second over both versions (default 20)
-  --mode subset|service       how the route names the versions (default subset)
+  --rps N                     requests per second (default 20)
+  --route NAME|#N|default     HTTP route of VirtualService storefront to follow: by name, by index
+                              (#0 is the first), or the first without match (default primary)
+  --stable-image IMAGE        pods running it are played by v1 (default ${STOREFRONT.stableImage})
+  --canary-image IMAGE        pods running it, or any other image, by v2 (default ${STOREFRONT.canaryImage})
   --stable-error-rate R       share of 5xx from v1, 0..1 (default 0)
   --stable-latency-ms L       v1 latency, MEDIAN or MEDIAN:P99 (default 20:80)
   --canary-error-rate R       share of 5xx from v2, 0..1 (default: as stable)
@@ -140,6 +151,15 @@ const USAGE = `usage: tsx scripts/traffic/main.ts [options]
   --kubeconfig FILE           default: the local stack's
   --targets-dir DIR           Prometheus file-SD directory (default: the local stack's)`;
 
+/** A route selector from the command line: NAME, #N (an index) or `default`. */
+export function parseRoute(text: string): RouteSelector {
+  if (text === 'default') return { default: true };
+  const index = /^#(\d+)$/.exec(text);
+  if (index) return { index: Number(index[1]) };
+  if (text === '' || text.startsWith('#')) throw new Error(`--route must be a route name, #N or default; got ${JSON.stringify(text)}`);
+  return { name: text };
+}
+
 /** The options a command line asks for; throws with a message naming the bad flag. */
 export function parseTrafficArgs(argv: string[]): MushopTrafficOptions | 'help' {
   const { values } = parseArgs({
@@ -148,7 +168,9 @@ export function parseTrafficArgs(argv: string[]): MushopTrafficOptions | 'help' 
     options: {
       namespace: { type: 'string' },
       rps: { type: 'string' },
-      mode: { type: 'string' },
+      route: { type: 'string' },
+      'stable-image': { type: 'string' },
+      'canary-image': { type: 'string' },
       'stable-error-rate': { type: 'string' },
       'stable-latency-ms': { type: 'string' },
       'canary-error-rate': { type: 'string' },
@@ -162,9 +184,6 @@ export function parseTrafficArgs(argv: string[]): MushopTrafficOptions | 'help' 
     },
   });
   if (values.help) return 'help';
-  if (values.mode !== undefined && values.mode !== 'subset' && values.mode !== 'service') {
-    throw new Error(`--mode must be subset or service; got ${JSON.stringify(values.mode)}`);
-  }
   const behaviour = (which: 'stable' | 'canary') => {
     const rate = values[`${which}-error-rate`];
     const latency = values[`${which}-latency-ms`];
@@ -176,7 +195,9 @@ export function parseTrafficArgs(argv: string[]): MushopTrafficOptions | 'help' 
   return {
     namespace: values.namespace,
     rps: values.rps === undefined ? undefined : parseNumber(values.rps, '--rps', 0.1, 5000),
-    mode: values.mode,
+    route: values.route === undefined ? undefined : parseRoute(values.route),
+    stableImage: values['stable-image'],
+    canaryImage: values['canary-image'],
     stable: behaviour('stable'),
     canary: behaviour('canary'),
     seed: values.seed === undefined ? undefined : parseNumber(values.seed, '--seed', 0, 2 ** 32 - 1),
@@ -187,18 +208,26 @@ export function parseTrafficArgs(argv: string[]): MushopTrafficOptions | 'help' 
   };
 }
 
-/** One line summarising the traffic: totals, and the split and errors since `prev` when given. */
+/**
+ * One line summarising the traffic: the route's weights, then per workload its share and 5xx
+ * (since `prev` when given, else in all), and requests that found no endpoint.
+ */
 export function formatStats(s: TrafficStats, prev?: TrafficStats): string {
-  const recentSent = (name: string) => s.workloads[name]!.sent - (prev?.workloads[name]?.sent ?? 0);
-  const recentTotal = Object.keys(s.workloads).reduce((a, name) => a + recentSent(name), 0);
-  const parts = Object.entries(s.workloads).map(([name, w]) => {
+  const weights = s.entries.map((e) => `${e.host}${e.subset ? `/${e.subset}` : ''} ${e.weight}`).join(', ');
+  const { requests, byKey } = sharesBetween(prev, s);
+  const parts = Object.entries(s.workloads).filter(([name]) => byKey[name]!.sent > 0 || s.workloads[name]!.expectedShare > 0).map(([name, w]) => {
     const p = prev?.workloads[name];
-    const total = `sent ${w.sent}, 5xx ${w.errors}/${w.completed}`;
-    if (!p) return `${name}: weight ${w.weight}%, ${total}`;
-    const share = recentTotal > 0 ? (recentSent(name) / recentTotal) * 100 : 0;
-    return `${name}: weight ${w.weight}%, got ${share.toFixed(0)}% with 5xx ${w.errors - p.errors}/${w.completed - p.completed} lately (${total})`;
+    const errors = w.errors - (p?.errors ?? 0);
+    const completed = w.completed - (p?.completed ?? 0);
+    return `${name}: ${(byKey[name]!.share * 100).toFixed(0)}% (expected ${(w.expectedShare * 100).toFixed(0)}%), 5xx ${errors}/${completed}`;
   });
-  return `${(s.elapsedMs / 1000).toFixed(0)}s  ${parts.join('  |  ')}${s.lastError ? `  (VirtualService: ${s.lastError})` : ''}`;
+  const noEndpoint = s.entries.filter((e) => e.noEndpointReason).map((e) => `${e.host}${e.subset ? `/${e.subset}` : ''}: ${e.noEndpointReason}`);
+  return [
+    `${(s.elapsedMs / 1000).toFixed(0)}s  [${weights}]  ${requests} requests${prev ? ' lately' : ''}`,
+    ...parts,
+    ...(noEndpoint.length > 0 ? [`no endpoint: ${noEndpoint.join('; ')}`] : []),
+    ...(s.lastError ? [`(${s.lastError})`] : []),
+  ].join('  |  ');
 }
 
 async function main(): Promise<void> {
@@ -218,9 +247,9 @@ async function main(): Promise<void> {
   const traffic = await startMushopTraffic({ ...opts, log });
   const { stable, canary, generator } = traffic;
   console.log([
-    `v1 (storefront-original)        ${stable.url}  errors ${stable.behaviour().errorRate}, latency ${JSON.stringify(stable.behaviour().latencyMs)}`,
-    `v2 (storefront-original-canary) ${canary.url}  errors ${canary.behaviour().errorRate}, latency ${JSON.stringify(canary.behaviour().latencyMs)}`,
-    `metrics                         ${generator.metricsUrl}  (Prometheus target file ${generator.targetFile})`,
+    `v1 (pods running ${opts.stableImage ?? STOREFRONT.stableImage})  ${stable.url}  errors ${stable.behaviour().errorRate}, latency ${JSON.stringify(stable.behaviour().latencyMs)}`,
+    `v2 (pods running any other image)  ${canary.url}  errors ${canary.behaviour().errorRate}, latency ${JSON.stringify(canary.behaviour().latencyMs)}`,
+    `metrics  ${generator.metricsUrl}  (Prometheus target file ${generator.targetFile})`,
     `change the canary:  curl -X POST ${canary.url}control -d '{"errorRate":0.1}'`,
     'Ctrl-C stops.',
   ].join('\n'));
