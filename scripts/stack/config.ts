@@ -28,6 +28,8 @@ export type PortName = keyof typeof DEFAULT_PORTS;
 /** Paths of the installed binaries, written by stack/install.sh. */
 export interface BinaryPaths {
   temporal: string;
+  /** Temporal's time-skipping test server, for workflow unit tests. */
+  temporalTestServer: string;
   kubeApiserver: string;
   kubeControllerManager: string;
   kubeScheduler: string;
