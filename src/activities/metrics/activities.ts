@@ -9,7 +9,7 @@ import { evaluateMeasurement, type Measurement, type QueryFailure } from '../../
 import { promDuration, queryTemplateFor, renderQuery, TemplateError } from '../../domain/analysis/templates';
 import type { AnalysisSpec } from '../../domain/spec/analysis';
 import { armCounters, armHistory, CounterQueries, counterQueries, CounterQueryError } from '../../domain/analysis/istio-counters';
-import type { ArmCounters } from '../../domain/analysis/sequential';
+import type { ArmCounters } from '../../domain/analysis/judge';
 import type { MetricsProvider, QueryResult } from './provider';
 
 export interface MetricsDeps {

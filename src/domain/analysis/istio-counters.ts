@@ -9,7 +9,7 @@
  * Istio's own series, a workload that has served no request has no series: it reads as zero
  * requests, which the judges treat as "not enough data", never as a pass.
  */
-import type { ArmCounters, Histogram } from './sequential';
+import type { ArmCounters, Histogram } from './judge';
 
 /** The label values that select one workload's server-side Istio series. */
 export interface WorkloadSelector {

@@ -5,7 +5,9 @@
  */
 import { z } from 'zod';
 import { checkTemplates, RAMP_VARIABLES } from '../analysis/templates';
-import { FLAGGER_DEFAULTS, JudgeConfigError, MAX_CALIBRATION_BATCHES, resolveSequentialConfig, SEQUENTIAL_DEFAULTS, type SequentialConfig, type ThresholdConfig } from '../analysis/sequential';
+import { JudgeConfigError } from '../analysis/judge';
+import { MAX_CALIBRATION_BATCHES, resolveSequentialConfig, SEQUENTIAL_DEFAULTS, type SequentialConfig } from '../analysis/sequential-judge';
+import { FLAGGER_DEFAULTS, type ThresholdConfig } from '../analysis/threshold-judge';
 import { duration, int } from './fields';
 
 /** Built-in Istio metrics, with Flagger's queries (see src/domain/analysis/templates.ts). */
@@ -48,7 +50,7 @@ const nonNegative = (max: number) => z.number({ error: `must be a number between
   .min(0, `must be a number between 0 and ${max}`).max(max, `must be a number between 0 and ${max}`);
 
 /**
- * The sequential judge's settings (src/domain/analysis/sequential.ts, docs/decisions/0007); every
+ * The sequential judge's settings (src/domain/analysis/sequential-judge.ts, docs/decisions/0007); every
  * field is optional and defaults to SEQUENTIAL_DEFAULTS. Resolved into the workflow's input at
  * start, so a later change of defaults never changes a running rollout's verdicts.
  */

@@ -18,7 +18,7 @@ import { createMetricsActivities } from '../../../src/activities/metrics/activit
 import { createPrometheusProvider, PrometheusError } from '../../../src/activities/metrics/prometheus';
 import { calibrateNoise } from '../../../src/domain/analysis/calibrate';
 import { evaluateMeasurement } from '../../../src/domain/analysis/evaluate';
-import { resolveSequentialConfig } from '../../../src/domain/analysis/sequential';
+import { resolveSequentialConfig } from '../../../src/domain/analysis/sequential-judge';
 import { BUILTIN_QUERIES, renderQuery } from '../../../src/domain/analysis/templates';
 import type { AnalysisSpec, MetricSpec } from '../../../src/domain/spec/analysis';
 import { eventually, stackInfo, uniqueName } from '../../support/stack';

@@ -1,6 +1,7 @@
 /** The analysis judge in the spec: defaults resolved once, every impossible value refused by path. */
 import { validateRollout } from '../../../../src/domain/spec/parse';
-import { FLAGGER_DEFAULTS, SEQUENTIAL_DEFAULTS } from '../../../../src/domain/analysis/sequential';
+import { SEQUENTIAL_DEFAULTS } from '../../../../src/domain/analysis/sequential-judge';
+import { FLAGGER_DEFAULTS } from '../../../../src/domain/analysis/threshold-judge';
 import { newTestRolloutRaw, specProblems } from '../../../support/builders';
 
 const withStep = (analysis: Record<string, unknown>) => newTestRolloutRaw({ spec: { steps: [{ setWeight: 10 }, { analysis }] } });
