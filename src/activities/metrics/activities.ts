@@ -5,12 +5,13 @@
  * (Argo Rollouts' behaviour) instead of Temporal retrying the activity forever.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import { evaluateMeasurement, type Measurement, type QueryFailure } from '../../domain/analysis/evaluate';
+import { evaluateMeasurement, type Measurement } from '../../domain/analysis/evaluate';
+import type { QueryFailure, QueryResult } from '../../domain/analysis/query-result';
 import { promDuration, queryTemplateFor, renderQuery, TemplateError } from '../../domain/analysis/templates';
 import type { AnalysisSpec } from '../../domain/spec/analysis';
 import { armCounters, armHistory, CounterQueries, counterQueries, CounterQueryError } from '../../domain/analysis/istio-counters';
 import type { ArmCounters } from '../../domain/analysis/judge';
-import type { MetricsProvider, QueryResult } from './provider';
+import type { MetricsProvider } from './provider';
 
 export interface MetricsDeps {
   /** The backend queries go to. */
