@@ -26,3 +26,9 @@ export interface MetricsProvider {
   /** True when the backend answers its health endpoint. */
   isOnline(): Promise<boolean>;
 }
+
+/**
+ * The metrics providers a worker is configured with, by the name analyses use for them
+ * (`provider` in the spec; factory.ts builds them from the worker's settings).
+ */
+export type MetricsProviders = ReadonlyMap<string, MetricsProvider>;
