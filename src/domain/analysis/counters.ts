@@ -48,6 +48,7 @@ export type CounterTemplateKey = (typeof COUNTER_TEMPLATE_KEYS)[number];
 // Deployment's name. These render byte for byte to the queries every recorded rollout sent.
 const ISTIO_SELECTOR = 'reporter="destination",destination_workload_namespace="{{ namespace }}",destination_workload=~"{{ workloads }}"';
 
+/** The built-in template sets, by key. */
 export const COUNTER_TEMPLATES: Readonly<Record<CounterTemplateKey, Readonly<CounterQueryTemplates>>> = {
   istio: {
     requests: `sum by (destination_workload) (istio_requests_total{${ISTIO_SELECTOR}})`,
@@ -68,9 +69,11 @@ export const TRAFFIC_COUNTER_TEMPLATES: Readonly<Partial<Record<string, CounterT
 export interface CountersSpec {
   /** The built-in template set the queries not given here come from; default: the traffic provider's. */
   template?: CounterTemplateKey;
-  /** The user's own PromQL for some or all of the three queries. */
+  /** The user's own PromQL for the request counter, replacing the template's. */
   requests?: string;
+  /** The same for the 5xx counter. */
   errors?: string;
+  /** The same for the latency buckets (milliseconds, by workload and `le`). */
   latencyBuckets?: string;
   /** The label the user's queries group by; default: the template's. */
   workloadLabel?: string;
@@ -78,7 +81,9 @@ export interface CountersSpec {
 
 /** A problem in a `counters` section; `path` is relative to it. */
 export interface CountersProblem {
+  /** The field, e.g. ['latencyBuckets']. */
   path: string[];
+  /** What is wrong and how to fix it. */
   message: string;
 }
 
