@@ -4,7 +4,7 @@
  * Poisson counts. Every run derives its own generator from (scenario, run), so results do not
  * depend on how runs are spread over worker threads.
  */
-import { logGamma } from '../../src/domain/analysis/sequential';
+import { logGamma } from '../../src/domain/analysis/numerics';
 
 const TWO_POW_32 = 4294967296;
 

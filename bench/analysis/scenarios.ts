@@ -4,7 +4,8 @@
  * +50 % regression crosses Flagger's 500 ms P99 bound and +10 % does not); the base error rate is
  * 1 % unless a scenario says otherwise.
  */
-import { FLAGGER_DEFAULTS, resolveSequentialConfig } from '../../src/domain/analysis/sequential';
+import { resolveSequentialConfig } from '../../src/domain/analysis/sequential-judge';
+import { FLAGGER_DEFAULTS } from '../../src/domain/analysis/threshold-judge';
 import type { JudgeSpec, Noise, Scenario, Timing } from './simulate';
 
 export const TIMING: Timing = { horizonS: 30 * 60, scrapeS: 15, historyS: 40 * 60, calibrationMinutes: 30 };

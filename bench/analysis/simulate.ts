@@ -15,16 +15,9 @@
  * and each error's latency bucket is drawn by inversion.
  */
 import { calibrateNoise } from '../../src/domain/analysis/calibrate';
-import {
-  sequentialJudge,
-  thresholdJudge,
-  type ArmCounters,
-  type JudgeObservation,
-  type SequentialConfig,
-  type SequentialState,
-  type ThresholdConfig,
-  type ThresholdState,
-} from '../../src/domain/analysis/sequential';
+import type { ArmCounters, JudgeObservation } from '../../src/domain/analysis/judge';
+import { sequentialJudge, type SequentialConfig, type SequentialState } from '../../src/domain/analysis/sequential-judge';
+import { thresholdJudge, type ThresholdConfig, type ThresholdState } from '../../src/domain/analysis/threshold-judge';
 import { normalCdf, Random } from './random';
 
 /** Istio's default `istio_request_duration_milliseconds` bucket bounds. */

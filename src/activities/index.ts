@@ -4,7 +4,7 @@ import type { AxiosInstance } from 'axios';
 import type { RolloutCalls } from '../domain/rollout/calls';
 import { createDoctorActivities } from './doctor';
 import { createMetricsActivities } from './metrics/activities';
-import type { MetricsProvider } from './metrics/provider';
+import type { MetricsProviders } from './metrics/provider';
 import { createPreflightActivities } from './preflight';
 import { createTrafficActivities } from './traffic/activities';
 import { createWorkloadActivities } from './workload';
@@ -13,7 +13,8 @@ export interface ActivityDeps {
   kube: k8s.KubeConfig;
   http: AxiosInstance;
   prometheusUrl: string;
-  metrics: MetricsProvider;
+  /** The metrics providers analyses may name (src/activities/metrics/factory.ts). */
+  metrics: MetricsProviders;
 }
 
 export function createActivities(deps: ActivityDeps) {

@@ -1,13 +1,16 @@
 /**
  * Builds a Ramp worker from its configuration: one Temporal connection, one Kubernetes config,
- * one HTTP client, injected into the activities. Tests build workers here too.
+ * one HTTP client and the metrics providers analyses may name, injected into the activities.
+ * Tests build workers here too.
  */
 import type * as k8s from '@kubernetes/client-node';
 import axios from 'axios';
 import { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
 import * as fs from 'node:fs';
 import { createActivities } from '../activities';
-import { createPrometheusProvider, PrometheusOptions } from '../activities/metrics/prometheus';
+import { createMetricsProviders, type MetricsProviderSettings } from '../activities/metrics/factory';
+import type { PrometheusOptions } from '../activities/metrics/prometheus';
+import { DEFAULT_METRICS_PROVIDER } from '../domain/spec/analysis';
 import { codecFromEnv } from '../infra/codec';
 import { loadKubeConfig } from '../infra/kube';
 import { temporalConnectionOptions } from '../infra/temporal-connection';
@@ -33,7 +36,7 @@ export async function createRampWorker(
 ): Promise<RampWorker> {
   const kube = clients.kube ?? loadKubeConfig(config.KUBECONFIG);
   const http = axios.create({ timeout: 10_000 });
-  const metrics = createPrometheusProvider({ http, url: config.RAMP_PROMETHEUS_URL, auth: prometheusAuth(config) });
+  const metrics = createMetricsProviders(metricsProviderSettings(config), { http });
   const codec = codecFromEnv(config);
   const connection = await NativeConnection.connect(temporalConnectionOptions(config));
   try {
@@ -76,6 +79,15 @@ function readSecret(setting: string, file: string): string {
   } catch (err) {
     throw new Error(`${setting}=${file}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? String(err)})`, { cause: err });
   }
+}
+
+/**
+ * The metrics providers this worker offers analyses, by name: today one Prometheus, `prometheus`,
+ * at RAMP_PROMETHEUS_URL. A second backend is one more entry here (with its own settings in
+ * config.ts); analyses then pick it with `provider: <name>`.
+ */
+export function metricsProviderSettings(config: WorkerConfig): MetricsProviderSettings[] {
+  return [{ name: DEFAULT_METRICS_PROVIDER, type: 'prometheus', url: config.RAMP_PROMETHEUS_URL, auth: prometheusAuth(config) }];
 }
 
 /** Prometheus credentials from files named in the environment; they never leave the worker. */

@@ -51,6 +51,35 @@ describe('ESLint rules', () => {
     expect(msgs).toEqual([]);
   });
 
+  it('keeps the domain below the layers with I/O: not even a type from activities, worker, client or infra', () => {
+    const msgs = lint('src/domain/analysis/__lint_probe__.ts', [
+      "import type { MetricsProvider } from '../../activities/metrics/provider';",
+      "import type { WorkerConfig } from '../../worker/config';",
+      "import type { RampClient } from '../../client/connect';",
+      "import type { loadKubeConfig } from '../../infra/kube';",
+      "import { formatValue } from '../analysis/evaluate';",
+      'export type Probe = [MetricsProvider, WorkerConfig, RampClient, typeof loadKubeConfig, typeof formatValue];',
+      '',
+    ].join('\n'));
+    const restricted = msgs.filter((m) => m.startsWith('no-restricted-imports'));
+    expect(restricted).toHaveLength(4);
+    for (const layer of ['activities/metrics/provider', 'worker/config', 'client/connect', 'infra/kube']) {
+      expect(restricted.some((m) => m.includes(`'../../${layer}'`) && m.includes('src/domain is pure'))).toBe(true);
+    }
+  });
+
+  it('still lets workflow code import activity types, and only types', () => {
+    const msgs = lint('src/workflows/__lint_probe__.ts', [
+      "import type { MetricsActivities } from '../activities/metrics/activities';",
+      "import { createMetricsActivities } from '../activities/metrics/activities';",
+      'export type Probe = [MetricsActivities, typeof createMetricsActivities];',
+      '',
+    ].join('\n'));
+    expect(msgs.filter((m) => m.startsWith('no-restricted-imports'))).toEqual([
+      expect.stringContaining('Import activity types only'),
+    ]);
+  });
+
   it('makes floating promises an error', () => {
     const msgs = lint('src/activities/__lint_probe2__.ts', [
       'async function work(): Promise<void> {}',

@@ -4,7 +4,8 @@
  * constructor only; workflow inputs never carry them.
  */
 import { isAxiosError, type AxiosInstance, type AxiosRequestConfig, type AxiosResponse } from 'axios';
-import type { MetricsProvider, QueryOptions, QueryResult, RangeOptions, RangeSeries, Series } from './provider';
+import type { QueryResult, RangeSeries, Series } from '../../domain/analysis/query-result';
+import type { MetricsProvider, QueryOptions, RangeOptions } from './provider';
 
 export interface PrometheusOptions {
   /** The HTTP client (injected so the worker shares one, with its proxy and TLS settings). */

@@ -1,27 +1,8 @@
 /**
  * The metrics provider interface: one implementation per backend (prometheus.ts today).
- * A query answers a typed outcome, never a silent NaN.
+ * A query answers a typed outcome (src/domain/analysis/query-result.ts), never a silent NaN.
  */
-
-export type QueryResult =
-  /** One series, one finite sample. */
-  | { kind: 'value'; value: number }
-  /** No series matched, or the only sample is NaN/±Inf (e.g. a rate over no traffic). */
-  | { kind: 'noData'; detail: string }
-  /** The query matched several series where one was expected. */
-  | { kind: 'manySeries'; count: number };
-
-/** One series of an instant vector: its labels and its sample (NaN and ±Inf kept as numbers). */
-export interface Series {
-  labels: Record<string, string>;
-  value: number;
-}
-
-/** One series of a range query: its labels and its samples, [epoch ms, value], oldest first. */
-export interface RangeSeries {
-  labels: Record<string, string>;
-  points: [number, number][];
-}
+import type { QueryResult, RangeSeries, Series } from '../../domain/analysis/query-result';
 
 export interface QueryOptions {
   /** Evaluation time, epoch ms; default: the backend's now. A fixed time makes a retried query answer the same. */
@@ -45,3 +26,9 @@ export interface MetricsProvider {
   /** True when the backend answers its health endpoint. */
   isOnline(): Promise<boolean>;
 }
+
+/**
+ * The metrics providers a worker is configured with, by the name analyses use for them
+ * (`provider` in the spec; factory.ts builds them from the worker's settings).
+ */
+export type MetricsProviders = ReadonlyMap<string, MetricsProvider>;

@@ -25,7 +25,8 @@
  * calibration never widens the prior (the canary's own batches still do, in the judge), and never
  * assumes a service steadier than the floor.
  */
-import { initialSlowBound, slowRequests, type ArmCounters, type SequentialConfig } from './sequential';
+import type { ArmCounters } from './judge';
+import { initialSlowBound, slowRequests, type SequentialConfig } from './sequential-judge';
 
 /** Below this many complete batches of history, the prior is left as configured. */
 export const MIN_CALIBRATION_BATCHES = 5;

@@ -4,7 +4,7 @@
  * succeeded, failed, turned inconclusive or errored. Semantics follow Argo Rollouts' AnalysisRun
  * (per-metric limits, consecutive errors, worst metric wins). Time is an input, never read here.
  */
-import type { QueryResult } from '../../activities/metrics/provider';
+import type { QueryFailure, QueryResult } from './query-result';
 import type { AnalysisSpec, MetricSpec } from '../spec/analysis';
 
 /** The outcome of one measurement of one metric. */
@@ -47,12 +47,6 @@ export interface Measurement {
   message?: string;
   /** When the measurement was taken, ISO 8601 (an input: pure code reads no clock). */
   at: string;
-}
-
-/** A query that could not be answered: the backend was unreachable or rejected it. */
-export interface QueryFailure {
-  kind: 'error';
-  message: string;
 }
 
 /** Measurement counters, as Argo keeps them per metric. */

@@ -1,5 +1,5 @@
 /**
- * A judged analysis, one look at a time: the rules around a judge (src/domain/analysis/sequential.ts)
+ * A judged analysis, one look at a time: the rules around a judge (sequential-judge.ts, threshold-judge.ts)
  * that turn its verdicts, the looks that could not be taken and the analysis' `count` into an
  * analysis phase. Pure and deterministic, so it runs in workflow code and a replay recomputes the
  * same phases from the counters recorded in history (docs/decisions/0009-judged-analysis.md).
@@ -20,9 +20,9 @@
 import type { ResolvedJudge } from '../spec/analysis';
 import { calibrateNoise, notCalibrated, type NoiseCalibration } from './calibrate';
 import { AnalysisPhase, formatValue } from './evaluate';
-import {
-  ArmCounters, JudgeDecision, SequentialEvidence, sequentialJudge, SequentialState, ThresholdEvidence, thresholdJudge, ThresholdState,
-} from './sequential';
+import type { ArmCounters, JudgeDecision } from './judge';
+import { sequentialJudge, type SequentialEvidence, type SequentialState } from './sequential-judge';
+import { thresholdJudge, type ThresholdEvidence, type ThresholdState } from './threshold-judge';
 
 /** What one look brought: the two arms' counters, or why they could not be read. */
 export type LookInput =

@@ -4,9 +4,22 @@
  * the spec (src/domain/spec/schema.ts).
  */
 import { z } from 'zod';
+import { checkCounters, COUNTER_TEMPLATE_KEYS, type CountersSpec } from '../analysis/counters';
 import { checkTemplates, RAMP_VARIABLES } from '../analysis/templates';
-import { FLAGGER_DEFAULTS, JudgeConfigError, MAX_CALIBRATION_BATCHES, resolveSequentialConfig, SEQUENTIAL_DEFAULTS, type SequentialConfig, type ThresholdConfig } from '../analysis/sequential';
+import { JudgeConfigError } from '../analysis/judge';
+import { MAX_CALIBRATION_BATCHES, resolveSequentialConfig, SEQUENTIAL_DEFAULTS, type SequentialConfig } from '../analysis/sequential-judge';
+import { FLAGGER_DEFAULTS, type ThresholdConfig } from '../analysis/threshold-judge';
 import { duration, int } from './fields';
+
+/**
+ * The metrics provider an analysis uses when it names none. Analyses name providers; the worker
+ * knows their addresses and credentials (src/activities/metrics/factory.ts), which therefore never
+ * enter a workflow's input or history.
+ */
+export const DEFAULT_METRICS_PROVIDER = 'prometheus';
+
+/** What a metrics provider's name looks like: a DNS label, e.g. `prometheus` or `thanos-eu`. */
+export const METRICS_PROVIDER_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 /** Built-in Istio metrics, with Flagger's queries (see src/domain/analysis/templates.ts). */
 export const BUILTIN_METRICS = ['request-success-rate', 'request-duration'] as const;
@@ -48,7 +61,7 @@ const nonNegative = (max: number) => z.number({ error: `must be a number between
   .min(0, `must be a number between 0 and ${max}`).max(max, `must be a number between 0 and ${max}`);
 
 /**
- * The sequential judge's settings (src/domain/analysis/sequential.ts, docs/decisions/0007); every
+ * The sequential judge's settings (src/domain/analysis/sequential-judge.ts, docs/decisions/0007); every
  * field is optional and defaults to SEQUENTIAL_DEFAULTS. Resolved into the workflow's input at
  * start, so a later change of defaults never changes a running rollout's verdicts.
  */
@@ -107,6 +120,28 @@ const judgeSchema = z
     }
   });
 
+const providerName = z
+  .string({ error: 'must be the name of a metrics provider the worker is configured with, e.g. "prometheus"' })
+  .regex(METRICS_PROVIDER_NAME, 'must be the name of a metrics provider the worker is configured with (lowercase letters, digits and "-", at most 63), e.g. "prometheus"; its address and credentials are the worker\'s settings, not the spec\'s');
+
+const query = z.string({ error: 'must be a PromQL query' }).min(1, 'must be a PromQL query');
+
+/**
+ * Where a judge reads its counters: the built-in queries of a mesh or router (`template`, default
+ * the traffic provider's), and PromQL of the user's own for any of them (src/domain/analysis/counters.ts).
+ */
+const countersSchema = z
+  .strictObject({
+    template: z.enum(COUNTER_TEMPLATE_KEYS, { error: `must be one of ${COUNTER_TEMPLATE_KEYS.join(', ')}` }).optional(),
+    requests: query.optional(),
+    errors: query.optional(),
+    latencyBuckets: query.optional(),
+    workloadLabel: z.string({ error: 'must be a Prometheus label name' }).optional(),
+  })
+  .superRefine((c, ctx) => {
+    for (const p of checkCounters(c)) ctx.addIssue({ code: 'custom', path: p.path, message: p.message });
+  });
+
 const analysisFields = {
   interval: duration.default(60_000),
   /** Measurements allowed to fail before the analysis fails (Argo/Flagger: failureLimit/threshold). */
@@ -114,8 +149,12 @@ const analysisFields = {
   inconclusiveLimit: int(0, 1000).default(0),
   consecutiveErrorLimit: int(0, 1000).default(4),
   metrics: z.array(metricSchema).min(1, 'give at least one metric').optional(),
-  /** Judge the canary against its baseline from Istio's counters instead of per-metric thresholds. */
+  /** Judge the canary against its baseline from its counters instead of per-metric thresholds. */
   judge: judgeSchema.optional(),
+  /** The queries a judge reads its counters with, when not the traffic provider's built-in ones. */
+  counters: countersSchema.optional(),
+  /** The metrics provider, by the name the worker gives it, that answers this analysis' queries. */
+  provider: providerName.optional(),
   /**
    * Prometheus' scrape interval for these metrics, when known: an interval shorter than it (or a
    * rate window shorter than two scrapes) is refused, since it would measure the same samples again.
@@ -140,6 +179,9 @@ function resolveAnalysis(a: RawAnalysis, ctx: z.RefinementCtx): AnalysisSpec {
     issue(['judge'], 'give either metrics or judge in one analysis, not both; put the other in its own analysis step or in spec.analysis');
   }
   for (const p of checkTemplates({ metrics: a.metrics ?? [] }, RAMP_VARIABLES)) issue(p.path, p.message);
+  if (a.counters !== undefined && a.metrics !== undefined && a.judge === undefined) {
+    issue(['counters'], 'counters are what a judge reads; threshold metrics bring their own queries: drop counters, or use judge');
+  }
   const scrape = a.scrapeInterval;
   if (scrape !== undefined) {
     if (a.interval < scrape) {
@@ -179,8 +221,15 @@ function resolveAnalysis(a: RawAnalysis, ctx: z.RefinementCtx): AnalysisSpec {
     consecutiveErrorLimit: a.consecutiveErrorLimit,
     metrics: a.metrics ?? [],
     ...(judge ? { judge } : {}),
+    ...(a.counters ? { counters: definedOnly(a.counters) } : {}),
+    ...(a.provider !== undefined ? { provider: a.provider } : {}),
     ...(a.count !== undefined ? { count: a.count } : {}),
   };
+}
+
+/** The fields that were given (zod keeps absent optional keys as `undefined`, which JSON drops anyway). */
+function definedOnly<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
 
 export const analysisStep = z.strictObject({ ...analysisFields, count: int(1, 10_000).default(5) }).transform(resolveAnalysis);
@@ -198,7 +247,7 @@ export interface MetricSpec {
   window?: number;
 }
 
-/** A judge that compares the canary with its baseline from Istio's counters, defaults resolved. */
+/** A judge that compares the canary with its baseline from their counters, defaults resolved. */
 export type ResolvedJudge =
   | { kind: 'sequential'; config: SequentialConfig; atEnd: 'pass' | 'inconclusive' }
   | { kind: 'threshold'; config: ThresholdConfig };
@@ -213,6 +262,13 @@ export interface AnalysisSpec {
   metrics: MetricSpec[];
   /** Canary-vs-baseline judge; when set, `metrics` is empty. */
   judge?: ResolvedJudge;
+  /**
+   * Where the judge reads its counters, as given (validated); absent: the traffic provider's
+   * built-in queries. `counterTemplatesFor(counters, traffic provider)` resolves it.
+   */
+  counters?: CountersSpec;
+  /** The worker's metrics provider that answers this analysis, by name; absent: DEFAULT_METRICS_PROVIDER. */
+  provider?: string;
   /** Number of measurements (analysis steps only; background analysis runs until promotion). */
   count?: number;
 }

@@ -1,5 +1,5 @@
 /**
- * The Prometheus provider and the measurement activity against the real local Prometheus. The
+ * The Prometheus provider and the metrics activities against the real local Prometheus. The
  * test serves Istio-named metrics for a made-up canary workload, Prometheus discovers the
  * endpoint through file SD and scrapes it every second, and the built-in Flagger queries read
  * them back. Traffic is a pure function of time, so the expected values are exact:
@@ -7,6 +7,9 @@
  *     source-reported 500s also exist and must be ignored;
  *   - latency: per 50 requests, 45 take ≤ 25 ms, 4 take 25–50 ms, 1 takes 100–250 ms, so the p99
  *     interpolates to 175 ms inside the (100, 250] bucket.
+ * The same endpoint serves the same workload's traffic under made-up, non-Istio names too
+ * (`shop_http_*`, workload label `app_workload`: 1 in 10 requests a 503, 8 in 10 at or below
+ * 50 ms), read through counter queries given as a user would in a spec.
  */
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -15,12 +18,15 @@ import * as path from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import axios from 'axios';
 import { createMetricsActivities } from '../../../src/activities/metrics/activities';
+import { createMetricsProviders, MetricsProviderConfigError } from '../../../src/activities/metrics/factory';
 import { createPrometheusProvider, PrometheusError } from '../../../src/activities/metrics/prometheus';
+import type { MetricsProvider, MetricsProviders, QueryOptions } from '../../../src/activities/metrics/provider';
 import { calibrateNoise } from '../../../src/domain/analysis/calibrate';
+import { counterTemplatesFor } from '../../../src/domain/analysis/counters';
 import { evaluateMeasurement } from '../../../src/domain/analysis/evaluate';
-import { resolveSequentialConfig } from '../../../src/domain/analysis/sequential';
+import { resolveSequentialConfig } from '../../../src/domain/analysis/sequential-judge';
 import { BUILTIN_QUERIES, renderQuery } from '../../../src/domain/analysis/templates';
-import type { AnalysisSpec, MetricSpec } from '../../../src/domain/spec/analysis';
+import { backgroundAnalysis, type AnalysisSpec, type MetricSpec } from '../../../src/domain/spec/analysis';
 import { eventually, stackInfo, uniqueName } from '../../support/stack';
 
 const BUCKETS = ['0.5', '1', '5', '10', '25', '50', '100', '250', '500', '1000', '+Inf'];
@@ -35,6 +41,9 @@ function newAnalysis(metrics: MetricSpec[]): AnalysisSpec {
   return { interval: 10_000, failureLimit: 0, inconclusiveLimit: 0, consecutiveErrorLimit: 4, metrics, count: 3 };
 }
 
+/** A worker's providers when it has just one, under the default name. */
+const only = (provider: MetricsProvider): MetricsProviders => new Map([['prometheus', provider]]);
+
 describe('Prometheus metrics provider (real Prometheus)', () => {
   const info = stackInfo();
   const id = uniqueName('metrics');
@@ -43,8 +52,9 @@ describe('Prometheus metrics provider (real Prometheus)', () => {
   const idle = `${id}-idle`;
   const vars = { namespace, target: canary };
   const prometheus = createPrometheusProvider({ http: axios.create(), url: info.prometheus.url });
-  const activities = createMetricsActivities({ metrics: prometheus });
-  const at = '2026-01-01T00:00:00.000Z';
+  const activities = createMetricsActivities({ metrics: only(prometheus) });
+  /** The look time of the measurements: set once the test workload's rate windows are full. */
+  let at: string;
   let server: http.Server;
   let targetFile: string;
   const t0 = Date.now();
@@ -65,6 +75,14 @@ describe('Prometheus metrics provider (real Prometheus)', () => {
       ...BUCKETS.map((le) => `istio_request_duration_milliseconds_bucket{${labels(canary)},le="${le}"} ${ticks * PER_TICK_BELOW[le]!}`),
       `istio_request_duration_milliseconds_sum{${labels(canary)}} ${ticks * 700}`,
       `istio_request_duration_milliseconds_count{${labels(canary)}} ${ticks * 50}`,
+      // The same canary under names a mesh does not define, and a baseline that stands still.
+      '# TYPE shop_http_requests_total counter',
+      `shop_http_requests_total{k8s_namespace="${namespace}",app_workload="${canary}",code="200"} ${ticks * 9}`,
+      `shop_http_requests_total{k8s_namespace="${namespace}",app_workload="${canary}",code="503"} ${ticks}`,
+      `shop_http_requests_total{k8s_namespace="${namespace}",app_workload="${idle}",code="200"} 7`,
+      '# TYPE shop_http_latency_ms histogram',
+      ...[['10', 2], ['50', 8], ['200', 10], ['+Inf', 10]].map(([le, n]) => `shop_http_latency_ms_bucket{k8s_namespace="${namespace}",app_workload="${canary}",le="${le}"} ${ticks * Number(n)}`),
+      `shop_http_latency_ms_count{k8s_namespace="${namespace}",app_workload="${canary}"} ${ticks * 10}`,
     ];
     return `${lines.join('\n')}\n`;
   }
@@ -92,6 +110,7 @@ describe('Prometheus metrics provider (real Prometheus)', () => {
     // Absolute rates are only right once the series is older than the 10 s window (Prometheus
     // does not extrapolate a young counter back past its first sample); ratios are right at once.
     await new Promise((r) => setTimeout(r, Math.max(0, t0 + 12_000 - Date.now())));
+    at = new Date().toISOString();
   });
 
   afterAll(async () => {
@@ -140,11 +159,24 @@ describe('Prometheus metrics provider (real Prometheus)', () => {
     expect(failed[1]!.message).toMatch(/^value 1\d\d(\.\d+)? above max 100$/);
   });
 
+  it('measures at the look time the workflow passes, not at Prometheus\' now: a counter read at a past `at` is the value it had then', async () => {
+    const query = 'sum(istio_requests_total{reporter="destination",destination_workload_namespace="{{ namespace }}",destination_workload="{{ target }}"})';
+    const analysis = newAnalysis([newMetric({ name: 'canary-requests', query, thresholdRange: { min: 0 } })]);
+    const past = Date.now() - 5000;
+    const [then] = await activities.measureAnalysis({ analysis, vars, at: new Date(past).toISOString() });
+    const [now] = await activities.measureAnalysis({ analysis, vars, at: new Date().toISOString() });
+    const asOfPast = await prometheus.query(renderQuery(query, vars), { time: past });
+    expect(asOfPast.kind).toBe('value');
+    // The canary's destination counters grow by 200 a second: 5 s apart, about 1,000 apart.
+    expect(then!.value).toBe(asOfPast.kind === 'value' ? asOfPast.value : NaN);
+    expect(now!.value! - then!.value!).toBeGreaterThan(500);
+  });
+
   it('takes the rate window from the analysis interval when the metric has none', async () => {
     const sent: string[] = [];
-    const recording = { ...prometheus, query: (q: string) => { sent.push(q); return prometheus.query(q); } };
+    const recording = { ...prometheus, query: (q: string, o?: QueryOptions) => { sent.push(q); return prometheus.query(q, o); } };
     const analysis = { ...newAnalysis([newMetric({ window: undefined, thresholdRange: { min: 90 } })]), interval: 5000 };
-    const [m] = await createMetricsActivities({ metrics: recording }).measureAnalysis({ analysis, vars, at });
+    const [m] = await createMetricsActivities({ metrics: only(recording) }).measureAnalysis({ analysis, vars, at });
     expect(sent).toHaveLength(1);
     expect(sent[0]).toContain('[5s]');
     expect(sent[0]).not.toContain('[10s]');
@@ -217,8 +249,89 @@ describe('Prometheus metrics provider (real Prometheus)', () => {
     expect(await activities.readCounters(input)).toEqual(first);
   });
 
+  it('readCounters through counter queries a user gave in the spec: other metric names, another workload label', async () => {
+    const spec = backgroundAnalysis.parse({
+      interval: '15s',
+      judge: { sequential: {} },
+      counters: {
+        requests: 'sum by (app_workload) (shop_http_requests_total{k8s_namespace="{{namespace}}", app_workload=~"{{workloads}}"})',
+        errors: 'sum by (app_workload) (shop_http_requests_total{k8s_namespace="{{namespace}}", app_workload=~"{{workloads}}", code=~"5.."})',
+        latencyBuckets: 'sum by (app_workload, le) (shop_http_latency_ms_bucket{k8s_namespace="{{namespace}}", app_workload=~"{{workloads}}"})',
+        workloadLabel: 'app_workload',
+      },
+    });
+    const queries = counterTemplatesFor(spec.counters, 'istio');
+    const input = { namespace, canary, baseline: idle, at: Date.now() - 2000, provider: spec.provider, queries };
+    const r = await activities.readCounters(input);
+    if (!r.ok) throw new Error(r.error);
+    // 1 in 10 requests a 503; 8 in 10 at or below 50 ms; +Inf as the count.
+    expect(r.canary.requests).toBeGreaterThan(0);
+    expect(r.canary.errors / r.canary.requests).toBeCloseTo(1 / 10, 6);
+    expect(r.canary.latency!.buckets.map((b) => b.le)).toEqual([10, 50, 200]);
+    expect(r.canary.latency!.count).toBe(r.canary.requests);
+    expect(r.canary.latency!.buckets[1]!.count / r.canary.latency!.count).toBeCloseTo(8 / 10, 6);
+    // The baseline served 7 requests, no 5xx, and exposes no histogram.
+    expect(r.baseline).toEqual({ requests: 7, errors: 0 });
+    // Without queries, the same read takes Istio's: the same scrape, 20 requests a tick where these count 10.
+    const viaIstio = await activities.readCounters({ ...input, queries: undefined });
+    if (!viaIstio.ok) throw new Error(viaIstio.error);
+    expect(viaIstio.canary.requests).toBe(2 * r.canary.requests);
+
+    const history = await activities.readBaselineHistory({ namespace, baseline: canary, end: Date.now() - 1500, stepMs: 1000, steps: 3, queries });
+    if (!history.ok) throw new Error(history.error);
+    expect(history.samples.length).toBeGreaterThanOrEqual(2);
+    expect(history.samples.every((a) => a.latency?.buckets.length === 3)).toBe(true);
+  });
+
+  it('counter queries that do not render fail the activity as non-retryable InvalidAnalysis, before any query', async () => {
+    const queries = { ...counterTemplatesFor(undefined, 'istio'), errors: 'sum by (destination_workload) (istio_requests_total{destination_workload=~"{{ workloads }}",code="{{ code }}"})' };
+    const err = await activities.readCounters({ namespace, canary, baseline: idle, at: Date.now(), queries }).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(ApplicationFailure);
+    expect((err as ApplicationFailure).type).toBe('InvalidAnalysis');
+    expect((err as ApplicationFailure).nonRetryable).toBe(true);
+    expect((err as ApplicationFailure).message).toMatch(/^counter query errors uses \{\{ code \}\}/);
+  });
+
+  it('each activity asks the provider its analysis names; a name the worker does not have fails as non-retryable InvalidAnalysis naming those it has', async () => {
+    const down = createPrometheusProvider({ http: axios.create(), url: 'http://127.0.0.1:1', timeoutMs: 2000 });
+    const two = createMetricsActivities({ metrics: new Map([['prometheus', down], ['local', prometheus]]) });
+    const analysis = newAnalysis([newMetric({ thresholdRange: { min: 90 } })]);
+    expect((await two.measureAnalysis({ analysis, vars, at }))[0]!.phase).toBe('Error');
+    expect((await two.measureAnalysis({ analysis: { ...analysis, provider: 'local' }, vars, at }))[0]!.phase).toBe('Successful');
+    expect((await two.readCounters({ namespace, canary, baseline: idle, at: Date.now() - 2000 })).ok).toBe(false);
+    expect((await two.readCounters({ namespace, canary, baseline: idle, at: Date.now() - 2000, provider: 'local' })).ok).toBe(true);
+
+    for (const call of [
+      () => two.measureAnalysis({ analysis: { ...analysis, provider: 'thanos' }, vars, at }),
+      () => two.readCounters({ namespace, canary, baseline: idle, at: Date.now(), provider: 'thanos' }),
+      () => two.readBaselineHistory({ namespace, baseline: canary, end: Date.now(), stepMs: 1000, steps: 3, provider: 'thanos' }),
+    ]) {
+      const err = await call().then(() => undefined, (e: unknown) => e);
+      expect(err).toBeInstanceOf(ApplicationFailure);
+      const f = err as ApplicationFailure;
+      expect(f.type).toBe('InvalidAnalysis');
+      expect(f.nonRetryable).toBe(true);
+      expect(f.message).toBe('metrics provider "thanos" is not configured on this worker (configured: prometheus, local); name one of those in the analysis\' provider, or configure it on the worker');
+    }
+  });
+
+  it('the worker\'s providers are built from its settings, one entry each, names checked', async () => {
+    const http = axios.create();
+    const providers = createMetricsProviders([
+      { name: 'prometheus', type: 'prometheus', url: info.prometheus.url },
+      { name: 'prometheus-eu', type: 'prometheus', url: 'http://127.0.0.1:1', timeoutMs: 2000 },
+    ], { http });
+    expect([...providers.keys()]).toEqual(['prometheus', 'prometheus-eu']);
+    await expect(providers.get('prometheus')!.isOnline()).resolves.toBe(true);
+    await expect(providers.get('prometheus-eu')!.isOnline()).resolves.toBe(false);
+    expect(() => createMetricsProviders([{ name: 'a', type: 'prometheus', url: 'http://x' }, { name: 'a', type: 'prometheus', url: 'http://y' }], { http }))
+      .toThrow(new MetricsProviderConfigError('metrics provider "a" is configured twice'));
+    expect(() => createMetricsProviders([{ name: 'Prom_1', type: 'prometheus', url: 'http://x' }], { http }))
+      .toThrow(/metrics provider name "Prom_1" cannot be named by an analysis/);
+  });
+
   it('readCounters with Prometheus unreachable is a result naming the endpoint, not a thrown failure', async () => {
-    const down = createMetricsActivities({ metrics: createPrometheusProvider({ http: axios.create(), url: 'http://127.0.0.1:1', timeoutMs: 2000 }) });
+    const down = createMetricsActivities({ metrics: only(createPrometheusProvider({ http: axios.create(), url: 'http://127.0.0.1:1', timeoutMs: 2000 })) });
     const r = await down.readCounters({ namespace, canary, baseline: idle, at: Date.now() });
     expect(r.ok).toBe(false);
     expect(!r.ok && r.error).toMatch(/^Prometheus query failed: POST http:\/\/127\.0\.0\.1:1\/api\/v1\/query: cannot reach Prometheus \(ECONNREFUSED/);
@@ -262,7 +375,7 @@ describe('Prometheus metrics provider (real Prometheus)', () => {
   });
 
   it('readBaselineHistory with Prometheus unreachable is a result naming the endpoint, not a thrown failure', async () => {
-    const down = createMetricsActivities({ metrics: createPrometheusProvider({ http: axios.create(), url: 'http://127.0.0.1:1', timeoutMs: 2000 }) });
+    const down = createMetricsActivities({ metrics: only(createPrometheusProvider({ http: axios.create(), url: 'http://127.0.0.1:1', timeoutMs: 2000 })) });
     const r = await down.readBaselineHistory({ namespace, baseline: canary, end: Date.now(), stepMs: 60_000, steps: 30 });
     expect(r.ok).toBe(false);
     expect(!r.ok && r.error).toMatch(/^Prometheus query failed: POST http:\/\/127\.0\.0\.1:1\/api\/v1\/query_range: cannot reach Prometheus/);
@@ -316,7 +429,7 @@ describe('Prometheus metrics provider (real Prometheus)', () => {
   it('an unreachable Prometheus gives Error measurements, never Successful, and is not online', async () => {
     const down = createPrometheusProvider({ http: axios.create(), url: 'http://127.0.0.1:1', timeoutMs: 2000 });
     await expect(down.isOnline()).resolves.toBe(false);
-    const ms = await createMetricsActivities({ metrics: down }).measureAnalysis({
+    const ms = await createMetricsActivities({ metrics: only(down) }).measureAnalysis({
       analysis: newAnalysis([newMetric({ thresholdRange: { min: 0 } }), newMetric({ name: 'request-duration', thresholdRange: { max: 1e9 }, noData: 'fail' })]),
       vars,
       at,
@@ -328,8 +441,8 @@ describe('Prometheus metrics provider (real Prometheus)', () => {
   it('an undefined template variable fails the activity as non-retryable InvalidAnalysis before any query', async () => {
     // The real provider, counting calls: none may happen when a template is broken.
     let calls = 0;
-    const counting = { ...prometheus, query: (q: string) => { calls++; return prometheus.query(q); } };
-    const acts = createMetricsActivities({ metrics: counting });
+    const counting = { ...prometheus, query: (q: string, o?: QueryOptions) => { calls++; return prometheus.query(q, o); } };
+    const acts = createMetricsActivities({ metrics: only(counting) });
     const metric = newMetric({ name: 'x', query: 'up{a="{{ foo }}"}' });
     const err = await acts.measureAnalysis({ analysis: newAnalysis([newMetric(), metric]), vars, at }).then(() => undefined, (e: unknown) => e);
     expect(err).toBeInstanceOf(ApplicationFailure);

@@ -1,5 +1,6 @@
 import { calibrateNoise, MIN_CALIBRATION_BATCHES, overDispersion } from '../../../../src/domain/analysis/calibrate';
-import { resolveSequentialConfig, type ArmCounters } from '../../../../src/domain/analysis/sequential';
+import type { ArmCounters } from '../../../../src/domain/analysis/judge';
+import { resolveSequentialConfig } from '../../../../src/domain/analysis/sequential-judge';
 
 /**
  * A baseline's cumulative counters at the end of each batch: batch i serves `n(i)` requests, of

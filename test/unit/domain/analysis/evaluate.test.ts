@@ -1,11 +1,10 @@
-import type { QueryResult } from '../../../../src/activities/metrics/provider';
+import type { QueryFailure, QueryResult } from '../../../../src/domain/analysis/query-result';
 import {
   decideAnalysis,
   evaluateMeasurement,
   type AnalysisPhase,
   type Measurement,
   type MeasurementPhase,
-  type QueryFailure,
 } from '../../../../src/domain/analysis/evaluate';
 import type { AnalysisSpec, MetricSpec } from '../../../../src/domain/spec/analysis';
 

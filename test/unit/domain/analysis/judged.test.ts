@@ -1,5 +1,7 @@
 import { calibrate, calibrationWanted, initialJudgedState, judgeLook, type JudgedAnalysis, type JudgedDecision, type JudgedState, type LookInput } from '../../../../src/domain/analysis/judged';
-import { FLAGGER_DEFAULTS, resolveSequentialConfig, type ArmCounters } from '../../../../src/domain/analysis/sequential';
+import type { ArmCounters } from '../../../../src/domain/analysis/judge';
+import { resolveSequentialConfig } from '../../../../src/domain/analysis/sequential-judge';
+import { FLAGGER_DEFAULTS } from '../../../../src/domain/analysis/threshold-judge';
 
 const T0 = 1_700_000_000_000;
 

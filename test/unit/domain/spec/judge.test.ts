@@ -1,6 +1,7 @@
 /** The analysis judge in the spec: defaults resolved once, every impossible value refused by path. */
 import { validateRollout } from '../../../../src/domain/spec/parse';
-import { FLAGGER_DEFAULTS, SEQUENTIAL_DEFAULTS } from '../../../../src/domain/analysis/sequential';
+import { SEQUENTIAL_DEFAULTS } from '../../../../src/domain/analysis/sequential-judge';
+import { FLAGGER_DEFAULTS } from '../../../../src/domain/analysis/threshold-judge';
 import { newTestRolloutRaw, specProblems } from '../../../support/builders';
 
 const withStep = (analysis: Record<string, unknown>) => newTestRolloutRaw({ spec: { steps: [{ setWeight: 10 }, { analysis }] } });
@@ -28,6 +29,22 @@ describe('judge: defaults', () => {
       config: { ...SEQUENTIAL_DEFAULTS, alpha: 0.01, tolerance: 0.2, batchMs: 120_000, noise: 0.3, latencyNoise: 0.3, promote: false },
       atEnd: 'inconclusive',
     });
+  });
+
+  it('a provider and counters are kept as given; without them the resolved analysis has neither (the worker\'s prometheus, the traffic provider\'s queries)', () => {
+    const counters = {
+      template: 'istio',
+      errors: 'sum by (destination_workload) (istio_requests_total{destination_workload=~"{{ workloads }}",response_code=~"5..|429"})',
+    };
+    const r = validateRollout(withStep({ interval: '15s', provider: 'thanos-eu', judge: { sequential: {} }, counters }));
+    const step = r.spec.steps[1]!;
+    if (step.kind !== 'analysis') throw new Error('expected an analysis step');
+    expect(step.analysis.provider).toBe('thanos-eu');
+    expect(step.analysis.counters).toEqual(counters);
+    expect(Object.keys(step.analysis.counters!)).toEqual(['template', 'errors']);
+
+    const plain = validateRollout(withStep({ interval: '15s', judge: { sequential: {} } })).spec.steps[1]!;
+    expect(plain.kind === 'analysis' && ['provider', 'counters'].filter((k) => k in plain.analysis)).toEqual([]);
   });
 
   it('an empty threshold judge is Flagger at its documented defaults, checking every analysis interval', () => {
@@ -76,6 +93,31 @@ describe('judge and analysis: every problem by path', () => {
       ['spec.steps[1].analysis.metrics[0].vars.namespace: var "namespace" is provided by Ramp and cannot be redefined; rename it']],
   ];
   it.each(cases)('%s', (_name, analysis, expected) => {
+    expect(problems(withStep(analysis))).toEqual(expected);
+  });
+
+  const counters = {
+    requests: 'sum by (workload) (rate_source_total{namespace="{{namespace}}", workload=~"{{workloads}}"})',
+    errors: 'sum by (workload) (rate_source_total{namespace="{{namespace}}", workload=~"{{workloads}}", code=~"5.."})',
+    latencyBuckets: 'sum by (workload, le) (latency_ms_bucket{namespace="{{namespace}}", workload=~"{{workloads}}"})',
+    workloadLabel: 'workload',
+  };
+  const counterCases: [string, Record<string, unknown>, string[]][] = [
+    ['a provider name that is not a DNS label', { provider: 'Thanos_EU', judge: { sequential: {} } },
+      ['spec.steps[1].analysis.provider: must be the name of a metrics provider the worker is configured with (lowercase letters, digits and "-", at most 63), e.g. "prometheus"; its address and credentials are the worker\'s settings, not the spec\'s']],
+    ['a provider given as an address', { provider: 'http://prometheus:9090', metrics: [{ name: 'request-duration', thresholdRange: { max: 500 } }] },
+      ['spec.steps[1].analysis.provider: must be the name of a metrics provider the worker is configured with (lowercase letters, digits and "-", at most 63), e.g. "prometheus"; its address and credentials are the worker\'s settings, not the spec\'s']],
+    ['an unknown counter template', { judge: { sequential: {} }, counters: { template: 'linkerd' } }, ['spec.steps[1].analysis.counters.template: must be one of istio']],
+    ['an unknown counters field', { judge: { sequential: {} }, counters: { template: 'istio', buckets: 'x' } },
+      ['spec.steps[1].analysis.counters: unknown field "buckets": remove it or check the spelling']],
+    ['bucket counters not grouped by le', { judge: { sequential: {} }, counters: { ...counters, latencyBuckets: 'sum by (workload) (latency_ms_bucket{workload=~"{{workloads}}"})' } },
+      ['spec.steps[1].analysis.counters.latencyBuckets: must answer one series per workload and bucket: aggregate with by (workload, le), e.g. sum by (workload, le) (…)']],
+    ['some counter queries without a template', { judge: { sequential: {} }, counters: { requests: counters.requests, workloadLabel: 'workload' } },
+      ['spec.steps[1].analysis.counters.template: give the template that errors and latencyBuckets come from (istio), or give errors and latencyBuckets too']],
+    ['counters on a threshold-metrics analysis', { metrics: [{ name: 'request-duration', thresholdRange: { max: 500 } }], counters: { template: 'istio' } },
+      ['spec.steps[1].analysis.counters: counters are what a judge reads; threshold metrics bring their own queries: drop counters, or use judge']],
+  ];
+  it.each(counterCases)('%s', (_name, analysis, expected) => {
     expect(problems(withStep(analysis))).toEqual(expected);
   });
 

@@ -1,42 +1,6 @@
-import {
-  batchLogLikelihood,
-  FLAGGER_DEFAULTS,
-  histogramQuantile,
-  JudgeConfigError,
-  logGamma,
-  resolveSequentialConfig,
-  sequentialJudge,
-  shareAt,
-  shareMoments,
-  thresholdJudge,
-  type ArmCounters,
-  type Histogram,
-  type JudgeObservation,
-  type SequentialConfig,
-  type SequentialState,
-  type ThresholdState,
-} from '../../../../src/domain/analysis/sequential';
-
-const T0 = 1_700_000_000_000;
-const LE = [25, 50, 100, 250, 500, 1000];
-
-/** A histogram with `n` requests spread over LE by fractions `shares` (one per bound, then +Inf). */
-function hist(n: number, shares = [0.05, 0.25, 0.3, 0.3, 0.05, 0.03, 0.02]): Histogram {
-  let cum = 0;
-  const buckets = LE.map((le, i) => {
-    cum += Math.round(n * shares[i]!);
-    return { le, count: cum };
-  });
-  return { buckets, count: n };
-}
-
-function arm(requests: number, errors: number, latency?: Histogram): ArmCounters {
-  return latency === undefined ? { requests, errors } : { requests, errors, latency };
-}
-
-function newObservation(seconds: number, canary: ArmCounters, baseline: ArmCounters, canaryWeight = 10): JudgeObservation {
-  return { at: T0 + seconds * 1000, canaryWeight, canary, baseline };
-}
+import { JudgeConfigError, type ArmCounters, type JudgeObservation } from '../../../../src/domain/analysis/judge';
+import { resolveSequentialConfig, sequentialJudge, type SequentialConfig, type SequentialState } from '../../../../src/domain/analysis/sequential-judge';
+import { arm, hist, newObservation } from './observations';
 
 /** The binomial judge (no noise allowance), so single-batch e-values are the textbook ones. */
 const exact = (over: Partial<SequentialConfig> = {}) => resolveSequentialConfig({ noise: 0, noisePriorBatches: 0, minRequests: 1, minEvents: 1, ...over });
@@ -53,53 +17,6 @@ function feed(config: SequentialConfig, observations: JudgeObservation[]) {
 }
 
 const zero = newObservation(0, arm(0, 0), arm(0, 0));
-
-describe('numerics', () => {
-  it.each<[number, number]>([
-    [1, 0],
-    [2, 0],
-    [0.5, 0.5723649429247004],
-    [10, 12.801827480081467],
-    [0.01, 4.599479878042022],
-    [123.456, 469.60554712992956],
-    [1e6, 12815504.569147611],
-  ])('logGamma(%p) = %p', (x, expected) => {
-    expect(logGamma(x)).toBeCloseTo(expected, 10);
-  });
-
-  it.each<[number, number, number]>([
-    [1, 0.1, 0.1],
-    [2, 0.5, 2 / 3],
-    [10, 0.1, 1 / 1.9],
-    [0.5, 0.2, 0.1 / 0.9],
-  ])('shareAt(ρ %p, π₀ %p) = %p', (ratio, p0, expected) => {
-    expect(shareAt(ratio, p0)).toBeCloseTo(expected, 12);
-  });
-
-  it('without noise, a batch likelihood is the binomial one: 3 of 10 events at share 0.4', () => {
-    // π(2) at π₀ = 0.25 is 0.5 / 1.25 = 0.4; 3·ln 0.4 + 7·ln 0.6
-    expect(batchLogLikelihood(3, 7, 0.25, 2, 0)).toBeCloseTo(-6.3246515619844, 12);
-  });
-
-  it('with noise, the share keeps its mean at π₀ = ½ and rises above a small π₀', () => {
-    expect(shareMoments(1, 0.5, 0.5).mean).toBeCloseTo(0.5, 12);
-    expect(shareMoments(1, 0.1, 0.5).mean).toBeGreaterThan(0.1);
-    expect(shareMoments(1, 0.1, 0).variance).toBe(0);
-  });
-
-  it('with noise, moments match a fine numerical integral and the batch likelihood is their beta-binomial', () => {
-    // Reference: 20,001-point integral over z ∈ [−10, 10] and the beta-binomial with that mean and variance.
-    const m = shareMoments(2, 0.1, 0.5);
-    expect(m.mean).toBeCloseTo(0.19307861038937227, 9);
-    expect(m.variance).toBeCloseTo(0.005851002421486708, 9);
-    expect(batchLogLikelihood(7, 20, 0.1, 2, 0.5)).toBeCloseTo(-16.045861315272575, 8);
-  });
-
-  it('a vanishing noise gives back the binomial', () => {
-    expect(batchLogLikelihood(30, 270, 0.1, 1.5, 1e-6) - batchLogLikelihood(30, 270, 0.1, 1, 1e-6))
-      .toBeCloseTo(batchLogLikelihood(30, 270, 0.1, 1.5, 0) - batchLogLikelihood(30, 270, 0.1, 1, 0), 4);
-  });
-});
 
 describe('sequentialJudge: e-values', () => {
   // One batch: canary 100 requests / 3 errors, baseline 900 / 2, so π₀ = 0.1 and 5 errors in all.
@@ -320,81 +237,6 @@ describe('sequentialJudge: determinism and state size', () => {
     const large = JSON.stringify(feed(cfg, longStream(10_000)).state).length;
     expect(large).toBeLessThan(small * 1.2);
     expect(large).toBeLessThan(8000);
-  });
-});
-
-describe('histogramQuantile (Prometheus semantics)', () => {
-  const le = [100, 250, 500];
-  it.each<[number, number[], number]>([
-    [0.5, [50, 95, 99, 100], 100],
-    [0.25, [50, 95, 99, 100], 50],
-    [0.99, [50, 95, 99, 100], 500],
-    [0.97, [50, 95, 99, 100], 375],
-    [0.995, [50, 95, 99, 100], 500],
-    [0.99, [0, 0, 0, 10], 500],
-  ])('q %p of %p → %p', (q, cumulative, expected) => {
-    expect(histogramQuantile(q, le, cumulative)).toBeCloseTo(expected, 9);
-  });
-
-  it('is NaN without observations', () => {
-    expect(histogramQuantile(0.99, le, [0, 0, 0, 0])).toBeNaN();
-  });
-});
-
-describe('thresholdJudge (Flagger parity)', () => {
-  /** One canary look per minute with `errors` of 1000 requests, latency all under 100 ms. */
-  function minutes(errorsPerMinute: number[]): JudgeObservation[] {
-    let r = 0;
-    let e = 0;
-    const out = [newObservation(0, arm(0, 0, hist(0, [0.5, 0.5, 0, 0, 0, 0, 0])), arm(0, 0))];
-    errorsPerMinute.forEach((n, i) => {
-      r += 1000;
-      e += n;
-      out.push(newObservation((i + 1) * 60, arm(r, e, hist(r, [0.5, 0.5, 0, 0, 0, 0, 0])), arm(0, 0)));
-    });
-    return out;
-  }
-
-  function run(looks: JudgeObservation[]) {
-    let state: ThresholdState | undefined;
-    return looks.map((o) => {
-      const r = thresholdJudge(FLAGGER_DEFAULTS, state, o);
-      state = r.state;
-      return r.verdict;
-    });
-  }
-
-  it.each<[string, number[], string[]]>([
-    ['healthy minutes', [0, 5, 10, 3], ['continue', 'continue', 'continue', 'continue', 'continue']],
-    ['five failed checks roll back', [20, 0, 20, 20, 20, 20], ['continue', 'continue', 'continue', 'continue', 'continue', 'continue', 'rollback']],
-    ['exactly 99 % passes', [10, 10, 10, 10, 10], ['continue', 'continue', 'continue', 'continue', 'continue', 'continue']],
-  ])('%s', (_name, errors, decisions) => {
-    expect(run(minutes(errors)).map((v) => v.decision)).toEqual(decisions);
-  });
-
-  it('counts an interval without requests as failed (Flagger: no values found)', () => {
-    const looks = [newObservation(0, arm(0, 0, hist(0)), arm(0, 0))];
-    for (let i = 1; i <= 5; i++) looks.push(newObservation(i * 60, arm(0, 0, hist(0)), arm(0, 0)));
-    const verdicts = run(looks);
-    expect(verdicts[5]!.decision).toBe('rollback');
-    expect(verdicts[5]!.reason).toMatch(/no data \(noData: fail\)/);
-  });
-
-  it('fails a check on a P99 above 500 ms', () => {
-    const slow = [0, 0, 0, 0, 0.5, 0.3, 0.2];
-    const looks = [newObservation(0, arm(0, 0, hist(0, slow)), arm(0, 0))];
-    for (let i = 1; i <= 5; i++) looks.push(newObservation(i * 60, arm(i * 1000, 0, hist(i * 1000, slow)), arm(0, 0)));
-    const verdicts = run(looks);
-    expect(verdicts[1]!.evidence.p99Ms).toBe(1000);
-    expect(verdicts[1]!.reason).toMatch(/request-duration value 1000 above max 500/);
-    expect(verdicts[5]!.decision).toBe('rollback');
-  });
-
-  it('checks once per interval, whatever the number of looks', () => {
-    const looks = [newObservation(0, arm(0, 0, hist(0)), arm(0, 0))];
-    for (let i = 1; i <= 8; i++) looks.push(newObservation(i * 15, arm(i * 250, i * 25, hist(i * 250)), arm(0, 0)));
-    const verdicts = run(looks);
-    expect(verdicts.map((v) => v.evidence.checks)).toEqual([0, 0, 0, 0, 1, 1, 1, 1, 2]);
   });
 });
 

@@ -1,9 +1,10 @@
 /**
- * Judges that compare a canary with its baseline (the stable workload) from cumulative counters,
- * one look at a time: `sequentialJudge` (anytime-valid) and `thresholdJudge` (Flagger's fixed
- * thresholds, for side-by-side comparison). Both are pure: time, counters and the previous state
- * are inputs; the state they return is small plain JSON that can live in workflow state and
- * history. Rationale and options: docs/decisions/0007-sequential-judge.md.
+ * The sequential judge: the canary against its baseline (the stable workload) from cumulative
+ * counters, one look at a time, with anytime-valid error control. Pure: time, counters and the
+ * previous state are inputs; the state it returns is small plain JSON that can live in workflow
+ * state and history. Rationale and options: docs/decisions/0007-sequential-judge.md. Its tests
+ * are ratio tests (ratio-test.ts) on the numerics of numerics.ts; the threshold judge
+ * (threshold-judge.ts) is Flagger's check loop for comparison.
  *
  * ## The sequential judge
  *
@@ -63,78 +64,12 @@
  * the first look (which only records the reference counters) and the returned state afterwards.
  * `observation` carries cumulative counters (as Prometheus keeps them; a counter that goes down
  * was reset) and the configured canary weight at that time. The state holds about 150 numbers
- * (2 KB with Istio's 19 buckets) whatever the number of looks. `thresholdJudge` has the same shape.
+ * (2 KB with Istio's 19 buckets) whatever the number of looks.
  */
-import { evaluateMeasurement, formatValue } from './evaluate';
-import type { MetricSpec } from '../spec/analysis';
-
-// ---- inputs and outputs ---------------------------------------------------------------------
-
-/** One cumulative histogram bucket, as Prometheus exposes `_bucket{le=…}`. */
-export interface HistogramBucket {
-  /** Upper bound (inclusive) in milliseconds, finite. */
-  le: number;
-  /** Requests at or below `le` since the counter started. */
-  count: number;
-}
-
-/**
- * A cumulative latency histogram. The `+Inf` bucket is kept apart as `count`: observations and
- * state travel through JSON (activity results, workflow history), which has no Infinity.
- */
-export interface Histogram {
-  /** Finite buckets, ascending `le`. */
-  buckets: HistogramBucket[];
-  /** All observations: the `+Inf` bucket, i.e. `_count`. */
-  count: number;
-}
-
-/** Cumulative counters of one workload at one time. */
-export interface ArmCounters {
-  /** Requests served. */
-  requests: number;
-  /** Requests answered with a 5xx. */
-  errors: number;
-  /** Request duration histogram in milliseconds; absent when the workload exposes none. */
-  latency?: Histogram;
-}
-
-/** What a judge sees at one look. */
-export interface JudgeObservation {
-  /** When the counters were read, in epoch milliseconds (an input: judges never read a clock). */
-  at: number;
-  /** The canary's configured traffic weight at that time, in percent (0–100). */
-  canaryWeight: number;
-  /** Counters of the canary workload. */
-  canary: ArmCounters;
-  /** Counters of the baseline (stable) workload. */
-  baseline: ArmCounters;
-}
-
-/** What the caller should do now. */
-export type JudgeDecision = 'continue' | 'rollback' | 'promote';
-
-/** A judge's answer at one look, with the evidence that explains it. */
-export interface JudgeVerdict<Evidence> {
-  /** Roll back, promote, or keep watching. */
-  decision: JudgeDecision;
-  /** Why, in words with numbers. */
-  reason: string;
-  /** The numbers behind the decision (counts, estimates, e-values, bounds). */
-  evidence: Evidence;
-}
-
-/** A judge: pure, with its state passed in and handed back. */
-export type Judge<Config, State, Evidence> = (
-  config: Config,
-  state: State | undefined,
-  observation: JudgeObservation,
-) => { state: State; verdict: JudgeVerdict<Evidence> };
-
-/** Thrown when a judge's configuration is impossible (α outside (0, 1), negative sizes, …). */
-export class JudgeConfigError extends Error {
-  override name = 'JudgeConfigError';
-}
+import { formatValue } from './evaluate';
+import { boundsOf, bucketCounts, increment, lastOf, type LastCounters } from './increments';
+import { JudgeConfigError, type ArmCounters, type JudgeObservation, type JudgeVerdict } from './judge';
+import { addTo, buildGrid, closeBatch, newRatioTest, readRatioTest, type RatioGrid, type RatioTestState } from './ratio-test';
 
 // ---- configuration ---------------------------------------------------------------------------
 
@@ -248,106 +183,7 @@ export function resolveSequentialConfig(partial: Partial<SequentialConfig> = {})
   return c;
 }
 
-// ---- numerics ---------------------------------------------------------------------------------
-
-const HALF_LOG_2PI = 0.9189385332046728;
-
-/**
- * ln Γ(x) for x > 0: Stirling's series at x ≥ 10 (error below 1e-15 relative), shifted there by
- * Γ(x + 1) = x Γ(x) from below.
- */
-export function logGamma(x: number): number {
-  if (!(x > 0)) return x === 0 ? Infinity : NaN;
-  let shift = 0;
-  let y = x;
-  while (y < 10) {
-    shift += Math.log(y);
-    y += 1;
-  }
-  const r = 1 / y;
-  const r2 = r * r;
-  // 1/(12y) − 1/(360y³) + 1/(1260y⁵) − 1/(1680y⁷) + 1/(1188y⁹)
-  const series = r * (1 / 12 - r2 * (1 / 360 - r2 * (1 / 1260 - r2 * (1 / 1680 - r2 / 1188))));
-  return (y - 0.5) * Math.log(y) - y + HALF_LOG_2PI + series - shift;
-}
-
-/** The canary's share of events when its rate is ρ times the baseline's and its share of exposure is p0. */
-export function shareAt(ratio: number, p0: number): number {
-  return (ratio * p0) / (ratio * p0 + 1 - p0);
-}
-
-// Nodes of the trapezoidal rule for E[f(Z)], Z ~ N(0, 1): step ½ over [−6, 6]. The integrands here
-// are smooth and bounded, so the error is that of the cut tails (2·10⁻⁹ of the mass), below 1e-9.
-const NORMAL_NODES = Array.from({ length: 25 }, (_, i) => -6 + i / 2);
-const NORMAL_WEIGHTS = (() => {
-  const raw = NORMAL_NODES.map((z) => Math.exp((-z * z) / 2));
-  const sum = raw.reduce((acc, v) => acc + v, 0);
-  return raw.map((v) => v / sum);
-})();
-
-/**
- * Mean and variance of the canary's share of events in one batch when the batch's ratio is
- * ρ·e^{sZ}, Z ~ N(0, 1): the ratio wanders by a factor e^{±s} from batch to batch.
- */
-export function shareMoments(ratio: number, p0: number, noise: number): { mean: number; variance: number } {
-  if (noise <= 0) return { mean: shareAt(ratio, p0), variance: 0 };
-  let m1 = 0;
-  let m2 = 0;
-  for (let i = 0; i < NORMAL_NODES.length; i++) {
-    const p = shareAt(ratio * Math.exp(noise * NORMAL_NODES[i]!), p0);
-    m1 += NORMAL_WEIGHTS[i]! * p;
-    m2 += NORMAL_WEIGHTS[i]! * p * p;
-  }
-  return { mean: m1, variance: Math.max(0, m2 - m1 * m1) };
-}
-
-// Below this intra-batch correlation the beta-binomial is the binomial to double precision.
-const MIN_CORRELATION = 1e-9;
-
-/**
- * Log-probability, up to terms that depend on neither ρ nor the noise, of `x` canary and `y`
- * baseline events in one batch whose canary exposure share is p0, when the canary's rate is ρ
- * times the baseline's up to a per-batch factor e^{sZ}. The batch's share is taken as beta with
- * the mean and variance that noise gives it (`shareMoments`); s = 0 is the binomial.
- */
-export function batchLogLikelihood(x: number, y: number, p0: number, ratio: number, noise: number): number {
-  const { mean: p, variance } = shareMoments(ratio, p0, noise);
-  const correlation = Math.min(0.99, variance / (p * (1 - p)));
-  if (correlation < MIN_CORRELATION) return (x > 0 ? x * Math.log(p) : 0) + (y > 0 ? y * Math.log1p(-p) : 0);
-  // Beta(a, b) with a + b = c = 1/κ − 1: the beta-binomial B(a + x, b + y) / B(a, b).
-  const c = 1 / correlation - 1;
-  const a = p * c;
-  const b = (1 - p) * c;
-  return logGamma(a + x) - logGamma(a) + logGamma(b + y) - logGamma(b) - logGamma(c + x + y) + logGamma(c);
-}
-
-/** ln Σ wᵢ e^{vᵢ}, without overflow. */
-function logSumExp(values: number[], logWeight: number): number {
-  let max = -Infinity;
-  for (const v of values) if (v > max) max = v;
-  if (max === -Infinity) return -Infinity;
-  let sum = 0;
-  for (const v of values) sum += Math.exp(v - max);
-  return max + Math.log(sum) + logWeight;
-}
-
-// ---- one ratio test ---------------------------------------------------------------------------
-
-/**
- * The grid of ratios a test keeps likelihoods for: its nulls (1, 1 + δ), the alternatives each
- * mixture spreads its weight over, all sorted. Fixed by the configuration, so state arrays index it.
- */
-interface RatioGrid {
-  ratios: number[];
-  /** Index of the rollback null ρ = 1 (split: the upper tolerance 1 + τ). */
-  upNull: number;
-  /** Indices of the alternatives above it. */
-  up: number[];
-  /** Index of the promotion null ρ = 1 + δ (split: the lower tolerance 1/(1 + τ)). */
-  downNull: number;
-  /** Indices of the alternatives below it. */
-  down: number[];
-}
+// ---- the grids -------------------------------------------------------------------------------
 
 // Alternatives as multiples of the null: equal weights, wide enough for ×1.25 … ×30 regressions.
 const UP_FACTORS = [1.25, 1.5, 2, 3, 5, 10, 30];
@@ -357,126 +193,7 @@ const DOWN_FACTORS = [1.25, 1.5, 2, 3];
 // null is would never gather evidence.
 const SPLIT_FACTORS = [1.1, 1.25, 1.5, 2, 4];
 
-function buildGrid(upNull: number, downNull: number, upFactors: number[], downFactors: number[]): RatioGrid {
-  const wanted = [upNull, downNull, ...upFactors.map((f) => upNull * f), ...downFactors.map((f) => downNull / f)];
-  const ratios = [...new Set(wanted.map((r) => Number(r.toPrecision(12))))].sort((a, b) => a - b);
-  const at = (r: number) => ratios.indexOf(Number(r.toPrecision(12)));
-  return {
-    ratios,
-    upNull: at(upNull),
-    up: upFactors.map((f) => at(upNull * f)),
-    downNull: at(downNull),
-    down: downFactors.map((f) => at(downNull / f)),
-  };
-}
-
-/** Running totals of one stream: canary and baseline events and exposures. */
-interface Tally {
-  /** Canary events. */
-  x: number;
-  /** Baseline events. */
-  y: number;
-  /** Canary exposure (requests, or weight × time for the split). */
-  nx: number;
-  /** Baseline exposure. */
-  ny: number;
-}
-
-/** State of one ratio test; all arrays are indexed like its grid. */
-interface RatioTestState {
-  /** Σ over completed batches of the batch log-likelihood at each grid ratio. */
-  done: number[];
-  /** The batch in progress. */
-  batch: Tally;
-  /** Everything counted so far (completed batches and the batch in progress). */
-  total: Tally;
-  /** Noise estimate: Σ of the weights of completed batches. */
-  noiseWeight: number;
-  /** Noise estimate: Σ weight × per-batch estimate of s² over completed batches. */
-  noiseSum: number;
-  /** The noise s used for the batch in progress (fixed when it started: predictable). */
-  noise: number;
-}
-
-const zeroTally = (): Tally => ({ x: 0, y: 0, nx: 0, ny: 0 });
-
-function newRatioTest(grid: RatioGrid, noise: number): RatioTestState {
-  return { done: grid.ratios.map(() => 0), batch: zeroTally(), total: zeroTally(), noiseWeight: 0, noiseSum: 0, noise };
-}
-
-function addTo(t: Tally, x: number, y: number, nx: number, ny: number): Tally {
-  return { x: t.x + x, y: t.y + y, nx: t.nx + nx, ny: t.ny + ny };
-}
-
-/** The batch's log-likelihood at each grid ratio; zeros when the batch cannot be attributed. */
-function batchVector(grid: RatioGrid, t: Tally, noise: number): number[] {
-  if (t.nx <= 0 || t.ny <= 0 || t.x + t.y <= 0) return grid.ratios.map(() => 0);
-  const p0 = t.nx / (t.nx + t.ny);
-  return grid.ratios.map((r) => batchLogLikelihood(t.x, t.y, p0, r, noise));
-}
-
-/** Ratio of the canary's event rate to the baseline's over a tally (½ added to avoid 0/0). */
-function ratioEstimate(t: Tally): number {
-  if (t.nx <= 0 || t.ny <= 0) return 1;
-  return ((t.x + 0.5) / t.nx) / ((t.y + 0.5) / t.ny);
-}
-
-/** Closes the batch in progress: its likelihood joins `done`, its residual joins the noise estimate. */
-function closeBatch(grid: RatioGrid, s: RatioTestState, prior: number, priorBatches: number, floor: number): RatioTestState {
-  const vec = batchVector(grid, s.batch, s.noise);
-  const done = s.done.map((v, i) => v + vec[i]!);
-  let { noiseWeight, noiseSum } = s;
-  const { x, y, nx, ny } = s.batch;
-  const e = x + y;
-  if (nx > 0 && ny > 0 && e >= 2) {
-    // Pearson residual around the fitted ratio: E[(x − e·p)² / (e·p·q)] − 1 = (e − 1)·p·q·s².
-    const p = shareAt(ratioEstimate(s.total), nx / (nx + ny));
-    const info = (e - 1) * p * (1 - p);
-    if (info > 0) {
-      const r = (x - e * p) ** 2 / (e * p * (1 - p)) - 1;
-      // A batch counts as at most one batch of evidence about s², less when it has few events.
-      const w = prior > 0 ? ((info * prior * prior) / (1 + info * prior * prior)) ** 2 : 1;
-      noiseWeight += w;
-      noiseSum += w * (r / info);
-    }
-  }
-  const s2 = (priorBatches * prior * prior + noiseSum) / (priorBatches + noiseWeight);
-  const noise = Math.max(floor, priorBatches + noiseWeight > 0 ? Math.sqrt(Math.max(0, s2)) : prior);
-  return { done, batch: zeroTally(), total: s.total, noiseWeight, noiseSum, noise };
-}
-
-/** What a ratio test says at one look. */
-interface RatioReading {
-  /** ln of the e-value against the upper null (errors: ρ ≤ 1), mixed over the alternatives above it. */
-  logUp: number;
-  /** ln of the e-value against the lower null (errors: ρ ≥ 1 + δ), mixed over the alternatives below it. */
-  logDown: number;
-  /** Smallest and largest grid ratio not excluded at level α (an anytime-valid confidence set). */
-  bounds: [number, number] | null;
-}
-
-function readRatioTest(grid: RatioGrid, s: RatioTestState, alpha: number): RatioReading {
-  const cur = batchVector(grid, s.batch, s.noise);
-  const L = s.done.map((v, i) => v + cur[i]!);
-  const mix = (idx: number[], nullIdx: number) => logSumExp(idx.map((i) => L[i]! - L[nullIdx]!), -Math.log(idx.length));
-  const all = grid.ratios.map((_, i) => i);
-  const kept = grid.ratios.filter((_, j) => mix(all, j) < -Math.log(alpha));
-  return {
-    logUp: mix(grid.up, grid.upNull),
-    logDown: mix(grid.down, grid.downNull),
-    bounds: kept.length > 0 ? [kept[0]!, kept[kept.length - 1]!] : null,
-  };
-}
-
 // ---- the sequential judge -----------------------------------------------------------------------
-
-/** Counters remembered from the previous look, to turn cumulative counters into increments. */
-interface LastCounters {
-  requests: number;
-  errors: number;
-  /** Cumulative bucket counts at each bound of `le`, then the total (`+Inf`); NaN where unknown. */
-  buckets: number[];
-}
 
 /** State of the sequential judge: plain JSON, O(1) in the number of looks. */
 export interface SequentialState {
@@ -587,21 +304,6 @@ function initialState(config: SequentialConfig, obs: JudgeObservation): Sequenti
   };
 }
 
-function lastOf(arm: ArmCounters, le: number[]): LastCounters {
-  return { requests: arm.requests, errors: arm.errors, buckets: bucketCounts(arm.latency, le) };
-}
-
-/** The finite bucket bounds of an arm's histogram (none without one). */
-function boundsOf(arm: ArmCounters): number[] {
-  return (arm.latency?.buckets ?? []).map((b) => b.le).filter((le) => Number.isFinite(le));
-}
-
-/** Counts at each bound of `le`, then the total; a bound the arm does not expose reads as NaN. */
-function bucketCounts(latency: Histogram | undefined, le: number[]): number[] {
-  if (latency === undefined) return [...le, 0].map(() => NaN);
-  return [...le.map((bound) => latency.buckets.find((b) => b.le === bound)?.count ?? NaN), latency.count];
-}
-
 /**
  * The smallest bucket bound at or above the q-quantile of cumulative counts (or of increments of
  * cumulative counts, which are cumulative too), or null with fewer than 20 requests or when the
@@ -627,12 +329,6 @@ export function initialSlowBound(baseline: ArmCounters, q: number): number | nul
 export function slowRequests(arm: ArmCounters, slowMs: number): number {
   const le = boundsOf(arm);
   return slowCount(bucketCounts(arm.latency, le), le, slowMs);
-}
-
-/** Increment of a cumulative counter; a decrease is a reset (Prometheus `increase` semantics). */
-function increment(now: number, before: number): { d: number; reset: boolean } {
-  if (!Number.isFinite(now) || !Number.isFinite(before)) return { d: 0, reset: false };
-  return now >= before ? { d: now - before, reset: false } : { d: now, reset: true };
 }
 
 /** Requests above `slowMs`, from cumulative buckets: count(+Inf) − count(le = slowMs). */
@@ -820,127 +516,4 @@ function decide(config: SequentialConfig, s: SequentialState, ev: SequentialEvid
       + `${describe('slow requests', slow, ev.latency)}, rollback e-value ${fmtE(Math.log(ev.latency.eRollback))} (rollback at ${formatValue(level)} averaged)${pending}${split}`,
     evidence: ev,
   };
-}
-
-// ---- the threshold judge (Flagger parity) ----------------------------------------------------
-
-/**
- * Flagger's analysis, for comparison. Its documented defaults (https://docs.flagger.app/usage/metrics,
- * https://docs.flagger.app/usage/how-it-works): built-in `request-success-rate` with
- * `thresholdRange.min: 99` (percent of non-5xx responses) and `request-duration` with
- * `thresholdRange.max: 500` (P99, milliseconds), each over `interval: 1m`; the analysis runs every
- * `interval` ("schedule interval (default 60s)") and rolls back once the failed checks reach
- * `threshold` (5 in the documented examples: "max number of failed metric checks before rollback").
- * A check with no values counts as failed, as in Flagger. The canary alone is judged; the
- * baseline is ignored.
- */
-export interface ThresholdConfig {
-  /** Minimum share of non-5xx canary responses per interval, percent. */
-  minSuccessRate: number;
-  /** Maximum canary P99 latency per interval, milliseconds. */
-  maxP99Ms: number;
-  /** Time between checks, milliseconds. */
-  intervalMs: number;
-  /** Failed checks that trigger a rollback. */
-  threshold: number;
-}
-
-/** Flagger's documented defaults (see `ThresholdConfig`). */
-export const FLAGGER_DEFAULTS: Readonly<ThresholdConfig> = { minSuccessRate: 99, maxP99Ms: 500, intervalMs: 60_000, threshold: 5 };
-
-/** State of the threshold judge. */
-export interface ThresholdState {
-  /** Time of the last check (the first look counts as one, without measuring). */
-  checkedAt: number;
-  /** Canary counters at the last check. */
-  canary: LastCounters;
-  /** Bucket bounds of `canary.buckets`. */
-  le: number[];
-  /** Checks done and failed so far. */
-  checks: number;
-  failedChecks: number;
-}
-
-/** Evidence of the threshold judge. */
-export interface ThresholdEvidence {
-  /** Checks done so far. */
-  checks: number;
-  /** Checks failed so far (rollback at `threshold`). */
-  failedChecks: number;
-  /** The last check's success rate (%) and P99 (ms), when it had data. */
-  successRate?: number;
-  p99Ms?: number;
-  /** Why the last check failed, if it did. */
-  lastFailure?: string;
-}
-
-/**
- * Prometheus `histogram_quantile` over (increments of) cumulative buckets: `cumulative` holds the
- * counts at each finite bound of `le`, then the total. Linear interpolation inside the bucket
- * holding rank q·total, the lowest bucket starting at 0, the highest finite bound when the rank
- * falls in `+Inf`. NaN without observations.
- */
-export function histogramQuantile(q: number, le: number[], cumulative: number[]): number {
-  const total = cumulative[le.length];
-  if (total === undefined || !(total > 0) || le.length === 0) return NaN;
-  const rank = q * total;
-  for (let i = 0; i < le.length; i++) {
-    if (cumulative[i]! >= rank) {
-      const lower = i === 0 ? 0 : le[i - 1]!;
-      const below = i === 0 ? 0 : cumulative[i - 1]!;
-      const inBucket = cumulative[i]! - below;
-      return inBucket > 0 ? lower + ((le[i]! - lower) * (rank - below)) / inBucket : le[i]!;
-    }
-  }
-  return le[le.length - 1]!;
-}
-
-const successMetric: MetricSpec = { name: 'request-success-rate', thresholdRange: { min: 99 }, noData: 'fail', vars: {} };
-const durationMetric: MetricSpec = { name: 'request-duration', thresholdRange: { max: 500 }, noData: 'fail', vars: {} };
-
-/** Flagger's check loop: one check per interval on the canary's last interval, rollback at `threshold` failures. */
-export function thresholdJudge(
-  config: ThresholdConfig,
-  state: ThresholdState | undefined,
-  obs: JudgeObservation,
-): { state: ThresholdState; verdict: JudgeVerdict<ThresholdEvidence> } {
-  const le = boundsOf(obs.canary);
-  if (state === undefined) {
-    const s: ThresholdState = { checkedAt: obs.at, canary: lastOf(obs.canary, le), le, checks: 0, failedChecks: 0 };
-    return { state: s, verdict: { decision: 'continue', reason: 'first look: reference counters recorded', evidence: { checks: 0, failedChecks: 0 } } };
-  }
-  const progress = (s: ThresholdState) => `${s.failedChecks} of ${config.threshold} failed checks after ${s.checks}`;
-  if (obs.at - state.checkedAt < config.intervalMs) {
-    return { state, verdict: { decision: 'continue', reason: `next check at ${state.checkedAt + config.intervalMs}: ${progress(state)}`, evidence: { checks: state.checks, failedChecks: state.failedChecks } } };
-  }
-  const now = lastOf(obs.canary, state.le.length > 0 ? state.le : le);
-  const dReq = increment(now.requests, state.canary.requests).d;
-  const dErr = increment(now.errors, state.canary.errors).d;
-  const dBuckets = now.buckets.map((v, i) => increment(v, state.canary.buckets[i] ?? NaN).d);
-  const successRate = dReq > 0 ? 100 * (1 - dErr / dReq) : NaN;
-  const p99 = histogramQuantile(0.99, state.le.length > 0 ? state.le : le, dBuckets);
-
-  const asResult = (v: number) => (Number.isFinite(v) ? { kind: 'value' as const, value: v } : { kind: 'noData' as const, detail: 'no requests in the interval' });
-  const success = evaluateMeasurement({ ...successMetric, thresholdRange: { min: config.minSuccessRate } }, asResult(successRate));
-  const duration = evaluateMeasurement({ ...durationMetric, thresholdRange: { max: config.maxP99Ms } }, asResult(p99));
-  const failures = [success, duration].filter((m) => m.phase === 'Failed').map((m) => `${m.metric} ${m.message ?? ''}`);
-
-  const s: ThresholdState = {
-    checkedAt: obs.at,
-    canary: now,
-    le: state.le.length > 0 ? state.le : le,
-    checks: state.checks + 1,
-    failedChecks: state.failedChecks + (failures.length > 0 ? 1 : 0),
-  };
-  const evidence: ThresholdEvidence = {
-    checks: s.checks,
-    failedChecks: s.failedChecks,
-    ...(Number.isFinite(successRate) ? { successRate } : {}),
-    ...(Number.isFinite(p99) ? { p99Ms: p99 } : {}),
-    ...(failures.length > 0 ? { lastFailure: failures.join('; ') } : {}),
-  };
-  if (s.failedChecks >= config.threshold) {
-    return { state: s, verdict: { decision: 'rollback', reason: `${progress(s)}: last ${failures.join('; ')}`, evidence } };
-  }
-  return { state: s, verdict: { decision: 'continue', reason: `${progress(s)}${failures.length > 0 ? `: ${failures.join('; ')}` : ''}`, evidence } };
 }
