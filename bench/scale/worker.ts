@@ -19,11 +19,11 @@ import * as fs from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { createActivities } from '../../src/activities';
-import { createPrometheusProvider } from '../../src/activities/metrics/prometheus';
+import { createMetricsProviders } from '../../src/activities/metrics/factory';
 import { loadKubeConfig } from '../../src/infra/kube';
 import { temporalConnectionOptions } from '../../src/infra/temporal-connection';
 import { loadWorkerConfig } from '../../src/worker/config';
-import { prometheusAuth } from '../../src/worker/worker';
+import { metricsProviderSettings } from '../../src/worker/worker';
 
 /** One line of the worker's stdout protocol. */
 export type WorkerLine =
@@ -72,7 +72,7 @@ async function main(): Promise<void> {
 
   const kube = loadKubeConfig(config.KUBECONFIG);
   const http = axios.create({ timeout: 10_000 });
-  const metrics = createPrometheusProvider({ http, url: config.RAMP_PROMETHEUS_URL, auth: prometheusAuth(config) });
+  const metrics = createMetricsProviders(metricsProviderSettings(config), { http });
   const options = {
     maxConcurrentActivityTaskExecutions: config.RAMP_MAX_CONCURRENT_ACTIVITIES,
     ...(config.RAMP_MAX_CACHED_WORKFLOWS !== undefined ? { maxCachedWorkflows: config.RAMP_MAX_CACHED_WORKFLOWS } : {}),

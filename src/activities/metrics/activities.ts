@@ -13,10 +13,13 @@ import {
   armCounters, armHistory, COUNTER_TEMPLATES, CounterQueryError, renderCounterQueries, type CounterQueries, type CounterQueryTemplates,
 } from '../../domain/analysis/counters';
 import { evaluateMeasurement, type Measurement } from '../../domain/analysis/evaluate';
-import type { ArmCounters } from '../../domain/analysis/judge';
 import type { QueryFailure, QueryResult } from '../../domain/analysis/query-result';
 import { promDuration, queryTemplateFor, renderQuery, TemplateError } from '../../domain/analysis/templates';
-import { DEFAULT_METRICS_PROVIDER, type AnalysisSpec } from '../../domain/spec/analysis';
+import { DEFAULT_METRICS_PROVIDER } from '../../domain/spec/analysis';
+import type {
+  MeasureAnalysisInput, ReadCountersInput, ReadCountersResult, ReadHistoryInput, ReadHistoryResult,
+} from '../../domain/rollout/calls';
+import { Failure } from '../../shared/failures';
 import type { MetricsProvider, MetricsProviders } from './provider';
 
 export interface MetricsDeps {
@@ -24,52 +27,8 @@ export interface MetricsDeps {
   metrics: MetricsProviders;
 }
 
-export interface MeasureAnalysisInput {
-  /** The analysis whose metrics to measure once; its `provider` names the backend (default `prometheus`). */
-  analysis: AnalysisSpec;
-  /** Variables Ramp provides to every query: namespace and target (the canary Deployment). */
-  vars: Record<string, string>;
-  /** The measurement time, ISO 8601, chosen by the workflow: every query is evaluated at it. */
-  at: string;
-}
-
-/** Failure type of the non-retryable error for an analysis this worker cannot run: queries that do not render, a provider it does not have. */
-export const INVALID_ANALYSIS = 'InvalidAnalysis';
-
-export interface ReadCountersInput {
-  namespace: string;
-  /** The canary's and its baseline's workload names (the Deployments' names). */
-  canary: string;
-  baseline: string;
-  /** Epoch ms chosen by the workflow: the queries are evaluated at that time, so a retry reads the same counters. */
-  at: number;
-  /** The metrics provider to ask (the analysis' `provider`); absent: `prometheus`. */
-  provider?: string;
-  /** The three counter queries and their workload label (`counterTemplatesFor(analysis.counters, traffic provider)`); absent: Istio's. */
-  queries?: CounterQueryTemplates;
-}
-
-/** Both arms' cumulative counters, or why they could not be read (the workflow counts it as an error look). */
-export type ReadCountersResult =
-  | { ok: true; canary: ArmCounters; baseline: ArmCounters }
-  | { ok: false; error: string };
-
-export interface ReadHistoryInput {
-  namespace: string;
-  /** The baseline's workload name (the stable Deployment's name). */
-  baseline: string;
-  /** Epoch ms of the last sample, chosen by the workflow (the analysis' first look). */
-  end: number;
-  /** Time between samples (the judge's batch) and how many steps to read back. */
-  stepMs: number;
-  steps: number;
-  /** As in ReadCountersInput. */
-  provider?: string;
-  queries?: CounterQueryTemplates;
-}
-
-/** The baseline's cumulative counters at each step, oldest first (fewer when it has less history), or why they could not be read. */
-export type ReadHistoryResult = { ok: true; samples: ArmCounters[] } | { ok: false; error: string };
+/** Failure type of an analysis this worker cannot run: queries that do not render, a provider it does not have. */
+const INVALID_ANALYSIS = Failure.InvalidAnalysis;
 
 const messageOf = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
@@ -80,10 +39,10 @@ export function createMetricsActivities({ metrics }: MetricsDeps) {
     const provider = metrics.get(wanted);
     if (provider !== undefined) return provider;
     const configured = [...metrics.keys()];
-    throw ApplicationFailure.nonRetryable(
+    throw ApplicationFailure.create({ type: INVALID_ANALYSIS, message:
       `metrics provider ${JSON.stringify(wanted)} is not configured on this worker (configured: ${configured.length > 0 ? configured.join(', ') : 'none'}); `
         + 'name one of those in the analysis\' provider, or configure it on the worker',
-      INVALID_ANALYSIS);
+    });
   }
 
   /** The rendered counter queries, their workload label, and the provider to send them to. */
@@ -94,7 +53,7 @@ export function createMetricsActivities({ metrics }: MetricsDeps) {
     try {
       queries = renderCounterQueries(templates, input.namespace, workloads);
     } catch (err) {
-      if (err instanceof CounterQueryError) throw ApplicationFailure.nonRetryable(err.message, INVALID_ANALYSIS);
+      if (err instanceof CounterQueryError) throw ApplicationFailure.create({ type: INVALID_ANALYSIS, message: err.message });
       throw err;
     }
     return { provider, queries: [queries.requests, queries.errors, queries.latencyBuckets], workloadLabel: templates.workloadLabel };
@@ -140,7 +99,7 @@ export function createMetricsActivities({ metrics }: MetricsDeps) {
     /** Measures every metric of an analysis once, at `at`; one measurement per metric, in spec order. */
     async measureAnalysis({ analysis, vars, at }: MeasureAnalysisInput): Promise<Measurement[]> {
       const time = Date.parse(at);
-      if (!Number.isFinite(time)) throw ApplicationFailure.nonRetryable(`measurement time ${JSON.stringify(at)} is not an ISO 8601 time`, INVALID_ANALYSIS);
+      if (!Number.isFinite(time)) throw ApplicationFailure.create({ type: INVALID_ANALYSIS, message: `measurement time ${JSON.stringify(at)} is not an ISO 8601 time` });
       const provider = providerFor(analysis.provider);
       // Render every query before sending any: a broken template is a spec error, and retrying
       // cannot fix it.
@@ -153,7 +112,7 @@ export function createMetricsActivities({ metrics }: MetricsDeps) {
           return renderQuery(queryTemplateFor(metric), all, metric.name);
         });
       } catch (err) {
-        if (err instanceof TemplateError) throw ApplicationFailure.nonRetryable(err.message, INVALID_ANALYSIS);
+        if (err instanceof TemplateError) throw ApplicationFailure.create({ type: INVALID_ANALYSIS, message: err.message });
         throw err;
       }
 

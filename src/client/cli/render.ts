@@ -1,6 +1,6 @@
 /** How rollouts look in a terminal: the status block of `ramp status` and the live view. */
 import type { JudgeEvidence } from '../../domain/analysis/judged';
-import type { MetricEvidence } from '../../domain/analysis/sequential';
+import type { MetricEvidence } from '../../domain/analysis/sequential-judge';
 import type { RolloutStatus } from '../../domain/rollout/state';
 
 const num = (v: number) => (Math.abs(v) >= 1e6 ? v.toExponential(1) : String(Number(v.toFixed(v < 10 ? 3 : 1))));

@@ -3,7 +3,8 @@
  * as plain data. The activities implement exactly these signatures (the workflow checks it at
  * compile time); the machine names no Kubernetes object kinds: what a router changes is opaque to it.
  */
-import type { ArmCounters } from '../analysis/sequential';
+import type { CounterQueryTemplates } from '../analysis/counters';
+import type { ArmCounters } from '../analysis/judge';
 import type { Measurement } from '../analysis/evaluate';
 import type { AnalysisSpec } from '../spec/analysis';
 import type { CanarySpec, TrafficSpec } from '../spec/schema';
@@ -67,6 +68,10 @@ export interface ReadCountersInput {
   baseline: string;
   /** Epoch ms chosen by the workflow: the queries are evaluated at that time, so a retry reads the same counters. */
   at: number;
+  /** The metrics provider to ask (the analysis' `provider`); absent: `prometheus`. */
+  provider?: string;
+  /** The three counter queries and their workload label (`counterTemplatesFor(analysis.counters, traffic provider)`); absent: Istio's. */
+  queries?: CounterQueryTemplates;
 }
 
 /** Both arms' cumulative counters, or why they could not be read (the judge counts it as an error look). */
@@ -82,6 +87,9 @@ export interface ReadHistoryInput {
   end: number;
   stepMs: number;
   steps: number;
+  /** As in ReadCountersInput. */
+  provider?: string;
+  queries?: CounterQueryTemplates;
 }
 
 export type ReadHistoryResult = { ok: true; samples: ArmCounters[] } | { ok: false; error: string };

@@ -11,6 +11,7 @@
  * - A step analysis ends with its verdict; the background analysis runs until the steps end, and only
  *   a Failed or Error verdict from it matters.
  */
+import { counterTemplatesFor } from '../analysis/counters';
 import { decideAnalysis, type AnalysisPhase, type Measurement } from '../analysis/evaluate';
 import { calibrate, calibrationWanted, initialJudgedState, judgeLook, type JudgedAnalysis } from '../analysis/judged';
 import type { AnalysisSpec } from '../spec/analysis';
@@ -59,16 +60,18 @@ export function dueLook(run: AnalysisRun, analysis: AnalysisSpec, spec: Resolved
       args: [{ analysis, vars: { namespace: ns, target: canary }, at: new Date(at).toISOString() }],
     };
   }
+  // Where the counters come from: the analysis' provider, and its queries or its router's template.
+  const reading = { ...(analysis.provider ? { provider: analysis.provider } : {}), queries: counterTemplatesFor(analysis.counters, spec.spec.traffic.provider) };
   const wanted = run.looks === 0 && run.judged?.calibration === undefined ? calibrationWanted(judgedSpec(analysis, run.source)) : 0;
   if (wanted > 0 && judge.kind === 'sequential') {
     return {
       activity: 'readBaselineHistory', purpose: 'calibrate', summary: `${run.source} analysis: baseline history for noise calibration`,
-      args: [{ namespace: ns, baseline, end: at, stepMs: judge.config.batchMs, steps: wanted }],
+      args: [{ namespace: ns, baseline, end: at, stepMs: judge.config.batchMs, steps: wanted, ...reading }],
     };
   }
   return {
     activity: 'readCounters', purpose: 'look', summary: `${run.source} analysis: ${judge.kind} judge, look ${run.looks}`,
-    args: [{ namespace: ns, canary, baseline, at }],
+    args: [{ namespace: ns, canary, baseline, at, ...reading }],
   };
 }
 

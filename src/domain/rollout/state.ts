@@ -3,7 +3,7 @@
  * by the state machine (machine.ts). Time is always an input (ISO strings), never read here.
  */
 import type { JudgeEvidence } from '../analysis/judged';
-import type { JudgeDecision } from '../analysis/sequential';
+import type { JudgeDecision } from '../analysis/judge';
 import type { AnalysisSpec, ResolvedJudge } from '../spec/analysis';
 import type { ResolvedRollout, Step } from '../spec/schema';
 import type { Command } from './commands';

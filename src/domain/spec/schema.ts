@@ -90,7 +90,7 @@ const istioTraffic = z.strictObject({
 
 /** One schema per traffic router, told apart by `provider`. */
 const trafficSchema = z.discriminatedUnion('provider', [istioTraffic], {
-  error: 'must be an object whose provider is "istio" (the only traffic router so far)',
+  error: 'must be "istio" (the only traffic router so far)',
 });
 
 // ---- the rollout ---------------------------------------------------------------------------

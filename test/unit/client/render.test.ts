@@ -1,6 +1,6 @@
 import { judgeEvidenceLines, statusBlock } from '../../../src/client/cli/render';
 import type { RolloutStatus } from '../../../src/domain/rollout/state';
-import type { SequentialEvidence } from '../../../src/domain/analysis/sequential';
+import type { SequentialEvidence } from '../../../src/domain/analysis/sequential-judge';
 
 const metric = (canaryEvents: number, baselineEvents: number, ratio: number | null, eRollback: number) => ({
   canary: { events: canaryEvents, requests: 1000 }, baseline: { events: baselineEvents, requests: 9000 },

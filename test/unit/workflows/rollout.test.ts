@@ -240,7 +240,7 @@ it('hands over to new runs during a long analysis: each measurement taken once, 
     let runId: string | undefined = (await h.describe()).runId;
     while (runId) {
       runs.push(runId);
-      const first = (await env.client.workflow.getHandle(h.workflowId, runId).fetchHistory()).events?.[0];
+      const first: { workflowExecutionStartedEventAttributes?: { continuedExecutionRunId?: string | null } | null } | undefined = (await env.client.workflow.getHandle(h.workflowId, runId).fetchHistory()).events?.[0];
       runId = first?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId || undefined;
     }
     expect(runs.length).toBeGreaterThanOrEqual(3);
