@@ -90,6 +90,12 @@ export function trafficRef(r: Rollout, spec: ResolvedRollout): TrafficRef {
   };
 }
 
+/** The preflight's arguments for a spec: what `ramp validate --cluster` checks without starting a rollout. */
+export function preflightArgs(spec: ResolvedRollout): [WorkloadRef, TrafficRef] {
+  const r = newRollout(spec, undefined, 0);
+  return [workloadRef(r, spec), trafficRef(r, spec)];
+}
+
 // ---- reduce ----------------------------------------------------------------------------------
 
 /** Takes an event into account. */
