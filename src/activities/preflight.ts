@@ -13,10 +13,11 @@ export function createPreflightActivities(deps: { workload: Pick<WorkloadActivit
     async preflight(wref: WorkloadRef, tref: TrafficRef): Promise<PreflightResult> {
       const workload = await deps.workload.inspectWorkload(wref);
       // The router needs the versions to plan its subsets and selectors; without them it still lists its own problems.
-      const versions = workload.versions ?? { key: wref.canary.versionLabel.key, stable: wref.canary.versionLabel.stable, canary: wref.canary.versionLabel.canary, stablePinned: true };
+      const { key } = wref.canary.versionLabel;
+      const versions = workload.versions ?? { key, stable: wref.canary.versionLabel.stable ?? '', canary: wref.canary.versionLabel.canary ?? '', stablePinned: false };
       const traffic = await deps.traffic.inspectTraffic({ ...tref, versions });
       const problems = [...workload.problems, ...traffic.problems];
-      if (problems.length > 0) return { ok: false, problems };
+      if (problems.length > 0 || !workload.versions) return { ok: false, problems };
       return { ok: true, weights: traffic.weights, runtime: { snapshot: traffic.snapshot, changes: traffic.changes, writes: traffic.writes, versions } };
     },
   };

@@ -9,6 +9,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { CallResults, WaitInput, WorkloadRef } from '../domain/rollout/calls';
 import type { Versions } from '../domain/rollout/model';
+import { resolveVersions } from '../domain/workload/versions';
 import {
   buildCanaryDeployment, checkStable, deploymentReadiness, DeploymentLike, MANAGED_BY, promotedStableTemplate, ROLLOUT_LABEL,
 } from '../domain/workload/canary';
@@ -52,11 +53,6 @@ export function createWorkloadActivities({ kube, pollMs = 500 }: WorkloadDeps) {
     return d.metadata?.labels?.[MANAGED_BY.key] === MANAGED_BY.value && d.metadata?.labels?.[ROLLOUT_LABEL] === ref.rollout;
   }
 
-  function versionsOf(ref: WorkloadRef, stable: DeploymentLike): Versions {
-    const { key, stable: stableValue, canary } = ref.canary.versionLabel;
-    return { key, stable: stableValue, canary, stablePinned: stable.spec?.selector.matchLabels?.[key] !== undefined };
-  }
-
   return {
     /** Reads the stable Deployment, its Service and the canary's name; lists every problem. Writes nothing. */
     async inspectWorkload(ref: WorkloadRef): Promise<WorkloadInspection> {
@@ -69,22 +65,25 @@ export function createWorkloadActivities({ kube, pollMs = 500 }: WorkloadDeps) {
       }
       if (!stable) return { problems };
       problems.push(...checkStable(stable, ref.canary));
+      const resolved = resolveVersions(stable, ref.canary);
+      problems.push(...resolved.problems);
       const existing = await readDeployment(ref.namespace, ref.canary.deploymentName);
       if (existing && !isOurs(existing, ref)) {
         problems.push(`Deployment ${ref.namespace}/${ref.canary.deploymentName} already exists and is not Ramp's canary for rollout ${ref.rollout}; set spec.canary.deploymentName to a free name`);
       }
       const containers = stable.spec?.template.spec?.containers ?? [];
       const c = ref.canary.container === undefined ? containers[0] : containers.find((x) => x.name === ref.canary.container);
-      return { problems, versions: versionsOf(ref, stable), stableImage: c?.image };
+      return { problems, ...(resolved.versions ? { versions: resolved.versions } : {}), stableImage: c?.image };
     },
 
     /** Creates the canary Deployment, or brings Ramp's existing one to the wanted spec. Returns its uid. */
     async ensureCanary(ref: WorkloadRef): Promise<CallResults['ensureCanary']> {
       const stable = await readDeployment(ref.namespace, ref.stableDeployment, 'spec.target.deployment');
       if (!stable) throw ApplicationFailure.create({ message: `Deployment ${ref.namespace}/${ref.stableDeployment} disappeared during the rollout`, type: Failure.NotFound });
+      if (!ref.versions) throw ApplicationFailure.create({ message: 'ensureCanary needs the versions the preflight resolved', type: Failure.Invalid });
       let wanted: DeploymentLike;
       try {
-        wanted = buildCanaryDeployment(stable, ref.canary, ref.rollout);
+        wanted = buildCanaryDeployment(stable, ref.canary, ref.rollout, ref.versions);
       } catch (err) {
         throw ApplicationFailure.create({ message: (err as Error).message, type: Failure.Invalid });
       }
@@ -150,7 +149,8 @@ export function createWorkloadActivities({ kube, pollMs = 500 }: WorkloadDeps) {
           const missing = !canary ? `the canary Deployment ${ref.namespace}/${ref.canary.deploymentName}` : `the stable Deployment ${ref.namespace}/${ref.stableDeployment}`;
           throw ApplicationFailure.create({ message: `cannot promote: ${missing} was deleted during the rollout`, type: Failure.NotFound });
         }
-        const template = promotedStableTemplate(canary.spec!.template, ref.versions ?? versionsOf(ref, stable));
+        if (!ref.versions) throw ApplicationFailure.create({ message: 'promoteStable needs the versions the preflight resolved', type: Failure.Invalid });
+        const template = promotedStableTemplate(canary.spec!.template, ref.versions);
         const image = template.spec?.containers.find((c) => ref.canary.container === undefined || c.name === ref.canary.container)?.image;
         if (JSON.stringify(template) === JSON.stringify(stable.spec!.template)) return { image };
         try {

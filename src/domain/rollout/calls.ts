@@ -27,6 +27,8 @@ export interface WorkloadRef {
 /** Everything a traffic router needs to find the objects it manages. */
 export interface TrafficRef {
   namespace: string;
+  /** metadata.name of the Rollout: objects a router creates are named after it. */
+  rollout: string;
   traffic: TrafficSpec;
   /** The Service in front of the stable Deployment. */
   targetService: string;

@@ -84,7 +84,7 @@ export function workloadRef(r: Rollout, spec: ResolvedRollout): WorkloadRef {
 export function trafficRef(r: Rollout, spec: ResolvedRollout): TrafficRef {
   const s = spec.spec;
   return {
-    namespace: spec.metadata.namespace, traffic: s.traffic, targetService: s.target.service,
+    namespace: spec.metadata.namespace, rollout: spec.metadata.name, traffic: s.traffic, targetService: s.target.service,
     stableDeployment: s.target.deployment, canaryDeployment: s.canary.deploymentName,
     ...(r.runtime ? { versions: r.runtime.versions } : {}),
   };

@@ -54,7 +54,11 @@ const stepSchema = z
 
 const subsetRouting = z.strictObject({
   mode: z.literal('subset'),
-  destinationRule: k8sName,
+  /**
+   * The DestinationRule for the host. Optional: the one rule in the namespace for the host is used;
+   * with none, Ramp creates one for the rollout (and deletes it afterwards).
+   */
+  destinationRule: k8sName.optional(),
   stableSubset: k8sName.default('stable'),
   canarySubset: k8sName.default('canary'),
 });
@@ -72,14 +76,31 @@ const serviceRouting = z.strictObject({
  */
 const onDrift = z.enum(['pause', 'reassert'], { error: 'must be "pause" or "reassert"' }).default('pause');
 
+const routeSelectorSchema = z.union([
+  z.string().min(1, 'must not be empty'),
+  z.strictObject({ name: z.string().min(1, 'must not be empty') }),
+  z.strictObject({ index: int(0, 1000, 'a route index') }),
+  z.strictObject({ default: z.literal(true, { error: 'must be true' }) }),
+  z.strictObject({ prefix: z.string().startsWith('/', 'must be a URI path prefix starting with "/"') }),
+], { error: 'must be a route name, or one of {name: …}, {index: N}, {default: true}, {prefix: "/path"}' })
+  .transform((s): RouteSelector => (typeof s === 'string' ? { name: s } : s));
+
 const istioTraffic = z.strictObject({
   provider: z.literal('istio'),
   virtualService: z.strictObject({
     name: k8sName,
-    /** Names of the HTTP routes Ramp manages; empty means the default route (the one without match). */
-    routes: z.array(z.string().min(1)).default([]),
+    /**
+     * The HTTP routes Ramp manages: a name, or `{ name }`, `{ index }` (position in spec.http, from 0),
+     * `{ default: true }` (the route without match) or `{ prefix }` (the route matching that URI prefix).
+     * Empty means the default route.
+     */
+    routes: z.array(routeSelectorSchema).default([]),
   }),
-  /** Destination host; defaults to spec.target.service. */
+  /**
+   * The host the managed routes send stable traffic to, in any form Istio resolves (`web` or
+   * `web.<ns>.svc.cluster.local`); defaults to spec.target.service (subset routing) or the stable
+   * Service (service routing).
+   */
   host: z.string().min(1).optional(),
   port: int(1, 65535, 'a port').optional(),
   routing: z.discriminatedUnion('mode', [subsetRouting, serviceRouting], {
@@ -112,9 +133,14 @@ export const rolloutSchema = z
           replicas: int(1, 1000).default(1),
           /** Defaults to `<target.deployment>-canary`. */
           deploymentName: k8sName.optional(),
+          /**
+           * The pod label that tells the versions apart. `stable` defaults to the value on the stable's
+           * pods, `canary` to the image's tag; both are resolved against the cluster at the preflight.
+           */
           versionLabel: z
-            .strictObject({ key: labelKey.default('version'), stable: labelValue, canary: labelValue })
-            .refine((v) => v.stable !== v.canary, { error: 'stable and canary must differ', path: ['canary'] }),
+            .strictObject({ key: labelKey.default('version'), stable: labelValue.optional(), canary: labelValue.optional() })
+            .refine((v) => v.stable === undefined || v.stable !== v.canary, { error: 'stable and canary must differ', path: ['canary'] })
+            .default({ key: 'version' }),
         })
         .refine((c) => c.image !== undefined || c.podTemplatePatch !== undefined, {
           error: 'give image (or --image on the command line) or podTemplatePatch',
@@ -176,7 +202,11 @@ export const rolloutSchema = z
 function resolveTraffic(t: z.output<typeof trafficSchema>, targetService: string): TrafficSpec {
   switch (t.provider) {
     case 'istio':
-      return { provider: 'istio', virtualService: t.virtualService, host: t.host ?? targetService, port: t.port, routing: t.routing, onDrift: t.onDrift };
+      // The host a route's stable destination names: the target Service (subset routing) or the stable Service (service routing).
+      return {
+        provider: 'istio', virtualService: t.virtualService, host: t.host ?? (t.routing.mode === 'service' ? t.routing.stableService : targetService),
+        port: t.port, routing: t.routing, onDrift: t.onDrift,
+      };
   }
 }
 
@@ -188,8 +218,11 @@ export type Step =
   | { kind: 'approval'; timeoutMs?: number; onTimeout: 'abort' | 'promote' }
   | { kind: 'analysis'; analysis: AnalysisSpec };
 
+/** How a managed HTTP route is found in a VirtualService. */
+export type RouteSelector = { name: string } | { index: number } | { default: true } | { prefix: string };
+
 export type Routing =
-  | { mode: 'subset'; destinationRule: string; stableSubset: string; canarySubset: string }
+  | { mode: 'subset'; destinationRule?: string; stableSubset: string; canarySubset: string }
   | { mode: 'service'; stableService: string; canaryService: string };
 
 /** What every router's traffic spec has. */
@@ -199,7 +232,7 @@ interface TrafficCommon {
 
 export interface IstioTraffic extends TrafficCommon {
   provider: 'istio';
-  virtualService: { name: string; routes: string[] };
+  virtualService: { name: string; routes: RouteSelector[] };
   host: string;
   port?: number;
   routing: Routing;
@@ -214,7 +247,8 @@ export interface CanarySpec {
   podTemplatePatch?: Record<string, unknown>;
   replicas: number;
   deploymentName: string;
-  versionLabel: { key: string; stable: string; canary: string };
+  /** Values left out are resolved at the preflight (src/domain/workload/versions.ts). */
+  versionLabel: { key: string; stable?: string; canary?: string };
 }
 
 export interface ResolvedRollout {

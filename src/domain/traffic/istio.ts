@@ -1,10 +1,12 @@
 /**
- * Pure Istio routing logic: which HTTP routes of a VirtualService Ramp manages, what their weighted
- * `route` array looks like for a canary weight, and the JSON Patches that change only those routes
- * (or a DestinationRule's subsets). The router activity reads objects, calls these, and writes the
- * result; nothing here does I/O, so every decision is table-testable.
+ * Pure Istio routing logic: which HTTP routes of a VirtualService Ramp manages, how their
+ * destinations are recognised (hosts resolved as Istio resolves them), what a managed route looks
+ * like for a canary weight, the JSON Patches that change only those routes, and the DestinationRule
+ * subsets and Service selectors a rollout needs. The router activity reads objects, calls these,
+ * and writes the result; nothing here does I/O, so every decision is table-testable.
  */
-import type { Routing, TrafficSpec } from '../spec/schema';
+import type { Versions } from '../rollout/model';
+import type { IstioTraffic, RouteSelector, Routing } from '../spec/schema';
 
 // ---- narrow local types (only the fields Ramp reads; everything else is carried through) ----
 
@@ -36,7 +38,7 @@ export interface RouteDestination {
 /** One entry of `spec.http`. */
 export interface HttpRoute {
   name?: string;
-  match?: unknown[];
+  match?: { uri?: { prefix?: string; exact?: string }; [field: string]: unknown }[];
   route?: RouteDestination[];
   [field: string]: unknown;
 }
@@ -56,6 +58,8 @@ export interface Subset {
 
 /** A networking.istio.io DestinationRule, as far as Ramp reads it. */
 export interface DestinationRule {
+  apiVersion?: string;
+  kind?: string;
   metadata?: ObjectMeta;
   spec?: { host?: string; subsets?: Subset[]; [field: string]: unknown };
 }
@@ -88,6 +92,8 @@ export interface ManagedRoute {
   index: number;
   name: string;
   route: RouteDestination[];
+  /** How the spec selects it, as a key (`name:primary`, `index:2`, `default`, `prefix:/api`). */
+  selector: string;
 }
 
 /** Split of one route in percent. Same shape as the router's `Weights`. */
@@ -96,25 +102,27 @@ export interface RouteWeights {
   canary: number;
 }
 
-/** A managed route as recorded in a TrafficSnapshot. */
+/** A managed route as recorded in a snapshot: its selector key and its destinations as they were. */
 export interface SnapshotRoute {
-  name: string;
+  selector: string;
   route: unknown[];
 }
 
 export type SubsetRouting = Extract<Routing, { mode: 'subset' }>;
+export type ServiceRouting = Extract<Routing, { mode: 'service' }>;
 
-/** The version label that tells stable pods from canary pods. */
-export interface VersionLabel {
-  key: string;
-  stable: string;
-  canary: string;
+/** What the pure functions need to know: the traffic spec and the VirtualService's namespace. */
+export interface IstioContext {
+  traffic: IstioTraffic;
+  namespace: string;
 }
 
 /** Label Ramp puts on objects it creates, so cleanup only deletes its own. */
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 /** Value of MANAGED_BY_LABEL on Ramp's objects. */
 export const MANAGED_BY = 'ramp';
+/** The label the Deployment controller puts on each ReplicaSet's pods. */
+export const POD_TEMPLATE_HASH = 'pod-template-hash';
 
 /** Thrown when a VirtualService, DestinationRule or Service lacks what the traffic spec needs; `problems` lists each, with its fix. */
 export class TrafficConfigError extends Error {
@@ -141,16 +149,30 @@ export function jsonEqual(a: unknown, b: unknown): boolean {
   return true;
 }
 
-function objectId(kind: string, meta: ObjectMeta | undefined): string {
+function cloneJson<T>(v: T): T {
+  return JSON.parse(JSON.stringify(v)) as T;
+}
+
+export function objectId(kind: string, meta: ObjectMeta | undefined): string {
   return `${kind} ${meta?.namespace ?? '?'}/${meta?.name ?? '?'}`;
+}
+
+function hasMatch(r: HttpRoute): boolean {
+  return Array.isArray(r.match) && r.match.length > 0;
+}
+
+/** How a person selects the route at `index` in a spec, for messages. */
+function howToSelect(r: HttpRoute | undefined, index: number, http: HttpRoute[]): string {
+  if (r?.name) return `"${r.name}"`;
+  const ways = [`{index: ${index}}`];
+  if (r && !hasMatch(r) && http.filter((h) => !hasMatch(h)).length === 1) ways.push('{default: true}');
+  const prefix = r?.match?.find((m) => m.uri?.prefix !== undefined)?.uri?.prefix;
+  if (prefix !== undefined) ways.push(`{prefix: "${prefix}"}`);
+  return `#${index} (unnamed; select it with ${ways.join(' or ')})`;
 }
 
 function routeLabel(r: HttpRoute | undefined, index: number): string {
   return r?.name ? `"${r.name}"` : `#${index} (unnamed)`;
-}
-
-function listRoutes(http: HttpRoute[]): string {
-  return http.length === 0 ? 'none' : http.map((r, i) => (r.name ? r.name : `#${i} (unnamed)`)).join(', ');
 }
 
 function describeDestination(d: IstioDestination | undefined): string {
@@ -158,105 +180,191 @@ function describeDestination(d: IstioDestination | undefined): string {
   return d.subset ? `${d.host} subset ${d.subset}` : d.host;
 }
 
-function hasMatch(r: HttpRoute): boolean {
-  return Array.isArray(r.match) && r.match.length > 0;
+// ---- hosts, as Istio resolves them ---------------------------------------------------------
+
+/** Kubernetes' default cluster domain, which Istio appends to short names. */
+export const CLUSTER_DOMAIN = 'cluster.local';
+
+/**
+ * A destination host as Istio resolves it: a name without a dot is a Service of the rule's
+ * namespace (`web` → `web.<ns>.svc.cluster.local`); a name with a dot is taken as written, so
+ * `web.<ns>` and `web.<ns>.svc` name no Kubernetes Service.
+ */
+export function resolveHost(host: string, namespace: string): string {
+  return host.includes('.') ? host : `${host}.${namespace}.svc.${CLUSTER_DOMAIN}`;
+}
+
+/** Do two hosts name the same Service, as Istio resolves them in `namespace`? */
+export function sameHost(a: string, b: string, namespace: string): boolean {
+  return resolveHost(a, namespace) === resolveHost(b, namespace);
+}
+
+/** The Service (name, namespace) a host resolves to, or undefined for a host that is not a Kubernetes Service. */
+export function serviceOfHost(host: string, namespace: string): { name: string; namespace: string } | undefined {
+  const m = /^([a-z0-9-]+)\.([a-z0-9-]+)\.svc\.(.+)$/.exec(resolveHost(host, namespace));
+  return m && m[3] === CLUSTER_DOMAIN ? { name: m[1]!, namespace: m[2]! } : undefined;
+}
+
+/** `web.<ns>` or `web.<ns>.svc`: meant as a Service, but Istio does not expand it. */
+function unexpandedForm(host: string, namespace: string): boolean {
+  return new RegExp(`^[a-z0-9-]+\\.${namespace.replace(/[.]/g, '\\.')}(\\.svc)?$`).test(host);
+}
+
+/** The same Service's host in the form `like` is written (short or fully qualified). */
+function inFormOf(service: string, like: string, namespace: string): string {
+  return like.includes('.') ? resolveHost(service, namespace) : service;
 }
 
 // ---- destinations --------------------------------------------------------------------------
 
-/** The destination of stable traffic: the stable subset of the host, or the stable Service. */
-export function stableDestination(traffic: TrafficSpec): { host: string; subset?: string } {
-  const r = traffic.routing;
-  return r.mode === 'subset' ? { host: traffic.host, subset: r.stableSubset } : { host: r.stableService };
+/** The stable Service host in service mode: traffic.host, which defaults to the stable Service (hostProblems checks it names it). */
+function stableServiceHost(t: IstioTraffic, _r: ServiceRouting): string {
+  return t.host;
 }
 
-/** The destination of canary traffic: the canary subset of the host, or the canary Service. */
-export function canaryDestination(traffic: TrafficSpec): { host: string; subset?: string } {
-  const r = traffic.routing;
-  return r.mode === 'subset' ? { host: traffic.host, subset: r.canarySubset } : { host: r.canaryService };
+/** Problems with spec.traffic.host itself. */
+export function hostProblems(c: IstioContext): string[] {
+  const r = c.traffic.routing;
+  if (unexpandedForm(c.traffic.host, c.namespace)) {
+    const svc = c.traffic.host.split('.')[0]!;
+    return [`spec.traffic.host "${c.traffic.host}" is not a Service host as Istio resolves it (it expands only names without a dot); write "${svc}" or "${resolveHost(svc, c.namespace)}"`];
+  }
+  if (r.mode === 'service' && !sameHost(c.traffic.host, r.stableService, c.namespace)) {
+    return [`spec.traffic.host "${c.traffic.host}" does not name the stable Service ${c.namespace}/${r.stableService}; in service routing the host is the stable Service's (leave it out, or write "${r.stableService}" or "${resolveHost(r.stableService, c.namespace)}")`];
+  }
+  return [];
 }
 
-/** Exact match on host and subset, as configured (no short-name/FQDN folding). */
-function isDestination(d: IstioDestination | undefined, want: { host: string; subset?: string }): boolean {
-  return d !== undefined && d.host === want.host && d.subset === want.subset;
+/** Is `d` the stable destination? In subset mode a destination to the host without a subset counts too (a plain route, before Ramp adds subsets). */
+function isStable(d: IstioDestination | undefined, c: IstioContext): boolean {
+  if (!d) return false;
+  const r = c.traffic.routing;
+  if (r.mode === 'subset') return sameHost(d.host, c.traffic.host, c.namespace) && (d.subset === r.stableSubset || d.subset === undefined);
+  return sameHost(d.host, stableServiceHost(c.traffic, r), c.namespace) && d.subset === undefined;
+}
+
+function isCanary(d: IstioDestination | undefined, c: IstioContext): boolean {
+  if (!d) return false;
+  const r = c.traffic.routing;
+  if (r.mode === 'subset') return sameHost(d.host, c.traffic.host, c.namespace) && d.subset === r.canarySubset;
+  return sameHost(d.host, r.canaryService, c.namespace) && d.subset === undefined;
+}
+
+function describeStable(c: IstioContext): string {
+  const r = c.traffic.routing;
+  return r.mode === 'subset' ? `${c.traffic.host} (subset ${r.stableSubset}, or no subset)` : stableServiceHost(c.traffic, r);
 }
 
 // ---- finding the managed routes ------------------------------------------------------------
 
-/**
- * Finds routes by name; '' stands for the default route (the single route without `match`).
- * Never throws: what is missing or ambiguous comes back as problems.
- */
-function locate(vs: VirtualService, names: string[]): { routes: (ManagedRoute & { selector: string })[]; problems: string[] } {
+/** The key a selector is recorded under. */
+export function selectorKey(s: RouteSelector): string {
+  if ('name' in s) return `name:${s.name}`;
+  if ('index' in s) return `index:${s.index}`;
+  if ('prefix' in s) return `prefix:${s.prefix}`;
+  return 'default';
+}
+
+function describeSelector(s: RouteSelector): string {
+  if ('name' in s) return `named "${s.name}"`;
+  if ('index' in s) return `at index ${s.index}`;
+  if ('prefix' in s) return `matching the URI prefix "${s.prefix}"`;
+  return 'without match (the default route)';
+}
+
+function selectorFromKey(key: string): RouteSelector {
+  if (key === 'default') return { default: true };
+  const [kind, ...rest] = key.split(':');
+  const v = rest.join(':');
+  if (kind === 'name') return { name: v };
+  if (kind === 'index') return { index: Number(v) };
+  return { prefix: v };
+}
+
+function matches(r: HttpRoute, i: number, s: RouteSelector): boolean {
+  if ('name' in s) return r.name === s.name;
+  if ('index' in s) return i === s.index;
+  if ('prefix' in s) return (r.match ?? []).some((m) => m.uri?.prefix === s.prefix);
+  return !hasMatch(r);
+}
+
+/** Finds routes by selector (the default route when there is none). Never throws: what is missing or ambiguous comes back as problems. */
+function locate(vs: VirtualService, selectors: readonly RouteSelector[]): { routes: ManagedRoute[]; problems: string[] } {
   const id = objectId('VirtualService', vs.metadata);
   const http = vs.spec?.http ?? [];
-  const routes: (ManagedRoute & { selector: string })[] = [];
+  const routes: ManagedRoute[] = [];
   const problems: string[] = [];
   if (http.length === 0) {
     return { routes, problems: [`${id} has no HTTP routes (spec.http is empty); Ramp shifts traffic in HTTP routes only: add one sending traffic to the stable destination`] };
   }
-  const wanted = names.length === 0 ? [''] : [...new Set(names)];
-  for (const name of wanted) {
-    const candidates = http.flatMap((r, i) => ((name === '' ? !hasMatch(r) : r.name === name) ? [i] : []));
+  const wanted = selectors.length === 0 ? [{ default: true } as const] : selectors;
+  const seen = new Set<string>();
+  const ways = http.map((r, i) => howToSelect(r, i, http)).join(', ');
+  for (const sel of wanted) {
+    const key = selectorKey(sel);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const candidates = http.flatMap((r, i) => (matches(r, i, sel) ? [i] : []));
     if (candidates.length === 0) {
-      problems.push(
-        name === ''
-          ? `${id} has no default HTTP route (one without match) (routes: ${listRoutes(http)}); set spec.traffic.virtualService.routes to the routes Ramp should manage`
-          : `${id} has no HTTP route named "${name}" (routes: ${listRoutes(http)}); set spec.traffic.virtualService.routes to one of them`,
-      );
+      problems.push(`${id} has no HTTP route ${describeSelector(sel)} (routes: ${ways}); set spec.traffic.virtualService.routes to select the routes Ramp should manage`);
       continue;
     }
     if (candidates.length > 1) {
-      const which = candidates.map((i) => routeLabel(http[i], i)).join(', ');
-      problems.push(
-        name === ''
-          ? `${id} has ${candidates.length} HTTP routes without match (${which}), so the default route is ambiguous; name the one to manage in spec.traffic.virtualService.routes`
-          : `${id} has ${candidates.length} HTTP routes named "${name}" (${which}); give each route a unique name`,
-      );
+      const which = candidates.map((i) => howToSelect(http[i], i, http)).join(', ');
+      problems.push('default' in sel
+        ? `${id} has ${candidates.length} HTTP routes without match (${which}), so the default route is ambiguous; select one in spec.traffic.virtualService.routes`
+        : `${id} has ${candidates.length} HTTP routes ${describeSelector(sel)} (${which}); select one of them by index`);
       continue;
     }
     const index = candidates[0]!;
+    if (routes.some((r) => r.index === index)) continue;
     const r = http[index]!;
     if (!Array.isArray(r.route) || r.route.length === 0) {
       problems.push(`${id} HTTP route ${routeLabel(r, index)} has no route destinations (a redirect or direct response?); manage a route that forwards to the stable destination`);
       continue;
     }
-    routes.push({ index, name: r.name ?? '', route: r.route, selector: name });
+    routes.push({ index, name: r.name ?? '', route: r.route, selector: key });
   }
   return { routes, problems };
 }
 
 /** Problems with the destinations of one managed route: the stable one must be there, and nothing but stable and canary. */
-function destinationProblems(vs: VirtualService, r: ManagedRoute, traffic: TrafficSpec): string[] {
+function destinationProblems(vs: VirtualService, r: ManagedRoute, c: IstioContext): string[] {
   const id = objectId('VirtualService', vs.metadata);
   const label = routeLabel(vs.spec?.http?.[r.index], r.index);
-  const stable = stableDestination(traffic);
-  const canary = canaryDestination(traffic);
   const all = r.route.map((d) => describeDestination(d.destination)).join(', ');
-  if (!r.route.some((d) => isDestination(d.destination, stable))) {
-    const fix = traffic.routing.mode === 'subset'
-      ? 'route it to that host and subset, or set spec.traffic.host and spec.traffic.routing.stableSubset to match'
+  const stableEntries = r.route.filter((d) => isStable(d.destination, c));
+  if (stableEntries.length === 0) {
+    const unexpanded = r.route.find((d) => unexpandedForm(d.destination?.host ?? '', c.namespace));
+    if (unexpanded) {
+      const svc = unexpanded.destination.host.split('.')[0]!;
+      return [`${id} HTTP route ${label} sends traffic to host "${unexpanded.destination.host}", which Istio does not resolve to the Service ${c.namespace}/${svc} (it expands only names without a dot); write "${svc}" or "${resolveHost(svc, c.namespace)}" in the route`];
+    }
+    const fix = c.traffic.routing.mode === 'subset'
+      ? 'route it to that host, or set spec.traffic.host and spec.traffic.routing.stableSubset to match'
       : 'route it to that Service, or set spec.traffic.routing.stableService to match';
     // The destinations are listed here already; a second "other destinations" problem would repeat them.
-    return [`${id} HTTP route ${label} has no destination ${describeDestination(stable)} (destinations: ${all}); ${fix}`];
+    return [`${id} HTTP route ${label} has no destination ${describeStable(c)} (destinations: ${all}); ${fix}`];
   }
-  const others = r.route.filter((d) => !isDestination(d.destination, stable) && !isDestination(d.destination, canary));
-  if (others.length === 0) return [];
-  return [
-    `${id} HTTP route ${label} also sends traffic to ${others.map((d) => describeDestination(d.destination)).join(', ')}; Ramp splits a route between stable and canary only: move other destinations to a route of their own`,
-  ];
+  const problems: string[] = [];
+  if (stableEntries.length > 1) problems.push(`${id} HTTP route ${label} has ${stableEntries.length} entries for the stable destination; Ramp manages a route with one`);
+  const others = r.route.filter((d) => !isStable(d.destination, c) && !isCanary(d.destination, c));
+  if (others.length > 0) {
+    problems.push(`${id} HTTP route ${label} also sends traffic to ${others.map((d) => describeDestination(d.destination)).join(', ')}; Ramp splits a route between stable and canary only: move other destinations to a route of their own`);
+  }
+  return problems;
 }
 
 /** Every problem preventing Ramp from managing the VirtualService's routes; empty when it can. */
-export function inspectVirtualService(vs: VirtualService, traffic: TrafficSpec): string[] {
-  const { routes, problems } = locate(vs, traffic.virtualService.routes);
-  return [...problems, ...routes.flatMap((r) => destinationProblems(vs, r, traffic))];
+export function inspectVirtualService(vs: VirtualService, c: IstioContext): string[] {
+  const { routes, problems } = locate(vs, c.traffic.virtualService.routes);
+  return [...problems, ...routes.flatMap((r) => destinationProblems(vs, r, c))];
 }
 
-/** The managed routes (by name from traffic.virtualService.routes, or the default route); throws TrafficConfigError naming every problem. */
-export function findManagedRoutes(vs: VirtualService, traffic: TrafficSpec): ManagedRoute[] {
-  const { routes, problems } = locate(vs, traffic.virtualService.routes);
-  const all = [...problems, ...routes.flatMap((r) => destinationProblems(vs, r, traffic))];
+/** The managed routes; throws TrafficConfigError naming every problem. */
+export function findManagedRoutes(vs: VirtualService, c: IstioContext): ManagedRoute[] {
+  const { routes, problems } = locate(vs, c.traffic.virtualService.routes);
+  const all = [...problems, ...routes.flatMap((r) => destinationProblems(vs, r, c))];
   if (all.length > 0) throw new TrafficConfigError(all);
   return routes;
 }
@@ -270,25 +378,28 @@ export function assertWeight(w: number): void {
 
 /**
  * The `route` array of a managed route for a canary weight: the stable entry (with its other fields,
- * such as headers, kept) at 100-w, then the same entry pointed at the canary destination at w.
- * Depends only on the stable entry, so it is the same whether or not a canary entry existed.
+ * such as headers, kept) at 100-w, then the same entry pointed at the canary destination at w. Hosts
+ * keep the form the route used (short or fully qualified). Depends only on the stable entry, so it
+ * is the same whether or not a canary entry existed.
  */
-export function weightedRoute(original: RouteDestination[], traffic: TrafficSpec, canaryWeight: number): RouteDestination[] {
+export function weightedRoute(original: RouteDestination[], c: IstioContext, canaryWeight: number): RouteDestination[] {
   assertWeight(canaryWeight);
-  const stable = stableDestination(traffic);
-  const entry = original.find((d) => isDestination(d.destination, stable));
+  const entry = original.find((d) => isStable(d.destination, c));
   if (!entry) {
-    throw new TrafficConfigError([`route has no destination ${describeDestination(stable)} (destinations: ${original.map((d) => describeDestination(d.destination)).join(', ')})`]);
+    throw new TrafficConfigError([`route has no destination ${describeStable(c)} (destinations: ${original.map((d) => describeDestination(d.destination)).join(', ')})`]);
   }
   const { destination, weight: _weight, ...rest } = entry;
-  const port = traffic.port !== undefined ? { number: traffic.port } : destination.port;
-  const at = (want: { host: string; subset?: string }): IstioDestination => {
+  const port = c.traffic.port !== undefined ? { number: c.traffic.port } : destination.port;
+  const at = (host: string, subset: string | undefined): IstioDestination => {
     const { subset: _subset, port: _port, ...other } = destination;
-    return { ...other, host: want.host, ...(want.subset !== undefined ? { subset: want.subset } : {}), ...(port !== undefined ? { port } : {}) };
+    return { ...other, host, ...(subset !== undefined ? { subset } : {}), ...(port !== undefined ? { port } : {}) };
   };
+  const r = c.traffic.routing;
+  const stable = r.mode === 'subset' ? at(destination.host, r.stableSubset) : at(destination.host, undefined);
+  const canary = r.mode === 'subset' ? at(destination.host, r.canarySubset) : at(inFormOf(r.canaryService, destination.host, c.namespace), undefined);
   return [
-    { ...rest, destination: at(stable), weight: 100 - canaryWeight },
-    { ...rest, destination: at(canaryDestination(traffic)), weight: canaryWeight },
+    { ...rest, destination: stable, weight: 100 - canaryWeight },
+    { ...rest, destination: canary, weight: canaryWeight },
   ];
 }
 
@@ -296,18 +407,15 @@ export function weightedRoute(original: RouteDestination[], traffic: TrafficSpec
  * Split of a route array. A destination without a weight gets 100 when it is the only one (Istio's
  * rule) and 0 otherwise.
  */
-export function routeWeights(route: RouteDestination[], traffic: TrafficSpec): RouteWeights {
-  const stable = stableDestination(traffic);
-  const canary = canaryDestination(traffic);
+export function routeWeights(route: RouteDestination[], c: IstioContext): RouteWeights {
   const weightOf = (d: RouteDestination) => d.weight ?? (route.length === 1 ? 100 : 0);
-  const sum = (want: { host: string; subset?: string }) =>
-    route.filter((d) => isDestination(d.destination, want)).reduce((acc, d) => acc + weightOf(d), 0);
-  return { stable: sum(stable), canary: sum(canary) };
+  const sum = (pick: (d: IstioDestination) => boolean) => route.filter((d) => pick(d.destination)).reduce((acc, d) => acc + weightOf(d), 0);
+  return { stable: sum((d) => isStable(d, c)), canary: sum((d) => isCanary(d, c)) };
 }
 
 /** The split of every managed route, in spec.http order. */
-export function readWeights(vs: VirtualService, traffic: TrafficSpec): { name: string; weights: RouteWeights }[] {
-  return findManagedRoutes(vs, traffic).map((r) => ({ name: r.name, weights: routeWeights(r.route, traffic) }));
+export function readWeights(vs: VirtualService, c: IstioContext): { name: string; weights: RouteWeights }[] {
+  return findManagedRoutes(vs, c).map((r) => ({ name: r.name || r.selector, weights: routeWeights(r.route, c) }));
 }
 
 // ---- patches -------------------------------------------------------------------------------
@@ -323,7 +431,7 @@ function guards(meta: ObjectMeta | undefined, kind: string, http: HttpRoute[] | 
   const ops: JsonPatchOp[] = [{ op: 'test', path: '/metadata/resourceVersion', value: meta.resourceVersion }];
   for (const i of indexes) {
     const name = http?.[i]?.name;
-    // An unnamed default route has no name to test; the resourceVersion test covers it.
+    // An unnamed route has no name to test; the resourceVersion test covers it.
     if (name) ops.push({ op: 'test', path: `/spec/http/${i}/name`, value: name });
   }
   return ops;
@@ -341,14 +449,14 @@ function routesPatch(vs: VirtualService, desired: { index: number; route: unknow
 }
 
 /** JSON Patch setting the canary weight of every managed route; [] when they already carry it. Other routes are untouched. */
-export function buildSetWeightPatch(vs: VirtualService, traffic: TrafficSpec, canaryWeight: number): JsonPatchOp[] {
-  const routes = findManagedRoutes(vs, traffic);
-  return routesPatch(vs, routes.map((r) => ({ index: r.index, route: weightedRoute(r.route, traffic, canaryWeight) })));
+export function buildSetWeightPatch(vs: VirtualService, c: IstioContext, canaryWeight: number): JsonPatchOp[] {
+  const routes = findManagedRoutes(vs, c);
+  return routesPatch(vs, routes.map((r) => ({ index: r.index, route: weightedRoute(r.route, c, canaryWeight) })));
 }
 
-/** The managed routes as they are now, for a TrafficSnapshot. */
-export function snapshotRoutes(vs: VirtualService, traffic: TrafficSpec): SnapshotRoute[] {
-  return findManagedRoutes(vs, traffic).map((r) => ({ name: r.name, route: cloneJson(r.route) }));
+/** The managed routes as they are now, for a snapshot. */
+export function snapshotRoutes(vs: VirtualService, c: IstioContext): SnapshotRoute[] {
+  return findManagedRoutes(vs, c).map((r) => ({ selector: r.selector, route: cloneJson(r.route) }));
 }
 
 /**
@@ -357,67 +465,113 @@ export function snapshotRoutes(vs: VirtualService, traffic: TrafficSpec): Snapsh
  */
 export function buildRestoreRoutesPatch(vs: VirtualService, routes: SnapshotRoute[]): { ops: JsonPatchOp[]; missing: string[] } {
   const missing: string[] = [];
-  const found: (ManagedRoute & { selector: string })[] = [];
+  const desired: { index: number; route: unknown[] }[] = [];
   for (const r of routes) {
-    const { routes: one, problems } = locate(vs, [r.name]);
-    if (problems.length > 0) missing.push(r.name || 'default');
-    else found.push(...one);
+    const { routes: found, problems } = locate(vs, [selectorFromKey(r.selector)]);
+    if (problems.length > 0 || !found[0]) missing.push(r.selector);
+    else desired.push({ index: found[0].index, route: r.route });
   }
-  const bySelector = new Map(routes.map((r) => [r.name, r.route]));
-  return { ops: routesPatch(vs, found.map((f) => ({ index: f.index, route: bySelector.get(f.selector)! }))), missing };
+  return { ops: routesPatch(vs, desired), missing };
 }
 
-/** Names of the HTTP routes (any, not only managed ones) that still send traffic (weight > 0) to the canary destination. */
-export function routesToCanary(vs: VirtualService, traffic: TrafficSpec): string[] {
-  const canary = canaryDestination(traffic);
+/** The HTTP routes (any, not only managed ones) that still send traffic (weight > 0) to the canary destination. */
+export function routesToCanary(vs: VirtualService, c: IstioContext): string[] {
   const http = vs.spec?.http ?? [];
   return http.flatMap((r, i) => {
     const route = r.route ?? [];
-    const sends = route.some((d) => isDestination(d.destination, canary) && (d.weight ?? (route.length === 1 ? 100 : 0)) > 0);
+    const sends = route.some((d) => isCanary(d.destination, c) && (d.weight ?? (route.length === 1 ? 100 : 0)) > 0);
     return sends ? [r.name ? r.name : `#${i} (unnamed)`] : [];
   });
 }
 
-function cloneJson<T>(v: T): T {
-  return JSON.parse(JSON.stringify(v)) as T;
-}
-
 // ---- DestinationRule -----------------------------------------------------------------------
 
-/** True when two service hosts name the same Service in `namespace` (short name, name.ns, name.ns.svc, or FQDN). */
-export function sameServiceHost(a: string, b: string, namespace: string): boolean {
-  const norm = (h: string) => {
-    const parts = h.split('.');
-    if (parts.length === 1) return `${h}.${namespace}`;
-    if (parts.length >= 3 && parts[2] === 'svc') return `${parts[0]}.${parts[1]}`;
-    return h;
-  };
-  return a === b || norm(a) === norm(b);
+/** The DestinationRules among `rules` that apply to the traffic's host. */
+export function rulesForHost(rules: DestinationRule[], c: IstioContext): DestinationRule[] {
+  return rules.filter((dr) => dr.spec?.host !== undefined && sameHost(dr.spec.host, c.traffic.host, c.namespace));
 }
 
-/** Problems preventing Ramp from using the DestinationRule; empty when it can. */
-export function inspectDestinationRule(dr: DestinationRule, traffic: TrafficSpec, namespace: string): string[] {
-  const host = dr.spec?.host;
-  if (host !== undefined && sameServiceHost(host, traffic.host, namespace)) return [];
-  return [
-    `${objectId('DestinationRule', dr.metadata)} is for host ${JSON.stringify(host ?? '')}, not ${JSON.stringify(traffic.host)}; set spec.traffic.host to the DestinationRule's host, or spec.traffic.routing.destinationRule to the rule for ${traffic.host}`,
-  ];
+/** What to do about the DestinationRule in subset mode. */
+export type RulePlan =
+  | { kind: 'use'; rule: DestinationRule }
+  | { kind: 'create'; name: string }
+  | { kind: 'problem'; problem: string };
+
+/**
+ * Which DestinationRule a rollout uses: the one the spec names, or the one rule for the host; none
+ * for the host → Ramp creates one (named by the spec, else `<rollout>-ramp`) and deletes it afterwards.
+ */
+export function planDestinationRule(rules: DestinationRule[], c: IstioContext, rollout: string): RulePlan {
+  const r = c.traffic.routing as SubsetRouting;
+  const forHost = rulesForHost(rules, c);
+  if (r.destinationRule !== undefined) {
+    const named = rules.find((dr) => dr.metadata?.name === r.destinationRule);
+    if (named) {
+      if (!forHost.includes(named)) {
+        return {
+          kind: 'problem',
+          problem: `${objectId('DestinationRule', named.metadata)} is for host ${JSON.stringify(named.spec?.host ?? '')}, not ${JSON.stringify(c.traffic.host)}; set spec.traffic.host to the DestinationRule's host, or spec.traffic.routing.destinationRule to the rule for ${c.traffic.host}`,
+        };
+      }
+      return { kind: 'use', rule: named };
+    }
+    if (forHost.length > 0) {
+      return { kind: 'problem', problem: `DestinationRule ${c.namespace}/${r.destinationRule} not found, and ${forHost.map((d) => objectId('DestinationRule', d.metadata)).join(', ')} already covers host ${c.traffic.host}; set spec.traffic.routing.destinationRule to it (two rules for one host conflict in Istio)` };
+    }
+    return { kind: 'create', name: r.destinationRule };
+  }
+  if (forHost.length === 1) return { kind: 'use', rule: forHost[0]! };
+  if (forHost.length > 1) {
+    return { kind: 'problem', problem: `${forHost.length} DestinationRules cover host ${c.traffic.host} (${forHost.map((d) => d.metadata?.name).join(', ')}); set spec.traffic.routing.destinationRule to the one Ramp should add its subsets to` };
+  }
+  return { kind: 'create', name: `${rollout}-ramp` };
+}
+
+/** A DestinationRule Ramp creates for a rollout: the host with the stable and canary subsets. */
+export function buildDestinationRule(name: string, c: IstioContext, versions: Versions): DestinationRule {
+  const r = c.traffic.routing as SubsetRouting;
+  return {
+    apiVersion: 'networking.istio.io/v1',
+    kind: 'DestinationRule',
+    metadata: { name, namespace: c.namespace, labels: { [MANAGED_BY_LABEL]: MANAGED_BY } },
+    spec: { host: c.traffic.host, subsets: ensureSubsets(undefined, r, versions) },
+  };
 }
 
 /**
  * Subsets with the stable and canary subsets present and selecting the version label; other subsets,
  * and other labels and fields of these two, are kept. New subsets go at the end.
  */
-export function ensureSubsets(current: Subset[] | undefined, routing: SubsetRouting, versionLabel: VersionLabel): Subset[] {
+export function ensureSubsets(current: Subset[] | undefined, routing: SubsetRouting, versions: Pick<Versions, 'key' | 'stable' | 'canary'>): Subset[] {
   const out = (current ?? []).map((s) => ({ ...s }));
   const ensure = (name: string, value: string) => {
     const existing = out.find((s) => s.name === name);
-    if (existing) existing.labels = { ...existing.labels, [versionLabel.key]: value };
-    else out.push({ name, labels: { [versionLabel.key]: value } });
+    if (existing) existing.labels = { ...existing.labels, [versions.key]: value };
+    else out.push({ name, labels: { [versions.key]: value } });
   };
-  ensure(routing.stableSubset, versionLabel.stable);
-  ensure(routing.canarySubset, versionLabel.canary);
+  ensure(routing.stableSubset, versions.stable);
+  ensure(routing.canarySubset, versions.canary);
   return out;
+}
+
+/**
+ * The stable subset during a promotion, so that it always has ready pods: at `begin` it stops
+ * selecting by version (old and new stable pods, and the canary's, are all in it while the stable
+ * rolls); at `end` it selects the new version. Other subsets are kept.
+ */
+export function promotionSubsets(current: Subset[] | undefined, routing: SubsetRouting, versions: Versions, stage: 'begin' | 'end'): Subset[] {
+  return (current ?? []).map((s) => {
+    if (s.name !== routing.stableSubset) return s;
+    const labels = { ...(s.labels ?? {}) };
+    if (stage === 'begin') delete labels[versions.key];
+    else labels[versions.key] = versions.canary;
+    return { ...s, labels };
+  });
+}
+
+/** A snapshot's subsets after a promotion: the stable subset selects the new version (so an undo keeps it so). */
+export function rebaseSubsets(snapshot: Subset[] | undefined, routing: SubsetRouting, versions: Versions): Subset[] | undefined {
+  return snapshot?.map((s) => (s.name === routing.stableSubset ? { ...s, labels: { ...(s.labels ?? {}), [versions.key]: versions.canary } } : s));
 }
 
 /**
@@ -450,37 +604,103 @@ export function buildSubsetsPatch(dr: DestinationRule, subsets: Subset[] | undef
   return [...guard, { op: current === undefined ? 'add' : 'replace', path: '/spec/subsets', value: subsets }];
 }
 
-// ---- canary Service ------------------------------------------------------------------------
+// ---- Services: the canary Service and separating selectors ---------------------------------
+
+/** Does a Service selector select pods with these labels? (Every selector entry must match.) */
+export function selects(selector: Record<string, string> | undefined, labels: Record<string, string>): boolean {
+  if (!selector || Object.keys(selector).length === 0) return false;
+  return Object.entries(selector).every(([k, v]) => labels[k] === v);
+}
 
 /**
- * The canary Service for service mode: the target Service's ports, the stable Service's selector with
- * the version label set to the canary value, labelled as Ramp's. Throws TrafficConfigError when the
- * stable Service selects no pods by label (headless without selector, ExternalName).
+ * The canary Service for service mode: the target Service's ports, the stable Service's selector (as
+ * it was before the rollout) with the version label set to the canary value, labelled as Ramp's.
+ * Throws TrafficConfigError when the stable Service selects no pods by label (headless without
+ * selector, ExternalName).
  */
 export function buildCanaryService(input: {
   name: string;
   namespace: string;
   target: Service;
-  stable: Service;
-  versionLabel: VersionLabel;
+  stableSelector: Record<string, string> | undefined;
+  stableName: string;
+  versions: Pick<Versions, 'key' | 'canary'>;
 }): Service & { metadata: ObjectMeta; spec: { ports: ServicePort[]; selector: Record<string, string> } } {
-  const { name, namespace, target, stable, versionLabel } = input;
-  const selector = stable.spec?.selector;
+  const { name, namespace, target, stableSelector, versions } = input;
   const problems: string[] = [];
-  if (!selector || Object.keys(selector).length === 0) {
-    problems.push(`${objectId('Service', stable.metadata)} has no selector, so Ramp cannot derive the canary Service ${namespace}/${name} from it; create ${name} yourself, selecting the canary pods`);
+  if (!stableSelector || Object.keys(stableSelector).length === 0) {
+    problems.push(`Service ${namespace}/${input.stableName} has no selector, so Ramp cannot derive the canary Service ${namespace}/${name} from it; create ${name} yourself, selecting the canary pods`);
   }
   const ports = target.spec?.ports ?? [];
   if (ports.length === 0) {
     problems.push(`${objectId('Service', target.metadata)} has no ports to copy to the canary Service ${namespace}/${name}; create ${name} yourself`);
   }
   if (problems.length > 0) throw new TrafficConfigError(problems);
+  const selector = { ...stableSelector };
+  delete selector[POD_TEMPLATE_HASH];
   return {
     metadata: { name, namespace, labels: { [MANAGED_BY_LABEL]: MANAGED_BY } },
     spec: {
       // nodePort is cluster-unique and the canary Service is ClusterIP, so it is not copied.
       ports: ports.map(({ nodePort: _nodePort, ...p }) => ({ ...p })),
-      selector: { ...selector, [versionLabel.key]: versionLabel.canary },
+      selector: { ...selector, [versions.key]: versions.canary },
     },
   };
+}
+
+/** What service routing needs done to the Services' selectors so that each selects only its own version's pods. */
+export interface ServicePins {
+  /** The stable Service's selector during the rollout, when it must change (it would select the canary's pods). */
+  stable?: Record<string, string>;
+  /** The canary Service's selector during the rollout, when it must change (it would select the stable's pods). */
+  canary?: Record<string, string>;
+  problems: string[];
+}
+
+/**
+ * Service routing is only safe when the stable Service selects no canary pod and the canary
+ * Service no stable pod. Guides often point both at every pod of the app (Argo Rollouts narrows them
+ * itself during a rollout); Ramp narrows them too, and puts them back afterwards: the stable Service
+ * by the stable ReplicaSet's pod-template-hash, the canary Service by the canary's version label.
+ */
+export function planServicePins(input: {
+  namespace: string;
+  stable: { name: string; selector?: Record<string, string> };
+  /** Absent: Ramp creates the canary Service (from the stable's selector plus the version label). */
+  canary?: { name: string; selector?: Record<string, string> };
+  /** Labels of the stable's pods (pod template plus pod-template-hash). */
+  stablePods: Record<string, string>;
+  /** Labels the canary's pods will carry (the stable's template with the canary's version value). */
+  canaryPods: Record<string, string>;
+  versions: Pick<Versions, 'key' | 'canary'>;
+  stableHash: string;
+}): ServicePins {
+  const { namespace, stable, canary, stablePods, canaryPods, versions } = input;
+  const out: ServicePins = { problems: [] };
+  const sid = `Service ${namespace}/${stable.name}`;
+  if (!stable.selector || Object.keys(stable.selector).length === 0) {
+    out.problems.push(`${sid} has no selector, so Ramp cannot tell which pods it sends traffic to; service routing needs a stable Service that selects the stable's pods by label`);
+  } else if (!selects(stable.selector, stablePods)) {
+    out.problems.push(`${sid} does not select the stable Deployment's pods (selector ${JSON.stringify(stable.selector)}); point spec.traffic.routing.stableService at the Service for them`);
+  } else if (selects(stable.selector, canaryPods)) {
+    out.stable = { ...stable.selector, [POD_TEMPLATE_HASH]: input.stableHash };
+  }
+  if (canary) {
+    const cid = `Service ${namespace}/${canary.name}`;
+    if (!canary.selector || Object.keys(canary.selector).length === 0) {
+      out.problems.push(`${cid} has no selector; the canary Service must select the canary's pods by label`);
+    } else {
+      const pinned = selects(canary.selector, stablePods) ? { ...canary.selector, [versions.key]: versions.canary } : canary.selector;
+      if (!selects(pinned, canaryPods)) {
+        out.problems.push(`${cid} will not select the canary's pods (selector ${JSON.stringify(canary.selector)}, canary pods ${JSON.stringify(canaryPods)}); make it select the app's pods, or let Ramp create it (remove it)`);
+      } else if (pinned !== canary.selector) out.canary = pinned;
+    }
+  }
+  return out;
+}
+
+/** JSON Patch setting a Service's selector, guarded by the resourceVersion read; [] when unchanged. */
+export function buildSelectorPatch(svc: Service, selector: Record<string, string>): JsonPatchOp[] {
+  if (jsonEqual(svc.spec?.selector, selector)) return [];
+  return [...guards(svc.metadata, 'Service', undefined, []), { op: 'replace', path: '/spec/selector', value: selector }];
 }

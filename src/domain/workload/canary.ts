@@ -2,6 +2,7 @@
  * Pure builders for the canary Deployment and for promotion, over narrow local types (no client
  * library here): compute the object, let an activity apply it.
  */
+import type { Versions } from '../rollout/model';
 import type { CanarySpec } from '../spec/schema';
 
 /** The parts of a Deployment Ramp reads and writes. */
@@ -55,14 +56,7 @@ export function mergePatch(target: unknown, patch: unknown): unknown {
 /** Problems that make the stable Deployment unusable as a canary base, in words. */
 export function checkStable(stable: DeploymentLike, canary: CanarySpec): string[] {
   const name = `Deployment ${stable.metadata?.namespace}/${stable.metadata?.name}`;
-  const { key, stable: stableValue } = canary.versionLabel;
   const problems: string[] = [];
-  const selector = stable.spec?.selector.matchLabels ?? {};
-  if (selector[key] === undefined) {
-    problems.push(`${name}: its selector has no "${key}" label, so it would also select the canary's pods; add ${key}: ${stableValue} to spec.selector.matchLabels and the pod template labels`);
-  } else if (selector[key] !== stableValue) {
-    problems.push(`${name}: its selector has ${key}=${selector[key]}, but spec.canary.versionLabel.stable is "${stableValue}"; make them agree`);
-  }
   const containers = stable.spec?.template.spec?.containers ?? [];
   if (canary.container !== undefined && !containers.some((c) => c.name === canary.container)) {
     problems.push(`${name} has no container "${canary.container}" (containers: ${containers.map((c) => c.name).join(', ')}); fix spec.canary.container`);
@@ -71,11 +65,17 @@ export function checkStable(stable: DeploymentLike, canary: CanarySpec): string[
   return problems;
 }
 
-/** The canary: a copy of stable with the canary version label, the new image and the pod-template patch. */
-export function buildCanaryDeployment(stable: DeploymentLike, canary: CanarySpec, rolloutName: string): DeploymentLike {
+/**
+ * The canary: a copy of stable with the canary's version label, the new image and the pod-template
+ * patch. Its selector is the stable's plus the version label, so it selects only its own pods. The
+ * stable's selector may lack the label (the MuShop guide's shape) and then also matches the canary's
+ * pods: the controllers keep them apart by owner references and pod-template-hash
+ * (docs/decisions/0015).
+ */
+export function buildCanaryDeployment(stable: DeploymentLike, canary: CanarySpec, rolloutName: string, versions: Versions): DeploymentLike {
   const problems = checkStable(stable, canary);
   if (problems.length > 0) throw new WorkloadSpecError(problems.join('\n'));
-  const { key, canary: canaryValue } = canary.versionLabel;
+  const { key, canary: canaryValue } = versions;
   const base = stable.spec!;
   let template = JSON.parse(JSON.stringify(base.template)) as PodTemplateLike;
   template.metadata = { ...(template.metadata ?? {}), labels: { ...(template.metadata?.labels ?? {}), [key]: canaryValue } };
@@ -112,10 +112,22 @@ export function buildCanaryDeployment(stable: DeploymentLike, canary: CanarySpec
   };
 }
 
-/** Stable's new pod template at promotion: the canary's, with the stable version label back. */
-export function promotedStableTemplate(canaryTemplate: PodTemplateLike, versionLabel: CanarySpec['versionLabel']): PodTemplateLike {
+/** Istio's pod label for the version its telemetry reports (destination_canonical_revision). */
+export const CANONICAL_REVISION = 'service.istio.io/canonical-revision';
+
+/**
+ * Stable's new pod template at promotion: the canary's. The pods carry the canary's version value —
+ * unless the stable's selector pins the key (immutable): then they keep the stable's value, and the
+ * version they run is recorded in Istio's canonical-revision label.
+ */
+export function promotedStableTemplate(canaryTemplate: PodTemplateLike, versions: Versions): PodTemplateLike {
   const t = JSON.parse(JSON.stringify(canaryTemplate)) as PodTemplateLike;
-  t.metadata = { ...(t.metadata ?? {}), labels: { ...(t.metadata?.labels ?? {}), [versionLabel.key]: versionLabel.stable } };
+  const labels = { ...(t.metadata?.labels ?? {}) };
+  if (versions.stablePinned) {
+    labels[versions.key] = versions.stable;
+    labels[CANONICAL_REVISION] = versions.canary;
+  } else labels[versions.key] = versions.canary;
+  t.metadata = { ...(t.metadata ?? {}), labels };
   return t;
 }
 

@@ -79,7 +79,8 @@ describe.each(modes)('Istio traffic router, $mode mode', ({ mode, routing, stabl
 
   const ref: TrafficRef = {
     namespace,
-    traffic: { provider: 'istio', virtualService: { name: 'storefront', routes: [] }, host: 'storefront', routing, onDrift: 'pause' },
+    rollout: 'storefront',
+    traffic: { provider: 'istio', virtualService: { name: 'storefront', routes: [] }, host: stableHost, routing, onDrift: 'pause' },
     versions,
     targetService: 'storefront',
     stableDeployment: 'storefront',
@@ -172,7 +173,7 @@ describe.each(modes)('Istio traffic router, $mode mode', ({ mode, routing, stabl
       expect(problems).toHaveLength(3);
     }
 
-    const noRoute = await activities.inspectTraffic({ ...ref, traffic: { ...ref.traffic, virtualService: { name: 'storefront', routes: ['primary', 'beta'] } } });
+    const noRoute = await activities.inspectTraffic({ ...ref, traffic: { ...ref.traffic, virtualService: { name: 'storefront', routes: [{ name: 'primary' }, { name: 'beta' }] } } });
     expect(noRoute.problems).toContain(`VirtualService ${namespace}/storefront has no HTTP route named "primary" (routes: api, assets, #2 (unnamed)); set spec.traffic.virtualService.routes to one of them`);
     expect(noRoute.problems.join('\n')).toContain('no HTTP route named "beta"');
   });
@@ -229,7 +230,7 @@ describe.each(modes)('Istio traffic router, $mode mode', ({ mode, routing, stabl
     const after = await readVs();
     // Generation counts spec writes: exactly one PATCH.
     expect(after.metadata.generation).toBe(before.metadata.generation + 1);
-    expect(routeWeights(defaultRoute(after), ref.traffic)).toEqual({ stable: 100 - w, canary: w });
+    expect(routeWeights(defaultRoute(after), { traffic: ref.traffic, namespace })).toEqual({ stable: 100 - w, canary: w });
     expect(defaultRoute(after).map((d) => [d.destination.host, d.destination.subset, d.weight])).toEqual([
       [stableHost, stableDestination.subset, 100 - w],
       [canaryDestination.host, canaryDestination.subset, w],
@@ -258,7 +259,7 @@ describe.each(modes)('Istio traffic router, $mode mode', ({ mode, routing, stabl
 
   it('a patch built from a stale read is rejected and mapped to Conflict', async () => {
     const stale = (await readVs()) as unknown as VirtualService;
-    const ops = buildSetWeightPatch(stale, ref.traffic, 30);
+    const ops = buildSetWeightPatch(stale, { traffic: ref.traffic, namespace }, 30);
     // Someone else edits the object between our read and our write.
     await custom.patchNamespacedCustomObject(
       { ...ISTIO, namespace, plural: 'virtualservices', name: 'storefront', body: { metadata: { annotations: { 'example.com/touched': 'yes' } } } },
@@ -275,7 +276,7 @@ describe.each(modes)('Istio traffic router, $mode mode', ({ mode, routing, stabl
     // Nothing was written: the concurrent edit stands and the weights did not move.
     const now = await readVs();
     expect(now.metadata.resourceVersion).toBe(edited.metadata.resourceVersion);
-    expect(routeWeights(defaultRoute(now), ref.traffic)).toEqual({ stable: 100, canary: 0 });
+    expect(routeWeights(defaultRoute(now), { traffic: ref.traffic, namespace })).toEqual({ stable: 100, canary: 0 });
     await custom.patchNamespacedCustomObject(
       { ...ISTIO, namespace, plural: 'virtualservices', name: 'storefront', body: [{ op: 'remove', path: '/metadata/annotations' }] },
       k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch),
@@ -316,7 +317,7 @@ describe.each(modes)('Istio traffic router, $mode mode', ({ mode, routing, stabl
     await activities.trafficSetWeight(plainRef(), snapshot, { weight: 20, expected: 0, force: false });
     const vs = await readVs();
     expect((vs.spec.http[0] as { timeout?: string }).timeout).toBe('20s');
-    expect(routeWeights(defaultRoute(vs), ref.traffic)).toEqual({ stable: 80, canary: 20 });
+    expect(routeWeights(defaultRoute(vs), { traffic: ref.traffic, namespace })).toEqual({ stable: 80, canary: 20 });
     await custom.patchNamespacedCustomObject(
       { ...ISTIO, namespace, plural: 'virtualservices', name: 'storefront', body: [{ op: 'replace', path: '/spec/http/0/timeout', value: '10s' }] },
       k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch),

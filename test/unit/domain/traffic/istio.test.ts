@@ -1,4 +1,4 @@
-import type { TrafficSpec } from '../../../../src/domain/spec/schema';
+import type { IstioTraffic as TrafficSpec } from '../../../../src/domain/spec/schema';
 import {
   buildCanaryService,
   buildRestoreRoutesPatch,
@@ -8,8 +8,13 @@ import {
   ensureSubsets,
   findManagedRoutes,
   HttpRoute,
-  inspectDestinationRule,
   inspectVirtualService,
+  IstioContext,
+  planDestinationRule,
+  planServicePins,
+  promotionSubsets,
+  rebaseSubsets,
+  resolveHost,
   JsonPatchOp,
   jsonEqual,
   readWeights,
@@ -17,7 +22,8 @@ import {
   RouteDestination,
   routesToCanary,
   routeWeights,
-  sameServiceHost,
+  sameHost,
+  serviceOfHost,
   Service,
   snapshotRoutes,
   Subset,
@@ -50,7 +56,9 @@ function newTestTraffic(over: Partial<TrafficSpec> = {}): TrafficSpec {
 }
 
 const serviceTraffic = (over: Partial<TrafficSpec> = {}) =>
-  newTestTraffic({ routing: { mode: 'service', stableService: 'storefront-stable', canaryService: 'storefront-canary' }, ...over });
+  newTestTraffic({ host: 'storefront-stable', routing: { mode: 'service', stableService: 'storefront-stable', canaryService: 'storefront-canary' }, ...over });
+
+const ctx = (traffic: TrafficSpec = newTestTraffic()): IstioContext => ({ traffic, namespace: 'mushop' });
 
 const subsetRouting = newTestTraffic().routing as SubsetRouting;
 const versionLabel = { key: 'version', stable: 'v1', canary: 'v2' };
@@ -99,7 +107,7 @@ describe('findManagedRoutes', () => {
     },
   ];
   it.each(cases)('$name', ({ http, routes, want }) => {
-    const found = findManagedRoutes(newTestVirtualService(http), newTestTraffic({ virtualService: { name: 'storefront', routes } }));
+    const found = findManagedRoutes(newTestVirtualService(http), ctx(newTestTraffic({ virtualService: { name: 'storefront', routes: routes.map((name) => ({ name })) } })));
     expect(found.map((r) => ({ index: r.index, name: r.name }))).toEqual(want);
   });
 
@@ -108,7 +116,7 @@ describe('findManagedRoutes', () => {
       name: 'missing named route',
       http: [apiRoute(), assetsRoute()],
       routes: ['primary'],
-      want: [/^VirtualService mushop\/storefront has no HTTP route named "primary" \(routes: api, assets\); set spec.traffic.virtualService.routes to one of them$/],
+      want: [/^VirtualService mushop\/storefront has no HTTP route named "primary" \(routes: "api", "assets"\); set spec.traffic.virtualService.routes to select the routes Ramp should manage$/],
     },
     {
       name: 'every missing route is named',
@@ -116,11 +124,17 @@ describe('findManagedRoutes', () => {
       routes: ['primary', 'beta'],
       want: [/no HTTP route named "primary"/, /no HTTP route named "beta"/],
     },
-    { name: 'no default route', http: [apiRoute(), assetsRoute()], want: [/has no default HTTP route \(one without match\) \(routes: api, assets\); set spec.traffic.virtualService.routes/] },
+    { name: 'no default route', http: [apiRoute(), assetsRoute()], want: [/has no HTTP route without match \(the default route\) \(routes: "api", "assets"\); set spec.traffic.virtualService.routes/] },
+    {
+      name: 'unnamed routes: the message says how to select each',
+      http: [{ match: [{ uri: { prefix: '/api' } }], route: [{ destination: { host: 'api' } }] }, defaultRoute()],
+      routes: ['primary'],
+      want: [/\(routes: #0 \(unnamed; select it with \{index: 0\} or \{prefix: "\/api"\}\), #1 \(unnamed; select it with \{index: 1\} or \{default: true\}\)\)/],
+    },
     {
       name: 'ambiguous default route',
       http: [defaultRoute(), apiRoute(), { ...defaultRoute(), name: 'other' }],
-      want: [/has 2 HTTP routes without match \(#0 \(unnamed\), "other"\), so the default route is ambiguous; name the one to manage/],
+      want: [/has 2 HTTP routes without match \(#0 \(unnamed; select it with \{index: 0\}\), "other"\), so the default route is ambiguous; select one in spec.traffic.virtualService.routes/],
     },
     { name: 'duplicate route names', http: [{ ...defaultRoute(), name: 'x' }, { ...defaultRoute(), name: 'x' }], routes: ['x'], want: [/has 2 HTTP routes named "x"/] },
     { name: 'no HTTP routes at all', http: [], want: [/has no HTTP routes \(spec.http is empty\)/] },
@@ -128,12 +142,7 @@ describe('findManagedRoutes', () => {
     {
       name: 'stable subset missing',
       http: [{ route: [{ destination: { host: 'storefront', subset: 'v1' } }] }],
-      want: [/HTTP route #0 \(unnamed\) has no destination storefront subset stable \(destinations: storefront subset v1\); route it to that host and subset, or set spec.traffic.host/],
-    },
-    {
-      name: 'short host is not matched against an FQDN destination',
-      http: [{ route: [{ destination: { host: 'storefront.mushop.svc.cluster.local', subset: 'stable' } }] }],
-      want: [/has no destination storefront subset stable/],
+      want: [/HTTP route #0 \(unnamed\) has no destination storefront \(subset stable, or no subset\) \(destinations: storefront subset v1\); route it to that host, or set spec.traffic.host/],
     },
     {
       name: 'service mode: stable Service missing',
@@ -142,22 +151,28 @@ describe('findManagedRoutes', () => {
       want: [/has no destination storefront-stable \(destinations: storefront subset stable\); route it to that Service, or set spec.traffic.routing.stableService/],
     },
     {
+      name: 'service mode: a route to name.ns, which Istio does not resolve',
+      http: [{ route: [{ destination: { host: 'storefront-stable.mushop' } }] }],
+      traffic: serviceTraffic(),
+      want: [/sends traffic to host "storefront-stable.mushop", which Istio does not resolve to the Service mushop\/storefront-stable/],
+    },
+    {
       name: 'a third destination',
       http: [{ route: [{ destination: { host: 'storefront', subset: 'stable' }, weight: 90 }, { destination: { host: 'legacy' }, weight: 10 }] }],
       want: [/HTTP route #0 \(unnamed\) also sends traffic to legacy; Ramp splits a route between stable and canary only/],
     },
   ];
   it.each(bad)('rejects: $name', ({ http, routes = [], traffic = newTestTraffic(), want }) => {
-    const t = { ...traffic, virtualService: { name: 'storefront', routes } };
+    const t = { ...traffic, virtualService: { name: 'storefront', routes: routes.map((name) => ({ name })) } };
     const vs = newTestVirtualService(http);
-    const problems = problemsOf(() => findManagedRoutes(vs, t));
+    const problems = problemsOf(() => findManagedRoutes(vs, ctx(t)));
     expect(problems).toHaveLength(want.length);
     want.forEach((re, i) => expect(problems[i]).toMatch(re));
-    expect(inspectVirtualService(vs, t)).toEqual(problems);
+    expect(inspectVirtualService(vs, ctx(t))).toEqual(problems);
   });
 
   it('finds nothing wrong with a well-formed VirtualService', () => {
-    expect(inspectVirtualService(newTestVirtualService(), newTestTraffic())).toEqual([]);
+    expect(inspectVirtualService(newTestVirtualService(), ctx(newTestTraffic()))).toEqual([]);
   });
 });
 
@@ -228,16 +243,16 @@ describe('weightedRoute', () => {
     },
   ];
   it.each(cases)('$name', ({ original, traffic, weight, want }) => {
-    expect(weightedRoute(original, traffic, weight)).toEqual(want);
+    expect(weightedRoute(original, ctx(traffic), weight)).toEqual(want);
   });
 
   it('depends only on the stable entry, so applying it twice gives the same route', () => {
-    const once = weightedRoute([stableEntry], newTestTraffic(), 20);
-    expect(weightedRoute(once, newTestTraffic(), 20)).toEqual(once);
+    const once = weightedRoute([stableEntry], ctx(newTestTraffic()), 20);
+    expect(weightedRoute(once, ctx(newTestTraffic()), 20)).toEqual(once);
   });
 
   it.each([-1, 101, 12.5, Number.NaN])('rejects weight %p', (w) => {
-    expect(() => weightedRoute([stableEntry], newTestTraffic(), w)).toThrow(RangeError);
+    expect(() => weightedRoute([stableEntry], ctx(newTestTraffic()), w)).toThrow(RangeError);
   });
 });
 
@@ -252,13 +267,13 @@ describe('routeWeights', () => {
     },
     { name: 'a missing weight among several counts as 0', route: [{ destination: { host: 'storefront', subset: 'stable' } }, { destination: { host: 'storefront', subset: 'canary' }, weight: 100 }], want: { stable: 0, canary: 100 } },
   ];
-  it.each(cases)('$name', ({ route, want }) => expect(routeWeights(route, t)).toEqual(want));
+  it.each(cases)('$name', ({ route, want }) => expect(routeWeights(route, ctx(t))).toEqual(want));
 
   it('reads every managed route of a VirtualService', () => {
     const http = [{ ...defaultRoute(), name: 'a', match: [{ port: 1 }] }, { ...defaultRoute(), name: 'b' }];
-    const t2 = newTestTraffic({ virtualService: { name: 'storefront', routes: ['a', 'b'] } });
-    const vs = applyPatch(newTestVirtualService(http), buildSetWeightPatch(newTestVirtualService(http), t2, 35));
-    expect(readWeights(vs, t2)).toEqual([
+    const t2 = newTestTraffic({ virtualService: { name: 'storefront', routes: [{ name: 'a' }, { name: 'b' }] } });
+    const vs = applyPatch(newTestVirtualService(http), buildSetWeightPatch(newTestVirtualService(http), ctx(t2), 35));
+    expect(readWeights(vs, ctx(t2))).toEqual([
       { name: 'a', weights: { stable: 65, canary: 35 } },
       { name: 'b', weights: { stable: 65, canary: 35 } },
     ]);
@@ -269,7 +284,7 @@ describe('routeWeights', () => {
 
 describe('buildSetWeightPatch', () => {
   it('guards on resourceVersion, then replaces only the default route', () => {
-    const ops = buildSetWeightPatch(newTestVirtualService(), newTestTraffic(), 10);
+    const ops = buildSetWeightPatch(newTestVirtualService(), ctx(newTestTraffic()), 10);
     expect(ops).toEqual([
       { op: 'test', path: '/metadata/resourceVersion', value: '42' },
       // The unnamed default route has no name to test: the resourceVersion test covers it.
@@ -286,8 +301,8 @@ describe('buildSetWeightPatch', () => {
 
   it('tests the name of each named route it replaces', () => {
     const http = [apiRoute(), { ...defaultRoute(), name: 'beta', match: [{ headers: { beta: { exact: '1' } } }] }, { ...defaultRoute(), name: 'primary' }];
-    const t = newTestTraffic({ virtualService: { name: 'storefront', routes: ['primary', 'beta'] } });
-    const ops = buildSetWeightPatch(newTestVirtualService(http), t, 60);
+    const t = newTestTraffic({ virtualService: { name: 'storefront', routes: [{ name: 'primary' }, { name: 'beta' }] } });
+    const ops = buildSetWeightPatch(newTestVirtualService(http), ctx(t), 60);
     expect(ops.map(({ op, path }) => `${op} ${path}`)).toEqual([
       'test /metadata/resourceVersion',
       'test /spec/http/2/name',
@@ -300,38 +315,38 @@ describe('buildSetWeightPatch', () => {
 
   it('leaves every other route and field byte-for-byte as it was', () => {
     const before = newTestVirtualService();
-    const after = applyPatch(before, buildSetWeightPatch(before, newTestTraffic(), 60));
+    const after = applyPatch(before, buildSetWeightPatch(before, ctx(newTestTraffic()), 60));
     expect(JSON.stringify(after.spec!.http![0])).toBe(JSON.stringify(before.spec!.http![0]));
     expect(JSON.stringify(after.spec!.http![1])).toBe(JSON.stringify(before.spec!.http![1]));
     expect({ ...after.spec, http: undefined }).toEqual({ ...before.spec, http: undefined });
-    expect(readWeights(after, newTestTraffic())).toEqual([{ name: '', weights: { stable: 40, canary: 60 } }]);
+    expect(readWeights(after, ctx(newTestTraffic()))).toEqual([{ name: 'default', weights: { stable: 40, canary: 60 } }]);
   });
 
   it('is empty when the routes already carry the weight, whatever the key order', () => {
-    const vs = applyPatch(newTestVirtualService(), buildSetWeightPatch(newTestVirtualService(), newTestTraffic(), 10));
-    expect(buildSetWeightPatch(vs, newTestTraffic(), 10)).toEqual([]);
+    const vs = applyPatch(newTestVirtualService(), buildSetWeightPatch(newTestVirtualService(), ctx(newTestTraffic()), 10));
+    expect(buildSetWeightPatch(vs, ctx(newTestTraffic()), 10)).toEqual([]);
     vs.spec!.http![2]!.route = [
       { weight: 90, destination: { subset: 'stable', host: 'storefront' } },
       { weight: 10, destination: { subset: 'canary', host: 'storefront' } },
     ];
-    expect(buildSetWeightPatch(vs, newTestTraffic(), 10)).toEqual([]);
-    expect(buildSetWeightPatch(vs, newTestTraffic(), 11)).toHaveLength(2);
+    expect(buildSetWeightPatch(vs, ctx(newTestTraffic()), 10)).toEqual([]);
+    expect(buildSetWeightPatch(vs, ctx(newTestTraffic()), 11)).toHaveLength(2);
   });
 
   it('fails (as the apiserver would) when applied to a newer version of the object', () => {
-    const ops = buildSetWeightPatch(newTestVirtualService(), newTestTraffic(), 10);
+    const ops = buildSetWeightPatch(newTestVirtualService(), ctx(newTestTraffic()), 10);
     expect(() => applyPatch(newTestVirtualService(undefined, '43'), ops)).toThrow('test /metadata/resourceVersion failed');
   });
 
   it('refuses to build a patch without a resourceVersion', () => {
     const vs = newTestVirtualService();
     delete vs.metadata!.resourceVersion;
-    expect(() => buildSetWeightPatch(vs, newTestTraffic(), 10)).toThrow(/VirtualService mushop\/storefront has no metadata.resourceVersion/);
+    expect(() => buildSetWeightPatch(vs, ctx(newTestTraffic()), 10)).toThrow(/VirtualService mushop\/storefront has no metadata.resourceVersion/);
   });
 
   it('throws TrafficConfigError when the managed route is missing', () => {
-    const t = newTestTraffic({ virtualService: { name: 'storefront', routes: ['primary'] } });
-    expect(() => buildSetWeightPatch(newTestVirtualService(), t, 10)).toThrow(TrafficConfigError);
+    const t = newTestTraffic({ virtualService: { name: 'storefront', routes: [{ name: 'primary' }] } });
+    expect(() => buildSetWeightPatch(newTestVirtualService(), ctx(t), 10)).toThrow(TrafficConfigError);
   });
 });
 
@@ -340,7 +355,7 @@ describe('snapshot and restore of routes', () => {
     { name: 'default route, subset mode', traffic: newTestTraffic(), http: () => [apiRoute(), assetsRoute(), defaultRoute()] },
     {
       name: 'named routes, service mode with port',
-      traffic: serviceTraffic({ port: 80, virtualService: { name: 'storefront', routes: ['web', 'beta'] } }),
+      traffic: serviceTraffic({ port: 80, virtualService: { name: 'storefront', routes: [{ name: 'web' }, { name: 'beta' }] } }),
       http: () => [
         apiRoute(),
         { name: 'beta', match: [{ headers: { beta: { exact: '1' } } }], route: [{ destination: { host: 'storefront-stable' }, headers: { request: { set: { b: '1' } } } }] },
@@ -351,12 +366,12 @@ describe('snapshot and restore of routes', () => {
   ];
   it.each(steps)('$name: 10 → 60 → 100 → 0 then restore gives the original object exactly', ({ traffic, http }) => {
     const original = newTestVirtualService(http());
-    const snap = snapshotRoutes(original, traffic);
+    const snap = snapshotRoutes(original, ctx(traffic));
     let vs = original;
     for (const [i, w] of [10, 60, 100, 0].entries()) {
-      vs = applyPatch(vs, buildSetWeightPatch(vs, traffic, w));
+      vs = applyPatch(vs, buildSetWeightPatch(vs, ctx(traffic), w));
       vs.metadata!.resourceVersion = String(100 + i);
-      expect(readWeights(vs, traffic).every((r) => r.weights.canary === w && r.weights.stable === 100 - w)).toBe(true);
+      expect(readWeights(vs, ctx(traffic)).every((r) => r.weights.canary === w && r.weights.stable === 100 - w)).toBe(true);
     }
     const restore = buildRestoreRoutesPatch(vs, snap);
     expect(restore.missing).toEqual([]);
@@ -369,25 +384,25 @@ describe('snapshot and restore of routes', () => {
 
   it('snapshot is a copy, not a view of the object', () => {
     const vs = newTestVirtualService();
-    const snap = snapshotRoutes(vs, newTestTraffic());
+    const snap = snapshotRoutes(vs, ctx(newTestTraffic()));
     vs.spec!.http![2]!.route![0]!.weight = 5;
-    expect(snap).toEqual([{ name: '', route: [{ destination: { host: 'storefront', subset: 'stable' } }] }]);
+    expect(snap).toEqual([{ selector: 'default', route: [{ destination: { host: 'storefront', subset: 'stable' } }] }]);
   });
 
   it('a snapshot route that is gone routes nothing to the canary: listed as missing, not an error', () => {
     const vs = newTestVirtualService([apiRoute()]);
-    expect(buildRestoreRoutesPatch(vs, [{ name: 'primary', route: [] }])).toEqual({ ops: [], missing: ['primary'] });
+    expect(buildRestoreRoutesPatch(vs, [{ selector: 'name:primary', route: [] }])).toEqual({ ops: [], missing: ['name:primary'] });
   });
 });
 
 describe('routesToCanary', () => {
   it('names routes that still send traffic to the canary', () => {
     const vs = newTestVirtualService();
-    expect(routesToCanary(vs, newTestTraffic())).toEqual([]);
-    const at0 = applyPatch(vs, buildSetWeightPatch(vs, newTestTraffic(), 0));
-    expect(routesToCanary(at0, newTestTraffic())).toEqual([]);
-    const at5 = applyPatch(vs, buildSetWeightPatch(vs, newTestTraffic(), 5));
-    expect(routesToCanary(at5, newTestTraffic())).toEqual(['#2 (unnamed)']);
+    expect(routesToCanary(vs, ctx(newTestTraffic()))).toEqual([]);
+    const at0 = applyPatch(vs, buildSetWeightPatch(vs, ctx(newTestTraffic()), 0));
+    expect(routesToCanary(at0, ctx(newTestTraffic()))).toEqual([]);
+    const at5 = applyPatch(vs, buildSetWeightPatch(vs, ctx(newTestTraffic()), 5));
+    expect(routesToCanary(at5, ctx(newTestTraffic()))).toEqual(['#2 (unnamed)']);
   });
 });
 
@@ -467,24 +482,106 @@ describe('buildSubsetsPatch', () => {
   });
 });
 
-describe('inspectDestinationRule and sameServiceHost', () => {
+describe('hosts, as Istio resolves them', () => {
   it.each([
-    ['storefront', 'storefront', true],
-    ['storefront.mushop', 'storefront', true],
-    ['storefront.mushop.svc', 'storefront', true],
-    ['storefront.mushop.svc.cluster.local', 'storefront', true],
-    ['storefront.other.svc.cluster.local', 'storefront', false],
-    ['catalogue', 'storefront', false],
-  ])('%s vs %s in mushop: %p', (a, b, want) => {
-    expect(sameServiceHost(a, b, 'mushop')).toBe(want);
-    expect(sameServiceHost(b, a, 'mushop')).toBe(want);
+    ['storefront', 'storefront.mushop.svc.cluster.local'],
+    ['storefront.mushop.svc.cluster.local', 'storefront.mushop.svc.cluster.local'],
+    // A name with a dot is taken as written: Istio does not expand these.
+    ['storefront.mushop', 'storefront.mushop'],
+    ['storefront.mushop.svc', 'storefront.mushop.svc'],
+    ['api.example.com', 'api.example.com'],
+  ])('%s resolves to %s in namespace mushop', (host, want) => {
+    expect(resolveHost(host, 'mushop')).toBe(want);
   });
 
-  it('says which host the DestinationRule is for and how to fix it', () => {
-    expect(inspectDestinationRule(newTestDestinationRule(undefined, 'storefront.mushop.svc.cluster.local'), newTestTraffic(), 'mushop')).toEqual([]);
-    expect(inspectDestinationRule(newTestDestinationRule(undefined, 'catalogue'), newTestTraffic(), 'mushop')).toEqual([
-      'DestinationRule mushop/storefront is for host "catalogue", not "storefront"; set spec.traffic.host to the DestinationRule\'s host, or spec.traffic.routing.destinationRule to the rule for storefront',
+  it.each([
+    ['storefront', 'storefront.mushop.svc.cluster.local', true],
+    ['storefront', 'storefront.mushop', false],
+    ['storefront.other.svc.cluster.local', 'storefront', false],
+    ['catalogue', 'storefront', false],
+  ])('%s and %s are the same Service: %p', (a, b, want) => {
+    expect(sameHost(a, b, 'mushop')).toBe(want);
+    expect(sameHost(b, a, 'mushop')).toBe(want);
+  });
+
+  it('names the Service a host is', () => {
+    expect(serviceOfHost('web', 'shop')).toEqual({ name: 'web', namespace: 'shop' });
+    expect(serviceOfHost('web.other.svc.cluster.local', 'shop')).toEqual({ name: 'web', namespace: 'other' });
+    expect(serviceOfHost('web.shop', 'shop')).toBeUndefined();
+  });
+
+  it('a route to the FQDN is the same destination; a route to name.ns says Istio does not resolve it', () => {
+    const fqdn = newTestVirtualService([{ route: [{ destination: { host: 'storefront.mushop.svc.cluster.local', subset: 'stable' } }] }]);
+    expect(inspectVirtualService(fqdn, ctx())).toEqual([]);
+    // The canary entry is written in the route's own form.
+    expect(buildSetWeightPatch(fqdn, ctx(), 10).at(-1)).toMatchObject({ value: [
+      { destination: { host: 'storefront.mushop.svc.cluster.local', subset: 'stable' }, weight: 90 },
+      { destination: { host: 'storefront.mushop.svc.cluster.local', subset: 'canary' }, weight: 10 },
+    ] });
+    const short = newTestVirtualService([{ route: [{ destination: { host: 'storefront.mushop', subset: 'stable' } }] }]);
+    expect(inspectVirtualService(short, ctx())).toEqual([
+      'VirtualService mushop/storefront HTTP route #0 (unnamed) sends traffic to host "storefront.mushop", which Istio does not resolve to the Service mushop/storefront (it expands only names without a dot); write "storefront" or "storefront.mushop.svc.cluster.local" in the route',
     ]);
+  });
+});
+
+describe('planDestinationRule', () => {
+  const rule = (name: string, host: string): DestinationRule => ({ metadata: { name, namespace: 'mushop', resourceVersion: '1' }, spec: { host } });
+  const subsetT = (destinationRule?: string) => newTestTraffic({ routing: { mode: 'subset', ...(destinationRule ? { destinationRule } : {}), stableSubset: 'stable', canarySubset: 'canary' } });
+  it.each([
+    ['none for the host: create one named after the rollout', [rule('other', 'catalogue')], undefined, { kind: 'create', name: 'storefront-ramp' }],
+    ['none, but the spec names one: create it', [], 'mine', { kind: 'create', name: 'mine' }],
+    ['the one rule for the host (in FQDN form) is used', [rule('sf', 'storefront.mushop.svc.cluster.local')], undefined, { kind: 'use', name: 'sf' }],
+    ['the named rule', [rule('sf', 'storefront'), rule('sf2', 'storefront')], 'sf2', { kind: 'use', name: 'sf2' }],
+  ] as const)('%s', (_name, rules, named, want) => {
+    const plan = planDestinationRule([...rules], ctx(subsetT(named)), 'storefront');
+    expect(plan.kind === 'use' ? { kind: 'use', name: plan.rule.metadata?.name } : plan).toEqual(want);
+  });
+
+  it.each([
+    ['two rules for the host', [rule('a', 'storefront'), rule('b', 'storefront')], undefined, /^2 DestinationRules cover host storefront \(a, b\); set spec.traffic.routing.destinationRule/],
+    ['the named rule is for another host', [rule('sf', 'catalogue')], 'sf', /^DestinationRule mushop\/sf is for host "catalogue", not "storefront"; set spec.traffic.host/],
+    ['the named rule is missing but another covers the host', [rule('sf', 'storefront')], 'mine', /^DestinationRule mushop\/mine not found, and DestinationRule mushop\/sf already covers host storefront; set spec.traffic.routing.destinationRule to it/],
+  ] as const)('problem: %s', (_name, rules, named, want) => {
+    const plan = planDestinationRule([...rules], ctx(subsetT(named)), 'storefront');
+    expect(plan.kind).toBe('problem');
+    if (plan.kind === 'problem') expect(plan.problem).toMatch(want);
+  });
+});
+
+describe('promotion of the stable subset', () => {
+  const versions = { key: 'version', stable: 'v1', canary: 'v2', stablePinned: false };
+  const subsets: Subset[] = [{ name: 'stable', labels: { app: 'sf', version: 'v1' } }, { name: 'canary', labels: { version: 'v2' } }, { name: 'x' }];
+  it('begin: the stable subset stops selecting by version; end: it selects the new version; others untouched', () => {
+    expect(promotionSubsets(subsets, subsetRouting, versions, 'begin')).toEqual([{ name: 'stable', labels: { app: 'sf' } }, subsets[1], subsets[2]]);
+    expect(promotionSubsets(subsets, subsetRouting, versions, 'end')).toEqual([{ name: 'stable', labels: { app: 'sf', version: 'v2' } }, subsets[1], subsets[2]]);
+    expect(rebaseSubsets([{ name: 'stable', labels: { version: 'v1' } }], subsetRouting, versions)).toEqual([{ name: 'stable', labels: { version: 'v2' } }]);
+    expect(rebaseSubsets(undefined, subsetRouting, versions)).toBeUndefined();
+  });
+});
+
+describe('planServicePins: each Service selects only its own version', () => {
+  const base = {
+    namespace: 'shop', versions: { key: 'version', canary: 'v2' }, stableHash: 'abc',
+    stablePods: { app: 'demo', 'pod-template-hash': 'abc' }, canaryPods: { app: 'demo', version: 'v2' },
+  };
+  it('both Services select every pod of the app (the Argo Rollouts guide): narrow both', () => {
+    expect(planServicePins({ ...base, stable: { name: 'stable-svc', selector: { app: 'demo' } }, canary: { name: 'canary-svc', selector: { app: 'demo' } } })).toEqual({
+      stable: { app: 'demo', 'pod-template-hash': 'abc' }, canary: { app: 'demo', version: 'v2' }, problems: [],
+    });
+  });
+  it('Services already apart by version: nothing to do', () => {
+    expect(planServicePins({
+      ...base, stablePods: { app: 'demo', version: 'v1', 'pod-template-hash': 'abc' }, canaryPods: { app: 'demo', version: 'v2' },
+      stable: { name: 's', selector: { app: 'demo', version: 'v1' } },
+    })).toEqual({ problems: [] });
+  });
+  it('refuses what cannot be made safe, naming why', () => {
+    expect(planServicePins({ ...base, stable: { name: 's', selector: { app: 'other' } } }).problems).toEqual([
+      'Service shop/s does not select the stable Deployment\'s pods (selector {"app":"other"}); point spec.traffic.routing.stableService at the Service for them',
+    ]);
+    expect(planServicePins({ ...base, stable: { name: 's' } }).problems[0]).toMatch(/^Service shop\/s has no selector/);
+    expect(planServicePins({ ...base, stable: { name: 's', selector: { app: 'demo' } }, canary: { name: 'c', selector: { tier: 'x' } } }).problems[0]).toMatch(/^Service shop\/c will not select the canary's pods/);
   });
 });
 
@@ -497,8 +594,8 @@ describe('buildCanaryService', () => {
   };
   const stable: Service = { metadata: { name: 'storefront-stable', namespace: 'mushop' }, spec: { ports: [{ port: 1 }], selector: { app: 'storefront', version: 'v1' } } };
 
-  it("copies the target's ports and the stable selector with the canary version", () => {
-    expect(buildCanaryService({ name: 'storefront-canary', namespace: 'mushop', target, stable, versionLabel })).toEqual({
+  it("copies the target's ports and the stable selector (without a pin) with the canary version", () => {
+    expect(buildCanaryService({ name: 'storefront-canary', namespace: 'mushop', target, stableSelector: { ...stable.spec!.selector!, 'pod-template-hash': 'h' }, stableName: 'storefront-stable', versions: versionLabel })).toEqual({
       metadata: { name: 'storefront-canary', namespace: 'mushop', labels: { 'app.kubernetes.io/managed-by': 'ramp' } },
       spec: { ports: [{ name: 'http', port: 80, targetPort: 'http', protocol: 'TCP' }], selector: { app: 'storefront', version: 'v2' } },
     });
@@ -506,7 +603,7 @@ describe('buildCanaryService', () => {
 
   it('names every reason it cannot derive the Service', () => {
     const problems = problemsOf(() =>
-      buildCanaryService({ name: 'c', namespace: 'mushop', target: { metadata: target.metadata, spec: {} }, stable: { metadata: stable.metadata, spec: { ports: [{ port: 1 }] } }, versionLabel }),
+      buildCanaryService({ name: 'c', namespace: 'mushop', target: { metadata: target.metadata, spec: {} }, stableSelector: undefined, stableName: 'storefront-stable', versions: versionLabel }),
     );
     expect(problems).toEqual([
       'Service mushop/storefront-stable has no selector, so Ramp cannot derive the canary Service mushop/c from it; create c yourself, selecting the canary pods',
