@@ -51,7 +51,7 @@ async function bed(name: ShapeName): Promise<Bed> {
     rps: 60, targetsDir: info.prometheus.targetsDir, resyncMs: 500, seed: 7,
   });
   // The generator has resolved the route to the stable's ready pods.
-  await eventually('traffic reaches the stable pods', async () => ((gen.stats().images[shape.stableImage]?.sent ?? 0) > 20 ? true : undefined), 60_000, 200);
+  await eventually('traffic reaches the stable pods', () => Promise.resolve((gen.stats().images[shape.stableImage]?.sent ?? 0) > 20 ? true : undefined), 60_000, 200);
   return { shape, before: await shape.state(), stable, canary, gen };
 }
 
@@ -67,14 +67,14 @@ async function teardown(b: Bed | undefined) {
  * generator routes by `weight` (it follows the VirtualService and the endpoints as the mesh does).
  */
 async function canaryShare(b: Bed, weight: number, n = 400): Promise<{ share: number; sent: number; requests: number }> {
-  await eventually(`generator at canary ${weight}%`, async () => {
+  await eventually(`generator at canary ${weight}%`, () => {
     const e = b.gen.stats().images[b.shape.canaryImage]?.expectedShare ?? 0;
-    return Math.abs(e - weight / 100) < 1e-9 ? true : undefined;
+    return Promise.resolve(Math.abs(e - weight / 100) < 1e-9 ? true : undefined);
   }, 30_000, 100);
   const s0 = b.gen.stats();
-  const s1 = await eventually(`${n} requests`, async () => {
+  const s1 = await eventually(`${n} requests`, () => {
     const s = b.gen.stats();
-    return s.requests - s0.requests >= n ? s : undefined;
+    return Promise.resolve(s.requests - s0.requests >= n ? s : undefined);
   }, 60_000, 100);
   const { requests, byKey } = sharesBetween(s0, s1, 'images');
   const sent = byKey[b.shape.canaryImage]?.sent ?? 0;
@@ -172,9 +172,9 @@ describe.each(['mushop', 'version-test', 'argo', 'succession'] as const)('the %s
     const result = await h.result();
     expect(result.outcome).toBe('Promoted');
     // After the promotion every request is served by the stable Deployment's pods running the new image.
-    const after = await eventually('canary gone from the endpoints', async () => {
+    const after = await eventually('canary gone from the endpoints', () => {
       const s = bedNow.gen.stats();
-      return Object.keys(s.workloads).includes(bedNow.shape.canary) && s.entries.every((e) => e.endpoints.every((p) => p.workload === bedNow.shape.stable)) ? s : undefined;
+      return Promise.resolve(Object.keys(s.workloads).includes(bedNow.shape.canary) && s.entries.every((e) => e.endpoints.every((p) => p.workload === bedNow.shape.stable)) ? s : undefined);
     }, 60_000, 200);
     expect(after.entries.flatMap((e) => e.endpoints.map((p) => p.image))).toEqual(expect.arrayContaining([bedNow.shape.canaryImage]));
     expect(bedNow.gen.stats().noEndpoint).toBe(0);
