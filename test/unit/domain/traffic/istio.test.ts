@@ -622,3 +622,49 @@ describe('jsonEqual', () => {
     [undefined, undefined, true],
   ])('%j vs %j: %p', (a, b, want) => expect(jsonEqual(a, b)).toBe(want));
 });
+
+describe('routes as the guides write them', () => {
+  const mushopEdge = () => newTestVirtualService([
+    { match: [{ uri: { prefix: '/api' } }], route: [{ destination: { host: 'mushop-api' } }] },
+    { match: [{ uri: { prefix: '/assets' } }], route: [{ destination: { host: 'mushop-assets' } }] },
+    { route: [{ destination: { host: 'storefront.mushop.svc.cluster.local', port: { number: 80 } } }] },
+  ]);
+
+  it.each([
+    [{ default: true } as const, 'default'],
+    [{ index: 2 }, 'index:2'],
+  ])('selects %j: the unnamed default route, recorded as %s', (selector, key) => {
+    const t = newTestTraffic({ virtualService: { name: 'storefront', routes: [selector] }, routing: { mode: 'subset', stableSubset: 'stable', canarySubset: 'canary' } });
+    expect(findManagedRoutes(mushopEdge(), ctx(t)).map((r) => [r.index, r.selector])).toEqual([[2, key]]);
+  });
+
+  it('selects by URI prefix (here a route that is not the storefront\'s, which the check then names)', () => {
+    const t = newTestTraffic({ virtualService: { name: 'storefront', routes: [{ prefix: '/assets' }] } });
+    expect(inspectVirtualService(mushopEdge(), ctx(t))).toEqual([expect.stringMatching(/^VirtualService mushop\/storefront HTTP route #1 \(unnamed\) has no destination storefront/)]);
+  });
+
+  it('a route to the plain host (no subset) is the stable destination; the rollout adds subsets and the restore puts the plain host back', () => {
+    const t = newTestTraffic({ virtualService: { name: 'storefront', routes: [{ default: true }] }, routing: { mode: 'subset', stableSubset: 'stable', canarySubset: 'canary' } });
+    const original = mushopEdge();
+    expect(inspectVirtualService(original, ctx(t))).toEqual([]);
+    expect(readWeights(original, ctx(t))).toEqual([{ name: 'default', weights: { stable: 100, canary: 0 } }]);
+    const snap = snapshotRoutes(original, ctx(t));
+    const at10 = applyPatch(original, buildSetWeightPatch(original, ctx(t), 10));
+    expect(at10.spec!.http![2]!.route).toEqual([
+      { destination: { host: 'storefront.mushop.svc.cluster.local', subset: 'stable', port: { number: 80 } }, weight: 90 },
+      { destination: { host: 'storefront.mushop.svc.cluster.local', subset: 'canary', port: { number: 80 } }, weight: 10 },
+    ]);
+    expect(JSON.stringify(at10.spec!.http!.slice(0, 2))).toBe(JSON.stringify(original.spec!.http!.slice(0, 2)));
+    const restored = applyPatch(at10, buildRestoreRoutesPatch(at10, snap).ops);
+    expect(restored.spec).toEqual(original.spec);
+  });
+
+  it('service routing writes the canary Service in the form the route uses', () => {
+    const t = serviceTraffic();
+    const route = [{ destination: { host: 'storefront-stable.mushop.svc.cluster.local' } }];
+    expect(weightedRoute(route, ctx(t), 20)).toEqual([
+      { destination: { host: 'storefront-stable.mushop.svc.cluster.local' }, weight: 80 },
+      { destination: { host: 'storefront-canary.mushop.svc.cluster.local' }, weight: 20 },
+    ]);
+  });
+});
