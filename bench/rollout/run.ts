@@ -120,11 +120,11 @@ async function main(): Promise<void> {
       await s.cleanup();
       if (r.outcome !== 'RolledBack' || !r.reason.startsWith('analysis Failed')) throw new Error(`verdict rollout ended ${r.outcome}: ${r.reason}`);
       // Both moments from history: the failing measurement's completion, and the completion of
-      // the rollback's weight-0 write (after the apiserver answered it). For local activities
-      // these are the worker's clock, recorded in their markers.
+      // the rollback's first undo — the routes put back, 100 % on stable (after the apiserver
+      // answered it). For local activities these are the worker's clock, recorded in their markers.
       const calls = activityCalls((await h.fetchHistory()).events ?? []);
       const verdict = calls.find((c) => c.name === 'measureAnalysis');
-      const weightZero = calls.filter((c) => c.name === 'trafficSetWeight').at(-1);
+      const weightZero = calls.find((c) => c.name === 'trafficUndo');
       const at = (c: ActivityCall | undefined) => c!.endedAt!;
       return at(weightZero) - at(verdict);
     });
@@ -148,7 +148,7 @@ async function main(): Promise<void> {
     const after = (await clusterView(kc, s.namespace).vs()).metadata.generation;
     const calls = activityCalls(events);
     const weightChanges = calls.filter((c) => c.name === 'trafficSetWeight').length;
-    // VirtualService writes: prepare (canary at 0) + each weight change + restoring the routes.
+    // VirtualService writes: adding the canary at 0 + each weight change + restoring the routes.
     const vsWrites = after - before;
     const cost = {
       outcome: r.outcome,
@@ -183,7 +183,7 @@ async function main(): Promise<void> {
       '| from | n | p50 | p90 | p99 | max | target |',
       '|---|---|---|---|---|---|---|',
       `| \`abort\` update accepted | ${a.n} | ${f(a.p50)} | ${f(a.p90)} | ${f(a.p99)} | ${f(a.max)} | p99 ≤ 1 s: ${a.p99 <= 1000 ? 'met' : '**missed**'} |`,
-      `| failing analysis measurement recorded (both moments from history; the weight-0 write's completion) | ${v.n} | ${f(v.p50)} | ${f(v.p90)} | ${f(v.p99)} | ${f(v.max)} | — |`,
+      `| failing analysis measurement recorded (both moments from history; the routes' restore completed) | ${v.n} | ${f(v.p50)} | ${f(v.p90)} | ${f(v.p99)} | ${f(v.max)} | — |`,
       '',
       'For comparison: Flagger rolls back when a canary fails `threshold` consecutive checks, one per `interval`; at the values its docs use (interval 1 m, threshold 5) its fastest rollback after a regression starts is about 5 minutes. Argo Rollouts on `abort` sets the canary weight to 0 at its next reconcile of the Rollout (event-driven, typically sub-second, no published figure); its analysis fails a step after `failureLimit`+1 failed measurements, one per `interval`.',
       '',
@@ -194,7 +194,7 @@ async function main(): Promise<void> {
       `| history events | ${cost.historyEvents} | ≤ 150: ${cost.historyEvents <= 150 ? 'met' : '**missed**'} |`,
       `| activity tasks / local activities / timers | ${cost.activities} / ${cost.localActivities} / ${cost.timers} | — |`,
       `| Temporal actions (the dev server's \`action\` counter, the unit Temporal Cloud bills) | ${cost.actions}: ${Object.entries(cost.actionsByType).map(([k, v]) => `${k} ${v}`).join(', ')} | — |`,
-      `| VirtualService writes per weight change | ${cost.writesPerWeightChange} (${cost.virtualServiceWrites} writes in all: prepare, ${cost.weightChanges} weight changes, restore) | exactly 1: ${cost.writesPerWeightChange === 1 ? 'met' : '**missed**'} |`,
+      `| VirtualService writes per weight change | ${cost.writesPerWeightChange} (${cost.virtualServiceWrites} writes in all: the canary added at 0, ${cost.weightChanges} weight changes, the routes restored) | exactly 1: ${cost.writesPerWeightChange === 1 ? 'met' : '**missed**'} |`,
       '',
     ].join('\n'));
   } finally {

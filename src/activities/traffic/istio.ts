@@ -146,17 +146,19 @@ export function createIstioRouter(kube: k8s.KubeConfig, ref: TrafficRef): Traffi
     return verifyWeights(await patch<VirtualService>(vsTarget, ops), want);
   }
 
-  /** The stable Deployment and the pod-template-hash of its one current ReplicaSet (service routing pins by it). */
-  async function stablePods(problems: string[]): Promise<{ template: Record<string, string>; hash?: string } | undefined> {
+  /** The stable Deployment's pod-template labels (undefined when it does not exist: the workload preflight reports that). */
+  async function stableTemplate(): Promise<{ d: DeploymentLike; labels: Record<string, string> } | undefined> {
     const dt = target('Deployment', namespace, ref.stableDeployment, 'spec.target.deployment');
     const d = await kubeGetOptional(dt, () => apps.readNamespacedDeployment({ namespace, name: ref.stableDeployment }) as Promise<DeploymentLike>);
-    if (!d) return undefined; // the workload preflight reports it
-    const template = d.metadata && d.spec?.template.metadata?.labels ? d.spec.template.metadata.labels : {};
-    if (routing.mode !== 'service') return { template };
+    return d ? { d, labels: d.spec?.template.metadata?.labels ?? {} } : undefined;
+  }
+
+  /** The pod-template-hash of the stable's one current ReplicaSet, which tells its pods from the canary's; a problem when it cannot. */
+  async function stableHash(d: DeploymentLike, problems: string[]): Promise<string | undefined> {
     const ready = deploymentReadiness(d);
     if (ready.state !== 'ready') {
       problems.push(`${ready.message}: the stable Deployment is still rolling out, so its pods cannot be told from the canary's by ReplicaSet; wait for \`kubectl -n ${namespace} rollout status deployment/${ref.stableDeployment}\` to finish`);
-      return { template };
+      return undefined;
     }
     const rsTarget = target('ReplicaSet', namespace, `(of ${ref.stableDeployment})`);
     const sets = await kubeCall(rsTarget, 'list', () => apps.listNamespacedReplicaSet({ namespace }));
@@ -165,7 +167,7 @@ export function createIstioRouter(kube: k8s.KubeConfig, ref: TrafficRef): Traffi
       && rs.metadata?.annotations?.['deployment.kubernetes.io/revision'] === revision);
     const hash = current?.metadata?.labels?.[POD_TEMPLATE_HASH];
     if (!hash) problems.push(`Deployment ${namespace}/${ref.stableDeployment}: its current ReplicaSet (revision ${revision ?? '?'}) was not found, so its pods cannot be told from the canary's; check \`kubectl -n ${namespace} get rs\``);
-    return { template, ...(hash ? { hash } : {}) };
+    return hash;
   }
 
   const inspect = async (): Promise<Inspection> => {
@@ -178,12 +180,12 @@ export function createIstioRouter(kube: k8s.KubeConfig, ref: TrafficRef): Traffi
     const snapshot: IstioSnapshot = { routing: routing.mode, routes: [] };
     const changes: PlannedChange[] = [];
     const managed = traffic.virtualService.routes.length === 0 ? 'the default route' : `route(s) ${traffic.virtualService.routes.map((r) => JSON.stringify(r)).join(', ')}`;
-    const pods = await stablePods(problems);
+    const stable = await stableTemplate();
     const key = versions.key;
 
     if (routing.mode === 'subset') {
       const r = routing;
-      if (versions.stable === '' && pods) {
+      if (versions.stable === '' && stable) {
         problems.push(`Deployment ${namespace}/${ref.stableDeployment}: its pods carry no "${key}" label, so no subset can select them; add one to its pod template (a rolling restart of the stable): \`kubectl -n ${namespace} patch deployment ${ref.stableDeployment} --type merge -p '{"spec":{"template":{"metadata":{"labels":{"${key}":"<its version>"}}}}}'\`, or use service routing`);
       }
       const rules = await kubeCall(drTarget('(list)'), 'list', () => custom.listNamespacedCustomObject({ ...ISTIO, namespace, plural: 'destinationrules' }) as Promise<{ items: DestinationRule[] }>);
@@ -201,20 +203,26 @@ export function createIstioRouter(kube: k8s.KubeConfig, ref: TrafficRef): Traffi
       }
     } else {
       const r: ServiceRouting = routing;
-      const stable = await optionalService(stableSvc!);
-      if (!stable) problems.push(notFound(stableSvc!));
+      const stableService = await optionalService(stableSvc!);
+      if (!stableService) problems.push(notFound(stableSvc!));
       const canary = await optionalService(canarySvc!);
       // A canary Service labelled as Ramp's is a leftover of an earlier rollout: Ramp still owns it.
       const ours = canary?.metadata?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY;
       snapshot.createsCanaryService = !canary || ours;
-      if (stable) snapshot.stableSelector = stable.spec?.selector;
+      if (stableService) snapshot.stableSelector = stableService.spec?.selector;
       if (canary && !ours) snapshot.canarySelector = canary.spec?.selector;
-      if (stable && pods?.hash) {
-        const canaryPods = { ...pods.template, [key]: versions.canary };
-        const pins = planServicePins({
-          namespace, stable: { name: r.stableService, selector: stable.spec?.selector }, ...(canary && !ours ? { canary: { name: r.canaryService, selector: canary.spec?.selector } } : {}),
-          stablePods: { ...pods.template, [POD_TEMPLATE_HASH]: pods.hash }, canaryPods, versions, stableHash: pods.hash,
+      if (stableService && stable) {
+        // The hash is only needed (and the stable only needs to be fully rolled out) when the stable
+        // Service would select the canary's pods.
+        const plan = (hash: string) => planServicePins({
+          namespace, stable: { name: r.stableService, selector: stableService.spec?.selector }, ...(canary && !ours ? { canary: { name: r.canaryService, selector: canary.spec?.selector } } : {}),
+          stablePods: { ...stable.labels, [POD_TEMPLATE_HASH]: hash }, canaryPods: { ...stable.labels, [key]: versions.canary }, versions, stableHash: hash,
         });
+        let pins = plan('(current)');
+        if (pins.stable) {
+          const hash = await stableHash(stable.d, problems);
+          pins = hash ? plan(hash) : { ...pins, stable: undefined };
+        }
         problems.push(...pins.problems);
         if (pins.stable) {
           snapshot.stablePin = pins.stable;
@@ -226,11 +234,11 @@ export function createIstioRouter(kube: k8s.KubeConfig, ref: TrafficRef): Traffi
         }
       }
       if (!canary) {
-        const target = targetSvc.name === stableSvc!.name ? stable : await optionalService(targetSvc);
+        const target = targetSvc.name === stableSvc!.name ? stableService : await optionalService(targetSvc);
         if (!target) problems.push(notFound(targetSvc));
-        if (stable && target) {
+        if (stableService && target) {
           try {
-            buildCanaryService({ name: r.canaryService, namespace, target, stableSelector: stable.spec?.selector, stableName: r.stableService, versions });
+            buildCanaryService({ name: r.canaryService, namespace, target, stableSelector: stableService.spec?.selector, stableName: r.stableService, versions });
           } catch (err) {
             if (!(err instanceof TrafficConfigError)) throw err;
             problems.push(...err.problems);
@@ -299,7 +307,8 @@ export function createIstioRouter(kube: k8s.KubeConfig, ref: TrafficRef): Traffi
     if (!input.force) {
       const seen = now.agree ? checkDrift(now.weights.canary, input.expected, input.weight) : 'drift';
       if (seen === 'drift') {
-        return { applied: false, found: now.weights, detail: `${kubeId(vsTarget)} ${now.detail}, where Ramp set canary ${input.expected}` };
+        const found = now.agree ? `canary weight is ${now.weights.canary}%` : 'the managed routes disagree';
+        return { applied: false, found: now.weights, detail: `${kubeId(vsTarget)} (${now.detail}): ${found}, Ramp set ${input.expected}%` };
       }
     }
     return { applied: true, weights: await writeWeight(vs, input.weight) };

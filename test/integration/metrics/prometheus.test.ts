@@ -15,6 +15,7 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
+import { FORWARD_NON_RETRYABLE } from '../../../src/shared/failures';
 import { ApplicationFailure } from '@temporalio/common';
 import axios from 'axios';
 import { createMetricsActivities } from '../../../src/activities/metrics/activities';
@@ -288,7 +289,7 @@ describe('Prometheus metrics provider (real Prometheus)', () => {
     const err = await activities.readCounters({ namespace, canary, baseline: idle, at: Date.now(), queries }).then(() => undefined, (e: unknown) => e);
     expect(err).toBeInstanceOf(ApplicationFailure);
     expect((err as ApplicationFailure).type).toBe('InvalidAnalysis');
-    expect((err as ApplicationFailure).nonRetryable).toBe(true);
+    expect(FORWARD_NON_RETRYABLE).toContain((err as ApplicationFailure).type);
     expect((err as ApplicationFailure).message).toMatch(/^counter query errors uses \{\{ code \}\}/);
   });
 
@@ -310,7 +311,7 @@ describe('Prometheus metrics provider (real Prometheus)', () => {
       expect(err).toBeInstanceOf(ApplicationFailure);
       const f = err as ApplicationFailure;
       expect(f.type).toBe('InvalidAnalysis');
-      expect(f.nonRetryable).toBe(true);
+      expect(FORWARD_NON_RETRYABLE).toContain(f.type);
       expect(f.message).toBe('metrics provider "thanos" is not configured on this worker (configured: prometheus, local); name one of those in the analysis\' provider, or configure it on the worker');
     }
   });
@@ -448,7 +449,7 @@ describe('Prometheus metrics provider (real Prometheus)', () => {
     expect(err).toBeInstanceOf(ApplicationFailure);
     const f = err as ApplicationFailure;
     expect(f.type).toBe('InvalidAnalysis');
-    expect(f.nonRetryable).toBe(true);
+    expect(FORWARD_NON_RETRYABLE).toContain(f.type);
     expect(f.message).toMatch(/^query for metric "x" uses \{\{ foo \}\} but no variable "foo" is defined; defined: namespace, target, interval/);
     expect(calls).toBe(0);
   });

@@ -247,7 +247,7 @@ describe.each(modes)('Istio traffic router, $mode mode', ({ mode, routing, stabl
     await activities.trafficSetWeight(plainRef(), snapshot, { weight: 25, expected: 0, force: true });
     const before = await readVs();
     const drift = await activities.trafficSetWeight(plainRef(), snapshot, { weight: 50, expected: 10, force: false });
-    expect(drift).toEqual({ applied: false, found: { stable: 75, canary: 25 }, detail: `VirtualService ${namespace}/storefront default: stable 75, canary 25, where Ramp set canary 10` });
+    expect(drift).toEqual({ applied: false, found: { stable: 75, canary: 25 }, detail: `VirtualService ${namespace}/storefront (default: stable 75, canary 25): canary weight is 25%, Ramp set 10%` });
     expect((await readVs()).metadata.resourceVersion).toBe(before.metadata.resourceVersion);
     expect(await activities.trafficSetWeight(plainRef(), snapshot, { weight: 0, expected: 10, force: true })).toEqual({ applied: true, weights: { stable: 100, canary: 0 } });
   });
