@@ -46,6 +46,8 @@ export async function waitForEnd(ctx: CliContext, handle: RolloutHandle, timeout
   result.catch(() => undefined); // observed below
   let drawn = 0;
   let printed = 0;
+  // A query waits for a worker; with none, the loop must still reach its --timeout check.
+  const query = () => ctx.client.withDeadline(Date.now() + 5_000, () => handle.query(statusQuery));
   try {
     const { taskQueue } = await handle.describe();
     const pollers = await workflowPollers(ctx.client, taskQueue);
@@ -61,7 +63,7 @@ export async function waitForEnd(ctx: CliContext, handle: RolloutHandle, timeout
     const events = (await handle.fetchHistory()).events ?? [];
     let lines = storyOf(events, final ? { audit: final.audit } : {});
     if (!final && lines.slice(printed).some(undecided)) {
-      const s = await handle.query(statusQuery).catch(() => undefined);
+      const s = await query().catch(() => undefined);
       if (s) lines = storyOf(events, { audit: s.audit });
     }
     const held = final ? -1 : lines.findIndex((l, i) => i >= printed && undecided(l));
@@ -75,7 +77,7 @@ export async function waitForEnd(ctx: CliContext, handle: RolloutHandle, timeout
     }
     try {
       if (!ctx.out.json && ctx.out.tty) {
-        const s: RolloutStatus = await handle.query(statusQuery);
+        const s: RolloutStatus = await query();
         const lines = statusBlock(s, Date.now());
         process.stdout.write((drawn > 0 ? `\x1b[${drawn}A\x1b[J` : '') + lines.join('\n') + '\n');
         drawn = lines.length;
@@ -92,7 +94,7 @@ export async function waitForEnd(ctx: CliContext, handle: RolloutHandle, timeout
     r = await result;
   } catch (err) {
     const msg = (err as Error).message;
-    const status = await handle.query(statusQuery).catch(() => undefined);
+    const status = await query().catch(() => undefined);
     ctx.out.print(ctx.out.json ? JSON.stringify({ workflowId: handle.workflowId, outcome: status?.outcome ?? 'Failed', reason: status?.reason ?? msg, status }) : `✘ ${handle.workflowId} ended without a result: ${msg}${status?.reason ? ` (${status.reason})` : ''}`);
     return ExitCode.Failed;
   }
