@@ -122,3 +122,14 @@ export function activityCalls(events: readonly HistoryEvent[]): ActivityCall[] {
   }
   return calls;
 }
+
+/** When the RampPhase search attribute last changed in a run's history, and to what (undefined if it never did). */
+export function lastPhaseChange(events: readonly HistoryEvent[]): { at: number; phase: string } | undefined {
+  let last: { at: number; phase: string } | undefined;
+  for (const e of events) {
+    const p = e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields?.RampPhase;
+    const at = msOf(e.eventTime);
+    if (p && at !== undefined) last = { at, phase: String(decodePayload(p)) };
+  }
+  return last;
+}

@@ -4,8 +4,9 @@
  */
 import { Client, WorkflowExecutionAlreadyStartedError, WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { describeStep } from '../domain/rollout/state';
+import type { RolloutResult } from '../domain/rollout/machine';
 import type { RolloutStatus } from '../domain/rollout/state';
-import type { ResolvedRollout } from '../domain/spec/schema';
+import type { ResolvedRollout, TrafficSpec } from '../domain/spec/schema';
 import { rolloutWorkflowId, targetKey } from '../shared/ids';
 import { ROLLOUT_WORKFLOW, statusQuery } from '../shared/messages';
 import { RampImage, RampNamespace, RampPhase, RampRollout, RampTarget } from '../shared/search-attributes';
@@ -19,6 +20,25 @@ export class RolloutAlreadyRunningError extends Error {
       `a rollout of ${workflowId.replace(/^rollout\//, '')} is already running (workflow id ${workflowId}${phase ? `, phase ${phase}` : ''}); ` +
       `wait for it to finish, or abort it: temporal workflow update execute --workflow-id ${workflowId} --name abort --input '{"reason":"superseded"}'`,
     );
+  }
+}
+
+/**
+ * The traffic router in a few words: its provider, and the objects it manages where the provider
+ * is one this CLI knows how to name (any other provider is named only by itself).
+ */
+export function describeTraffic(t: TrafficSpec): string {
+  const provider: string = t.provider;
+  switch (t.provider) {
+    case 'istio': {
+      const routes = t.virtualService.routes.length === 0 ? 'the default route' : `route(s) ${t.virtualService.routes.join(', ')}`;
+      const routing = t.routing.mode === 'subset'
+        ? `subset routing via DestinationRule ${t.routing.destinationRule}`
+        : `service routing: stable Service ${t.routing.stableService}, canary Service ${t.routing.canaryService}`;
+      return `istio (VirtualService ${t.virtualService.name}, ${routes}; ${routing})`;
+    }
+    default:
+      return provider;
   }
 }
 
@@ -50,13 +70,14 @@ export async function startRollout(client: Client, rollout: ResolvedRollout, opt
         { key: RampPhase, value: 'Initializing' },
       ],
       staticSummary: `Canary ${rollout.spec.canary.image ?? 'pod-template patch'} → ${ns}/${target}`,
-      staticDetails: `Rollout **${ns}/${rollout.metadata.name}** of Deployment \`${target}\` via VirtualService \`${rollout.spec.traffic.virtualService.name}\` (${rollout.spec.traffic.routing.mode} routing)\n\n${steps}`,
+      staticDetails: `Rollout **${ns}/${rollout.metadata.name}** of Deployment \`${target}\`; traffic: ${describeTraffic(rollout.spec.traffic)}\n\n${steps}`,
     });
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) {
+      // The phase as of its last change: from Temporal itself, so no worker has to answer.
       let phase: string | undefined;
       try {
-        phase = (await client.workflow.getHandle(workflowId).query(statusQuery)).phase;
+        phase = (await client.workflow.getHandle(workflowId).describe()).typedSearchAttributes.get(RampPhase);
       } catch {
         phase = undefined;
       }
@@ -72,4 +93,16 @@ export function rolloutHandle(client: Client, namespace: string, deployment: str
 
 export async function rolloutStatus(handle: RolloutHandle): Promise<RolloutStatus> {
   return handle.query(statusQuery);
+}
+
+/**
+ * The result of a run that completed, read from its close event: no worker needed. Undefined for a
+ * run that has not completed (running, cancelled, terminated, continued as new). `knownStatus`, the
+ * run's Temporal status when the caller has it, saves a describe.
+ */
+export async function completedResult(client: Client, workflowId: string, runId?: string, knownStatus?: string): Promise<RolloutResult | undefined> {
+  const handle = client.workflow.getHandle<typeof rolloutWorkflow>(workflowId, runId, { followRuns: false });
+  const statusName = knownStatus ?? (await handle.describe()).status.name;
+  if (statusName !== 'COMPLETED') return undefined;
+  return handle.result();
 }

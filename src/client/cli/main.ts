@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 /**
- * The `ramp` CLI. Parses once, runs one command, sets the exit code (docs/cli.md):
- * 0 promoted / done, 1 rolled back or failed, 2 invalid input, 3 Temporal unreachable.
+ * The `ramp` CLI. Parses once, runs one command, sets the exit code (docs/cli.md): 0 promoted /
+ * done, 1 rolled back or failed, 2 invalid input or refused, 3 unreachable, 4 no worker polling.
  */
 import * as os from 'node:os';
 import { parseArgs } from 'node:util';
 import { DurationError, parseDuration } from '../../domain/duration';
+import { cliKubeConfig, KubeConfigError } from '../cluster';
 import { connect, makeOutput, Output } from './context';
 import { CliError, ExitCode } from './errors';
 import { control } from './commands/control';
@@ -14,12 +15,14 @@ import { list } from './commands/list';
 import { start } from './commands/start';
 import { status } from './commands/status';
 import { story } from './commands/story';
-import { loadSpec, validate } from './commands/validate';
+import { loadSpec, validate, validateOnCluster } from './commands/validate';
+import { userPath } from './paths';
 
 export const USAGE = `ramp — durable canary rollouts on Temporal
 
 Usage:
-  ramp start -f FILE [--image IMG] [--wait] [--timeout DURATION]   start a rollout (exit 0 promoted, 1 rolled back)
+  ramp start -f FILE [--image IMG] [--wait] [--timeout DURATION]   start a rollout (exit 0 promoted, 1 rolled back, 2 refused)
+  ramp start -f FILE --dry-run [--kubeconfig PATH]                 = validate --cluster: starts nothing
   ramp status NAME [--watch]                                       phase, step, weights, analysis, what it waits for
   ramp list [--phase PHASE] [-n NAMESPACE]                         running and recent rollouts
   ramp history NAME                                                past rollouts of a target: outcome, who, why
@@ -27,19 +30,28 @@ Usage:
   ramp approve NAME | promote NAME [--full] | pause NAME | resume NAME
   ramp abort NAME --reason TEXT
   ramp validate -f FILE [--image IMG]                              check a spec offline
+  ramp validate -f FILE --cluster [--kubeconfig PATH]              also check it against the cluster (no Temporal
+                                                                   needed): every problem, or what it will change
 
 NAME is a Rollout's name (with -n NAMESPACE, default "default"), NAMESPACE/NAME, or a workflow id.
 Read commands take --output json. Commands sent by people record --by (default user@host, or the CI user).
+With no worker polling the rollout's task queue, a command is queued in its history as a signal (exit 4).
+Relative paths (-f, --kubeconfig, KUBECONFIG) are read from the directory npm was run in (INIT_CWD).
 
 Temporal: --address, --temporal-namespace, --api-key, --profile, or TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE,
 TEMPORAL_API_KEY, TEMPORAL_TLS_* , TEMPORAL_PROFILE / ~/.config/temporalio/temporal.toml.
 --task-queue (RAMP_TASK_QUEUE, default ramp), --ui-url (RAMP_TEMPORAL_UI_URL), --debug for stack traces.
-Exit codes: 0 promoted/ok, 1 rolled back/failed/timed out, 2 invalid input, 3 Temporal unreachable.`;
+Kubernetes (--cluster, --dry-run): --kubeconfig, else KUBECONFIG, else in-cluster, else ~/.kube/config.
+Exit codes: 0 promoted/ok, 1 rolled back/failed/timed out, 2 invalid input or refused (problems found),
+3 Temporal or the cluster unreachable, 4 no worker polls the rollout's task queue (command queued).`;
 
 const OPTIONS = {
   file: { type: 'string', short: 'f' },
   image: { type: 'string' },
   wait: { type: 'boolean' },
+  'dry-run': { type: 'boolean' },
+  cluster: { type: 'boolean' },
+  kubeconfig: { type: 'string' },
   timeout: { type: 'string' },
   output: { type: 'string', short: 'o' },
   namespace: { type: 'string', short: 'n' },
@@ -91,13 +103,30 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
     return cmd === undefined && !v.help ? ExitCode.Invalid : ExitCode.Ok;
   }
   const by = v.by ?? whoAmI(env);
+  const fullPath = (p: string) => userPath(p, env, process.cwd());
+  const kube = () => {
+    try {
+      return cliKubeConfig(v.kubeconfig, env, fullPath);
+    } catch (err) {
+      if (err instanceof KubeConfigError) throw new CliError(`Kubernetes configuration: ${err.message}`, ExitCode.Invalid);
+      throw err;
+    }
+  };
 
   switch (cmd) {
-    case 'validate':
+    case 'validate': {
       if (!v.file) throw new CliError('ramp validate needs -f FILE', ExitCode.Invalid);
-      return validate(out, v.file, v.image);
+      if (v.kubeconfig !== undefined && !v.cluster) throw new CliError('--kubeconfig is for --cluster: add --cluster to check the spec against that cluster', ExitCode.Invalid);
+      const rollout = loadSpec(v.file, v.image, fullPath(v.file));
+      return v.cluster ? validateOnCluster(out, v.file, rollout, kube()) : validate(out, v.file, rollout);
+    }
     case 'start': {
       if (!v.file) throw new CliError('ramp start needs -f FILE (a Rollout spec)', ExitCode.Invalid);
+      if (v['dry-run']) {
+        // The same check as validate --cluster; --wait and --timeout have nothing to wait for.
+        return validateOnCluster(out, v.file, loadSpec(v.file, v.image, fullPath(v.file)), kube());
+      }
+      if (v.kubeconfig !== undefined) throw new CliError('--kubeconfig is for --dry-run: a started rollout uses the worker\'s credentials', ExitCode.Invalid);
       let timeoutMs: number | undefined;
       if (v.timeout !== undefined) {
         try {
@@ -107,7 +136,7 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
         }
       }
       // Validate before connecting: a bad spec is exit 2 even when Temporal is down.
-      const rollout = loadSpec(v.file, v.image);
+      const rollout = loadSpec(v.file, v.image, fullPath(v.file));
       const ctx = await connect(v, out, env);
       try {
         return await start(ctx, { rollout, wait: v.wait === true, timeoutMs, startedBy: by });

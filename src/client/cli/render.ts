@@ -1,6 +1,7 @@
 /** How rollouts look in a terminal: the status block of `ramp status` and the live view. */
 import type { JudgeEvidence } from '../../domain/analysis/judged';
 import type { MetricEvidence } from '../../domain/analysis/sequential-judge';
+import { Phase } from '../../domain/rollout/phases';
 import type { RolloutStatus } from '../../domain/rollout/state';
 
 const num = (v: number) => (Math.abs(v) >= 1e6 ? v.toExponential(1) : String(Number(v.toFixed(v < 10 ? 3 : 1))));
@@ -44,10 +45,20 @@ export function statusBlock(s: RolloutStatus, nowMs: number): string[] {
   const lines = [
     `Rollout    ${s.rollout.namespace}/${s.rollout.name}   image ${s.image ?? '(pod template patch)'}`,
     `Phase      ${s.phase} for ${ago(s.phaseSince, nowMs)}${s.outcome ? `   outcome ${s.outcome}` : ''}`,
+  ];
+  if (s.phase === Phase.Refused) {
+    // Nothing ran: no step was taken and the weights were never touched.
+    lines.push(`Now        ${s.message}`);
+    const problems = s.problems ?? [];
+    lines.push(`Problems   ${problems.length} found before any change; nothing was changed. Fix them and start again (ramp validate -f FILE --cluster checks without starting):`);
+    for (const p of problems) lines.push(`  - ${p}`);
+    return lines;
+  }
+  lines.push(
     `Step       ${Math.min(s.step.index + 1, s.step.count)} of ${s.step.count}${s.step.description ? `: ${s.step.description}` : ''}`,
     `Weights    ${weightBar(s.weights.canary)} stable ${s.weights.stable}% / canary ${s.weights.canary}%`,
     `Now        ${s.message}`,
-  ];
+  );
   if (s.pendingApproval) lines.push(`Waiting    approval since ${s.pendingApproval.since}${s.pendingApproval.timeoutAt ? `, on timeout at ${s.pendingApproval.timeoutAt}: ${s.pendingApproval.onTimeout}` : ''} — ramp approve ${s.rollout.namespace}/${s.rollout.name}`);
   if (s.pause) lines.push(`Paused     since ${s.pause.since}${s.pause.until ? ` until ${s.pause.until}` : ' until resumed'}${s.pause.by ? ` by ${s.pause.by}` : ''}`);
   if (s.lastAnalysis) {
@@ -59,4 +70,38 @@ export function statusBlock(s: RolloutStatus, nowMs: number): string[] {
   if (s.reason && s.phase !== 'Progressing') lines.push(`Reason     ${s.reason}`);
   for (const l of s.leftToFix ?? []) lines.push(`TO FIX     ${l}`);
   return lines;
+}
+
+/**
+ * What Temporal itself knows of a rollout when no worker answers its status query: the search
+ * attributes the workflow set at its last phase change, and the run's own state.
+ */
+export interface LastKnown {
+  workflowId: string;
+  runId: string;
+  taskQueue: string;
+  /** The run's Temporal status: RUNNING, COMPLETED, CANCELLED… */
+  temporalStatus: string;
+  rollout?: string;
+  target?: string;
+  phase?: string;
+  /** When the phase last changed (the search attribute's update in the history). */
+  phaseSince?: string;
+  outcome?: string;
+  image?: string;
+  startTime: string;
+  closeTime?: string;
+  /** Why this is all there is, e.g. "no worker is polling task queue ramp". */
+  note: string;
+}
+
+/** ramp status without a worker: the phase as of its last change, and why that is all. */
+export function lastKnownBlock(k: LastKnown, nowMs: number): string[] {
+  return [
+    `${k.note}: this is the phase as of its last change`,
+    `Rollout    ${k.rollout ?? k.workflowId}   image ${k.image ?? '(unknown)'}`,
+    `Phase      ${k.phase ?? '(unknown)'}${k.phaseSince ? ` since ${k.phaseSince} (${ago(k.phaseSince, nowMs)} ago)` : ''}${k.outcome ? `   outcome ${k.outcome}` : ''}`,
+    `Started    ${k.startTime}${k.closeTime ? `, closed ${k.closeTime}` : ''}`,
+    `Temporal   ${k.temporalStatus} on task queue ${k.taskQueue}`,
+  ];
 }

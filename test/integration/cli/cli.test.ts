@@ -1,38 +1,27 @@
 /**
  * The `ramp` CLI run as a subprocess, exactly as a CI pipeline runs it, against the real stack:
- * exit codes for promoted, rolled back, invalid input and Temporal unreachable; approve from a
- * second process while `start --wait` waits; JSON output of the read commands.
+ * exit codes for promoted, rolled back, refused, invalid input and Temporal unreachable; approve
+ * from a second process while `start --wait` waits; JSON output of the read commands; the live
+ * preflight of `validate --cluster` / `start --dry-run`.
  */
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as k8s from '@kubernetes/client-node';
 import YAML from 'yaml';
 import { createMushop, Mushop } from '../../support/mushop';
 import { adminKubeConfig, eventually, stackInfo } from '../../support/stack';
 import { startTestWorker, TestWorker } from '../../support/worker';
+import { ramp as rampIn, ROOT, Run } from './ramp';
 
-const ROOT = path.resolve(__dirname, '../../..');
 const info = stackInfo();
 const kc = adminKubeConfig();
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ramp-cli-'));
 let w: TestWorker;
 let shop: Mushop;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 function ramp(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/client/cli/main.ts'), ...args], {
-      cwd: ROOT,
-      env: { ...process.env, TEMPORAL_ADDRESS: info.temporal.address, TEMPORAL_NAMESPACE: info.temporal.namespace, RAMP_TASK_QUEUE: w.taskQueue, CI: 'true', ...env },
-      encoding: 'utf8',
-    }, (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }));
-  });
+  return rampIn(args, w.taskQueue, env);
 }
 
 function specFile(name: string, steps: unknown[], extra: Record<string, unknown> = {}): string {
@@ -153,4 +142,67 @@ it('a pipeline waits while on-call approves from another process; read commands 
   expect(story.stdout).toMatch(/✔ set weight: canary 10%/);
   expect(story.stdout).toMatch(/approve by oncall-alice/);
   expect(story.stdout).toMatch(/Promoted: promoted/);
+});
+
+it('validate --cluster and start --dry-run: the live preflight, every problem at once or the plan, and nothing started', async () => {
+  // Relative to where the user ran npm (INIT_CWD), not the package root the CLI runs in.
+  const fromUser = { INIT_CWD: tmp, npm_package_json: path.join(ROOT, 'package.json') };
+  specFile('dry', [{ setWeight: 10 }, { setWeight: 100 }]);
+  const ok = await ramp(['validate', '-f', 'dry.yaml', '--cluster'], fromUser);
+  expect(ok.stderr).toBe('');
+  expect(ok.code).toBe(0);
+  expect(ok.stdout).toContain(`dry.yaml: Rollout ${shop.namespace}/storefront can go ahead on ${kc.getCurrentCluster()!.server}`);
+  expect(ok.stdout).toMatch(new RegExp([
+    `1\\. create Deployment ${shop.namespace}/storefront-original-canary: image iad\\.ocir\\.io/mushop/storefront:beta \\(container storefront\\), version=beta, 1 replica`,
+    `2\\. once the canary is Available: set subsets stable \\(version=original\\) and canary \\(version=beta\\) in DestinationRule ${shop.namespace}/storefront`,
+    `3\\. once the canary is Available: add the canary at 0 % to route\\(s\\) primary of VirtualService ${shop.namespace}/storefront`,
+    '4\\. the steps: 1\\) set canary weight to 10%, 2\\) set canary weight to 100%',
+    `5\\. at promotion: roll Deployment ${shop.namespace}/storefront-original to the canary's pod template`,
+  ].join('.*\n.*')));
+  const dry = await ramp(['start', '-f', 'dry.yaml', '--dry-run', '--output', 'json'], fromUser);
+  expect(dry.code).toBe(0);
+  expect(JSON.parse(dry.stdout)).toMatchObject({ ok: true, plan: { canary: { name: 'storefront-original-canary', replicas: 1, versionLabel: { key: 'version', value: 'beta' } }, weights: { stable: 100, canary: 0 } } });
+
+  const bad = specFile('dry-bad', [{ setWeight: 10 }], {
+    target: { deployment: 'storefront-original', service: 'nosuch' },
+    traffic: { provider: 'istio', virtualService: { name: 'novs', routes: ['primary'] }, routing: { mode: 'subset', destinationRule: 'nodr' } },
+  });
+  const problems = await ramp(['start', '-f', bad, '--dry-run']);
+  expect(problems.code).toBe(2);
+  expect(problems.stdout).toMatch(/cannot start on .*: 3 problems\n/);
+  for (const p of ['Service .*/nosuch not found', 'VirtualService .*/novs not found', 'DestinationRule .*/nodr not found']) expect(problems.stdout).toMatch(new RegExp(`\n {2}- ${p}; create it`));
+  const problemsJson = await ramp(['validate', '-f', bad, '--cluster', '--output', 'json']);
+  expect(problemsJson.code).toBe(2);
+  expect((JSON.parse(problemsJson.stdout) as { ok: boolean; problems: string[] }).problems).toHaveLength(3);
+
+  const refusedServer = path.join(tmp, 'refused.kubeconfig');
+  fs.writeFileSync(refusedServer, fs.readFileSync(info.kubernetes.kubeconfig, 'utf8').replace(/server: .*/, 'server: https://127.0.0.1:1'));
+  const unreachable = await ramp(['validate', '-f', bad, '--cluster', '--kubeconfig', refusedServer]);
+  expect(unreachable.code).toBe(3);
+  expect(unreachable.stderr).toMatch(/^ramp: cannot check the rollout on https:\/\/127\.0\.0\.1:1 .*ECONNREFUSED/);
+
+  // No workflow was started, and nothing was created.
+  expect((await ramp(['status', `${shop.namespace}/storefront`])).code).toBe(2);
+  await expect(kc.makeApiClient(k8s.AppsV1Api).readNamespacedDeployment({ name: 'storefront-original-canary', namespace: shop.namespace })).rejects.toThrow();
+});
+
+it('a refused start is not a rollback: exit 2 with every problem; status, list, history and story say Refused', async () => {
+  const file = specFile('refused', [{ setWeight: 10 }], { target: { deployment: 'storefront-original', service: 'nosuch' } });
+  const r = await ramp(['start', '-f', file, '--wait']);
+  expect(r.code).toBe(2);
+  // The Service, and the traffic objects' host (spec.traffic.host defaults to the Service's name).
+  expect(r.stdout).toMatch(/✘ Refused: nothing was changed — the preflight found 3 problem\(s\):\n {2}- Service .*\/nosuch not found; create it, or set spec\.target\.service to an existing Service\n {2}- VirtualService .*\n {2}- DestinationRule .*\n/);
+  expect(r.stdout).not.toMatch(/RolledBack|rolled back/);
+
+  const name = `${shop.namespace}/storefront`;
+  const st = await ramp(['status', name]);
+  expect(st.code).toBe(0);
+  expect(st.stdout).toMatch(/Phase {6}Refused for \d+s {3}outcome Refused/);
+  expect(st.stdout).toMatch(/\n {2}- Service .*\/nosuch not found/);
+  const list = JSON.parse((await ramp(['list', '-n', shop.namespace, '--output', 'json'])).stdout) as { outcome: string; phase: string }[];
+  expect(list[0]).toMatchObject({ outcome: 'Refused', phase: 'Refused' });
+  const hist = await ramp(['history', name]);
+  expect(hist.stdout).toMatch(/Refused .* — refused before any change:\n {4}problem: Service .*\/nosuch not found/);
+  const story = await ramp(['story', name]);
+  expect(story.stdout).toMatch(/Refused: nothing was changed; the preflight found 3 problem\(s\)\n.* {2}- Service .*\/nosuch not found/);
 });

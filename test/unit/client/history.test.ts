@@ -1,50 +1,56 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
-import { activityCalls } from '../../../src/client/history';
+import { activityCalls, type HistoryEvent } from '../../../src/client/history';
 import { storyOf } from '../../../src/client/cli/commands/story';
 
 const DIR = path.resolve(__dirname, '../../fixtures/histories');
 const events = (file: string) => historyFromJSON(JSON.parse(fs.readFileSync(path.join(DIR, file), 'utf8'))).events ?? [];
 
 describe('activityCalls: activity tasks and local activities read alike', () => {
-  const before = activityCalls(events('before-local-activities/promoted-subset-routing.json'));
-  const after = activityCalls(events('promoted-subset-routing.json'));
+  const calls = activityCalls(events('cli-approve.json'));
 
-  it('the same rollout, recorded before and after the move to local activities, makes the same calls', () => {
-    expect(before.every((c) => !c.local)).toBe(true);
-    expect(after.filter((c) => c.local).length).toBeGreaterThan(10);
-    // Readiness waits stay activity tasks.
-    expect(after.filter((c) => !c.local).map((c) => c.name)).toEqual(['waitAvailable', 'waitAvailable']);
-    // That fixture predates the drift check (a read of the weights before each weight change).
-    const noDrift = after.filter((c) => c.name !== 'trafficGetWeights');
-    expect(noDrift.map((c) => c.name)).toEqual(before.map((c) => c.name));
-    expect(noDrift.map((c) => c.summary)).toEqual(before.map((c) => c.summary));
+  it('readiness waits are activity tasks, every other call a local activity, in the order the rollout made them', () => {
+    expect(calls.filter((c) => !c.local).map((c) => c.name)).toEqual(['waitAvailable', 'waitAvailable']);
+    expect(calls.map((c) => c.name)).toEqual([
+      'preflight', 'ensureCanary', 'waitAvailable', 'trafficApply', 'trafficApply', 'trafficSetWeight', 'trafficSetWeight',
+      'trafficPromote', 'promoteStable', 'waitAvailable', 'trafficPromote', 'trafficUndo', 'trafficUndo', 'removeCanary',
+    ]);
+    expect(calls.map((c) => c.eventId)).toEqual([...calls.map((c) => c.eventId)].sort((a, b) => a - b));
   });
 
-  it('every call completed, with times in order and its decoded result', () => {
-    for (const calls of [before, after]) {
-      expect(calls.map((c) => c.outcome).every((o) => o === 'completed')).toBe(true);
-      for (const c of calls) expect(c.endedAt).toBeGreaterThan(0);
-      const weights = calls.filter((c) => c.name === 'trafficSetWeight').map((c) => (c.result as { canary: number }).canary);
-      expect(weights[weights.length - 1]).toBe(0);
-      expect(weights.length).toBeGreaterThanOrEqual(2);
-    }
+  it('every call completed, with its end time and decoded result', () => {
+    expect(calls.every((c) => c.outcome === 'completed' && c.attempt === 1)).toBe(true);
+    for (const c of calls) expect(c.endedAt).toBeGreaterThan(0);
+    const weights = calls.filter((c) => c.name === 'trafficSetWeight').map((c) => (c.result as { weights: { canary: number } }).weights.canary);
+    expect(weights).toEqual([10, 100]);
   });
 
-  it('ramp story tells local activities as it tells activities', () => {
-    const told = (file: string) => storyOf(events(file)).filter((l) => l.kind === 'activity' && !l.text.includes('outside changes')).map((l) => l.text);
-    expect(told('promoted-subset-routing.json')).toEqual(told('before-local-activities/promoted-subset-routing.json'));
-    expect(told('promoted-subset-routing.json')).toContain('✔ check stable Deployment and Service');
+  it('ramp story tells local activities and activity tasks alike, by their summaries', () => {
+    const told = storyOf(events('cli-approve.json')).filter((l) => l.kind === 'activity').map((l) => l.text);
+    expect(told).toContain('✔ preflight: check the target and the traffic objects');
+    expect(told.some((t) => /^✔ wait for canary .* to be Available$/.test(t))).toBe(true);
   });
 });
 
 describe('activityCalls: attempts', () => {
   it('reads the attempt of a retried activity task and of a retried local activity', () => {
-    const retriedTask = activityCalls(events('before-local-activities/worker-killed-mid-activity.json')).find((c) => c.attempt > 1);
-    expect(retriedTask).toMatchObject({ name: 'waitAvailable', local: false, outcome: 'completed' });
-    // In the lean histories the first calls never needed a retry.
-    expect(activityCalls(events('promoted-subset-routing.json')).every((c) => c.attempt === 1)).toBe(true);
+    const marker = {
+      eventId: 5,
+      markerRecordedEventAttributes: {
+        markerName: 'core_local_activity',
+        details: { data: { payloads: [defaultPayloadConverter.toPayload({ activity_type: 'trafficSetWeight', attempt: 4 })] } },
+      },
+    };
+    const [task, local] = activityCalls(([
+      { eventId: 1, activityTaskScheduledEventAttributes: { activityType: { name: 'waitAvailable' } } },
+      { eventId: 2, activityTaskStartedEventAttributes: { scheduledEventId: 1, attempt: 3 } },
+      { eventId: 3, eventTime: { seconds: 9, nanos: 0 }, activityTaskCompletedEventAttributes: { scheduledEventId: 1 } },
+      marker,
+    ]) as unknown as HistoryEvent[]);
+    expect(task).toMatchObject({ name: 'waitAvailable', local: false, outcome: 'completed', attempt: 3, endedAt: 9000 });
+    expect(local).toMatchObject({ name: 'trafficSetWeight', local: true, outcome: 'completed', attempt: 4 });
   });
 });
 

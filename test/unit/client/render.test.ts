@@ -1,4 +1,4 @@
-import { judgeEvidenceLines, statusBlock } from '../../../src/client/cli/render';
+import { judgeEvidenceLines, lastKnownBlock, statusBlock } from '../../../src/client/cli/render';
 import type { RolloutStatus } from '../../../src/domain/rollout/state';
 import type { SequentialEvidence } from '../../../src/domain/analysis/sequential-judge';
 
@@ -59,5 +59,40 @@ describe('statusBlock: the last judged analysis says how its noise priors were s
     expect(withIt).toContain(`             ${why}`);
     expect(withIt.indexOf(`             ${why}`)).toBe(withIt.findIndex((l) => l.startsWith('Analysis')) + 1);
     expect(statusBlock(status(), Date.parse('2026-11-23T07:02:00.000Z')).some((l) => l.includes('noise calibrated'))).toBe(false);
+  });
+});
+
+describe('statusBlock: a refused rollout is not a rollback', () => {
+  it('lists every problem, and no step or weights (nothing ran)', () => {
+    const s: RolloutStatus = {
+      rollout: { namespace: 'shop', name: 'web' }, phase: 'Refused', outcome: 'Refused', message: 'refused before any change',
+      step: { index: 0, count: 3, description: 'set canary weight to 10%' }, weights: { stable: 100, canary: 0 }, canaryDeployment: 'web-canary',
+      startedAt: '2026-11-23T07:00:00.000Z', phaseSince: '2026-11-23T07:00:01.000Z', audit: [],
+      reason: 'refused before any change: the preflight found 2 problem(s): a; b',
+      problems: ['Service shop/nosuch not found; create it, or set spec.target.service to an existing Service', 'DestinationRule shop/web not found'],
+    };
+    const lines = statusBlock(s, Date.parse('2026-11-23T07:00:31.000Z'));
+    expect(lines[1]).toBe('Phase      Refused for 30s   outcome Refused');
+    expect(lines).toContain('  - Service shop/nosuch not found; create it, or set spec.target.service to an existing Service');
+    expect(lines).toContain('  - DestinationRule shop/web not found');
+    expect(lines.some((l) => /^(Step|Weights|Reason) /.test(l))).toBe(false);
+    expect(lines.find((l) => l.startsWith('Problems'))).toMatch(/2 found before any change; nothing was changed/);
+  });
+});
+
+describe('lastKnownBlock: ramp status with no worker to answer', () => {
+  it('says why, then what Temporal knows as of the last phase change', () => {
+    const lines = lastKnownBlock({
+      workflowId: 'rollout/shop/web', runId: 'r1', taskQueue: 'ramp', temporalStatus: 'RUNNING', rollout: 'shop/web', target: 'shop/web',
+      phase: 'Paused', phaseSince: '2026-11-23T07:00:00.000Z', image: 'web:v2', startTime: '2026-11-23T06:59:00.000Z',
+      note: 'no worker is polling task queue ramp (the last poll began 3m ago)',
+    }, Date.parse('2026-11-23T07:05:00.000Z'));
+    expect(lines).toEqual([
+      'no worker is polling task queue ramp (the last poll began 3m ago): this is the phase as of its last change',
+      'Rollout    shop/web   image web:v2',
+      'Phase      Paused since 2026-11-23T07:00:00.000Z (5m ago)',
+      'Started    2026-11-23T06:59:00.000Z',
+      'Temporal   RUNNING on task queue ramp',
+    ]);
   });
 });

@@ -1,17 +1,28 @@
-/** `ramp validate -f FILE [--image IMG]`: the worker's own schema, offline. */
+/**
+ * `ramp validate -f FILE [--image IMG] [--cluster [--kubeconfig PATH]]`, and `ramp start --dry-run`:
+ * the worker's own schema, offline; with --cluster, also the rollout's own preflight against the
+ * live cluster, every problem at once, and what the rollout will change — nothing is started.
+ */
+import type * as k8s from '@kubernetes/client-node';
 import { parseRollout, SpecError, formatProblem } from '../../../domain/spec/parse';
 import type { ResolvedRollout } from '../../../domain/spec/schema';
+import { checkOnCluster, ClusterPlan, ClusterUnreachableError } from '../../cluster';
+import { describeTraffic } from '../../rollouts';
 import type { Output } from '../context';
 import { CliError, ExitCode } from '../errors';
 import * as fs from 'node:fs';
 
-/** Reads and validates a spec file; exits 2 with every problem listed when it is invalid. */
-export function loadSpec(file: string, image: string | undefined): ResolvedRollout {
+/**
+ * Reads and validates a spec file; exits 2 with every problem listed when it is invalid. `file` is
+ * what the user typed (problems name it), `fullPath` where it was read from.
+ */
+export function loadSpec(file: string, image: string | undefined, fullPath = file): ResolvedRollout {
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = fs.readFileSync(fullPath, 'utf8');
   } catch (err) {
-    throw new CliError(`-f ${file}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? String(err)})`, ExitCode.Invalid);
+    const where = fullPath === file ? '' : ` (${fullPath})`;
+    throw new CliError(`-f ${file}${where}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? String(err)})`, ExitCode.Invalid);
   }
   try {
     return parseRollout(text, { source: file, image });
@@ -23,9 +34,57 @@ export function loadSpec(file: string, image: string | undefined): ResolvedRollo
   }
 }
 
-export function validate(out: Output, file: string, image: string | undefined): ExitCode {
-  const r = loadSpec(file, image);
+export function validate(out: Output, file: string, r: ResolvedRollout): ExitCode {
   if (out.json) out.print(JSON.stringify({ valid: true, rollout: r }));
-  else out.print(`${file}: valid — Rollout ${r.metadata.namespace}/${r.metadata.name}, ${r.spec.steps.length} steps, ${r.spec.traffic.routing.mode} routing via VirtualService ${r.spec.traffic.virtualService.name}`);
+  else out.print(`${file}: valid — Rollout ${r.metadata.namespace}/${r.metadata.name}, ${r.spec.steps.length} steps, traffic: ${describeTraffic(r.spec.traffic)}`);
   return ExitCode.Ok;
+}
+
+/** The plan in words, in the order the rollout acts. */
+export function planLines(r: ResolvedRollout, plan: ClusterPlan): string[] {
+  const c = plan.canary;
+  const p = plan.promotion;
+  const acts: string[] = [];
+  for (const ch of plan.changes.filter((x) => x.when === 'beforeCanary')) acts.push(`before the canary: ${ch.description}`);
+  acts.push(`create Deployment ${c.namespace}/${c.name}: image ${c.image ?? '(none)'} (container ${c.container}), ${c.versionLabel.key}=${c.versionLabel.value}, `
+    + `${c.replicas} replica${c.replicas === 1 ? '' : 's'}; then wait until it is Available (progress deadline ${Math.round(r.spec.progressDeadlineMs / 1000)}s)`);
+  for (const ch of plan.changes.filter((x) => x.when === 'afterCanary')) acts.push(`once the canary is Available: ${ch.description}`);
+  acts.push(`the steps: ${plan.steps.map((s, i) => `${i + 1}) ${s}`).join(', ')}`);
+  acts.push(`at promotion: roll Deployment ${p.namespace}/${p.deployment} to the canary's pod template (container ${p.container} image ${p.image ?? '(none)'}, `
+    + `pods labelled ${p.versionLabel.key}=${p.versionLabel.value}); then take the changes above back, last first, and delete the canary`);
+  return [
+    `Traffic    ${describeTraffic(r.spec.traffic)}; now stable ${plan.weights.stable}% / canary ${plan.weights.canary}%`,
+    'What it will create or change, in order:',
+    ...acts.map((a, i) => `  ${i + 1}. ${a}`),
+  ];
+}
+
+/**
+ * The rollout's preflight against the cluster `kube` points at: exit 0 with the plan when it can go
+ * ahead, 2 with every problem, 3 when the cluster could not be checked.
+ */
+export async function validateOnCluster(out: Output, file: string, r: ResolvedRollout, kube: k8s.KubeConfig): Promise<ExitCode> {
+  let res;
+  try {
+    res = await checkOnCluster(r, kube);
+  } catch (err) {
+    if (err instanceof ClusterUnreachableError) throw new CliError(err.message, ExitCode.Unreachable);
+    throw err;
+  }
+  if (out.json) {
+    out.print(JSON.stringify(res));
+    return res.ok ? ExitCode.Ok : ExitCode.Invalid;
+  }
+  const name = `Rollout ${r.metadata.namespace}/${r.metadata.name}`;
+  const cluster = `${kube.getCurrentCluster()?.server ?? '(no server)'} (context ${kube.getCurrentContext()})`;
+  if (res.ok) {
+    out.print([`${file}: ${name} can go ahead on ${cluster}`, ...planLines(r, res.plan), 'Nothing was changed and no rollout was started.'].join('\n'));
+    return ExitCode.Ok;
+  }
+  out.print([
+    `${file}: ${name} cannot start on ${cluster}: ${res.problems.length} problem${res.problems.length === 1 ? '' : 's'}`,
+    ...res.problems.map((p) => `  - ${p}`),
+    'Nothing was changed and no rollout was started.',
+  ].join('\n'));
+  return ExitCode.Invalid;
 }
