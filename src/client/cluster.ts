@@ -146,9 +146,10 @@ async function plan(spec: ResolvedRollout, kube: k8s.KubeConfig, server: string)
   const c = spec.spec.canary;
   const t = target('Deployment', ns, spec.spec.target.deployment, 'spec.target.deployment');
   const stable = await kubeCall(t, 'get', () => kube.makeApiClient(k8s.AppsV1Api).readNamespacedDeployment({ name: t.name, namespace: ns }) as Promise<DeploymentLike>);
-  const canary = buildCanaryDeployment(stable, c, spec.metadata.name);
+  const versions = res.runtime.versions;
+  const canary = buildCanaryDeployment(stable, c, spec.metadata.name, versions);
   const canaryContainer = containerOf(canary.spec, c.container);
-  const promoted = promotedStableTemplate(canary.spec!.template, c.versionLabel);
+  const promoted = promotedStableTemplate(canary.spec!.template, versions);
   const promotedContainer = promoted.spec?.containers.find((x) => x.name === canaryContainer?.name);
   return {
     ok: true,
@@ -158,12 +159,13 @@ async function plan(spec: ResolvedRollout, kube: k8s.KubeConfig, server: string)
       changes: res.runtime.changes,
       canary: {
         namespace: ns, name: c.deploymentName, container: canaryContainer?.name ?? '(none)', image: canaryContainer?.image,
-        versionLabel: { key: c.versionLabel.key, value: c.versionLabel.canary }, replicas: canary.spec?.replicas ?? c.replicas,
+        versionLabel: { key: versions.key, value: versions.canary }, replicas: canary.spec?.replicas ?? c.replicas,
       },
       steps: spec.spec.steps.map(describeStep),
       promotion: {
         namespace: ns, deployment: spec.spec.target.deployment, container: promotedContainer?.name ?? '(none)', image: promotedContainer?.image,
-        versionLabel: { key: c.versionLabel.key, value: c.versionLabel.stable },
+        // The value the stable's pods carry after the promotion (decisions/0015).
+        versionLabel: { key: versions.key, value: promoted.metadata?.labels?.[versions.key] ?? versions.stable },
       },
     },
   };

@@ -6,6 +6,7 @@ import { Client, WorkflowExecutionAlreadyStartedError, WorkflowHandle, WorkflowH
 import { describeStep } from '../domain/rollout/state';
 import type { RolloutResult } from '../domain/rollout/machine';
 import type { RolloutStatus } from '../domain/rollout/state';
+import { selectorKey } from '../domain/traffic/istio';
 import type { ResolvedRollout, TrafficSpec } from '../domain/spec/schema';
 import { rolloutWorkflowId, targetKey } from '../shared/ids';
 import { ROLLOUT_WORKFLOW, statusQuery } from '../shared/messages';
@@ -31,9 +32,9 @@ export function describeTraffic(t: TrafficSpec): string {
   const provider: string = t.provider;
   switch (t.provider) {
     case 'istio': {
-      const routes = t.virtualService.routes.length === 0 ? 'the default route' : `route(s) ${t.virtualService.routes.join(', ')}`;
+      const routes = t.virtualService.routes.length === 0 ? 'the default route' : `route(s) ${t.virtualService.routes.map(selectorKey).join(', ')}`;
       const routing = t.routing.mode === 'subset'
-        ? `subset routing via DestinationRule ${t.routing.destinationRule}`
+        ? `subset routing via ${t.routing.destinationRule !== undefined ? `DestinationRule ${t.routing.destinationRule}` : 'the host\'s DestinationRule (one is created for the rollout if there is none)'}`
         : `service routing: stable Service ${t.routing.stableService}, canary Service ${t.routing.canaryService}`;
       return `istio (VirtualService ${t.virtualService.name}, ${routes}; ${routing})`;
     }

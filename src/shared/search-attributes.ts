@@ -15,7 +15,7 @@ export const RampNamespace = defineSearchAttributeKey('RampNamespace', SearchAtt
 export const RampPhase = defineSearchAttributeKey('RampPhase', SearchAttributeType.KEYWORD);
 /** The canary image being rolled out. */
 export const RampImage = defineSearchAttributeKey('RampImage', SearchAttributeType.KEYWORD);
-/** How the rollout ended: Promoted, RolledBack or RollbackFailed; empty while it runs. */
+/** How the rollout ended: Promoted, RolledBack, RollbackFailed or Refused; empty while it runs. */
 export const RampOutcome = defineSearchAttributeKey('RampOutcome', SearchAttributeType.KEYWORD);
 
 export const RAMP_SEARCH_ATTRIBUTES = [RampTarget, RampRollout, RampNamespace, RampPhase, RampImage, RampOutcome] as const;
