@@ -6,7 +6,7 @@ import { Client, WorkflowExecutionAlreadyStartedError, WorkflowHandle, WorkflowH
 import { describeStep } from '../domain/rollout/state';
 import type { RolloutResult } from '../domain/rollout/machine';
 import type { RolloutStatus } from '../domain/rollout/state';
-import { selectorKey } from '../domain/traffic/istio';
+import { managedRoutesInWords } from '../domain/traffic/istio';
 import type { ResolvedRollout, TrafficSpec } from '../domain/spec/schema';
 import { rolloutWorkflowId, targetKey } from '../shared/ids';
 import { ROLLOUT_WORKFLOW, statusQuery } from '../shared/messages';
@@ -32,7 +32,7 @@ export function describeTraffic(t: TrafficSpec): string {
   const provider: string = t.provider;
   switch (t.provider) {
     case 'istio': {
-      const routes = t.virtualService.routes.length === 0 ? 'the default route' : `route(s) ${t.virtualService.routes.map(selectorKey).join(', ')}`;
+      const routes = managedRoutesInWords(t.virtualService.routes);
       const routing = t.routing.mode === 'subset'
         ? `subset routing via ${t.routing.destinationRule !== undefined ? `DestinationRule ${t.routing.destinationRule}` : 'the host\'s DestinationRule (one is created for the rollout if there is none)'}`
         : `service routing: stable Service ${t.routing.stableService}, canary Service ${t.routing.canaryService}`;

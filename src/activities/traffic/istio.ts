@@ -16,7 +16,7 @@ import type { IstioTraffic } from '../../domain/spec/schema';
 import { checkDrift } from '../../domain/traffic/drift';
 import {
   assertWeight, buildCanaryService, buildDestinationRule, buildRestoreRoutesPatch, buildSelectorPatch, buildSetWeightPatch, buildSubsetsPatch, DestinationRule,
-  ensureSubsets, hostProblems, inspectVirtualService, IstioContext, JsonPatchOp, MANAGED_BY, MANAGED_BY_LABEL, planDestinationRule, planServicePins, POD_TEMPLATE_HASH,
+  ensureSubsets, hostProblems, inspectVirtualService, managedRoutesInWords, IstioContext, JsonPatchOp, MANAGED_BY, MANAGED_BY_LABEL, planDestinationRule, planServicePins, POD_TEMPLATE_HASH,
   promotionSubsets, readWeights, rebaseSubsets, restoreSubsets, routesToCanary, Service, ServiceRouting, SnapshotRoute, snapshotRoutes, Subset, SubsetRouting, TrafficConfigError,
   VirtualService,
 } from '../../domain/traffic/istio';
@@ -179,7 +179,7 @@ export function createIstioRouter(kube: k8s.KubeConfig, ref: TrafficRef): Traffi
 
     const snapshot: IstioSnapshot = { routing: routing.mode, routes: [] };
     const changes: PlannedChange[] = [];
-    const managed = traffic.virtualService.routes.length === 0 ? 'the default route' : `route(s) ${traffic.virtualService.routes.map((r) => JSON.stringify(r)).join(', ')}`;
+    const managed = managedRoutesInWords(traffic.virtualService.routes);
     const stable = await stableTemplate();
     const key = versions.key;
 

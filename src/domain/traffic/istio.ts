@@ -265,6 +265,22 @@ export function selectorKey(s: RouteSelector): string {
   return 'default';
 }
 
+/** A selector in words, for plans and messages: `primary`, `#2`, `the default route`, `the route for prefix /api`. */
+export function routeInWords(s: RouteSelector): string {
+  if ('name' in s) return s.name;
+  if ('index' in s) return `#${s.index}`;
+  if ('prefix' in s) return `the route for prefix ${s.prefix}`;
+  return 'the default route';
+}
+
+/** The managed routes in words. */
+export function managedRoutesInWords(selectors: readonly RouteSelector[]): string {
+  if (selectors.length === 0) return 'the default route';
+  const named = selectors.filter((s) => 'name' in s || 'index' in s);
+  const others = selectors.filter((s) => !('name' in s || 'index' in s));
+  return [...(named.length > 0 ? [`route(s) ${named.map(routeInWords).join(', ')}`] : []), ...others.map(routeInWords)].join(' and ');
+}
+
 function describeSelector(s: RouteSelector): string {
   if ('name' in s) return `named "${s.name}"`;
   if ('index' in s) return `at index ${s.index}`;

@@ -36,6 +36,7 @@ it('inspectWorkload finds nothing wrong, twice, and resolves the versions', asyn
   const b = await acts.inspectWorkload(ref);
   expect(a).toEqual({ problems: [], stableImage: shop.stableImage, versions: { key: 'version', stable: 'original', canary: 'beta', stablePinned: true } });
   expect(b).toEqual(a);
+  ref = { ...ref, versions: a.versions! };
 });
 
 it('inspectWorkload lists every missing object, each with its fix', async () => {

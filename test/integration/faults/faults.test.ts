@@ -136,7 +136,8 @@ describe('with an in-process worker', () => {
         expect(runs).toEqual([h.firstExecutionRunId]);
         const events = (await h.fetchHistory()).events ?? [];
         const sets = activityCalls(events).filter((c) => c.name === 'trafficSetWeight').length;
-        expect(sets).toBe(4); // 25, 75, 100, then 0 at promotion: each step once
+        expect(sets).toBe(3); // 25, 75, 100: each step once (the promotion's cleanup restores the routes: trafficUndo)
+        expect(activityCalls(events).filter((c) => c.name === 'trafficUndo' && c.summary?.startsWith('cleanup: undo: add the canary'))).toHaveLength(1);
         // Short calls run as local activities inside workflow tasks: count who ran those too.
         for (const e of events) {
           const who = e.activityTaskStartedEventAttributes?.identity ?? e.workflowTaskStartedEventAttributes?.identity;

@@ -10,6 +10,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { startRollout } from '../../../src/client/rollouts';
 import { validateRollout } from '../../../src/domain/spec/parse';
 import { abortUpdate, approveUpdate, pauseUpdate, promoteUpdate, resumeUpdate, statusQuery } from '../../../src/shared/messages';
+import { recordHistory } from '../../support/histories';
 import { InterceptingKubeConfig } from '../../support/intercept';
 import { clusterView, createMushop, ISTIO, Mushop } from '../../support/mushop';
 import { adminKubeConfig, eventually, sleep } from '../../support/stack';
@@ -116,6 +117,7 @@ it('a cancellation during Promoting finishes the promotion and its cleanup, then
   expect(await view.deployment(CANARY)).toBeUndefined();
   expect((await view.vs()).spec).toEqual(shop.original.vs.spec);
   expect((await view.dr()).spec).toEqual(shop.original.dr!.spec);
+  await recordHistory(handle, 'cancelled-during-promoting');
 }, 180_000);
 
 describe('a plain promote during a hold ends the hold and moves on', () => {
@@ -134,6 +136,7 @@ describe('a plain promote during a hold ends the hold and moves on', () => {
     const result = await handle.result();
     expect(result.outcome).toBe('Promoted');
     expect(result.status.audit.filter((a) => a.event === 'promote')).toEqual([expect.objectContaining({ by: 'bob', accepted: true })]);
+    await recordHistory(handle, 'promote-during-hold');
   });
 
   it('held by an inconclusive analysis', async () => {
@@ -177,6 +180,7 @@ it('a weight edited between Ramp\'s read and its write is never overwritten: the
   await handle.executeUpdate(abortUpdate, { args: [{ by: 'jest', reason: 'done' }] });
   expect((await handle.result()).outcome).toBe('RolledBack');
   expect((await view.vs()).spec).toEqual(shop.original.vs.spec);
+  await recordHistory(handle, 'drift-between-read-and-write');
 });
 
 it('a canary replaced under the same name during the scale-down delay is not deleted', async () => {

@@ -140,7 +140,7 @@ describe.each(modes)('Istio traffic router, $mode mode', ({ mode, routing, stabl
     expect(a.changes.map((c) => [c.id, c.when, c.carriesTraffic ?? false])).toEqual([[destinationChange, 'afterCanary', false], ['routes', 'afterCanary', true]]);
     snapshot = a.snapshot as IstioSnapshot;
     expect(snapshot.routing).toBe(mode);
-    expect(snapshot.routes).toEqual([{ name: '', route: vsBefore.spec.http[2]!.route }]);
+    expect(snapshot.routes).toEqual([{ selector: 'default', route: vsBefore.spec.http[2]!.route }]);
     if (mode === 'subset') {
       expect(snapshot.subsets).toEqual((drBefore!.spec as { subsets: unknown[] }).subsets);
       expect(snapshot.createsCanaryService).toBeUndefined();
@@ -157,6 +157,7 @@ describe.each(modes)('Istio traffic router, $mode mode', ({ mode, routing, stabl
       traffic: {
         ...ref.traffic,
         virtualService: { name: 'nope-vs', routes: [] },
+        ...(routing.mode === 'service' ? { host: 'nope-stable' } : {}),
         routing: routing.mode === 'subset' ? { ...routing, destinationRule: 'nope-dr' } : { ...routing, stableService: 'nope-stable' },
       },
       targetService: 'nope-target',
@@ -164,7 +165,8 @@ describe.each(modes)('Istio traffic router, $mode mode', ({ mode, routing, stabl
     const { problems } = await activities.inspectTraffic(missing);
     expect(problems).toContain(`VirtualService ${namespace}/nope-vs not found; create it, or set spec.traffic.virtualService.name to an existing VirtualService`);
     if (mode === 'subset') {
-      expect(problems).toContain(`DestinationRule ${namespace}/nope-dr not found; create it, or set spec.traffic.routing.destinationRule to an existing DestinationRule`);
+      // A named rule that does not exist would be created for the rollout — but another already covers the host.
+      expect(problems).toContain(`DestinationRule ${namespace}/nope-dr not found, and DestinationRule ${namespace}/storefront already covers host storefront; set spec.traffic.routing.destinationRule to it (two rules for one host conflict in Istio)`);
       expect(problems).toHaveLength(2);
     } else {
       expect(problems).toContain(`Service ${namespace}/nope-stable not found; create it, or set spec.traffic.routing.stableService to an existing Service`);
@@ -174,7 +176,7 @@ describe.each(modes)('Istio traffic router, $mode mode', ({ mode, routing, stabl
     }
 
     const noRoute = await activities.inspectTraffic({ ...ref, traffic: { ...ref.traffic, virtualService: { name: 'storefront', routes: [{ name: 'primary' }, { name: 'beta' }] } } });
-    expect(noRoute.problems).toContain(`VirtualService ${namespace}/storefront has no HTTP route named "primary" (routes: api, assets, #2 (unnamed)); set spec.traffic.virtualService.routes to one of them`);
+    expect(noRoute.problems).toContain(`VirtualService ${namespace}/storefront has no HTTP route named "primary" (routes: "api", "assets", #2 (unnamed; select it with {index: 2} or {default: true})); set spec.traffic.virtualService.routes to select the routes Ramp should manage`);
     expect(noRoute.problems.join('\n')).toContain('no HTTP route named "beta"');
   });
 
