@@ -4,6 +4,7 @@
  * 120`), each with the line it is on when the text is YAML.
  */
 import { isNode, LineCounter, parseDocument, YAMLError } from 'yaml';
+import { imageTag } from '../workload/versions';
 import { rolloutSchema, ResolvedRollout } from './schema';
 
 export interface SpecProblem {
@@ -97,11 +98,23 @@ function issueMessage(iss: { code: string; message: string; keys?: string[] }): 
   return iss.message;
 }
 
+/**
+ * The spec with `--image` as the canary's image. A canary version value that merely repeated the
+ * spec's own image tag follows the new image (it is derived from the tag again, decisions/0015);
+ * any other explicit value stays.
+ */
 function withImage(raw: unknown, image: string): unknown {
   if (typeof raw !== 'object' || raw === null) return raw;
   const r = raw as { spec?: { canary?: Record<string, unknown> } };
   if (typeof r.spec !== 'object' || r.spec === null) return raw;
-  return { ...r, spec: { ...r.spec, canary: { ...(r.spec.canary ?? {}), image } } };
+  const canary: Record<string, unknown> = { ...(r.spec.canary ?? {}), image };
+  const label = canary.versionLabel as Record<string, unknown> | undefined;
+  const oldImage = r.spec.canary?.image;
+  if (label && typeof oldImage === 'string' && label.canary !== undefined && label.canary === imageTag(oldImage)) {
+    const { canary: _repeated, ...rest } = label;
+    canary.versionLabel = rest;
+  }
+  return { ...r, spec: { ...r.spec, canary } };
 }
 
 /** The deepest YAML node along path that exists, for a line number. */

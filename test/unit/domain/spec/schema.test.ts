@@ -110,6 +110,17 @@ describe('parseRollout (text)', () => {
     expect(r.spec.canary.image).toBe('storefront:v2');
   });
 
+  it.each([
+    ['a canary value that repeated the image tag follows --image', { image: 'storefront:2.2.0', versionLabel: { key: 'version', stable: '2.1.2', canary: '2.2.0' } }, undefined],
+    ['an explicit canary value of its own stays', { image: 'storefront:2.2.0', versionLabel: { key: 'version', stable: '2.1.2', canary: 'beta' } }, 'beta'],
+  ])('--image: %s', (_n, canary, want) => {
+    const r = parseRollout(JSON.stringify(newTestRolloutRaw({ spec: { canary } })), { image: 'storefront:2.3.0' });
+    expect(r.spec.canary.image).toBe('storefront:2.3.0');
+    // Undefined: derived from the new image's tag at the preflight (2.3.0).
+    expect(r.spec.canary.versionLabel.canary).toBe(want);
+    expect(r.spec.canary.versionLabel.stable).toBe('2.1.2');
+  });
+
   it('reads JSON too', () => {
     const r = parseRollout(JSON.stringify(newTestRolloutRaw()));
     expect(r.metadata).toEqual({ name: 'storefront', namespace: 'mushop' });
