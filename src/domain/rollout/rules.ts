@@ -34,7 +34,7 @@ function stepLabel(r: Rollout): string {
 const INITIALIZING: Rollout['stage']['at'][] = ['preflight', 'prepare', 'canary', 'readiness', 'route'];
 
 /** Why `cmd` cannot be accepted now, or undefined when it can. */
-export function commandRefusal(r: Rollout, spec: ResolvedRollout, cmd: Command, _input: CommandInput): string | undefined {
+export function commandRefusal(r: Rollout, spec: ResolvedRollout, cmd: Command, input: CommandInput): string | undefined {
   const w = where(r);
   if (TERMINAL_PHASES.includes(r.status.phase) || r.stage.at === 'done') return `${w}; it has ended, so there is nothing to ${cmd}`;
   if (r.stage.at === 'unwind') {
@@ -58,7 +58,7 @@ export function commandRefusal(r: Rollout, spec: ResolvedRollout, cmd: Command, 
     case 'promote':
       if (initializing) return `${w}: the canary is not ready yet; promote once it is Progressing`;
       if (r.requests.promoteFull) return `${w}; promote --full was already requested by ${r.requests.promoteFull.by ?? 'someone'}`;
-      if (_input.full) return undefined;
+      if (input.full) return undefined;
       if (r.hold) return undefined;
       if (step && step.kind !== 'setWeight') return undefined;
       return `${w} at ${stepLabel(r)}, which does not wait for anything, so a plain promote has nothing to end; use promote --full to skip every remaining step`;

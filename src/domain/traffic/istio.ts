@@ -217,11 +217,6 @@ function inFormOf(service: string, like: string, namespace: string): string {
 
 // ---- destinations --------------------------------------------------------------------------
 
-/** The stable Service host in service mode: traffic.host, which defaults to the stable Service (hostProblems checks it names it). */
-function stableServiceHost(t: IstioTraffic, _r: ServiceRouting): string {
-  return t.host;
-}
-
 /** Problems with spec.traffic.host itself. */
 export function hostProblems(c: IstioContext): string[] {
   const r = c.traffic.routing;
@@ -240,7 +235,7 @@ function isStable(d: IstioDestination | undefined, c: IstioContext): boolean {
   if (!d) return false;
   const r = c.traffic.routing;
   if (r.mode === 'subset') return sameHost(d.host, c.traffic.host, c.namespace) && (d.subset === r.stableSubset || d.subset === undefined);
-  return sameHost(d.host, stableServiceHost(c.traffic, r), c.namespace) && d.subset === undefined;
+  return sameHost(d.host, c.traffic.host, c.namespace) && d.subset === undefined;
 }
 
 function isCanary(d: IstioDestination | undefined, c: IstioContext): boolean {
@@ -252,7 +247,7 @@ function isCanary(d: IstioDestination | undefined, c: IstioContext): boolean {
 
 function describeStable(c: IstioContext): string {
   const r = c.traffic.routing;
-  return r.mode === 'subset' ? `${c.traffic.host} (subset ${r.stableSubset}, or no subset)` : stableServiceHost(c.traffic, r);
+  return r.mode === 'subset' ? `${c.traffic.host} (subset ${r.stableSubset}, or no subset)` : c.traffic.host;
 }
 
 // ---- finding the managed routes ------------------------------------------------------------
