@@ -22,11 +22,14 @@
  * s_b is seen. A canary has fewer pods than its baseline and wanders more; with `canaryNoiseFactor`
  * k (s_c = k·s_b, 2 by default: a quarter of the pods, independent pod noise), the ratio's noise
  * is s_b·√(1 + k²). The result is clamped to [`calibrationFloor`, the configured prior]:
- * calibration never widens the prior (the canary's own batches still do, in the judge), and never
- * assumes a service steadier than the floor.
+ * calibration never assumes a service steadier than the floor. Judge revision 1 never widens the
+ * prior (the canary's own batches still do, in the judge). Revision 2 also widens it, up to
+ * `calibrationCeiling`, when the *point estimate* (not its upper bound, which only says how little
+ * the history shows) puts the ratio's noise above the prior: a baseline that visibly wanders more
+ * than the prior allows has a canary that does too. It calibrates the tail test's prior the same way.
  */
 import type { ArmCounters } from './judge';
-import { initialSlowBound, slowRequests, type SequentialConfig } from './sequential-judge';
+import { initialSlowBound, isRevision2, slowRequests, type SequentialConfig } from './sequential-judge';
 
 /** Below this many complete batches of history, the prior is left as configured. */
 export const MIN_CALIBRATION_BATCHES = 5;
@@ -55,9 +58,13 @@ export interface NoiseCalibration {
   /** Per-stream results; null when that stream could not be calibrated. */
   errors: StreamDispersion | null;
   latency: (StreamDispersion & { slowMs: number }) | null;
+  /** Judge revision 2: the tail test's stream (requests above the bound at the baseline's tail quantile). */
+  tail?: (StreamDispersion & { slowMs: number }) | null;
   /** Noise priors the judge uses for this analysis. */
   noise: number;
   latencyNoise: number;
+  /** Judge revision 2: the tail test's prior. */
+  tailNoise?: number;
   /** One line for people. */
   reason: string;
 }
@@ -106,7 +113,8 @@ function steps(values: number[]): (number | null)[] {
 
 /** The configured priors, unchanged, and why (no history, or none that could be read). */
 export function notCalibrated(config: SequentialConfig, reason: string): NoiseCalibration {
-  return { batches: 0, errors: null, latency: null, noise: config.noise, latencyNoise: config.latencyNoise ?? config.noise, reason };
+  const tail = isRevision2(config) ? { tail: null, tailNoise: config.tailNoise ?? config.latencyNoise ?? config.noise } : {};
+  return { batches: 0, errors: null, latency: null, noise: config.noise, latencyNoise: config.latencyNoise ?? config.noise, ...tail, reason };
 }
 
 /**
@@ -115,12 +123,17 @@ export function notCalibrated(config: SequentialConfig, reason: string): NoiseCa
  * priors unchanged (with the reason) when calibration is off or the history is too short.
  */
 export function calibrateNoise(config: SequentialConfig, history: ArmCounters[]): NoiseCalibration {
-  const configured = { noise: config.noise, latencyNoise: config.latencyNoise ?? config.noise };
+  const configured = { noise: config.noise, latencyNoise: config.latencyNoise ?? config.noise, tailNoise: config.tailNoise ?? config.latencyNoise ?? config.noise };
+  const v2 = isRevision2(config);
   const batches = Math.max(0, history.length - 1);
   const unchanged = (why: string): NoiseCalibration => ({ ...notCalibrated(config, `noise prior as configured (${configured.noise}, latency ${configured.latencyNoise}): ${why}`), batches });
   const factor = Math.sqrt(1 + (config.canaryNoiseFactor ?? 2) ** 2);
   const floor = config.calibrationFloor ?? 0;
-  const prior = (upper: number, configuredPrior: number) => Math.min(configuredPrior, Math.max(floor, factor * upper));
+  const ceiling = v2 ? Math.max(config.calibrationCeiling ?? 0, 0) : 0;
+  const prior = (d: { estimate: number; upper: number }, configuredPrior: number) => {
+    if (factor * d.estimate > configuredPrior && ceiling > configuredPrior) return Math.min(ceiling, factor * d.estimate);
+    return Math.min(configuredPrior, Math.max(floor, factor * d.upper));
+  };
 
   const requests = steps(history.map((a) => a.requests));
   const errors = steps(history.map((a) => a.errors));
@@ -128,29 +141,39 @@ export function calibrateNoise(config: SequentialConfig, history: ArmCounters[])
   const e = overDispersion(errorBatches);
 
   const last = history.at(-1);
-  const slowMs = last ? initialSlowBound(last, config.latencyQuantile) : null;
-  let l: ReturnType<typeof overDispersion> = null;
-  if (slowMs !== null) {
+  const above = (q: number) => {
+    const bound = last ? initialSlowBound(last, q) : null;
+    if (bound === null) return null;
     const totals = steps(history.map((a) => a.latency?.count ?? NaN));
-    const slow = steps(history.map((a) => slowRequests(a, slowMs)));
-    l = overDispersion(totals.flatMap((n, i) => (n !== null && slow[i] !== null ? [{ x: slow[i]!, n }] : [])));
-  }
+    const slow = steps(history.map((a) => slowRequests(a, bound)));
+    const d = overDispersion(totals.flatMap((n, i) => (n !== null && slow[i] !== null ? [{ x: slow[i]!, n }] : [])));
+    return d ? { ...d, slowMs: bound } : null;
+  };
+  const l = above(config.latencyQuantile);
+  const t = v2 ? above(config.tailQuantile ?? 0.99) : null;
   if (!e && !l) return unchanged(`${batches} batch(es) of baseline history, ${MIN_CALIBRATION_BATCHES} with traffic and events needed`);
 
-  const errorsOut = e ? { ...e, prior: prior(e.upper, configured.noise) } : null;
-  const latencyOut = l && slowMs !== null ? { ...l, prior: prior(l.upper, configured.latencyNoise), slowMs } : null;
+  const errorsOut = e ? { ...e, prior: prior(e, configured.noise) } : null;
+  const latencyOut = l ? { ...l, prior: prior(l, configured.latencyNoise) } : null;
+  const tailOut = t ? { ...t, prior: prior(t, configured.tailNoise) } : null;
   const noise = errorsOut?.prior ?? configured.noise;
   const latencyNoise = latencyOut?.prior ?? configured.latencyNoise;
   const fmt = (v: number) => Number(v.toPrecision(2));
   const part = (name: string, d: StreamDispersion | null, configuredPrior: number) => (d
-    ? `${name} wander ≤ ${fmt(d.upper)} (estimate ${fmt(d.estimate)}, ${d.batches} batches, ${d.events} events) → prior ${fmt(d.prior)}${d.prior < configuredPrior ? '' : ' (as configured)'}`
+    ? `${name} wander ≤ ${fmt(d.upper)} (estimate ${fmt(d.estimate)}, ${d.batches} batches, ${d.events} events) → prior ${fmt(d.prior)}${d.prior === configuredPrior ? ' (as configured)' : d.prior > configuredPrior ? ' (widened)' : ''}`
     : `${name}: too little history → prior ${configuredPrior} (as configured)`);
+  // Revision 1's words, byte for byte, unless a prior was widened (which revision 1 never does).
+  const part1 = (name: string, d: StreamDispersion | null, configuredPrior: number) => (d && d.prior <= configuredPrior
+    ? `${name} wander ≤ ${fmt(d.upper)} (estimate ${fmt(d.estimate)}, ${d.batches} batches, ${d.events} events) → prior ${fmt(d.prior)}${d.prior < configuredPrior ? '' : ' (as configured)'}`
+    : part(name, d, configuredPrior));
+  const tailWords = v2 ? `; ${part('tail requests', tailOut, configured.tailNoise)}` : '';
   return {
     batches,
     errors: errorsOut,
     latency: latencyOut,
+    ...(v2 ? { tail: tailOut, tailNoise: tailOut?.prior ?? configured.tailNoise } : {}),
     noise,
     latencyNoise,
-    reason: `noise calibrated on the baseline's last ${batches} batches: ${part('errors', errorsOut, configured.noise)}; ${part('slow requests', latencyOut, configured.latencyNoise)}`,
+    reason: `noise calibrated on the baseline's last ${batches} batches: ${part1('errors', errorsOut, configured.noise)}; ${part1('slow requests', latencyOut, configured.latencyNoise)}${tailWords}`,
   };
 }

@@ -87,7 +87,7 @@ export function calibrate(analysis: JudgedAnalysis, state: JudgedState, history:
 /** The judge's configuration with the calibrated noise priors, if any. */
 function configOf(judge: ResolvedJudge & { kind: 'sequential' }, state: JudgedState) {
   const cal = state.calibration;
-  return cal ? { ...judge.config, noise: cal.noise, latencyNoise: cal.latencyNoise } : judge.config;
+  return cal ? { ...judge.config, noise: cal.noise, latencyNoise: cal.latencyNoise, ...(cal.tailNoise !== undefined ? { tailNoise: cal.tailNoise } : {}) } : judge.config;
 }
 
 function runJudge(judge: ResolvedJudge, state: JudgedState, obs: Parameters<typeof sequentialJudge>[2]) {

@@ -62,13 +62,35 @@ export interface RatioTestState {
   noiseSum: number;
   /** The noise s used for the batch in progress (fixed when it started: predictable). */
   noise: number;
+  /**
+   * Noise that lasts (judge revision 2): what the completed batches say about the current batch's
+   * noise, per grid ratio. Absent: batches are independent (revision 1, or no correlation).
+   */
+  carry?: Carry;
+}
+
+/**
+ * The batch-to-batch memory of the noise: the noise is an AR(1) process over batches, e^{ηᵢ} with
+ * ηᵢ = φ·ηᵢ₋₁ + √(1 − φ²)·s·Zᵢ, so an episode that lasts several batches is one piece of evidence
+ * spread over them, not one per batch. A Kalman filter keeps, for each grid ratio r, the posterior
+ * mean of the last completed batch's η given r (`m`, indexed like the grid) and its variance `v`
+ * (the same for every r: it depends only on the counts). The next batch is then judged with the
+ * predictive η ~ N(φ·m_r, φ²·v + (1 − φ²)·s²).
+ */
+export interface Carry {
+  m: number[];
+  v: number;
 }
 
 const zeroTally = (): Tally => ({ x: 0, y: 0, nx: 0, ny: 0 });
 
-/** A test with nothing counted, judging its first batch with noise `noise`. */
-export function newRatioTest(grid: RatioGrid, noise: number): RatioTestState {
-  return { done: grid.ratios.map(() => 0), batch: zeroTally(), total: zeroTally(), noiseWeight: 0, noiseSum: 0, noise };
+/**
+ * A test with nothing counted, judging its first batch with noise `noise`; `lasting` keeps the
+ * batch-to-batch memory of the noise (see Carry), which starts at its stationary variance.
+ */
+export function newRatioTest(grid: RatioGrid, noise: number, lasting = false): RatioTestState {
+  const fresh: RatioTestState = { done: grid.ratios.map(() => 0), batch: zeroTally(), total: zeroTally(), noiseWeight: 0, noiseSum: 0, noise };
+  return lasting ? { ...fresh, carry: { m: grid.ratios.map(() => 0), v: noise * noise } } : fresh;
 }
 
 /** A tally with these events and exposures added. */
@@ -76,11 +98,33 @@ export function addTo(t: Tally, x: number, y: number, nx: number, ny: number): T
   return { x: t.x + x, y: t.y + y, nx: t.nx + nx, ny: t.ny + ny };
 }
 
+/** The predictive noise of the next batch at each grid ratio: its log-mean and log-sd (see Carry). */
+function predictive(grid: RatioGrid, noise: number, carry: Carry | undefined, phi: number): { shift: number[]; sd: number } {
+  if (carry === undefined || phi <= 0) return { shift: grid.ratios.map(() => 0), sd: noise };
+  return { shift: carry.m.map((m) => phi * m), sd: Math.sqrt(phi * phi * carry.v + (1 - phi * phi) * noise * noise) };
+}
+
 /** The batch's log-likelihood at each grid ratio; zeros when the batch cannot be attributed. */
-function batchVector(grid: RatioGrid, t: Tally, noise: number): number[] {
+function batchVector(grid: RatioGrid, t: Tally, noise: number, carry?: Carry, phi = 0): number[] {
   if (t.nx <= 0 || t.ny <= 0 || t.x + t.y <= 0) return grid.ratios.map(() => 0);
   const p0 = t.nx / (t.nx + t.ny);
-  return grid.ratios.map((r) => batchLogLikelihood(t.x, t.y, p0, r, noise));
+  const { shift, sd } = predictive(grid, noise, carry, phi);
+  return grid.ratios.map((r, i) => batchLogLikelihood(t.x, t.y, p0, r * Math.exp(shift[i]!), sd));
+}
+
+/**
+ * The Kalman update of the carry with a completed batch: its log rate ratio is observed with the
+ * variance of a log ratio of counts (1/(x + ½) + 1/(y + ½)); a batch without exposure on both arms
+ * observes nothing and the memory only fades.
+ */
+function carryAfter(grid: RatioGrid, t: Tally, noise: number, carry: Carry, phi: number): Carry {
+  const { shift, sd } = predictive(grid, noise, carry, phi);
+  const prior = sd * sd;
+  if (t.nx <= 0 || t.ny <= 0 || t.x + t.y <= 0) return { m: shift, v: prior };
+  const observed = Math.log(ratioEstimate(t));
+  const measurement = 1 / (t.x + 0.5) + 1 / (t.y + 0.5);
+  const gain = prior / (prior + measurement);
+  return { m: grid.ratios.map((r, i) => shift[i]! + gain * (observed - Math.log(r) - shift[i]!)), v: (1 - gain) * prior };
 }
 
 /** Ratio of the canary's event rate to the baseline's over a tally (½ added to avoid 0/0). */
@@ -89,9 +133,13 @@ function ratioEstimate(t: Tally): number {
   return ((t.x + 0.5) / t.nx) / ((t.y + 0.5) / t.ny);
 }
 
-/** Closes the batch in progress: its likelihood joins `done`, its residual joins the noise estimate. */
-export function closeBatch(grid: RatioGrid, s: RatioTestState, prior: number, priorBatches: number, floor: number): RatioTestState {
-  const vec = batchVector(grid, s.batch, s.noise);
+/**
+ * Closes the batch in progress: its likelihood joins `done`, its residual joins the noise estimate,
+ * and (with a carry) its noise joins the memory the next batch is judged with, at correlation `phi`.
+ */
+export function closeBatch(grid: RatioGrid, s: RatioTestState, prior: number, priorBatches: number, floor: number, phi = 0): RatioTestState {
+  const vec = batchVector(grid, s.batch, s.noise, s.carry, phi);
+  const carry = s.carry ? carryAfter(grid, s.batch, s.noise, s.carry, phi) : undefined;
   const done = s.done.map((v, i) => v + vec[i]!);
   let { noiseWeight, noiseSum } = s;
   const { x, y, nx, ny } = s.batch;
@@ -110,7 +158,7 @@ export function closeBatch(grid: RatioGrid, s: RatioTestState, prior: number, pr
   }
   const s2 = (priorBatches * prior * prior + noiseSum) / (priorBatches + noiseWeight);
   const noise = Math.max(floor, priorBatches + noiseWeight > 0 ? Math.sqrt(Math.max(0, s2)) : prior);
-  return { done, batch: zeroTally(), total: s.total, noiseWeight, noiseSum, noise };
+  return { done, batch: zeroTally(), total: s.total, noiseWeight, noiseSum, noise, ...(carry ? { carry } : {}) };
 }
 
 /** What a ratio test says at one look. */
@@ -123,9 +171,13 @@ export interface RatioReading {
   bounds: [number, number] | null;
 }
 
-/** The test's e-values and confidence set at this look: completed batches plus the batch in progress. */
-export function readRatioTest(grid: RatioGrid, s: RatioTestState, alpha: number): RatioReading {
-  const cur = batchVector(grid, s.batch, s.noise);
+/**
+ * The test's e-values and confidence set at this look: completed batches plus the batch in progress,
+ * or (`completedOnly`, judge revision 2) completed batches alone, so that the evidence grows one
+ * batch at a time however often it is read.
+ */
+export function readRatioTest(grid: RatioGrid, s: RatioTestState, alpha: number, completedOnly = false): RatioReading {
+  const cur = completedOnly ? grid.ratios.map(() => 0) : batchVector(grid, s.batch, s.noise);
   const L = s.done.map((v, i) => v + cur[i]!);
   const mix = (idx: number[], nullIdx: number) => logSumExp(idx.map((i) => L[i]! - L[nullIdx]!), -Math.log(idx.length));
   const all = grid.ratios.map((_, i) => i);

@@ -116,6 +116,20 @@ export interface SequentialConfig {
   calibrationFloor?: number;
   /** How much more the canary is assumed to wander than the baseline (s_canary = k · s_baseline). */
   canaryNoiseFactor?: number;
+  /**
+   * The judge's revision. Absent (1): configurations resolved before revision 2 (running rollouts),
+   * judged as they always were. 2: decisions on completed batches only, noise that lasts across
+   * batches, the tail test, absent series read as zero (docs/decisions/0016-real-world-signals.md).
+   */
+  revision?: 2;
+  /** Revision 2: correlation φ of the noise between consecutive batches (0: independent batches). */
+  noiseCorrelation?: number;
+  /** Revision 2: requests slower than this quantile of the baseline count for the tail test. */
+  tailQuantile?: number;
+  /** Revision 2: the noise prior of the tail test (the share above a high bound wanders most). */
+  tailNoise?: number;
+  /** Revision 2: calibration may widen a prior up to this per-batch log-sd for a baseline that wanders more than the prior allows. */
+  calibrationCeiling?: number;
 }
 
 /**
@@ -127,6 +141,10 @@ export const MAX_CALIBRATION_BATCHES = 120;
 
 /** The noise prior of the latency test (older configurations have none: they use `noise`). */
 const latencyNoiseOf = (c: SequentialConfig): number => c.latencyNoise ?? c.noise;
+/** The noise prior of the tail test. */
+const tailNoiseOf = (c: SequentialConfig): number => c.tailNoise ?? latencyNoiseOf(c);
+/** Whether a configuration is judged by revision 2. */
+export const isRevision2 = (c: SequentialConfig): boolean => c.revision === 2;
 
 /** Defaults: α 5 %, tolerance +50 %, slow = above the baseline's p90, one-minute batches. */
 export const SEQUENTIAL_DEFAULTS: Readonly<SequentialConfig> = {
@@ -146,7 +164,21 @@ export const SEQUENTIAL_DEFAULTS: Readonly<SequentialConfig> = {
   calibrationBatches: 30,
   calibrationFloor: 0.35,
   canaryNoiseFactor: 2,
+  revision: 2,
+  noiseCorrelation: 0.75,
+  tailQuantile: 0.99,
+  tailNoise: 0.8,
+  calibrationCeiling: 1,
 };
+
+/**
+ * A configuration as a rollout started before revision 2 has it frozen in its input: the same
+ * settings without revision 2's fields (for the benchmark's comparison and the tests of revision 1).
+ */
+export function asRevision1(config: SequentialConfig): SequentialConfig {
+  const { revision: _r, noiseCorrelation: _n, tailQuantile: _q, tailNoise: _t, calibrationCeiling: _c, ...v1 } = config;
+  return v1;
+}
 
 /** Fills defaults and rejects impossible values with a message naming the field. */
 export function resolveSequentialConfig(partial: Partial<SequentialConfig> = {}): SequentialConfig {
@@ -176,10 +208,20 @@ export function resolveSequentialConfig(partial: Partial<SequentialConfig> = {})
   }
   atLeast('calibrationFloor', c.calibrationFloor ?? 0, 0);
   atLeast('canaryNoiseFactor', c.canaryNoiseFactor ?? 0, 0);
+  if (c.revision !== undefined && c.revision !== 2) throw new JudgeConfigError(`sequential judge: revision must be 2 (or absent for revision 1), got ${String(c.revision)}`);
+  if (c.noiseCorrelation !== undefined && !(c.noiseCorrelation >= 0 && c.noiseCorrelation < 1)) {
+    throw new JudgeConfigError(`sequential judge: noiseCorrelation must be in [0, 1), got ${c.noiseCorrelation}`);
+  }
+  if (c.tailQuantile !== undefined) open01('tailQuantile', c.tailQuantile);
+  if (c.tailQuantile !== undefined && !(c.tailQuantile > c.latencyQuantile)) {
+    throw new JudgeConfigError(`sequential judge: tailQuantile (${c.tailQuantile}) must be above latencyQuantile (${c.latencyQuantile})`);
+  }
+  atLeast('tailNoise', c.tailNoise ?? 0, 0);
+  atLeast('calibrationCeiling', c.calibrationCeiling ?? 0, 0);
   if ((c.canaryNoiseFactor ?? 0) > 10) throw new JudgeConfigError(`sequential judge: canaryNoiseFactor must be between 0 and 10, got ${c.canaryNoiseFactor}`);
   if (!(c.tolerance > 0 && c.tolerance <= 10)) throw new JudgeConfigError(`sequential judge: tolerance must be in (0, 10], got ${c.tolerance}`);
   if (!(c.splitTolerance > 0 && c.splitTolerance <= 10)) throw new JudgeConfigError(`sequential judge: splitTolerance must be in (0, 10], got ${c.splitTolerance}`);
-  if (c.noise > 3 || (c.latencyNoise ?? 0) > 3 || c.splitNoise > 3 || c.noiseFloor > 3 || (c.calibrationFloor ?? 0) > 3) throw new JudgeConfigError('sequential judge: noise above 3 (a factor of 20 per batch) leaves nothing to detect');
+  if (c.noise > 3 || (c.latencyNoise ?? 0) > 3 || (c.tailNoise ?? 0) > 3 || c.splitNoise > 3 || c.noiseFloor > 3 || (c.calibrationFloor ?? 0) > 3 || (c.calibrationCeiling ?? 0) > 3) throw new JudgeConfigError('sequential judge: noise above 3 (a factor of 20 per batch) leaves nothing to detect');
   return c;
 }
 
@@ -223,6 +265,10 @@ export interface SequentialState {
   split: RatioTestState;
   /** Counter resets seen (a counter that went down). */
   resets: number;
+  /** Revision 2: the tail test (requests above `tailMs`). */
+  tail?: RatioTestState;
+  /** Revision 2: bound above which a request counts for the tail test (ms), null until known. */
+  tailMs?: number | null;
 }
 
 /** One metric's evidence. */
@@ -255,6 +301,8 @@ export interface SequentialEvidence {
   errors: MetricEvidence;
   /** The slow-request test. */
   latency: MetricEvidence & { /** Slow means above this bound (ms); null until the baseline had latency data. */ slowMs: number | null };
+  /** Revision 2: the tail test (requests above the bound at the baseline's `tailQuantile`); absent in revision 1. */
+  tail?: MetricEvidence & { slowMs: number | null };
   /** The traffic split test. */
   split: {
     /** The canary's configured share of requests (time-weighted over the looks), 0–1; null before any. */
@@ -285,23 +333,38 @@ function gridsFor(config: SequentialConfig): { metric: RatioGrid; split: RatioGr
 function initialState(config: SequentialConfig, obs: JudgeObservation): SequentialState {
   const grids = gridsFor(config);
   const le = boundsOf(obs.baseline);
-  return {
+  const v2 = isRevision2(config);
+  const s: SequentialState = {
     v: 1,
     start: obs.at,
     at: obs.at,
     batch: 0,
     le,
-    canary: lastOf(obs.canary, le),
-    baseline: lastOf(obs.baseline, le),
+    canary: lastOfArm(config, obs.canary, le),
+    baseline: lastOfArm(config, obs.baseline, le),
     batchBaseline: [...le, 0].map(() => 0),
     // The baseline's whole history before the first look sets the first slow bound: it is
     // known before any counted event, so the test stays exact.
     slowMs: initialSlowBound(obs.baseline, config.latencyQuantile),
-    errors: newRatioTest(grids.metric, config.noise),
-    latency: newRatioTest(grids.metric, latencyNoiseOf(config)),
+    errors: newRatioTest(grids.metric, config.noise, v2),
+    latency: newRatioTest(grids.metric, latencyNoiseOf(config), v2),
     split: newRatioTest(grids.split, config.splitNoise),
     resets: 0,
   };
+  if (!v2) return s;
+  return { ...s, tail: newRatioTest(grids.metric, tailNoiseOf(config), true), tailMs: initialSlowBound(obs.baseline, config.tailQuantile ?? 0.99) };
+}
+
+/**
+ * What the next look needs of an arm's counters. Revision 2 reads an arm with no series at all (no
+ * requests, no histogram: a new canary before its first request, or before its first scrape) as
+ * zero in every bucket, so the requests it serves next are counted with their latencies; revision 1
+ * read it as unknown and dropped that interval's latency evidence.
+ */
+function lastOfArm(config: SequentialConfig, arm: ArmCounters, le: number[]): LastCounters {
+  const last = lastOf(arm, le);
+  const absent = arm.latency === undefined && arm.requests === 0 && arm.errors === 0;
+  return isRevision2(config) && absent ? { ...last, buckets: last.buckets.map(() => 0) } : last;
 }
 
 /**
@@ -363,27 +426,18 @@ export function sequentialJudge(
     const why = !(obs.at > state.at) ? `look at ${obs.at} is not after the previous one (${state.at})` : 'counters missing or not finite';
     return { state, verdict: { decision: 'continue', reason: `no data: ${why}; nothing counted`, evidence: evidenceOf(config, grids, state) } };
   }
+  const v2 = isRevision2(config);
 
   let s: SequentialState = state;
-  // Look at time t belongs to batch ⌈(t − start) / batchMs⌉ − 1, so a look on a boundary closes its batch.
+  // Revision 1: a look at time t belongs to batch ⌈(t − start) / batchMs⌉ − 1, and the batch before
+  // it closes when the first look of the next one arrives. (Revision 2 closes a batch at the look
+  // that ends it, below, so its evidence counts at that look.)
   const batchOfLook = Math.max(0, Math.ceil((obs.at - s.start) / config.batchMs) - 1);
-  if (batchOfLook > s.batch) {
-    s = {
-      ...s,
-      batch: batchOfLook,
-      errors: closeBatch(grids.metric, s.errors, config.noise, config.noisePriorBatches, config.noiseFloor),
-      latency: closeBatch(grids.metric, s.latency, latencyNoiseOf(config), config.noisePriorBatches, config.noiseFloor),
-      split: closeBatch(grids.split, s.split, config.splitNoise, config.noisePriorBatches, 0),
-      // The next batch's slow bound comes from the baseline of the batch just closed.
-      // (Increments of cumulative buckets are themselves cumulative in `le`.)
-      slowMs: slowBound(s.le, s.batchBaseline, config.latencyQuantile) ?? s.slowMs,
-      batchBaseline: [...s.le, 0].map(() => 0),
-    };
-  }
+  if (!v2 && batchOfLook > s.batch) s = closeBatches(config, grids, s, batchOfLook);
 
   // Bucket bounds are fixed at the first look that has them; until then there is no latency test.
   const le = s.le.length > 0 ? s.le : boundsOf(obs.baseline);
-  const now = { canary: lastOf(obs.canary, le), baseline: lastOf(obs.baseline, le) };
+  const now = { canary: lastOfArm(config, obs.canary, le), baseline: lastOfArm(config, obs.baseline, le) };
   const prevBuckets = (last: LastCounters) => (s.le.length > 0 ? last.buckets : [...le, 0].map(() => NaN));
   const prev = {
     canary: { ...s.canary, buckets: prevBuckets(s.canary) },
@@ -398,9 +452,12 @@ export function sequentialJudge(
   const dReq = { c: inc(now.canary.requests, prev.canary.requests), b: inc(now.baseline.requests, prev.baseline.requests) };
   const dErr = { c: inc(now.canary.errors, prev.canary.errors), b: inc(now.baseline.errors, prev.baseline.errors) };
   // Slow counts use the bound fixed before this look's data (s.slowMs), never one chosen from it.
-  const slow = [now.canary, prev.canary, now.baseline, prev.baseline].map((a) => slowCount(a.buckets, le, s.slowMs));
-  const slowKnown = slow.every((v) => Number.isFinite(v));
-  const dSlow = slowKnown ? { c: inc(slow[0]!, slow[1]!), b: inc(slow[2]!, slow[3]!) } : { c: 0, b: 0 };
+  const above = (bound: number | null | undefined) => {
+    const v = [now.canary, prev.canary, now.baseline, prev.baseline].map((a) => slowCount(a.buckets, le, bound ?? null));
+    return v.every((x) => Number.isFinite(x)) ? { c: inc(v[0]!, v[1]!), b: inc(v[2]!, v[3]!) } : null;
+  };
+  const dSlow = above(s.slowMs);
+  const dTail = v2 ? above(s.tailMs) : null;
   const dBaseBuckets = now.baseline.buckets.map((v, i) => (Number.isFinite(v) && Number.isFinite(prev.baseline.buckets[i]) ? increment(v, prev.baseline.buckets[i]!).d : 0));
   const dt = obs.at - s.at;
   const w = Math.min(1, Math.max(0, obs.canaryWeight / 100));
@@ -418,21 +475,50 @@ export function sequentialJudge(
     baseline: now.baseline,
     batchBaseline: s.batchBaseline.length === dBaseBuckets.length ? s.batchBaseline.map((v, i) => v + dBaseBuckets[i]!) : dBaseBuckets,
     errors: upd(s.errors, dErr.c, dErr.b, dReq.c, dReq.b),
-    latency: slowKnown ? upd(s.latency, dSlow.c, dSlow.b, dReq.c, dReq.b) : s.latency,
+    latency: dSlow ? upd(s.latency, dSlow.c, dSlow.b, dReq.c, dReq.b) : s.latency,
     split: w > 0 && w < 1 ? upd(s.split, dReq.c, dReq.b, w * dt, (1 - w) * dt) : s.split,
     resets: s.resets + resets,
     slowMs: s.slowMs ?? slowBound(le, now.baseline.buckets, config.latencyQuantile),
   };
+  if (v2) {
+    s = {
+      ...s,
+      tail: s.tail && dTail ? upd(s.tail, dTail.c, dTail.b, dReq.c, dReq.b) : s.tail,
+      tailMs: s.tailMs ?? slowBound(le, now.baseline.buckets, config.tailQuantile ?? 0.99),
+    };
+    // The look that reaches the end of the batch in progress closes it; after a gap, the next batch
+    // is the one the look's time falls in.
+    const ended = Math.floor((obs.at - s.start) / config.batchMs);
+    if (ended > s.batch) s = closeBatches(config, grids, s, ended);
+  }
 
   const evidence = evidenceOf(config, grids, s);
   return { state: s, verdict: decide(config, s, evidence) };
 }
 
+/** Closes the batch in progress and moves on to batch `next`. */
+function closeBatches(config: SequentialConfig, grids: { metric: RatioGrid; split: RatioGrid }, s: SequentialState, next: number): SequentialState {
+  const phi = isRevision2(config) ? config.noiseCorrelation ?? 0 : 0;
+  const close = (t: RatioTestState, prior: number) => closeBatch(grids.metric, t, prior, config.noisePriorBatches, config.noiseFloor, phi);
+  return {
+    ...s,
+    batch: next,
+    errors: close(s.errors, config.noise),
+    latency: close(s.latency, latencyNoiseOf(config)),
+    split: closeBatch(grids.split, s.split, config.splitNoise, config.noisePriorBatches, 0),
+    ...(s.tail ? { tail: close(s.tail, tailNoiseOf(config)) } : {}),
+    // The next batch's slow bound comes from the baseline of the batch just closed.
+    // (Increments of cumulative buckets are themselves cumulative in `le`.)
+    slowMs: slowBound(s.le, s.batchBaseline, config.latencyQuantile) ?? s.slowMs,
+    batchBaseline: [...s.le, 0].map(() => 0),
+  };
+}
+
 /** e^x, finite: evidence is JSON, where Infinity would turn into null. */
 const eValue = (logE: number) => Math.min(Math.exp(logE), Number.MAX_VALUE);
 
-function metricEvidence(grid: RatioGrid, t: RatioTestState, alpha: number): MetricEvidence {
-  const r = readRatioTest(grid, t, alpha);
+function metricEvidence(grid: RatioGrid, t: RatioTestState, alpha: number, completedOnly: boolean): MetricEvidence {
+  const r = readRatioTest(grid, t, alpha, completedOnly);
   return {
     canary: { events: t.total.x, requests: t.total.nx },
     baseline: { events: t.total.y, requests: t.total.ny },
@@ -445,15 +531,18 @@ function metricEvidence(grid: RatioGrid, t: RatioTestState, alpha: number): Metr
 }
 
 function evidenceOf(config: SequentialConfig, grids: { metric: RatioGrid; split: RatioGrid }, s: SequentialState): SequentialEvidence {
-  const sp = readRatioTest(grids.split, s.split, config.alpha);
+  // Revision 2 decides on completed batches only: the evidence it shows is the evidence it decides on.
+  const completed = isRevision2(config);
+  const sp = readRatioTest(grids.split, s.split, config.alpha, completed);
   const eMismatch = (eValue(sp.logUp) + eValue(sp.logDown)) / 2;
   const t = s.split.total;
   return {
     at: s.at,
     elapsedMs: s.at - s.start,
     batches: s.batch,
-    errors: metricEvidence(grids.metric, s.errors, config.alpha),
-    latency: { ...metricEvidence(grids.metric, s.latency, config.alpha), slowMs: s.slowMs },
+    errors: metricEvidence(grids.metric, s.errors, config.alpha, completed),
+    latency: { ...metricEvidence(grids.metric, s.latency, config.alpha, completed), slowMs: s.slowMs },
+    ...(s.tail ? { tail: { ...metricEvidence(grids.metric, s.tail, config.alpha, completed), slowMs: s.tailMs ?? null } } : {}),
     split: {
       configured: t.nx + t.ny > 0 ? t.nx / (t.nx + t.ny) : null,
       observed: t.x + t.y > 0 ? t.x / (t.x + t.y) : null,
@@ -485,14 +574,20 @@ function decide(config: SequentialConfig, s: SequentialState, ev: SequentialEvid
     return { decision: 'continue', reason: `waiting for data: ${formatValue(canaryRequests)} canary requests of ${config.minRequests} needed${split}`, evidence: ev };
   }
 
-  const eRollback = (ev.errors.eRollback + ev.latency.eRollback) / 2;
-  const worst = ev.errors.eRollback >= ev.latency.eRollback ? 'errors' : 'latency';
-  const worstEvidence = worst === 'errors' ? ev.errors : ev.latency;
-  if (eRollback >= level && worstEvidence.canary.events >= config.minEvents) {
-    const what = worst === 'errors' ? describe('canary errors', 'errors', ev.errors) : describe('canary slow requests', slow, ev.latency);
+  // The rollback e-value is the average of the tests' (an average of e-processes is one).
+  const tail = ev.tail ? `latency above ${ev.tail.slowMs ?? '?'} ms` : '';
+  const tests: { name: 'errors' | 'latency' | 'tail'; m: MetricEvidence; what: () => string }[] = [
+    { name: 'errors', m: ev.errors, what: () => describe('canary errors', 'errors', ev.errors) },
+    { name: 'latency', m: ev.latency, what: () => describe('canary slow requests', slow, ev.latency) },
+    ...(ev.tail ? [{ name: 'tail' as const, m: ev.tail, what: () => describe('canary tail requests', tail, ev.tail!) }] : []),
+  ];
+  const eRollback = tests.reduce((a, t) => a + t.m.eRollback, 0) / tests.length;
+  const worst = tests.reduce((a, t) => (t.m.eRollback > a.m.eRollback ? t : a));
+  if (eRollback >= level && worst.m.canary.events >= config.minEvents) {
+    const parts = tests.map((t) => `${t.name} ${fmtE(Math.log(t.m.eRollback))}`).join(', ');
     return {
       decision: 'rollback',
-      reason: `${what}; e-value ${fmtE(Math.log(eRollback))} ≥ ${formatValue(level)} (α ${config.alpha}: errors ${fmtE(Math.log(ev.errors.eRollback))}, latency ${fmtE(Math.log(ev.latency.eRollback))})${split}`,
+      reason: `${worst.what()}; e-value ${fmtE(Math.log(eRollback))} ≥ ${formatValue(level)} (α ${config.alpha}: ${parts})${split}`,
       evidence: ev,
     };
   }
@@ -513,7 +608,9 @@ function decide(config: SequentialConfig, s: SequentialState, ev: SequentialEvid
   return {
     decision: 'continue',
     reason: `no decision yet: ${describe('errors', 'errors', ev.errors)}, rollback e-value ${fmtE(Math.log(ev.errors.eRollback))}; `
-      + `${describe('slow requests', slow, ev.latency)}, rollback e-value ${fmtE(Math.log(ev.latency.eRollback))} (rollback at ${formatValue(level)} averaged)${pending}${split}`,
+      + `${describe('slow requests', slow, ev.latency)}, rollback e-value ${fmtE(Math.log(ev.latency.eRollback))}`
+      + `${ev.tail ? `; ${describe('tail requests', tail, ev.tail)}, rollback e-value ${fmtE(Math.log(ev.tail.eRollback))}` : ''}`
+      + ` (rollback at ${formatValue(level)} averaged)${pending}${split}`,
     evidence: ev,
   };
 }

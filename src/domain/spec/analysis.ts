@@ -95,8 +95,11 @@ const sequentialJudgeSchema = z.strictObject({
   canaryNoiseFactor: nonNegative(10).optional(),
   /** May the judge end the analysis early once the canary is shown no worse than the tolerance? */
   promote: z.boolean({ error: 'must be true or false' }).optional(),
-  /** When `count` looks end without a verdict: `pass` (no regression shown) or `inconclusive` (a person decides). */
-  atEnd: z.enum(['pass', 'inconclusive'], { error: 'must be "pass" or "inconclusive"' }).default('pass'),
+  /**
+   * When `count` looks end without a verdict: `inconclusive` (not enough evidence yet: the rollout
+   * holds and a person decides; the default) or `pass` (promote what was not shown to regress).
+   */
+  atEnd: z.enum(['pass', 'inconclusive'], { error: 'must be "pass" or "inconclusive"' }).default('inconclusive'),
 });
 
 /** Flagger's check loop, for parity: one check of the canary alone per interval. */
@@ -232,7 +235,19 @@ function definedOnly<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }
 
-export const analysisStep = z.strictObject({ ...analysisFields, count: int(1, 10_000).default(5) }).transform(resolveAnalysis);
+/** Looks of a threshold-metrics analysis step without `count` (Argo Rollouts' and Flagger's habit). */
+export const DEFAULT_METRIC_LOOKS = 5;
+/**
+ * How long a judged analysis step without `count` may take: it ends when the judge decides (roll
+ * back, or promote once the canary is shown no worse than the tolerance), and holds for a person
+ * at this limit (docs/decisions/0016-real-world-signals.md).
+ */
+export const DEFAULT_JUDGED_STEP_MS = 30 * 60_000;
+
+export const analysisStep = z.strictObject({ ...analysisFields, count: int(1, 10_000).optional() }).transform((a, ctx) => resolveAnalysis({
+  ...a,
+  count: a.count ?? (a.judge !== undefined ? Math.ceil(DEFAULT_JUDGED_STEP_MS / a.interval) : DEFAULT_METRIC_LOOKS),
+}, ctx));
 export const backgroundAnalysis = z.strictObject(analysisFields).transform(resolveAnalysis);
 
 // ---- resolved types ------------------------------------------------------------------------

@@ -1,6 +1,8 @@
 import { calibrateNoise, MIN_CALIBRATION_BATCHES, overDispersion } from '../../../../src/domain/analysis/calibrate';
 import type { ArmCounters } from '../../../../src/domain/analysis/judge';
-import { resolveSequentialConfig } from '../../../../src/domain/analysis/sequential-judge';
+import { asRevision1, resolveSequentialConfig as resolveConfig } from '../../../../src/domain/analysis/sequential-judge';
+// Revision 1 of the judge, as rollouts started before revision 2 keep running it; revision 2: sequential-judge-v2.test.ts.
+const resolveSequentialConfig = (over: Parameters<typeof resolveConfig>[0] = {}) => asRevision1(resolveConfig(over));
 
 /**
  * A baseline's cumulative counters at the end of each batch: batch i serves `n(i)` requests, of

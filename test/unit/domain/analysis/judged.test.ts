@@ -1,7 +1,9 @@
 import { calibrate, calibrationWanted, initialJudgedState, judgeLook, type JudgedAnalysis, type JudgedDecision, type JudgedState, type LookInput } from '../../../../src/domain/analysis/judged';
 import type { ArmCounters } from '../../../../src/domain/analysis/judge';
-import { resolveSequentialConfig } from '../../../../src/domain/analysis/sequential-judge';
+import { asRevision1, resolveSequentialConfig as resolveConfig } from '../../../../src/domain/analysis/sequential-judge';
 import { FLAGGER_DEFAULTS } from '../../../../src/domain/analysis/threshold-judge';
+// Revision 1 of the judge, as rollouts started before revision 2 keep running it; revision 2: sequential-judge-v2.test.ts.
+const resolveSequentialConfig = (over: Parameters<typeof resolveConfig>[0] = {}) => asRevision1(resolveConfig(over));
 
 const T0 = 1_700_000_000_000;
 

@@ -9,13 +9,14 @@ const withStep = (analysis: Record<string, unknown>) => newTestRolloutRaw({ spec
 const problems = specProblems;
 
 describe('judge: defaults', () => {
-  it('an empty sequential judge gets every default, frozen into the resolved spec', () => {
+  it('an empty sequential judge gets every default, frozen into the resolved spec: until it decides, holding at 30 minutes', () => {
     const r = validateRollout(withStep({ interval: '15s', judge: { sequential: {} } }));
     expect(r.spec.steps[1]).toEqual({
       kind: 'analysis',
       analysis: {
-        interval: 15_000, count: 5, failureLimit: 0, inconclusiveLimit: 0, consecutiveErrorLimit: 4, metrics: [],
-        judge: { kind: 'sequential', config: { ...SEQUENTIAL_DEFAULTS, latencyNoise: SEQUENTIAL_DEFAULTS.noise }, atEnd: 'pass' },
+        // 30 minutes of 15 s looks; "not enough evidence yet" at the end holds for a person.
+        interval: 15_000, count: 120, failureLimit: 0, inconclusiveLimit: 0, consecutiveErrorLimit: 4, metrics: [],
+        judge: { kind: 'sequential', config: { ...SEQUENTIAL_DEFAULTS, latencyNoise: SEQUENTIAL_DEFAULTS.noise }, atEnd: 'inconclusive' },
       },
     });
   });
