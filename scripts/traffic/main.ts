@@ -13,7 +13,7 @@
 import { parseArgs } from 'node:util';
 import { loadStackConfig } from '../stack/config';
 import { readStackInfo } from '../stack/info';
-import { startDemoService, type DemoService, type LatencyMs } from './demo-service';
+import { startDemoService, type DemoService, type LatencyMs, type TailBehaviour } from './demo-service';
 import { sharesBetween, startTrafficGenerator, type TrafficGenerator, type TrafficStats } from './generator';
 import type { RouteSelector } from './mesh';
 
@@ -28,10 +28,10 @@ export interface MushopTrafficOptions {
   stableImage?: string;
   /** Pods running this image, or any image but the stable one, are played by v2. Default STOREFRONT.canaryImage. */
   canaryImage?: string;
-  /** Stable (v1) behaviour. Defaults: no errors, latency 20:80. */
-  stable?: { errorRate?: number; latencyMs?: LatencyMs };
-  /** Canary (v2) behaviour. Defaults: as stable. */
-  canary?: { errorRate?: number; latencyMs?: LatencyMs };
+  /** Stable (v1) behaviour. Defaults: no errors, latency 20:80, no tail. */
+  stable?: { errorRate?: number; latencyMs?: LatencyMs; tail?: TailBehaviour };
+  /** Canary (v2) behaviour. Defaults, field by field: as stable. */
+  canary?: { errorRate?: number; latencyMs?: LatencyMs; tail?: TailBehaviour };
   /** Seed of every PRNG (the route and pod picks, and each version's errors and latencies). Default 1. */
   seed?: number;
   /** Stops by itself after this long, ms. Default one hour. */
@@ -81,13 +81,20 @@ export async function startMushopTraffic(opts: MushopTrafficOptions = {}): Promi
   }
   const started: { close(): Promise<void> }[] = [];
   try {
-    const stable = await startDemoService({ version: 'v1', seed: seed * 3 + 1, errorRate: opts.stable?.errorRate ?? 0, latencyMs: opts.stable?.latencyMs ?? DEFAULT_LATENCY });
+    const stable = await startDemoService({
+      version: 'v1',
+      seed: seed * 3 + 1,
+      errorRate: opts.stable?.errorRate ?? 0,
+      latencyMs: opts.stable?.latencyMs ?? DEFAULT_LATENCY,
+      tail: opts.stable?.tail,
+    });
     started.push(stable);
     const canary = await startDemoService({
       version: 'v2',
       seed: seed * 3 + 2,
       errorRate: opts.canary?.errorRate ?? opts.stable?.errorRate ?? 0,
       latencyMs: opts.canary?.latencyMs ?? opts.stable?.latencyMs ?? DEFAULT_LATENCY,
+      tail: opts.canary?.tail ?? opts.stable?.tail,
     });
     started.push(canary);
     const generator = await startTrafficGenerator({
