@@ -25,6 +25,7 @@ export function judgeEvidenceLines(ev: JudgeEvidence): string[] {
   return [
     metricLine('errors', e.errors),
     metricLine(`slow (> ${e.latency.slowMs ?? '?'} ms)`, e.latency),
+    ...(e.tail ? [metricLine(`tail (> ${e.tail.slowMs ?? '?'} ms)`, e.tail)] : []),
     split,
     `after ${Math.round(e.elapsedMs / 1000)}s, ${e.batches} batches; act at e-value ≥ ${num(e.thresholds.rollback)} (α ${e.thresholds.alpha})${e.resets > 0 ? `; ${e.resets} counter resets` : ''}`,
   ];

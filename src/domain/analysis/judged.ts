@@ -13,9 +13,10 @@
  * - Before the first look, a sequential judge may calibrate its noise priors on the baseline's
  *   history (`calibrate`, src/domain/analysis/calibrate.ts); the result stays in the state, so a
  *   continued run and a replay judge with the same priors.
- * - `count` looks without a verdict: Successful ("no regression shown") when the canary had the
- *   judge's minimum traffic and the judge's `atEnd` is `pass`; otherwise Inconclusive, which holds
- *   the rollout for a person, as Argo Rollouts does.
+ * - `count` looks without a verdict: Inconclusive ("not enough evidence yet"), which holds the
+ *   rollout for a person, as Argo Rollouts does; Successful ("no regression shown") only when the
+ *   judge's `atEnd` is `pass` and the canary had the judge's minimum traffic. A judged step without
+ *   `count` runs until the judge decides, for at most 30 minutes (src/domain/spec/analysis.ts).
  */
 import type { ResolvedJudge } from '../spec/analysis';
 import { calibrateNoise, notCalibrated, type NoiseCalibration } from './calibrate';
@@ -137,7 +138,7 @@ export function judgeLook(analysis: JudgedAnalysis, state: JudgedState, look: Lo
         `${name}: ${analysis.count} looks ended with too little canary traffic to judge (${formatValue(t.seen)} of ${t.needed} needed); resume to go on without evidence, or abort: ${r.verdict.reason}`);
     }
     if (atEnd === 'inconclusive') {
-      return done(AnalysisPhase.Inconclusive, `${name}: ${analysis.count} looks ended without a verdict (atEnd: inconclusive); a person decides: ${r.verdict.reason}`);
+      return done(AnalysisPhase.Inconclusive, `${name}: not enough evidence yet: ${analysis.count} looks ended without a verdict (atEnd: inconclusive); resume to promote without it, or abort: ${r.verdict.reason}`);
     }
     return done(AnalysisPhase.Successful, `${name}: no regression shown in ${analysis.count} looks: ${r.verdict.reason}`);
   }

@@ -93,6 +93,14 @@ const sequentialJudgeSchema = z.strictObject({
   calibrationFloor: nonNegative(3).optional(),
   /** How much more than the baseline the canary is assumed to wander from batch to batch. */
   canaryNoiseFactor: nonNegative(10).optional(),
+  /** Requests slower than this quantile of the baseline count for the tail test. */
+  tailQuantile: fraction('a quantile').optional(),
+  /** The noise prior of the tail test. */
+  tailNoise: nonNegative(3).optional(),
+  /** Correlation of the noise from one batch to the next (0: independent batches; noise that lasts needs more). */
+  noiseCorrelation: z.number({ error: 'must be a number from 0 to 0.99' }).min(0, 'must be a number from 0 to 0.99').max(0.99, 'must be a number from 0 to 0.99').optional(),
+  /** Calibration may widen a noise prior up to this for a baseline that wanders more. */
+  calibrationCeiling: nonNegative(3).optional(),
   /** May the judge end the analysis early once the canary is shown no worse than the tolerance? */
   promote: z.boolean({ error: 'must be true or false' }).optional(),
   /**

@@ -23,6 +23,19 @@ describe('judgeEvidenceLines: why a judge decided, in numbers', () => {
     ]);
   });
 
+  it('sequential revision 2: the tail test gets its own line, after the slow requests', () => {
+    const e: SequentialEvidence = {
+      at: 0, elapsedMs: 120_000, batches: 2,
+      errors: metric(10, 90, 1, 0.3), latency: { ...metric(40, 360, 1, 0.8), slowMs: 250 }, tail: { ...metric(20, 18, 10, 4.1e3), slowMs: 500 },
+      split: { configured: 0.1, observed: 0.1, eMismatch: 0.4, mismatch: false },
+      thresholds: { rollback: 20, promote: 20, alpha: 0.05 }, resets: 0,
+    };
+    expect(judgeEvidenceLines({ kind: 'sequential', e }).slice(1, 3)).toEqual([
+      'slow (> 250 ms): canary 4% of 1000, baseline 4% of 9000; ratio 1× [0.5, 2]; e-values rollback 0.8, no-worse 0.5; noise 0.5',
+      'tail (> 500 ms): canary 2% of 1000, baseline 0.2% of 9000; ratio 10× [5, 20]; e-values rollback 4100, no-worse 0.5; noise 0.5',
+    ]);
+  });
+
   it('sequential before any traffic, with a mismatch flagged', () => {
     const e: SequentialEvidence = {
       at: 0, elapsedMs: 0, batches: 0,

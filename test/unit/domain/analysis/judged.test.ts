@@ -54,7 +54,7 @@ describe('judgeLook: phases from verdicts, errors and count', () => {
     ['as good as baseline: passes when count looks end', sequential(4), looks(10, 0.01, 0.01),
       { phases: ['Running', 'Running', 'Running', 'Running', 'Successful'], reason: /^sequential judge: no regression shown in 4 looks: / }],
     ['atEnd inconclusive: a person decides', sequential(4, 'inconclusive'), looks(10, 0.01, 0.01),
-      { phases: ['Running', 'Running', 'Running', 'Running', 'Inconclusive'], reason: /^sequential judge: 4 looks ended without a verdict \(atEnd: inconclusive\)/ }],
+      { phases: ['Running', 'Running', 'Running', 'Running', 'Inconclusive'], reason: /^sequential judge: not enough evidence yet: 4 looks ended without a verdict \(atEnd: inconclusive\); resume to promote without it, or abort/ }],
     ['too little canary traffic never passes', sequential(2, 'pass', { minRequests: 1000 }), looks(10, 0, 0),
       { phases: ['Running', 'Running', 'Inconclusive'], reason: /^sequential judge: 2 looks ended with too little canary traffic to judge \(300 of 1000 needed\)/ }],
     ['Prometheus down: errors up to the limit, then Error', sequential(4), [looks(1, 0, 0)[0]!, failed(15), failed(30), failed(45)],

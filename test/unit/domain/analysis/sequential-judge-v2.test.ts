@@ -180,10 +180,13 @@ describe('analysis step defaults with a judge', () => {
     ['at 5 s looks that is 360 looks', { interval: '5s', judge: { sequential: {} } }, 360, 'inconclusive'],
     ['an explicit count is kept', { interval: '60s', count: 5, judge: { sequential: {} } }, 5, 'inconclusive'],
     ['atEnd: pass is kept', { interval: '60s', count: 5, judge: { sequential: { atEnd: 'pass' } } }, 5, 'pass'],
+    ['revision 2 settings are spec fields', { interval: '60s', judge: { sequential: { noiseCorrelation: 0.5, tailQuantile: 0.995, tailNoise: 0.6, calibrationCeiling: 0.8 } } }, 30, 'inconclusive'],
     ['threshold metrics keep 5 looks', { interval: '60s', metrics: [{ name: 'request-success-rate', thresholdRange: { min: 99 } }] }, 5, undefined],
   ])('%s', (_name, raw, count, atEnd) => {
     const a = analysisStep.parse(raw);
     expect(a.count).toBe(count);
+    const given = (raw.judge as { sequential?: Record<string, unknown> } | undefined)?.sequential ?? {};
+    if (a.judge?.kind === 'sequential') for (const k of ['noiseCorrelation', 'tailQuantile', 'tailNoise', 'calibrationCeiling']) if (k in given) expect(a.judge.config[k as keyof typeof a.judge.config]).toBe(given[k]);
     expect(a.judge?.kind === 'sequential' ? a.judge.atEnd : undefined).toBe(atEnd);
   });
 });
