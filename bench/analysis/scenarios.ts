@@ -70,19 +70,24 @@ const episodes = (minutes: number, n: Noise = NOISY, who = 'both arms') => ({
 });
 
 /**
- * A share of 2 % of the canary's requests taking `factor` times longer raises its p99 by `p99Factor`
- * and leaves its median where it was (p90 barely moves: the slow-share test sees little of it).
+ * A share of 1.5 % of the canary's requests taking `factor` times longer raises its p99 by
+ * `p99Factor` and leaves its median where it was (p90 barely moves: the slow-share test sees little
+ * of it). The p99 then falls in the slow share's lower third, so the share above the next bucket
+ * bound rises about 7× (from 0.17 % to 1.2 % above 500 ms for ×2.5), not the 10× or more of a
+ * tail entirely beyond that bound.
  */
+const TAIL_SHARE = 0.015;
+
 function tailFor(p99Factor: number): TailRegression {
   const target = p99Factor * latencyQuantileMs(0.99, base.latencyMedianMs, base.latencySigma);
   let lo = 1;
   let hi = 100;
   for (let i = 0; i < 100; i++) {
     const mid = (lo + hi) / 2;
-    if (latencyQuantileMs(0.99, base.latencyMedianMs, base.latencySigma, { share: 0.02, factor: mid }) < target) lo = mid;
+    if (latencyQuantileMs(0.99, base.latencyMedianMs, base.latencySigma, { share: TAIL_SHARE, factor: mid }) < target) lo = mid;
     else hi = mid;
   }
-  return { share: 0.02, factor: (lo + hi) / 2 };
+  return { share: TAIL_SHARE, factor: (lo + hi) / 2 };
 }
 
 function regression(

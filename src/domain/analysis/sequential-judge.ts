@@ -167,7 +167,7 @@ export const SEQUENTIAL_DEFAULTS: Readonly<SequentialConfig> = {
   revision: 2,
   noiseCorrelation: 0.75,
   tailQuantile: 0.99,
-  tailNoise: 0.8,
+  tailNoise: 0.6,
   calibrationCeiling: 1,
 };
 

@@ -110,7 +110,8 @@ it('calibrates the noise priors on the baseline\'s history in Prometheus before 
   // Six batches of 5 s of the baseline's history (the canary gets nothing until the rollout sets its weight).
   const batches = 6;
   await new Promise((r) => setTimeout(r, (batches + 2) * 5_000));
-  const judge = { sequential: { batch: '5s', calibrationBatches: batches } };
+  // Four looks cannot show a canary no worse: `atEnd: pass` promotes what was not shown to regress.
+  const judge = { sequential: { batch: '5s', calibrationBatches: batches, atEnd: 'pass' } };
   const rollout = validateRollout(shop.rolloutRaw(steps(judge, '5s', 4), { progressDeadline: '60s', rollback: { scaleDownDelay: '1s' } }));
   const handle = await startRollout(w.client, rollout, { taskQueue: w.taskQueue });
   const result = await handle.result();
