@@ -1,5 +1,6 @@
 /** Builders of judge observations for the judges' unit tests. */
 import type { ArmCounters, Histogram, JudgeObservation } from '../../../../src/domain/analysis/judge';
+import { sequentialJudge, type SequentialConfig, type SequentialState } from '../../../../src/domain/analysis/sequential-judge';
 
 /** Epoch ms of the first look. */
 export const T0 = 1_700_000_000_000;
@@ -24,4 +25,15 @@ export function arm(requests: number, errors: number, latency?: Histogram): ArmC
 /** A look `seconds` after T0 at the canary weight `canaryWeight` (percent). */
 export function newObservation(seconds: number, canary: ArmCounters, baseline: ArmCounters, canaryWeight = 10): JudgeObservation {
   return { at: T0 + seconds * 1000, canaryWeight, canary, baseline };
+}
+
+/** Feeds observations to the sequential judge in order; returns every verdict and the final state. */
+export function feed(config: SequentialConfig, observations: JudgeObservation[]) {
+  let state: SequentialState | undefined;
+  const verdicts = observations.map((o) => {
+    const r = sequentialJudge(config, state, o);
+    state = r.state;
+    return r.verdict;
+  });
+  return { verdicts, state: state! };
 }

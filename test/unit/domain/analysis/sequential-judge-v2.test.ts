@@ -5,19 +5,9 @@
  */
 import { calibrateNoise } from '../../../../src/domain/analysis/calibrate';
 import { JudgeConfigError, type ArmCounters, type JudgeObservation } from '../../../../src/domain/analysis/judge';
-import { asRevision1, resolveSequentialConfig, sequentialJudge, type SequentialConfig, type SequentialState } from '../../../../src/domain/analysis/sequential-judge';
+import { asRevision1, resolveSequentialConfig, type SequentialConfig } from '../../../../src/domain/analysis/sequential-judge';
 import { analysisStep } from '../../../../src/domain/spec/analysis';
-import { arm, hist, LE, newObservation } from './observations';
-
-function feed(config: SequentialConfig, observations: JudgeObservation[]) {
-  let state: SequentialState | undefined;
-  const verdicts = observations.map((o) => {
-    const r = sequentialJudge(config, state, o);
-    state = r.state;
-    return r.verdict;
-  });
-  return { verdicts, state: state! };
-}
+import { arm, feed, hist, LE, newObservation } from './observations';
 
 /**
  * Traffic at constant rates from t = 0, looked at every `everyS` seconds up to `untilS`; the

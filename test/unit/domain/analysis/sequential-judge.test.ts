@@ -1,22 +1,11 @@
 import { JudgeConfigError, type ArmCounters, type JudgeObservation } from '../../../../src/domain/analysis/judge';
 import { asRevision1, resolveSequentialConfig as resolveConfig, sequentialJudge, type SequentialConfig, type SequentialState } from '../../../../src/domain/analysis/sequential-judge';
-import { arm, hist, newObservation } from './observations';
+import { arm, feed, hist, newObservation } from './observations';
 // Revision 1 of the judge, as rollouts started before revision 2 keep running it; revision 2: sequential-judge-v2.test.ts.
 const resolveSequentialConfig = (over: Parameters<typeof resolveConfig>[0] = {}) => asRevision1(resolveConfig(over));
 
 /** The binomial judge (no noise allowance), so single-batch e-values are the textbook ones. */
 const exact = (over: Partial<SequentialConfig> = {}) => resolveSequentialConfig({ noise: 0, noisePriorBatches: 0, minRequests: 1, minEvents: 1, ...over });
-
-/** Feeds observations in order; returns every verdict and the final state. */
-function feed(config: SequentialConfig, observations: JudgeObservation[]) {
-  let state: SequentialState | undefined;
-  const verdicts = observations.map((o) => {
-    const r = sequentialJudge(config, state, o);
-    state = r.state;
-    return r.verdict;
-  });
-  return { verdicts, state: state! };
-}
 
 const zero = newObservation(0, arm(0, 0), arm(0, 0));
 
