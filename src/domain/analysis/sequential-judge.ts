@@ -372,9 +372,9 @@ function lastOfArm(config: SequentialConfig, arm: ArmCounters, le: number[]): La
  * cumulative counts, which are cumulative too), or null with fewer than 20 requests or when the
  * quantile lies beyond the last finite bound.
  */
-function slowBound(le: number[], cumulative: number[], q: number): number | null {
+function slowBound(le: number[], cumulative: number[], q: number, minTotal = 20): number | null {
   const total = cumulative[le.length];
-  if (total === undefined || !(total >= 20)) return null;
+  if (total === undefined || !(total >= minTotal)) return null;
   for (let i = 0; i < le.length; i++) if (cumulative[i]! >= q * total) return le[i]!;
   return null;
 }
@@ -510,8 +510,17 @@ function closeBatches(config: SequentialConfig, grids: { metric: RatioGrid; spli
     // The next batch's slow bound comes from the baseline of the batch just closed.
     // (Increments of cumulative buckets are themselves cumulative in `le`.)
     slowMs: slowBound(s.le, s.batchBaseline, config.latencyQuantile) ?? s.slowMs,
+    // So does the tail bound, from a batch with enough baseline requests for its quantile to be
+    // more than one request: a baseline whose latency moved since its history (a slow start, a
+    // noisy machine) is compared with what it does now.
+    ...(s.tail ? { tailMs: slowBound(s.le, s.batchBaseline, config.tailQuantile ?? 0.99, tailBoundRequests(config)) ?? s.tailMs ?? null } : {}),
     batchBaseline: [...s.le, 0].map(() => 0),
   };
+}
+
+/** Baseline requests a batch needs before its tail quantile sets the next tail bound (ten above it). */
+function tailBoundRequests(config: SequentialConfig): number {
+  return Math.ceil(10 / (1 - (config.tailQuantile ?? 0.99)));
 }
 
 /** e^x, finite: evidence is JSON, where Infinity would turn into null. */
