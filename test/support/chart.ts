@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import YAML from 'yaml';
 import { loadStackConfig } from '../../scripts/stack/config';
-import { stackInfo } from './stack';
+import { eventually, stackInfo } from './stack';
 
 export const ROOT = path.resolve(__dirname, '../..');
 export const CHART = path.join(ROOT, 'charts/ramp-worker');
@@ -80,4 +80,28 @@ export function find<T = K8sObject>(objects: K8sObject[], kind: string, name?: s
   const hit = objects.find((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
   if (!hit) throw new Error(`no ${kind}${name ? ` ${name}` : ''} among ${objects.map((o) => `${o.kind}/${o.metadata.name}`).join(', ')}`);
   return hit as T;
+}
+
+/** The Prometheus Operator release whose ServiceMonitor CRD the chart's ServiceMonitor is checked against. */
+export const PROMETHEUS_OPERATOR_VERSION = 'v0.85.0';
+
+/**
+ * Installs the Prometheus Operator's ServiceMonitor CRD into the local cluster (from its Go module,
+ * which carries the generated CRDs) unless it is there, and waits until it is Established. It is
+ * left installed: other tests may use it, and a second install is a no-op.
+ */
+export async function ensureServiceMonitorCrd(): Promise<void> {
+  const existing = await kubectl(['get', 'crd', 'servicemonitors.monitoring.coreos.com']);
+  if (existing.code !== 0) {
+    const mod = ok(await run('go', ['mod', 'download', '-json', `github.com/prometheus-operator/prometheus-operator@${PROMETHEUS_OPERATOR_VERSION}`], { cwd: os.tmpdir() }), 'go mod download');
+    const dir = (JSON.parse(mod) as { Dir: string }).Dir;
+    const file = path.join(dir, 'example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml');
+    // Server-side apply: the CRD is larger than client-side apply's last-applied annotation allows.
+    ok(await kubectl(['apply', '--server-side', '--field-manager', 'ramp-tests', '-f', file]), 'kubectl apply the ServiceMonitor CRD');
+  }
+  // Polled rather than `kubectl wait`, which fails at once on a CRD created a moment ago.
+  await eventually('the ServiceMonitor CRD to be Established', async () => {
+    const r = await kubectl(['get', 'crd', 'servicemonitors.monitoring.coreos.com', '-o', 'jsonpath={.status.conditions[?(@.type=="Established")].status}']);
+    return r.stdout.trim() === 'True' ? true : undefined;
+  }, 60_000, 500);
 }

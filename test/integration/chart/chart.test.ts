@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import type { V1ConfigMap, V1Deployment, V1Job, V1PodDisruptionBudget, V1Role, V1Service } from '@kubernetes/client-node';
-import { CHART, find, helm, kubectl, localValues, ok, renderChart, ROOT, valuesFile } from '../../support/chart';
+import { CHART, ensureServiceMonitorCrd, find, helm, kubectl, localValues, ok, renderChart, ROOT, valuesFile } from '../../support/chart';
 import { chartRules } from '../../support/rbac';
 import { adminKubeConfig, eventually, uniqueName } from '../../support/stack';
 import { workerEnvShape } from '../../../src/worker/config';
@@ -78,12 +78,22 @@ describe('helm template', () => {
     }
   });
 
-  it('renders the ServiceMonitor only when asked, with both metrics ports', async () => {
+  it("renders the ServiceMonitor only when asked, with both metrics ports, valid for the Prometheus Operator's CRD", async () => {
     const off = await renderChart(localValues());
     expect(off.objects.filter((o) => o.kind === 'ServiceMonitor')).toEqual([]);
-    const on = await renderChart(localValues({ serviceMonitor: { enabled: true } }));
-    const sm = find<{ spec: { endpoints: { port: string; path: string }[] } }>(on.objects, 'ServiceMonitor');
+    const on = await renderChart(localValues({ serviceMonitor: { enabled: true, labels: { release: 'monitoring' } } }), 'default');
+    const sm = find<{ spec: { endpoints: { port: string; path: string }[]; selector: { matchLabels: Record<string, string> } } }>(on.objects, 'ServiceMonitor');
     expect(sm.spec.endpoints.map((e) => `${e.port}${e.path}`)).toEqual(['http/metrics', 'sdk-metrics/metrics']);
+    // It selects the metrics Service, and only it.
+    const svc = find<V1Service>(on.objects, 'Service');
+    expect(Object.entries(sm.spec.selector.matchLabels).every(([k, v]) => svc.metadata!.labels![k] === v)).toBe(true);
+    expect(sm.spec.selector.matchLabels['app.kubernetes.io/component']).toBe('metrics');
+    await ensureServiceMonitorCrd();
+    const smText = on.text.split(/^---$/m).find((d) => d.includes('kind: ServiceMonitor'))!;
+    expect(ok(await kubectl(['apply', '--dry-run=server', '-f', '-'], { input: smText }), 'kubectl apply --dry-run=server')).toMatch(/servicemonitor.monitoring.coreos.com\/ramp-worker created \(server dry run\)/);
+    const bad = smText.replace('interval: 30s', 'interval: thirty');
+    expect(bad).not.toBe(smText);
+    expect((await kubectl(['apply', '--dry-run=server', '-f', '-'], { input: bad })).code).not.toBe(0);
   });
 
   it('runs the worker hardened: non-root, read-only root, no capabilities, RuntimeDefault seccomp, probes, resources', async () => {
