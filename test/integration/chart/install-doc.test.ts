@@ -203,3 +203,18 @@ function freePort(): Promise<number> {
     srv.on('error', reject);
   });
 }
+
+it('every block of the page is run (or checked) here, and every test the page names exists', () => {
+  const source = fs.readFileSync(__filename, 'utf8');
+  const marked = [...DOC.matchAll(/<!-- step: ([\w-]+) -->/g)].map((m) => m[1]!);
+  expect(marked.filter((name) => !source.includes(`step('${name}')`))).toEqual([]);
+  // Every fenced block but the image build is marked as a step.
+  const fences = [...DOC.matchAll(/(<!-- step: [\w-]+ -->\s*\n)?```\w+\n/g)];
+  expect(fences.filter((f) => !f[1]).length).toBe(1);
+  // Outside code, the page quotes only test names, each the start of a title here.
+  const prose = DOC.replace(/```[\s\S]*?```/g, '').replace(/`[^`]*`/g, '');
+  const named = [...prose.matchAll(/"([^"]+)"/g)].map((m) => m[1]!.replace(/\s+/g, ' '));
+  const titles = [...source.matchAll(/^(?:\(servesMetrics \? it : it\.skip\)|it)\((['"])(.+?)\1,/gm)].map((m) => m[2]!.replace(/\\'/g, "'"));
+  expect(named.length).toBeGreaterThan(5);
+  expect(named.filter((n) => !titles.some((t) => t.startsWith(n)))).toEqual([]);
+});
