@@ -94,6 +94,37 @@ if [ ! -x "$wdir/bin/kwok" ]; then
   took "kwok" "$t"
 fi
 
+# --- helm and kubectl, built from the Go module proxy -----------------------------------------
+# What a platform engineer installs the worker's chart with (docs/install.md); the chart's tests
+# run both. helm is pinned by HELM_VERSION; kubectl is built at the local cluster's version from
+# the published k8s.io/kubectl library (stack/helm/kubectl). Both land in $cache/bin.
+install_helm_and_kubectl() {
+  pinned helm helm.sh/helm/v4 "$HELM_VERSION"
+  pinned helm/kubectl k8s.io/kubectl "v0.${KUBERNETES_VERSION#v1.}"
+  local key dir t minor v ldv=""
+  key="$(cat "$here/helm/go.sum" "$here/helm/kubectl/go.sum" "$here/helm/kubectl/main.go" | sha256sum | cut -c1-12)"
+  dir="$cache/helm-$HELM_VERSION-kubectl-$KUBERNETES_VERSION-$key"
+  if [ ! -f "$dir/.complete" ]; then
+    t=$(date +%s)
+    log "go build helm $HELM_VERSION and kubectl $KUBERNETES_VERSION"
+    mkdir -p "$dir/bin"
+    (cd "$here/helm" && CGO_ENABLED=0 go build -trimpath \
+      -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=$HELM_VERSION -X helm.sh/helm/v4/internal/version.gitTreeState=clean" \
+      -o "$dir/bin/helm" helm.sh/helm/v4/cmd/helm)
+    minor="$(echo "$KUBERNETES_VERSION" | cut -d. -f2)"
+    for v in k8s.io/client-go/pkg/version k8s.io/component-base/version; do
+      ldv="$ldv -X $v.gitVersion=$KUBERNETES_VERSION -X $v.gitMajor=1 -X $v.gitMinor=$minor -X $v.gitTreeState=clean"
+    done
+    (cd "$here/helm/kubectl" && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w $ldv" -o "$dir/bin/kubectl" .)
+    touch "$dir/.complete"
+    took "helm and kubectl" "$t"
+  fi
+  mkdir -p "$cache/bin"
+  ln -sfn "$dir/bin/helm" "$cache/bin/helm"
+  ln -sfn "$dir/bin/kubectl" "$cache/bin/kubectl"
+}
+install_helm_and_kubectl
+
 # --- Node dependencies ------------------------------------------------------------------------
 stamp="$root/node_modules/.ramp-lock-$(sha256sum "$root/package-lock.json" | cut -c1-12)"
 if [ ! -f "$stamp" ]; then

@@ -6,8 +6,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Connection } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
-import { searchAttributeFlags, RAMP_SEARCH_ATTRIBUTES } from '../../src/shared/search-attributes';
+import { ensureSearchAttributes } from '../../src/client/search-attributes';
+import { searchAttributeFlags } from '../../src/shared/search-attributes';
 import { BinaryPaths, StackConfig, statePaths } from './config';
 import { httpOk } from './health';
 
@@ -182,15 +182,9 @@ async function temporalReady(address: string, namespace: string): Promise<boolea
   let conn: Connection | undefined;
   try {
     conn = await Connection.connect({ address, connectTimeout: 1000 });
-    const res = await conn.operatorService.listSearchAttributes({ namespace });
-    const have = new Set(Object.keys(res.customAttributes ?? {}));
-    const missing = RAMP_SEARCH_ATTRIBUTES.filter((k) => !have.has(k.name));
-    if (missing.length === 0) return true;
-    await conn.operatorService.addSearchAttributes({
-      namespace,
-      searchAttributes: Object.fromEntries(missing.map((k) => [k.name, temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD])),
-    });
-    return false;
+    // Ready once nothing was missing; what was missing is added now and checked at the next poll.
+    const { added } = await ensureSearchAttributes(conn, namespace);
+    return added.length === 0;
   } catch {
     return false;
   } finally {

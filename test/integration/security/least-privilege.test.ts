@@ -1,7 +1,13 @@
 /**
- * deploy/rbac.yaml is enough and no more: a real worker authenticated as the ServiceAccount (a
- * token minted by the real apiserver) runs a full rollout to promotion, while reading Secrets or
- * touching a namespace it was not bound in is refused with 403.
+ * The chart's RBAC is enough and no more: the chart is installed with helm, and a real worker
+ * authenticated as the chart's own ServiceAccount (a token the apiserver mints for it through the
+ * TokenRequest API) runs a full rollout to promotion, while reading Secrets or touching a namespace the chart did not list is refused
+ * with 403. Two more rollouts run on clusters shaped as public guides shape them (test/support/
+ * shapes.ts), so the paths those shapes need are exercised too: a DestinationRule Ramp creates and
+ * deletes, subsets written into an existing one, Services that select every pod narrowed and put
+ * back. Every request the workers make is
+ * recorded and must be allowed by the chart's rules (files/rules.yaml), the set
+ * test/unit/activities/rbac.test.ts derives from the code.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -13,64 +19,61 @@ import { validateRollout } from '../../../src/domain/spec/parse';
 import { startRollout } from '../../../src/client/rollouts';
 import { dataConverterFor } from '../../../src/client/connect';
 import { createRampWorker } from '../../../src/worker/worker';
+import { CHART, helm, localValues, ok, valuesFile } from '../../support/chart';
+import { InterceptingKubeConfig } from '../../support/intercept';
 import { createMushop, Mushop } from '../../support/mushop';
+import { createShape, type Shape } from '../../support/shapes';
+import { chartRules, permissionOfRequest, permissionsOf } from '../../support/rbac';
 import { adminKubeConfig, stackInfo, uniqueName, workerConfig } from '../../support/stack';
 import { workflowBundle } from '../../support/worker';
 
-const ROOT = path.resolve(__dirname, '../../..');
 const admin = adminKubeConfig();
 const info = stackInfo();
 const core = admin.makeApiClient(k8s.CoreV1Api);
-const rbac = admin.makeApiClient(k8s.RbacAuthorizationV1Api);
 const saNamespace = uniqueName('ramp-system');
 const otherNamespace = uniqueName('not-granted');
+// The release's full name is the release name when it contains the chart's name: the
+// ServiceAccount is called so.
+const release = uniqueName('ramp-worker');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ramp-rbac-'));
 let shop: Mushop;
+/** The demo's storefront with subset routing: Ramp adds its canary subset to the DestinationRule. */
+let subsetShop: Mushop;
+/** Guide-shaped clusters: MuShop's (no DestinationRule), Argo Rollouts' (Services select every pod). */
+let shapes: Shape[] = [];
 let kubeconfigFile: string;
 let restricted: k8s.KubeConfig;
-
-type Obj = { kind: string; metadata: { name: string; namespace?: string } };
+/** The worker's Kubernetes client, recording every request it sends. */
+let recorder: InterceptingKubeConfig;
 
 beforeAll(async () => {
   shop = await createMushop(admin, { mode: 'service' });
+  subsetShop = await createMushop(admin, { mode: 'subset' });
+  shapes = [await createShape(admin, 'mushop'), await createShape(admin, 'argo')];
   await core.createNamespace({ body: { metadata: { name: saNamespace } } });
   await core.createNamespace({ body: { metadata: { name: otherNamespace } } });
-  const docs = YAML.parseAllDocuments(fs.readFileSync(path.join(ROOT, 'deploy/rbac.yaml'), 'utf8')).map((d) => d.toJS() as Obj);
-  for (const doc of docs) {
-    if (doc.kind === 'ServiceAccount') {
-      await core.createNamespacedServiceAccount({ namespace: saNamespace, body: { ...doc, metadata: { ...doc.metadata, namespace: saNamespace } } });
-    } else if (doc.kind === 'ClusterRole') {
-      const body = doc as k8s.V1ClusterRole;
-      try {
-        await rbac.createClusterRole({ body });
-      } catch {
-        const cur = await rbac.readClusterRole({ name: doc.metadata.name });
-        await rbac.replaceClusterRole({ name: doc.metadata.name, body: { ...body, metadata: { ...body.metadata, resourceVersion: cur.metadata?.resourceVersion } } });
-      }
-    } else if (doc.kind === 'RoleBinding') {
-      const rb = doc as k8s.V1RoleBinding;
-      await rbac.createNamespacedRoleBinding({
-        namespace: shop.namespace,
-        body: { ...rb, metadata: { ...rb.metadata, namespace: shop.namespace }, subjects: rb.subjects!.map((s) => ({ ...s, namespace: saNamespace })) },
-      });
-    }
-  }
-  const token = await core.createNamespacedServiceAccountToken({ name: 'ramp-worker', namespace: saNamespace, body: { spec: { audiences: [], expirationSeconds: 3600 } } });
+  const values = localValues({ rbac: { namespaces: [shop.namespace, subsetShop.namespace, ...shapes.map((x) => x.namespace)] }, searchAttributes: { register: false } });
+  ok(await helm(['install', release, CHART, '-n', saNamespace, '-f', valuesFile(values)]), 'helm install');
+  const token = await core.createNamespacedServiceAccountToken({ name: release, namespace: saNamespace, body: { spec: { audiences: [], expirationSeconds: 3600 } } });
   const cluster = admin.getCurrentCluster()!;
   kubeconfigFile = path.join(tmp, 'ramp-worker.kubeconfig');
   fs.writeFileSync(kubeconfigFile, YAML.stringify({
     apiVersion: 'v1', kind: 'Config',
     clusters: [{ name: 'local', cluster: { server: cluster.server, 'certificate-authority': cluster.caFile } }],
-    users: [{ name: 'ramp-worker', user: { token: token.status!.token } }],
-    contexts: [{ name: 'ramp', context: { cluster: 'local', user: 'ramp-worker' } }],
+    users: [{ name: release, user: { token: token.status!.token } }],
+    contexts: [{ name: 'ramp', context: { cluster: 'local', user: release } }],
     'current-context': 'ramp',
   }), { mode: 0o600 });
   restricted = new k8s.KubeConfig();
   restricted.loadFromFile(kubeconfigFile);
+  recorder = new InterceptingKubeConfig(restricted);
 });
 
 afterAll(async () => {
+  await helm(['uninstall', release, '-n', saNamespace]);
   await shop?.cleanup();
+  await subsetShop?.cleanup();
+  for (const x of shapes) await x.cleanup();
   await core.deleteNamespace({ name: saNamespace });
   await core.deleteNamespace({ name: otherNamespace });
   fs.rmSync(tmp, { recursive: true, force: true });
@@ -78,13 +81,13 @@ afterAll(async () => {
 
 const configured: string[] = [];
 
-it('a worker with only deploy/rbac.yaml runs a full rollout (service routing) to promotion; no credential enters its history', async () => {
+it("a worker with the chart's ServiceAccount token runs a full rollout (service routing) to promotion; no credential enters its history", async () => {
   const taskQueue = uniqueName('rbac-tq');
   const promToken = `prom-secret-${uniqueName('t')}`;
   const promTokenFile = path.join(tmp, 'prometheus.token');
   fs.writeFileSync(promTokenFile, promToken, { mode: 0o600 });
   const cfg = { ...workerConfig(info, taskQueue), KUBECONFIG: kubeconfigFile, RAMP_PROMETHEUS_BEARER_TOKEN_FILE: promTokenFile };
-  const ramp = await createRampWorker(cfg, { workflowBundle: await workflowBundle() });
+  const ramp = await createRampWorker(cfg, { workflowBundle: await workflowBundle() }, { kube: recorder });
   const connection = await Connection.connect({ address: info.temporal.address });
   try {
     const client = new Client({ connection, namespace: info.temporal.namespace });
@@ -109,9 +112,62 @@ it('a worker with only deploy/rbac.yaml runs a full rollout (service routing) to
   }
 });
 
-it('may not read Secrets, even in its own namespace', async () => {
-  await expect(restricted.makeApiClient(k8s.CoreV1Api).listNamespacedSecret({ namespace: shop.namespace })).rejects.toMatchObject({ code: 403 });
-  await expect(restricted.makeApiClient(k8s.CoreV1Api).readNamespacedSecret({ name: 'x', namespace: shop.namespace })).rejects.toMatchObject({ code: 403 });
+it.each([
+  ['mushop', 'rolls back a failing canary on MuShop\'s shape (Ramp creates a DestinationRule, then deletes it)', 'RolledBack'],
+  ['argo', 'promotes on the Argo Rollouts shape (both Services select every pod: narrowed, then put back)', 'Promoted'],
+] as const)("a worker with the chart's ServiceAccount token, %s shape: %s", async (name, _what, outcome) => {
+  const shape = shapes.find((x) => x.name === name)!;
+  const before = await shape.state();
+  const taskQueue = uniqueName('rbac-tq');
+  const ramp = await createRampWorker({ ...workerConfig(info, taskQueue), KUBECONFIG: kubeconfigFile }, { workflowBundle: await workflowBundle() }, { kube: recorder });
+  const connection = await Connection.connect({ address: info.temporal.address });
+  try {
+    const client = new Client({ connection, namespace: info.temporal.namespace });
+    const failing = { analysis: { interval: '1s', count: 2, metrics: [{ name: 'constant', query: 'vector(0)', thresholdRange: { min: 99 } }] } };
+    const steps = outcome === 'RolledBack' ? [{ setWeight: 30 }, failing, { setWeight: 100 }] : [{ setWeight: 30 }, { setWeight: 100 }];
+    const handle = await startRollout(client, validateRollout(shape.rolloutRaw(steps, { rollback: { scaleDownDelay: '1s' } })), { taskQueue });
+    const result = await ramp.worker.runUntil(handle.result());
+    expect(result.outcome).toBe(outcome);
+    const after = await shape.state();
+    if (outcome === 'RolledBack') expect(after).toEqual(before);
+    else expect(after.selectors).toEqual(before.selectors);
+  } finally {
+    await connection.close();
+    await ramp.connection.close();
+  }
+});
+
+it("a worker with the chart's ServiceAccount token promotes with subset routing (the canary subset added to the DestinationRule, then taken out)", async () => {
+  const taskQueue = uniqueName('rbac-tq');
+  const ramp = await createRampWorker({ ...workerConfig(info, taskQueue), KUBECONFIG: kubeconfigFile }, { workflowBundle: await workflowBundle() }, { kube: recorder });
+  const connection = await Connection.connect({ address: info.temporal.address });
+  try {
+    const client = new Client({ connection, namespace: info.temporal.namespace });
+    const handle = await startRollout(client, validateRollout(subsetShop.rolloutRaw([{ setWeight: 50 }, { setWeight: 100 }])), { taskQueue });
+    expect((await ramp.worker.runUntil(handle.result())).outcome).toBe('Promoted');
+  } finally {
+    await connection.close();
+    await ramp.connection.close();
+  }
+});
+
+it("every request the workers sent is allowed by the chart's rules", () => {
+  const seen = recorder.seen.map((r) => ({ request: `${r.method} ${r.path.split('?')[0]}`, needs: permissionOfRequest(r.method, r.path) }));
+  expect(seen.length).toBeGreaterThan(20);
+  const granted = permissionsOf(chartRules());
+  // /version (the doctor's check) is open to every authenticated user; nothing else may be missing.
+  expect(seen.filter((s) => !granted.has(s.needs) && s.needs !== 'nonResource:/version')).toEqual([]);
+  const used = new Set(seen.map((s) => s.needs));
+  // All but one were needed: the canary's update happens only when a retried create finds a
+  // canary of another spec (the unit test ties it to its call in ensureCanary).
+  expect([...granted].filter((p) => !used.has(p)).sort()).toEqual(['apps/deployments:update']);
+});
+
+it('may not read Secrets, neither in an application namespace nor in its own', async () => {
+  const api = restricted.makeApiClient(k8s.CoreV1Api);
+  await expect(api.listNamespacedSecret({ namespace: shop.namespace })).rejects.toMatchObject({ code: 403 });
+  await expect(api.readNamespacedSecret({ name: 'x', namespace: shop.namespace })).rejects.toMatchObject({ code: 403 });
+  await expect(api.listNamespacedSecret({ namespace: saNamespace })).rejects.toMatchObject({ code: 403 });
 });
 
 it('may not touch a namespace it was not bound in', async () => {
