@@ -26,15 +26,31 @@ case "${1:-}" in
     tgz="${2:?image.sh install needs the package tarball, e.g. image.sh install /tmp/worker.tgz /usr/local}"
     prefix="${3:?image.sh install needs the install prefix, e.g. image.sh install /tmp/worker.tgz /usr/local}"
     npm install --global --prefix "$prefix" --omit=dev --ignore-scripts --no-audit --no-fund --no-update-notifier "$tgz"
+    pkg="$prefix/lib/node_modules/@ramp-delivery/worker"
+    machine="$(uname -m)"
+    case "$machine" in
+      x86_64) arch=x64 ;;
+      aarch64) arch=arm64 ;;
+      *) echo "image.sh install: no Temporal core bridge for $machine: build the image for linux/amd64 or linux/arm64" >&2; exit 1 ;;
+    esac
     # @temporalio/core-bridge ships its native library for five platforms in one package; keep this one's.
-    releases="$prefix/lib/node_modules/@ramp-delivery/worker/node_modules/@temporalio/core-bridge/releases"
-    keep="$(uname -m)-unknown-linux-gnu"
-    if [ ! -f "$releases/$keep/index.node" ]; then
-      echo "image.sh install: $releases has no $keep/index.node: @temporalio/core-bridge does not ship this platform ($(uname -m)); build the image for linux/amd64 or linux/arm64" >&2
+    releases="$pkg/node_modules/@temporalio/core-bridge/releases"
+    if [ ! -f "$releases/$machine-unknown-linux-gnu/index.node" ]; then
+      echo "image.sh install: $releases has no $machine-unknown-linux-gnu/index.node: build the image for linux/amd64 or linux/arm64 (the platforms @temporalio/core-bridge ships)" >&2
       exit 1
     fi
     for d in "$releases"/*; do
-      [ "$(basename "$d")" = "$keep" ] || rm -rf "$d"
+      [ "$(basename "$d")" = "$machine-unknown-linux-gnu" ] || rm -rf "$d"
+    done
+    # Packages built with prebuildify (the bare-* helpers of tar-fs, under @kubernetes/client-node)
+    # carry prebuilds/<platform>-<arch>/ for every platform; keep linux-<arch> only.
+    find "$pkg/node_modules" -type d -name prebuilds | while read -r dir; do
+      for d in "$dir"/*; do
+        case "$(basename "$d")" in
+          "linux-$arch" | "linux-$arch"-*) ;;
+          *) rm -rf "$d" ;;
+        esac
+      done
     done
     ;;
   *)

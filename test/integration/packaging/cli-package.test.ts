@@ -40,11 +40,12 @@ function ramp(args: string[], taskQueue = 'ramp'): Promise<Run> {
 }
 
 beforeAll(async () => {
-  [packed] = await buildPackages(['cli'], path.join(work, 'out'));
+  const results = await buildPackages(['cli'], path.join(work, 'out'));
+  packed = results[0]!;
   fs.mkdirSync(app);
-  install = await run('npm', ['install', '--no-audit', '--no-fund', path.join(work, 'out', packed!.filename)], { cwd: app, env: userEnv() });
+  install = await run('npm', ['install', '--no-audit', '--no-fund', path.join(work, 'out', packed.filename)], { cwd: app, env: userEnv() });
   const installed = treeSize(path.join(app, 'node_modules'));
-  process.stderr.write(`[packaging] ${packed!.name}@${packed!.version} on Node ${process.version}: tarball ${kib(packed!.size)} (${packed!.entryCount} files, ${kib(packed!.unpackedSize)} unpacked); installed with its dependencies: ${mib(installed.bytes)} in ${installed.files} files\n`);
+  process.stderr.write(`[packaging] ${packed.name}@${packed.version} on Node ${process.version}: tarball ${kib(packed.size)} (${packed.entryCount} files, ${kib(packed.unpackedSize)} unpacked); installed with its dependencies: ${mib(installed.bytes)} in ${installed.files} files\n`);
 }, 300_000);
 
 afterAll(async () => {
