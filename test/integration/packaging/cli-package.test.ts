@@ -85,6 +85,19 @@ it('ramp --version prints the package version', async () => {
   expect(r.stdout).toBe(`${manifest.version}\n`);
 });
 
+it('npx runs it from the tarball too, as docs/cli.md\'s CI examples run it from the registry', async () => {
+  const spec = `file:${path.join(work, 'out', packed.filename)}`;
+  const r = await run('npx', ['--yes', spec, '--version'], { cwd: app, env: userEnv() });
+  // npx keeps what it installed in npm's cache (_npx/<hash>), named by the spec: this run's tarball is gone after it.
+  const npxCache = path.join((await run('npm', ['config', 'get', 'cache'], { cwd: app, env: userEnv() })).stdout.trim(), '_npx');
+  for (const d of fs.existsSync(npxCache) ? fs.readdirSync(npxCache) : []) {
+    const manifestFile = path.join(npxCache, d, 'package.json');
+    if (fs.existsSync(manifestFile) && fs.readFileSync(manifestFile, 'utf8').includes(work)) fs.rmSync(path.join(npxCache, d), { recursive: true, force: true });
+  }
+  expect(r.code).toBe(0);
+  expect(r.stdout).toBe(`${manifest.version}\n`);
+}, 120_000);
+
 it('ramp validate -f checks a spec offline: exit 0 for the example, 2 with every problem for a bad one', async () => {
   fs.copyFileSync(path.join(ROOT, 'examples/mushop/rollout.yaml'), path.join(app, 'rollout.yaml'));
   const ok = await ramp(['validate', '-f', 'rollout.yaml']);
