@@ -146,6 +146,7 @@ it('its ENTRYPOINT, started as its USER on Node 24, polls the task queue and sto
 
   const taskQueue = uniqueName('image');
   let out = '';
+  const t0 = Date.now();
   worker = spawn(path.join(root, 'usr/local/bin', entrypoint![0]!), entrypoint!.slice(1), {
     cwd: path.join(root, workdir),
     uid,
@@ -173,6 +174,7 @@ it('its ENTRYPOINT, started as its USER on Node 24, polls the task queue and sto
     return p.identities.some((id) => id.startsWith(`${child.pid}@`)) ? p : undefined;
   }, 60_000, 500);
   expect(pollers.polling).toBe(true);
+  process.stderr.write(`[packaging] the image's ramp-worker was listed as a poller ${((Date.now() - t0) / 1000).toFixed(1)}s after it was started\n`);
   // It loaded the package's prebuilt workflow bundle: a worker that bundles at start logs this.
   expect(out).not.toContain('Workflow bundle created');
 
