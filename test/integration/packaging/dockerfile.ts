@@ -138,6 +138,10 @@ export function replayDockerfile(stages: Stage[], context: string, into: string,
         case 'USER':
           user = step.rest;
           break;
+        case 'EXPOSE':
+        case 'LABEL':
+          // Metadata only: nothing in the filesystem changes.
+          break;
         case 'ENTRYPOINT':
           entrypoint = JSON.parse(step.rest) as string[];
           break;
