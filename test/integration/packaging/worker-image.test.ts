@@ -92,6 +92,13 @@ it('builds every stage on Node 24 LTS (bookworm-slim) and runs as the unprivileg
   expect(image.final.entrypoint).toEqual(['ramp-worker']);
 });
 
+it('refuses a Dockerfile step the replay cannot follow, instead of skipping it', () => {
+  const odd = parseDockerfile('ARG BASE=node:24-bookworm-slim\nFROM ${BASE}\nHEALTHCHECK CMD true\n');
+  expect(odd[0]!.base).toBe('node:24-bookworm-slim');
+  expect(() => replayDockerfile(odd, ROOT, path.join(work, 'odd'), {}, () => undefined))
+    .toThrow('Dockerfile line 3 (HEALTHCHECK CMD true): the replay does not know HEALTHCHECK; extend test/integration/packaging/dockerfile.ts or keep the step inside packages/worker/image.sh');
+});
+
 it('keeps local state, installs and build output out of the build context', () => {
   const patterns = readDockerignore(ROOT);
   for (const p of ['.stack/kubeconfig/admin.kubeconfig', 'node_modules/yaml/package.json', 'dist/packages/ramp-delivery-worker-0.1.0.tgz', 'test/unit/lint.test.ts', '.git/config', 'packages/cli/node_modules/x']) {
