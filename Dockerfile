@@ -1,18 +1,26 @@
-# The Ramp worker image used by docker-compose.yml.
-FROM node:20-bookworm-slim AS build
-WORKDIR /app
-COPY package.json package-lock.json ./
-RUN npm install --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
-COPY src ./src
-COPY scripts ./scripts
-RUN npm run build && npm prune --omit=dev
+# syntax=docker/dockerfile:1
+# The Ramp worker image: Node.js 24 LTS, the @ramp-delivery/worker package installed as npm installs
+# it (its workflow code prebuilt), only this platform's native binaries, run as the unprivileged
+# `node` user (uid 1000) with nothing to write. Every RUN is a step of packages/worker/image.sh;
+# test/integration/packaging/worker-image.test.ts replays this file's COPY and RUN steps in a
+# temporary folder and starts the worker from the result (no container engine runs on the project's
+# machines: the image build itself is not run there). Build: docker build -t ramp-worker .
+ARG NODE_IMAGE=node:24-bookworm-slim
 
-FROM node:20-bookworm-slim
-WORKDIR /app
+FROM ${NODE_IMAGE} AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+COPY packages/worker/image.sh packages/worker/image.sh
+RUN --mount=type=cache,target=/root/.npm sh packages/worker/image.sh deps
+COPY tsconfig.json tsconfig.build.json ./
+COPY src src
+COPY packages packages
+RUN sh packages/worker/image.sh pack /out
+
+FROM ${NODE_IMAGE}
 ENV NODE_ENV=production
-COPY --from=build /app/node_modules ./node_modules
-COPY --from=build /app/dist ./dist
-COPY package.json ./
+# The tarball and the script are mounted from the build stage, not copied: no layer keeps them.
+RUN --mount=type=bind,from=build,source=/out,target=/tmp/ramp --mount=type=cache,target=/root/.npm sh /tmp/ramp/image.sh install /tmp/ramp/worker.tgz /usr/local
 USER node
-CMD ["node", "dist/src/worker/main.js"]
+WORKDIR /home/node
+ENTRYPOINT ["ramp-worker"]

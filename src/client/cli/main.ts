@@ -17,6 +17,7 @@ import { status } from './commands/status';
 import { story } from './commands/story';
 import { loadSpec, validate, validateOnCluster } from './commands/validate';
 import { userPath } from './paths';
+import { packageVersion } from './version';
 
 export const USAGE = `ramp — durable canary rollouts on Temporal
 
@@ -32,6 +33,7 @@ Usage:
   ramp validate -f FILE [--image IMG]                              check a spec offline
   ramp validate -f FILE --cluster [--kubeconfig PATH]              also check it against the cluster (no Temporal
                                                                    needed): every problem, or what it will change
+  ramp --version                                                   the version of this ramp
 
 NAME is a Rollout's name (with -n NAMESPACE, default "default"), NAMESPACE/NAME, or a workflow id.
 Read commands take --output json. Commands sent by people record --by (default user@host, or the CI user).
@@ -68,6 +70,7 @@ const OPTIONS = {
   'ui-url': { type: 'string' },
   debug: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'V' },
 } as const;
 
 /** Who sends a command: --by, else the CI's user, else user@host. */
@@ -98,6 +101,10 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
   const { values: v, positionals } = parsed;
   const cmd = positionals[0];
   const out: Output = makeOutput(v);
+  if (v.version || cmd === 'version') {
+    out.print(packageVersion());
+    return ExitCode.Ok;
+  }
   if (v.help || cmd === undefined || cmd === 'help') {
     out.print(USAGE);
     return cmd === undefined && !v.help ? ExitCode.Invalid : ExitCode.Ok;
