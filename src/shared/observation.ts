@@ -13,6 +13,8 @@ export interface ObservedVerdict {
   judge: string;
   /** `continue`, `promote`, `rollback`, `inconclusive` or `error`. */
   decision: string;
+  /** The step the rollout was at when the look came back, 0-based. */
+  step: number;
 }
 
 /** The rollout as its workflow sees it at the end of a workflow task. */

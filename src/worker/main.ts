@@ -6,7 +6,7 @@
  * A worker that cannot start says why in one line per broken setting (RAMP_DEBUG=1 adds the stack).
  */
 import axios from 'axios';
-import { loadWorkerConfig, WorkerConfig, WorkerConfigError } from './config';
+import { loadWorkerConfig, WorkerConfig, WorkerConfigError, workerEnvShape } from './config';
 import { startHttpServer } from './http';
 import { createJsonLogger, TemporalPinoLogger } from './logger';
 import { RampMetrics } from './metrics';
@@ -109,7 +109,9 @@ main().catch((err: unknown) => {
     }
   } else {
     const message = (err instanceof Error ? err.message : String(err)).replace(/\s+/g, ' ');
-    process.stderr.write(`ramp worker: cannot start: ${message}${debug ? '' : ' (RAMP_DEBUG=1 shows the stack trace)'}\n`);
+    // A message that starts with a setting's name already says what to fix (a bundle or key file that cannot be read).
+    const named = Object.keys(workerEnvShape).some((k) => message.startsWith(`${k}:`) || message.startsWith(`${k}=`));
+    process.stderr.write(`ramp worker: cannot start: ${message}${debug || named ? '' : ' (RAMP_DEBUG=1 shows the stack trace)'}\n`);
     if (debug) process.stderr.write(`${fullTrace(err)}\n`);
   }
   process.exit(1);

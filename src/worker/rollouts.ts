@@ -41,7 +41,7 @@ export class RolloutRegistry {
     const fields = { workflowId: info.workflowId, runId: info.runId, rollout, step: o.step };
     for (const v of o.verdicts) {
       this.metrics.analysisVerdict(v.judge, v.decision);
-      this.log?.info('analysis verdict', { ...fields, judge: v.judge, decision: v.decision });
+      this.log?.info('analysis verdict', { ...fields, step: v.step, judge: v.judge, decision: v.decision });
     }
     if (o.outcome !== undefined) {
       this.metrics.rolloutEnded(o.outcome);
@@ -67,3 +67,9 @@ export class RolloutRegistry {
     return { ramp: { rollout: { fn: (info, o) => this.observe(info, o), callDuringReplay: false } } };
   }
 }
+
+/**
+ * The `ramp` sink for workers that run Ramp's workflows without observing them (replays, workflow
+ * tests): without a registration the SDK logs an error for every call.
+ */
+export const ignoreRolloutObservations: InjectedSinks<RampSinks> = { ramp: { rollout: { fn: () => undefined, callDuringReplay: false } } };

@@ -11,7 +11,7 @@ import type { ObservedVerdict, RampSinks } from '../shared/observation';
 const { ramp } = proxySinks<RampSinks>();
 
 /** A look's decision in the labels the worker's metrics use. */
-export function observedVerdict(v: AnalysisVerdict): ObservedVerdict {
+export function observedVerdict(v: AnalysisVerdict): Omit<ObservedVerdict, 'step'> {
   const judge = v.judge?.kind ?? 'metrics';
   if (v.phase === 'Inconclusive') return { judge, decision: 'inconclusive' };
   if (v.judge) return { judge, decision: v.judge.verdict };
@@ -24,20 +24,25 @@ const lookKey = (v: AnalysisVerdict | undefined) => (v ? `${v.source} ${v.at} ${
 
 export class RolloutObserver {
   private lastLook: string;
+  /** The step before the event being taken in: a look that ends its step belongs to that step. */
+  private step: number;
   private verdicts: ObservedVerdict[] = [];
   private ended = false;
 
   /** `status` as the run begins: a continued run does not report its predecessor's last verdict again. */
   constructor(status: RolloutStatus) {
     this.lastLook = lookKey(status.lastAnalysis);
+    this.step = status.step.index;
   }
 
   /** Call after each event the state machine takes in: notes a look that decided something. */
   afterEvent(status: RolloutStatus): void {
     const key = lookKey(status.lastAnalysis);
-    if (key === this.lastLook) return;
-    this.lastLook = key;
-    if (status.lastAnalysis) this.verdicts.push(observedVerdict(status.lastAnalysis));
+    if (key !== this.lastLook) {
+      this.lastLook = key;
+      if (status.lastAnalysis) this.verdicts.push({ ...observedVerdict(status.lastAnalysis), step: this.step });
+    }
+    this.step = status.step.index;
   }
 
   /** Sends the state and what is new since the last report. */
@@ -55,6 +60,7 @@ export class RolloutObserver {
       ...(outcome !== undefined ? { outcome } : {}),
     });
     this.verdicts = [];
+    this.step = status.step.index;
     if (outcome !== undefined) this.ended = true;
   }
 }

@@ -76,8 +76,8 @@ describe('RolloutRegistry', () => {
   it('counts each reported verdict once, and an outcome once, then drops the rollout and its series', async () => {
     const m = new RampMetrics();
     const r = new RolloutRegistry(m);
-    r.observe(run, obs({ canaryWeight: 50, verdicts: [{ judge: 'sequential', decision: 'continue' }, { judge: 'sequential', decision: 'continue' }] }));
-    r.observe(run, obs({ canaryWeight: 50, verdicts: [{ judge: 'sequential', decision: 'promote' }] }));
+    r.observe(run, obs({ canaryWeight: 50, verdicts: [{ judge: 'sequential', decision: 'continue', step: 0 }, { judge: 'sequential', decision: 'continue', step: 0 }] }));
+    r.observe(run, obs({ canaryWeight: 50, verdicts: [{ judge: 'sequential', decision: 'promote', step: 0 }] }));
     r.observe(run, obs({ phase: 'Succeeded', outcome: 'Promoted', canaryWeight: 0, verdicts: [] }));
     expect(await samples(m, 'ramp_analysis_verdicts_total')).toEqual([
       'ramp_analysis_verdicts_total{judge="sequential",decision="continue"} 2',
@@ -96,7 +96,7 @@ describe('RolloutRegistry', () => {
     const r = new RolloutRegistry(new RampMetrics(), log);
     r.observe(run, obs({ phase: 'Progressing', step: 0 }));
     r.observe(run, obs({ phase: 'Progressing', step: 1, canaryWeight: 10 }));
-    r.observe(run, obs({ phase: 'Paused', step: 2, canaryWeight: 10, verdicts: [{ judge: 'metrics', decision: 'promote' }] }));
+    r.observe(run, obs({ phase: 'Paused', step: 2, canaryWeight: 10, verdicts: [{ judge: 'metrics', decision: 'promote', step: 1 }] }));
     r.observe(run, obs({ phase: 'RolledBack', step: 2, outcome: 'RolledBack' }));
     expect(log.lines.map((l): unknown[] => [l.message, l.meta?.phase ?? l.meta?.decision])).toEqual([
       ['rollout phase', 'Progressing'],
@@ -105,6 +105,8 @@ describe('RolloutRegistry', () => {
       ['rollout ended', 'RolledBack'],
     ]);
     for (const l of log.lines) expect(l.meta).toMatchObject({ workflowId: run.workflowId, runId: 'run-1', rollout: 'shop/web', step: expect.any(Number) });
+    // A verdict is logged at the step of its look, though the step it ended is over by the report.
+    expect(log.lines[1]!.meta).toMatchObject({ step: 1 });
     expect(log.lines[3]!.meta).toMatchObject({ outcome: 'RolledBack' });
   });
 
