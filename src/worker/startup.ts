@@ -32,12 +32,13 @@ function withTimeout<T>(what: string, p: Promise<T>, ms = CHECK_TIMEOUT_MS): Pro
 
 /**
  * The gist of a Temporal SDK transport error: its gRPC status code and the innermost message, e.g.
- * "Connection refused" out of tonic's `ConnectError(… Os { … message: "Connection refused" })`.
+ * "Connection refused" out of tonic's `ConnectError(… Os { … message: "Connection refused" })`, or
+ * the resolver's `error: "failed to lookup address information: …"`.
  */
 export function temporalErrorGist(err: unknown): { code?: string; message: string } {
   const raw = err instanceof Error ? err.message : String(err);
   const code = /code: (\w+)/.exec(raw)?.[1];
-  const inner = [...raw.matchAll(/message: \\?"((?:[^"\\]|\\.)*?)\\?"/g)].map((m) => m[1]!).pop();
+  const inner = [...raw.matchAll(/(?:message|error): \\?"((?:[^"\\]|\\.)*?)\\?"/g)].map((m) => m[1]!).pop();
   return { ...(code ? { code } : {}), message: oneLine(inner ?? raw, 200) };
 }
 

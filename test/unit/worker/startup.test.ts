@@ -43,6 +43,8 @@ describe('startup checks', () => {
   it("Temporal's own answers: an unknown namespace names TEMPORAL_NAMESPACE, refused credentials the credential setting", () => {
     const raw = 'Namespace nope was not found or otherwise could not be described: Status { code: NotFound, message: "Namespace nope is not found.", details: b"..." }';
     expect(temporalErrorGist(new Error(raw))).toEqual({ code: 'NotFound', message: 'Namespace nope is not found.' });
+    const dns = 'tonic::transport::Error(Transport, ConnectError(ConnectError("dns error", Custom { kind: Uncategorized, error: "failed to lookup address information: Name or service not known" })))';
+    expect(temporalErrorGist(new Error(dns))).toEqual({ message: 'failed to lookup address information: Name or service not known' });
     const cfg = loadWorkerConfig({ TEMPORAL_NAMESPACE: 'nope' });
     expect(temporalStartupError(cfg, new Error(raw)).setting).toBe('TEMPORAL_NAMESPACE');
     const denied = new Error('Status { code: Unauthenticated, message: "Request unauthorized." }');
