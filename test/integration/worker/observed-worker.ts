@@ -114,3 +114,8 @@ export function jsonLines(stdout: string): Record<string, unknown>[] {
     }
   });
 }
+
+/** The lines of a worker's stderr that are its own: Node's process warnings (deprecations of a dependency's API under a newer Node) are not. */
+export function ownLines(stderr: string): string[] {
+  return stderr.split('\n').filter((l) => l !== '' && !/^\(node:\d+\) |^\(Use `node --trace-/.test(l));
+}

@@ -7,7 +7,7 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { stackInfo, uniqueName, workerEnv } from '../../support/stack';
-import { freePort, jsonLines, runWorkerToExit } from './observed-worker';
+import { freePort, jsonLines, ownLines, runWorkerToExit } from './observed-worker';
 
 const base = () => workerEnv(stackInfo(), uniqueName('startup-tq'));
 const STACK_LINE = /^\s+at /m;
@@ -20,7 +20,7 @@ describe('a worker that cannot start', () => {
   ])('%s: one line naming it, exit code 1, no stack trace', async (_setting, broken, line) => {
     const r = await runWorkerToExit({ ...base(), ...(await broken()) });
     expect(r.code).toBe(1);
-    const lines = r.stderr.split('\n').filter((l) => l !== '');
+    const lines = ownLines(r.stderr);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(line);
     expect(r.stderr).not.toMatch(STACK_LINE);
@@ -31,13 +31,13 @@ describe('a worker that cannot start', () => {
   it('names each broken setting on its own line when several are', async () => {
     const r = await runWorkerToExit({ ...base(), TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}`, RAMP_PROMETHEUS_URL: `http://127.0.0.1:${await freePort()}` });
     expect(r.code).toBe(1);
-    expect(r.stderr.split('\n').filter((l) => l !== '').map((l) => /cannot start: (\w+)=/.exec(l)?.[1]).sort()).toEqual(['RAMP_PROMETHEUS_URL', 'TEMPORAL_ADDRESS']);
+    expect(ownLines(r.stderr).map((l) => /cannot start: (\w+)=/.exec(l)?.[1]).sort()).toEqual(['RAMP_PROMETHEUS_URL', 'TEMPORAL_ADDRESS']);
   }, 60_000);
 
   it('prints the stack trace and the cause with RAMP_DEBUG=1', async () => {
     const r = await runWorkerToExit({ ...base(), TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}`, RAMP_DEBUG: '1' });
     expect(r.code).toBe(1);
-    expect(r.stderr.split('\n')[0]).toMatch(/^ramp worker: cannot start: TEMPORAL_ADDRESS=/);
+    expect(ownLines(r.stderr)[0]).toMatch(/^ramp worker: cannot start: TEMPORAL_ADDRESS=/);
     expect(r.stderr).toMatch(STACK_LINE);
     expect(r.stderr).toMatch(/caused by: TransportError: .*Connection refused/);
   }, 60_000);
@@ -46,6 +46,6 @@ describe('a worker that cannot start', () => {
     const taken = stackInfo().prometheus.url.replace(/^http:\/\//, '');
     const r = await runWorkerToExit({ ...base(), RAMP_HTTP_ADDRESS: taken });
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe(`ramp worker: cannot start: RAMP_HTTP_ADDRESS=${taken}: cannot listen (the port is in use); set RAMP_HTTP_ADDRESS to a free host:port\n`);
+    expect(ownLines(r.stderr)).toEqual([`ramp worker: cannot start: RAMP_HTTP_ADDRESS=${taken}: cannot listen (the port is in use); set RAMP_HTTP_ADDRESS to a free host:port`]);
   }, 60_000);
 });
