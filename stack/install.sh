@@ -22,6 +22,8 @@ took() { log "$1 ready ($(( $(date +%s) - $2 ))s)"; }
 # --- Debian packages: Prometheus -------------------------------------------------------------
 apt_pkgs=()
 command -v prometheus >/dev/null 2>&1 || apt_pkgs+=(prometheus)
+# promtool (the alert rules' tests) ships in the same package.
+command -v promtool >/dev/null 2>&1 || apt_pkgs+=(prometheus)
 command -v openssl >/dev/null 2>&1 || apt_pkgs+=(openssl)
 if [ ${#apt_pkgs[@]} -gt 0 ]; then
   t=$(date +%s)

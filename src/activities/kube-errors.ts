@@ -68,6 +68,14 @@ export function classifyKubeError({ status, verb, causes }: KubeErrorFacts, t: P
   }
 }
 
+/**
+ * Every type classifyKubeError and kubeFailure give a failed Kubernetes call: the worker counts an
+ * activity failure of one of these types as a Kubernetes call error (src/worker/interceptors.ts).
+ */
+export const KUBE_CALL_FAILURES: readonly Failure[] = [
+  Failure.NotFound, Failure.Unauthorized, Failure.Forbidden, Failure.Invalid, Failure.Conflict, Failure.Unavailable,
+];
+
 interface ApiStatusBody {
   reason?: string;
   message?: string;

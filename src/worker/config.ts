@@ -12,6 +12,10 @@ const hostPort = z
 
 const optionalPath = z.string().min(1).optional();
 
+/** RAMP_LOG_LEVEL's values, least severe first. */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error'] as const;
+export type RampLogLevel = (typeof LOG_LEVELS)[number];
+
 /** Every environment variable the worker reads, with its rule and default. */
 export const workerEnvShape = {
   TEMPORAL_ADDRESS: hostPort.default('localhost:7233'),
@@ -41,6 +45,14 @@ export const workerEnvShape = {
   RAMP_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().min(2, { error: 'must be a whole number ≥ 2 (sticky execution needs two slots)' }).optional(),
   /** A prebuilt workflow bundle (`npm run build:bundle`); unset: the worker bundles at start. */
   RAMP_WORKFLOW_BUNDLE: optionalPath,
+  /** Where the worker serves /healthz, /readyz and Ramp's /metrics. */
+  RAMP_HTTP_ADDRESS: hostPort.default('0.0.0.0:9464'),
+  /** Where the Temporal SDK's own exporter serves the worker's SDK metrics (pollers, slots, latencies) at /metrics. */
+  RAMP_SDK_METRICS_ADDRESS: hostPort.default('0.0.0.0:9465'),
+  /** The least severe log lines written (JSON, one per line, on stdout). */
+  RAMP_LOG_LEVEL: z.string().toLowerCase().pipe(z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(', ')}` })).default('info'),
+  /** 1: a worker that cannot start prints the stack trace and causes, not only the one line naming the setting. */
+  RAMP_DEBUG: z.enum(['0', '1', 'true', 'false'], { error: 'must be 1 or 0' }).optional(),
 };
 
 export const workerConfigSchema = z.object(workerEnvShape).refine((c) => !c.TEMPORAL_TLS_CLIENT_CERT_PATH === !c.TEMPORAL_TLS_CLIENT_KEY_PATH, {

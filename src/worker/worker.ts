@@ -1,10 +1,12 @@
 /**
  * Builds a Ramp worker from its configuration: one Temporal connection, one Kubernetes config,
- * one HTTP client and the metrics providers analyses may name, injected into the activities.
- * Tests build workers here too.
+ * one HTTP client and the metrics providers analyses may name, injected into the activities; and
+ * what observes it (src/worker/metrics.ts, rollouts.ts, interceptors.ts), whose metrics the worker
+ * process serves. Tests build workers here too.
  */
 import type * as k8s from '@kubernetes/client-node';
 import axios from 'axios';
+import type { Logger } from '@temporalio/common';
 import { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
 import * as fs from 'node:fs';
 import { createActivities } from '../activities';
@@ -16,10 +18,18 @@ import { loadKubeConfig } from '../infra/kube';
 import { temporalConnectionOptions } from '../infra/temporal-connection';
 import { readWorkflowBundle } from './bundle';
 import type { WorkerConfig } from './config';
+import { activityInterceptors } from './interceptors';
+import { RampMetrics } from './metrics';
+import { countProviderErrors } from './provider-errors';
+import { RolloutRegistry } from './rollouts';
 
 export interface RampWorker {
   worker: Worker;
   connection: NativeConnection;
+  /** Ramp's metrics of this worker (served on /metrics by the worker process). */
+  metrics: RampMetrics;
+  /** The rollouts this worker runs, as their workflows report them. */
+  rollouts: RolloutRegistry;
   /** Stops polling, waits for running activities, and closes the connection. */
   shutdown(): Promise<void>;
 }
@@ -27,18 +37,31 @@ export interface RampWorker {
 /** Clients the worker would otherwise build from its configuration (tests inject their own). */
 export interface WorkerClients {
   kube?: k8s.KubeConfig;
+  /** A connection already open (the worker process opens it first, to report a failure by its setting). */
+  connection?: NativeConnection;
+}
+
+/** How the worker is observed; by default a registry of its own and no log lines of Ramp's. */
+export interface WorkerObservability {
+  /** Where rollout phase changes, verdicts and outcomes are logged. */
+  logger?: Logger;
+  /** The metrics to count in (the worker process's, which also reports readiness and process metrics). */
+  metrics?: RampMetrics;
 }
 
 export async function createRampWorker(
   config: WorkerConfig,
   overrides: Partial<Pick<WorkerOptions, 'identity' | 'workflowBundle' | 'workflowsPath' | 'shutdownGraceTime'>> = {},
   clients: WorkerClients = {},
+  observability: WorkerObservability = {},
 ): Promise<RampWorker> {
   const kube = clients.kube ?? loadKubeConfig(config.KUBECONFIG);
   const http = axios.create({ timeout: 10_000 });
-  const metrics = createMetricsProviders(metricsProviderSettings(config), { http });
+  const rampMetrics = observability.metrics ?? new RampMetrics();
+  const rollouts = new RolloutRegistry(rampMetrics, observability.logger);
+  const metrics = countProviderErrors(createMetricsProviders(metricsProviderSettings(config), { http }), rampMetrics);
   const codec = codecFromEnv(config);
-  const connection = await NativeConnection.connect(temporalConnectionOptions(config));
+  const connection = clients.connection ?? await NativeConnection.connect(temporalConnectionOptions(config));
   try {
     const worker = await Worker.create({
       connection,
@@ -46,6 +69,8 @@ export async function createRampWorker(
       taskQueue: config.RAMP_TASK_QUEUE,
       ...(codec ? { dataConverter: { payloadCodecs: [codec] } } : {}),
       activities: createActivities({ kube, http, prometheusUrl: config.RAMP_PROMETHEUS_URL, metrics }),
+      sinks: rollouts.sinks(),
+      interceptors: { activity: [activityInterceptors(rampMetrics, rollouts)] },
       maxConcurrentActivityTaskExecutions: config.RAMP_MAX_CONCURRENT_ACTIVITIES,
       ...(config.RAMP_MAX_CACHED_WORKFLOWS !== undefined ? { maxCachedWorkflows: config.RAMP_MAX_CACHED_WORKFLOWS } : {}),
       ...(config.RAMP_MAX_CONCURRENT_WORKFLOW_TASKS !== undefined ? { maxConcurrentWorkflowTaskExecutions: config.RAMP_MAX_CONCURRENT_WORKFLOW_TASKS } : {}),
@@ -55,13 +80,16 @@ export async function createRampWorker(
     return {
       worker,
       connection,
+      metrics: rampMetrics,
+      rollouts,
       async shutdown() {
         if (worker.getState() === 'RUNNING') worker.shutdown();
         await connection.close();
       },
     };
   } catch (err) {
-    await connection.close();
+    // A connection handed in stays its owner's to close.
+    if (!clients.connection) await connection.close();
     throw err;
   }
 }

@@ -23,6 +23,7 @@ import { FORWARD_NON_RETRYABLE, UNDO_NON_RETRYABLE } from '../shared/failures';
 import * as msg from '../shared/messages';
 import { RampOutcome, RampPhase } from '../shared/search-attributes';
 import { nowMs } from './clock';
+import { RolloutObserver } from './observe';
 
 export type { RolloutResult };
 
@@ -84,6 +85,9 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
   const r: Rollout = input.resume ? { ...input.resume, runs: input.resume.runs + 1 } : newRollout(spec, input.startedBy, nowMs());
   const events: MachineEvent[] = [];
   let changed = false;
+  const observer = new RolloutObserver(r.status);
+  /** Fields every log line of this workflow carries, besides the SDK's workflow id and run id. */
+  const logFields = () => ({ rollout: `${spec.metadata.namespace}/${spec.metadata.name}`, step: r.status.step.index });
 
   // ---- messages: the rules decide, the handlers only apply --------------------------------------
   const validator = (cmd: Command) => (raw?: unknown) => {
@@ -107,7 +111,7 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
       const refusal = parsed.ok ? commandRefusal(r, spec, cmd, parsed.input) : parsed.message;
       if (refusal !== undefined) {
         recordRefusedSignal(r, cmd, parsed.ok ? parsed.input : {}, refusal, nowMs());
-        log.warn('signal refused', { command: cmd, reason: refusal });
+        log.warn('signal refused', { ...logFields(), command: cmd, reason: refusal });
       } else if (parsed.ok) acceptCommand(r, spec, cmd, parsed.input, 'signal', nowMs());
       changed = true;
     });
@@ -128,6 +132,7 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
     let shown = { phase: r.status.phase as string, message: '' };
 
     const publish = () => {
+      observer.report(r.status);
       const { phase, message } = r.status;
       if (phase === shown.phase && message === shown.message) return;
       setCurrentDetails(`**${phase}** — ${message}`);
@@ -168,11 +173,14 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
 
     const historyLimit = input.historyLimit ?? DEFAULT_HISTORY_LIMIT;
     for (;;) {
-      while (events.length > 0) reduce(r, spec, events.shift()!);
+      while (events.length > 0) {
+        reduce(r, spec, events.shift()!);
+        observer.afterEvent(r.status);
+      }
       changed = false;
       if (canHandOver(r) && handOverDue(workflowInfo().historyLength, historyLimit, workflowInfo().continueAsNewSuggested)) {
         publish();
-        log.info('continuing as new', { historyLength: workflowInfo().historyLength, step: r.status.step.index, runs: r.runs });
+        log.info('continuing as new', { ...logFields(), historyLength: workflowInfo().historyLength, runs: r.runs });
         await condition(allHandlersFinished);
         return await continueAsNew<typeof rolloutWorkflow>({ ...input, resume: r });
       }

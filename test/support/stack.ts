@@ -27,6 +27,9 @@ export function workerEnv(info = stackInfo(), taskQueue = 'ramp-test'): Record<s
     RAMP_TASK_QUEUE: taskQueue,
     KUBECONFIG: info.kubernetes.kubeconfig,
     RAMP_PROMETHEUS_URL: info.prometheus.url,
+    // Free ports: worker processes of several tests (and of other checkouts) run side by side.
+    RAMP_HTTP_ADDRESS: '127.0.0.1:0',
+    RAMP_SDK_METRICS_ADDRESS: '127.0.0.1:0',
   };
 }
 

@@ -32,8 +32,10 @@ export class PrometheusError extends Error {
     readonly errorType?: string,
     /** The HTTP status, when there was a response. */
     readonly httpStatus?: number,
+    /** The transport error, when Prometheus could not be reached (the worker counts these apart). */
+    cause?: unknown,
   ) {
-    super(message);
+    super(message, cause === undefined ? undefined : { cause });
   }
 }
 
@@ -83,8 +85,8 @@ export function createPrometheusProvider(opts: PrometheusOptions): MetricsProvid
     validateStatus: () => true,
   };
 
-  const fail = (query: string, method: string, endpoint: string, why: string, errorType?: string, httpStatus?: number): PrometheusError =>
-    new PrometheusError(`Prometheus query failed: ${method} ${shownBase}/api/v1/${endpoint}: ${why}; query: ${query}`, `${shownBase}/api/v1/${endpoint}`, query, errorType, httpStatus);
+  const fail = (query: string, method: string, endpoint: string, why: string, errorType?: string, httpStatus?: number, cause?: unknown): PrometheusError =>
+    new PrometheusError(`Prometheus query failed: ${method} ${shownBase}/api/v1/${endpoint}: ${why}; query: ${query}`, `${shownBase}/api/v1/${endpoint}`, query, errorType, httpStatus, cause);
 
   /** Sends a query to an API endpoint and returns its `data`, or throws a PrometheusError. */
   async function call(endpoint: 'query' | 'query_range', query: string, extra: Record<string, string>): Promise<{ resultType: string; result: unknown; method: string }> {
@@ -105,7 +107,7 @@ export function createPrometheusProvider(opts: PrometheusOptions): MetricsProvid
       }
     } catch (err) {
       const why = isAxiosError(err) ? `${err.code ?? 'request failed'}: ${err.message}` : String(err);
-      throw fail(query, method, endpoint, `cannot reach Prometheus (${why})`);
+      throw fail(query, method, endpoint, `cannot reach Prometheus (${why})`, undefined, undefined, err);
     }
     const body = (typeof res.data === 'object' && res.data !== null ? res.data : {}) as Partial<ApiResponse>;
     if (body.status === 'error') {

@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
+import { ignoreRolloutObservations } from '../../../src/worker/rollouts';
 
 const DIR = path.resolve(__dirname, '../../fixtures/histories');
 // Subdirectories may keep histories of an earlier workflow shape while a patch guards it
@@ -32,7 +33,7 @@ describe('workflow replay', () => {
     const histories = files.map((f) => ({ workflowId: f.replace(/\.json$/, ''), history: historyFromJSON(JSON.parse(fs.readFileSync(path.join(DIR, f), 'utf8'))) }));
     const failures: string[] = [];
     let replayed = 0;
-    for await (const result of Worker.runReplayHistories({ workflowsPath: require.resolve('../../../src/workflows') }, histories)) {
+    for await (const result of Worker.runReplayHistories({ workflowsPath: require.resolve('../../../src/workflows'), sinks: ignoreRolloutObservations }, histories)) {
       replayed++;
       if (result.error) failures.push(`${result.workflowId}: ${result.error.message}`);
     }
@@ -49,7 +50,7 @@ describe('workflow replay', () => {
     const payload = accepted!.workflowExecutionUpdateAcceptedEventAttributes.acceptedRequest.input.args.payloads[0]!;
     payload.data = Buffer.from(JSON.stringify({ reason: 42 })).toString('base64');
     const errors: string[] = [];
-    for await (const r of Worker.runReplayHistories({ workflowsPath: require.resolve('../../../src/workflows') }, [{ workflowId: 'tampered', history: historyFromJSON(raw) }])) {
+    for await (const r of Worker.runReplayHistories({ workflowsPath: require.resolve('../../../src/workflows'), sinks: ignoreRolloutObservations }, [{ workflowId: 'tampered', history: historyFromJSON(raw) }])) {
       if (r.error) errors.push(r.error.message);
     }
     expect(errors).toEqual([]);

@@ -8,6 +8,7 @@ import { Context } from '@temporalio/activity';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { ignoreRolloutObservations } from '../../../src/worker/rollouts';
 import * as path from 'node:path';
 import { loadBinaryPaths, loadStackConfig } from '../../../scripts/stack/config';
 import type { CallResults, RolloutCalls } from '../../../src/domain/rollout/calls';
@@ -87,7 +88,7 @@ async function withWorker<T>(acts: object, fn: (taskQueue: string) => Promise<T>
   const taskQueue = `wf-unit-${++n}`;
   // Heartbeats reach the server at once, so a cancelled activity learns it at once: the test server
   // does not skip time while an activity runs, and one left running would hold the next test's clock.
-  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle, activities: acts, maxHeartbeatThrottleInterval: '50ms', defaultHeartbeatThrottleInterval: '50ms' });
+  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle, activities: acts, sinks: ignoreRolloutObservations, maxHeartbeatThrottleInterval: '50ms', defaultHeartbeatThrottleInterval: '50ms' });
   return worker.runUntil(fn(taskQueue));
 }
 
