@@ -24,6 +24,7 @@ import { loadKubeConfig } from '../../src/infra/kube';
 import { temporalConnectionOptions } from '../../src/infra/temporal-connection';
 import { loadWorkerConfig } from '../../src/worker/config';
 import { metricsProviderSettings } from '../../src/worker/worker';
+import { ignoreRolloutObservations } from '../../src/worker/rollouts';
 
 /** One line of the worker's stdout protocol. */
 export type WorkerLine =
@@ -87,6 +88,8 @@ async function main(): Promise<void> {
     taskQueue: config.RAMP_TASK_QUEUE,
     activities: createActivities({ kube, http, prometheusUrl: config.RAMP_PROMETHEUS_URL, metrics }),
     ...(bundlePath ? { workflowBundle: { code: fs.readFileSync(bundlePath, 'utf8') } } : { workflowsPath: require.resolve('../../src/workflows') }),
+    // The rollout workflow reports to a sink the real worker turns into metrics; the benchmark ignores it.
+    sinks: ignoreRolloutObservations,
     ...options,
   });
   const createMs = performance.now() - t1;
