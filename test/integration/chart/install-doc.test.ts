@@ -61,7 +61,9 @@ async function bash(s: Scenario, script: string, env: Record<string, string> = {
     RAMP_NAMESPACE: s.ns, APP_NAMESPACES: s.apps.join(', '), RAMP_IMAGE: 'ramp-worker', RAMP_IMAGE_TAG: '0.1.0',
     TEMPORAL_ADDRESS: info.temporal.address, TEMPORAL_NAMESPACE: info.temporal.namespace, PROMETHEUS_URL: info.prometheus.url,
   });
-  return ok(await run('bash', ['-euo', 'pipefail', '-c', `${settings}\n${script}`], { cwd: s.dir, env }), 'the page\'s commands');
+  // --norc: bash spawned with socket stdio (as Node spawns it) reads the system bashrc otherwise,
+  // and Debian's breaks under -u.
+  return ok(await run('bash', ['--norc', '--noprofile', '-euo', 'pipefail', '-c', `${settings}\n${script}`], { cwd: s.dir, env }), 'the page\'s commands');
 }
 
 async function expectAvailable(s: Scenario): Promise<V1Deployment> {
@@ -146,7 +148,7 @@ it('the CLI lists rollouts (this checkout\'s CLI as `ramp`)', async () => {
     expect(block).toMatch(/^npm install -g @ramp-delivery\/cli$/m);
     const commands = block.split('\n').filter((l) => !l.startsWith('npm install'));
     const env = { PATH: `${dir}:${BIN_DIR}:${process.env.PATH ?? ''}`, TEMPORAL_ADDRESS: info.temporal.address, TEMPORAL_NAMESPACE: info.temporal.namespace, NODE_PATH: path.join(ROOT, 'node_modules') };
-    const r = await run('bash', ['-euo', 'pipefail', '-c', commands.join('\n')], { cwd: ROOT, env });
+    const r = await run('bash', ['--norc', '--noprofile', '-euo', 'pipefail', '-c', commands.join('\n')], { cwd: ROOT, env });
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
