@@ -165,7 +165,7 @@ export const SEQUENTIAL_DEFAULTS: Readonly<SequentialConfig> = {
   calibrationFloor: 0.35,
   canaryNoiseFactor: 2,
   revision: 2,
-  noiseCorrelation: 0.75,
+  noiseCorrelation: 0.8,
   tailQuantile: 0.99,
   tailNoise: 0.6,
   calibrationCeiling: 1,
