@@ -305,7 +305,7 @@ export function createIstioRouter(kube: k8s.KubeConfig, ref: TrafficRef): Traffi
     const vs = await getVs();
     const now = weightsOf(vs);
     if (!input.force) {
-      const seen = now.agree ? checkDrift(now.weights.canary, input.expected, input.weight) : 'drift';
+      const seen = now.agree ? checkDrift(now.weights.canary, input.expected, input.weight, input.ahead) : 'drift';
       if (seen === 'drift') {
         const found = now.agree ? `canary weight is ${now.weights.canary}%` : 'the managed routes disagree';
         return { applied: false, found: now.weights, detail: `${kubeId(vsTarget)} (${now.detail}): ${found}, Ramp set ${input.expected}%` };

@@ -56,6 +56,11 @@ export interface SetWeightInput {
   expected: number;
   /** Set it even if the weights were changed outside Ramp (the drift policy chose to re-assert). */
   force: boolean;
+  /**
+   * The weights of the weight steps right after this one, which a lost workflow task may already
+   * have written (src/domain/traffic/drift.ts). Absent in inputs of rollouts started before it.
+   */
+  ahead?: number[];
 }
 
 export type SetWeightResult =

@@ -17,7 +17,7 @@
  * template, its readiness, router hook) → the saga taken back as cleanup. An abort, a failed
  * analysis, a failed call or a cancellation takes the saga back as a rollback instead.
  */
-import type { ResolvedRollout } from '../spec/schema';
+import type { ResolvedRollout, Step } from '../spec/schema';
 import type { CallCommand, CallName, CallResults, TrafficRef, WorkloadRef } from './calls';
 import { analysisOf, consequence, dueLook, onCalibration, onLook, startRun, type Source } from './looks';
 import type { CallInFlight, Purpose, Rollout } from './model';
@@ -438,7 +438,7 @@ function stepsNext(r: Rollout, spec: ResolvedRollout, now: number): Next {
     case 'setWeight': {
       const force = stage.sub?.kind === 'write' && stage.sub.force;
       return {
-        call: callOf('trafficSetWeight', [trafficRef(r, spec), r.runtime!.snapshot, { weight: step.weight, expected: r.status.weights.canary, force }],
+        call: callOf('trafficSetWeight', [trafficRef(r, spec), r.runtime!.snapshot, { weight: step.weight, expected: r.status.weights.canary, force, ahead: weightsAhead(steps, stage.index) }],
           `set weight: canary ${step.weight}%${force ? ' (re-assert)' : ''}`, lane(r), 'forward'),
         purpose: { kind: 'setWeight', weight: step.weight },
       };
@@ -555,4 +555,18 @@ export const DEFAULT_HISTORY_LIMIT = 2000;
 /** Is a hand-over due, by history length or by the server's suggestion? */
 export function handOverDue(historyLength: number, limit: number, suggested: boolean): boolean {
   return historyLength >= limit || suggested;
+}
+
+/**
+ * The weights of the weight steps right after step `index`, up to the first step of another kind:
+ * weight steps are local activities, so one workflow task can run several before it is recorded.
+ */
+function weightsAhead(steps: readonly Step[], index: number): number[] {
+  const ahead: number[] = [];
+  for (let i = index + 1; i < steps.length; i++) {
+    const s = steps[i]!;
+    if (s.kind !== 'setWeight') break;
+    ahead.push(s.weight);
+  }
+  return ahead;
 }

@@ -7,11 +7,16 @@
  * completes, the write has happened but the history does not show it. The retried task then reads
  * that weight back — it must not mistake it for someone else's change (a fault test found this: the
  * rollout held, "paused by drift detection", after a SIGKILL).
+ *
+ * The lost task may have gone further: weight steps that follow one another are local activities of
+ * the same task, so it may have written any of them (`ahead`: the weights of the weight steps right
+ * after this one, up to the first step that waits or calls a recorded activity). Those are Ramp's
+ * own writes too (the fault test found this one when a kill landed after 20 → 60 → 100).
  */
 export type DriftCheck = 'unchanged' | 'own-write' | 'drift';
 
-export function checkDrift(current: number, expected: number, next: number): DriftCheck {
+export function checkDrift(current: number, expected: number, next: number, ahead: readonly number[] = []): DriftCheck {
   if (current === expected) return 'unchanged';
-  if (current === next) return 'own-write';
+  if (current === next || ahead.includes(current)) return 'own-write';
   return 'drift';
 }
