@@ -4,7 +4,7 @@
  * +50 % regression crosses Flagger's 500 ms P99 bound and +10 % does not); the base error rate is
  * 1 % unless a scenario says otherwise.
  */
-import { asRevision1, resolveSequentialConfig, SEQUENTIAL_DEFAULTS } from '../../src/domain/analysis/sequential-judge';
+import { asRevision1, resolveSequentialConfig } from '../../src/domain/analysis/sequential-judge';
 import { FLAGGER_DEFAULTS } from '../../src/domain/analysis/threshold-judge';
 import { analysisStep } from '../../src/domain/spec/analysis';
 import { latencyQuantileMs, type JudgeSpec, type Noise, type Scenario, type TailRegression, type Timing } from './simulate';
@@ -168,6 +168,3 @@ export const JUDGES: JudgeSpec[] = [
   { id: 'revision1@15s', kind: 'sequential', config: asRevision1(resolveSequentialConfig()), lookS: 15 },
   { id: 'threshold@60s', kind: 'threshold', config: { ...FLAGGER_DEFAULTS }, lookS: 60 },
 ];
-
-/** For the docs: the defaults the benchmark's judges start from. */
-export const DEFAULTS = SEQUENTIAL_DEFAULTS;
