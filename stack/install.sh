@@ -19,12 +19,16 @@ pinned etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION"
 
 took() { log "$1 ready ($(( $(date +%s) - $2 ))s)"; }
 
-# --- Debian packages: Prometheus -------------------------------------------------------------
+# --- Debian packages: Prometheus, Chromium, tmux ------------------------------------------------
 apt_pkgs=()
 command -v prometheus >/dev/null 2>&1 || apt_pkgs+=(prometheus)
 # promtool (the alert rules' tests) ships in the same package.
 command -v promtool >/dev/null 2>&1 || apt_pkgs+=(prometheus)
 command -v openssl >/dev/null 2>&1 || apt_pkgs+=(openssl)
+# The report's browser test and screenshots (driven by playwright-core, which never downloads a
+# browser of its own), and the live view's terminal test.
+command -v chromium >/dev/null 2>&1 || apt_pkgs+=(chromium)
+command -v tmux >/dev/null 2>&1 || apt_pkgs+=(tmux)
 if [ ${#apt_pkgs[@]} -gt 0 ]; then
   t=$(date +%s)
   log "apt-get install ${apt_pkgs[*]}"
