@@ -295,14 +295,24 @@ function boundsOf(step: Step | undefined, background: ResolvedRollout['spec']['a
 function walkRun(w: Walk, events: readonly Event[], signalAccepted: (boolean | undefined)[], notes: string[]): void {
   let clock = msOf(events[0]?.eventTime) ?? 0;
   let signals = 0;
+  /** The last workflow task completed with nothing after it: the next one only continues it. */
+  let emptyCompletion = false;
   for (const e of events) {
     const at = msOf(e.eventTime) ?? clock;
+    if (e.workflowTaskCompletedEventAttributes) {
+      emptyCompletion = true;
+      continue;
+    }
+    if (e.workflowTaskScheduledEventAttributes) continue;
     if (e.workflowTaskStartedEventAttributes) {
-      // The workflow's clock as a task begins.
-      clock = at;
+      // The workflow's clock as a task begins — unless the task only carries on the previous one,
+      // whose local activities outlasted it (the workflow decided at the previous task's time).
+      if (!emptyCompletion) clock = at;
+      emptyCompletion = false;
       w.tick(clock);
       continue;
     }
+    emptyCompletion = false;
     const call: ActivityCall | undefined = localActivityOf(e) ?? activityOf(e, events);
     if (call) {
       onCall(w, call, clock, notes);

@@ -105,8 +105,11 @@ export function chart(c: ChartSpec): string {
   const parts: string[] = [];
   parts.push(`<text class="chart-title" x="${M.left}" y="16">${esc(c.title)}</text>`);
   // Axes and grid.
+  // A log axis labels at most about six powers of ten (e-values can reach 1e18).
+  const decades = Math.round(Math.log10(yhi / ylo));
+  const every = Math.max(1, Math.ceil(decades / 6));
   const yTicks = c.log
-    ? Array.from({ length: Math.round(Math.log10(yhi / ylo)) + 1 }, (_, i) => ylo * 10 ** i)
+    ? Array.from({ length: Math.floor(decades / every) + 1 }, (_, i) => ylo * 10 ** (i * every))
     : ticks(ylo, yhi, 4);
   for (const t of yTicks) {
     parts.push(`<line class="grid" x1="${M.left}" x2="${W - M.right}" y1="${py(t)}" y2="${py(t)}"/>`);
@@ -118,9 +121,12 @@ export function chart(c: ChartSpec): string {
   parts.push(`<line class="axis" x1="${M.left}" x2="${W - M.right}" y1="${H - M.bottom}" y2="${H - M.bottom}"/>`);
   parts.push(`<line class="axis" x1="${M.left}" x2="${M.left}" y1="${M.top}" y2="${H - M.bottom}"/>`);
 
-  for (const v of c.vlines ?? []) {
+  for (const [i, v] of (c.vlines ?? []).entries()) {
+    // Labels near the right edge go to the left of their line; successive ones step down a row.
+    const right = px(v.x) > W * 0.7;
+    const label = `x="${right ? px(v.x) - 3 : px(v.x) + 3}"${right ? ' text-anchor="end"' : ''} y="${M.top + 10 + (i % 3) * 11}"`;
     parts.push(`<g class="vline"><line x1="${px(v.x)}" x2="${px(v.x)}" y1="${M.top}" y2="${H - M.bottom}" stroke="${esc(v.color)}"/>`
-      + `<text x="${px(v.x) + 3}" y="${M.top + 10}" fill="${esc(v.color)}">${esc(v.label)}</text></g>`);
+      + `<text ${label} fill="${esc(v.color)}">${esc(v.label)}</text></g>`);
   }
   for (const b of c.bands ?? []) {
     if (b.points.length === 0) continue;

@@ -69,7 +69,7 @@ function context(printed: string[]): CliContext {
   return {
     client: w.client, temporalNamespace: info.temporal.namespace, address: info.temporal.address, taskQueue: w.taskQueue, uiUrl: info.temporal.uiUrl,
     out: { json: false, tty: false, print: (t) => printed.push(t), error: (t) => printed.push(t) },
-    close: async () => undefined,
+    close: () => Promise.resolve(),
   };
 }
 

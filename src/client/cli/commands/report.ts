@@ -6,7 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { HistoryEvent } from '../../history';
 import { workflowUiUrl } from '../../connect';
 import { collectReport } from '../../report/collect';
@@ -20,8 +20,8 @@ import { readStatus } from '../status-source';
 const MAX_RUNS = 1000;
 
 /** The histories of every run of the rollout that `runId` (default: the latest run) belongs to, first run first. */
-async function rolloutRuns(ctx: CliContext, workflowId: string, runId: string | undefined): Promise<HistoryEvent[][]> {
-  const history = async (id: string | undefined) => (await ctx.client.workflow.getHandle(workflowId, id).fetchHistory()).events ?? [];
+export async function rolloutRuns(client: Client, workflowId: string, runId?: string): Promise<HistoryEvent[][]> {
+  const history = async (id: string | undefined) => (await client.workflow.getHandle(workflowId, id).fetchHistory()).events ?? [];
   let events: HistoryEvent[];
   try {
     events = await history(runId);
@@ -44,7 +44,7 @@ async function rolloutRuns(ctx: CliContext, workflowId: string, runId: string | 
 }
 
 /** Writes `text` to `file` whole or not at all: a reader never sees half a report. */
-function writeAtomically(file: string, text: string): void {
+export function writeAtomically(file: string, text: string): void {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
   try {
     fs.writeFileSync(tmp, text);
@@ -57,7 +57,7 @@ function writeAtomically(file: string, text: string): void {
 
 export async function report(ctx: CliContext, name: string, namespace: string | undefined, opts: { runId?: string; outFile: string }): Promise<ExitCode> {
   const { workflowId } = await resolveRollout(ctx.client, name, namespace);
-  const runs = await rolloutRuns(ctx, workflowId, opts.runId);
+  const runs = await rolloutRuns(ctx.client, workflowId, opts.runId);
   const lastRun = runs[runs.length - 1]!;
   const lastRunId = String(lastRun[0]?.workflowExecutionStartedEventAttributes?.originalExecutionRunId ?? '') || undefined;
   // A running rollout's audit (who did what) is in its status, which a worker answers.

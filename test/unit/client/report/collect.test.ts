@@ -22,6 +22,15 @@ describe('collectReport: the looks are the judge\'s own, recomputed from the cou
     expect(d.notes).toEqual([]);
   });
 
+  it('a workflow task that only carries on the previous one (its local activity outlasted it) keeps the previous task\'s clock', () => {
+    // `npm run demo -- --bad`, recorded: looks 6 to 8 each span two workflow tasks.
+    const events = historyFromJSON(JSON.parse(fs.readFileSync(path.join(__dirname, 'demo-bad-rollback.history.json'), 'utf8'))).events ?? [];
+    const d = collectReport([events]);
+    expect(d.analyses[0]!.looks.at(-1)!.judge?.evidence).toEqual(resultOf(events).status.lastAnalysis!.judge?.evidence);
+    expect(d.notes).toEqual([]);
+    expect(d.outcome).toBe('RolledBack');
+  });
+
   it('a rolled-back rollout: its steps, weights, looks and outcome in order', () => {
     const d = collectReport([recorded('sequential-judge-rollback')]);
     expect(d.outcome).toBe('RolledBack');
