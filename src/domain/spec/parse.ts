@@ -1,7 +1,8 @@
 /**
- * Reading a Rollout spec from YAML or JSON text: syntax errors with line and column, then schema
- * problems listed all at once by path (`spec.steps[2].setWeight: must be between 0 and 100, got
- * 120`), each with the line it is on when the text is YAML.
+ * Reading a Rollout spec from YAML or JSON text: a file that is not one Rollout (empty, several
+ * documents, nested absurdly deep, another controller's spec) said as such; syntax errors with line
+ * and column; then schema problems listed all at once by path (`spec.steps[2].setWeight: must be
+ * between 0 and 100, got 120`), each with the line it is on (src/domain/spec/issues.ts words them).
  */
 import { Composer, CST, Document, isMap, isNode, isScalar, LineCounter, Parser, YAMLError } from 'yaml';
 import { imageTag } from '../workload/versions';
@@ -60,7 +61,7 @@ const MAX_BYTES = 1024 * 1024;
  */
 export const MAX_DEPTH = 64;
 
-const OPTIONS = { uniqueKeys: true } as const;
+const YAML_OPTIONS = { uniqueKeys: true } as const;
 
 export function parseRollout(text: string, opts: ParseOptions = {}): ResolvedRollout {
   const source = opts.source ?? '(input)';
@@ -80,7 +81,7 @@ export function parseRollout(text: string, opts: ParseOptions = {}): ResolvedRol
     fail([{ path: '', message: `nests more than ${MAX_DEPTH} levels deep; a Rollout spec, podTemplatePatch included, needs far fewer: is this the right file?`, ...at(tooDeep) }]);
   }
   // A document with nothing in it (a trailing `---`) is no document, as kubectl has it.
-  const docs = Array.from(new Composer(OPTIONS).compose(tokens)).filter((d) => d.errors.length > 0 || !isEmpty(d.contents));
+  const docs = Array.from(new Composer(YAML_OPTIONS).compose(tokens)).filter((d) => d.errors.length > 0 || !isEmpty(d.contents));
   if (docs.length === 0) {
     fail([{ path: '', message: `is empty: a Rollout has apiVersion: ${API_VERSION}, kind: ${KIND}, metadata and spec (docs/spec.md lists every field)` }]);
   }
