@@ -43,6 +43,11 @@ export interface ParseOptions {
   source?: string;
   /** Overrides spec.canary.image, as `ramp start --image` does. */
   image?: string;
+  /**
+   * The namespace given on the command line (`-n`), as kubectl takes it: fills a missing
+   * metadata.namespace; a spec that names another one is refused.
+   */
+  namespace?: string;
 }
 
 /** Refuses inputs large or deep enough to be an attack rather than a spec. */
@@ -69,6 +74,7 @@ export function parseRollout(text: string, opts: ParseOptions = {}): ResolvedRol
     throw new SpecError(source, [{ path: '', message: (err as Error).message }]);
   }
   if (opts.image !== undefined) raw = withImage(raw, opts.image);
+  if (opts.namespace !== undefined) raw = withNamespace(raw, opts.namespace, source, doc, lineCounter);
   const res = rolloutSchema.safeParse(raw);
   if (res.success) return res.data;
   const problems = res.error.issues.map((iss): SpecProblem => {
@@ -115,6 +121,24 @@ function withImage(raw: unknown, image: string): unknown {
     canary.versionLabel = rest;
   }
   return { ...r, spec: { ...r.spec, canary } };
+}
+
+/** The spec with `-n`'s namespace where it names none; a different one is a problem, as in kubectl. */
+function withNamespace(raw: unknown, namespace: string, source: string, doc: ReturnType<typeof parseDocument>, lineCounter: LineCounter): unknown {
+  if (typeof raw !== 'object' || raw === null) return raw;
+  const r = raw as { metadata?: Record<string, unknown> };
+  const own = r.metadata?.namespace;
+  if (own === undefined || own === null) return { ...r, metadata: { ...(r.metadata ?? {}), namespace } };
+  if (own !== namespace) {
+    const node = closestNode(doc, ['metadata', 'namespace']);
+    const pos = node?.range ? lineCounter.linePos(node.range[0]) : undefined;
+    throw new SpecError(source, [{
+      path: 'metadata.namespace',
+      message: `is ${JSON.stringify(own)} but -n says ${JSON.stringify(namespace)}: drop one, or make them agree`,
+      line: pos?.line, col: pos?.col,
+    }]);
+  }
+  return raw;
 }
 
 /** The deepest YAML node along path that exists, for a line number. */
