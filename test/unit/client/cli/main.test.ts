@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import YAML from 'yaml';
 import { loadSpec } from '../../../../src/client/cli/commands/validate';
 import { CliError } from '../../../../src/client/cli/errors';
-import { run, wantsJson } from '../../../../src/client/cli/main';
+import { reportError, run, wantsJson } from '../../../../src/client/cli/main';
 import { newTestRolloutRaw } from '../../../support/builders';
 
 /** Runs the CLI in process and collects what it wrote. */
@@ -96,5 +96,34 @@ describe('loadSpec: -f - and -n', () => {
     }
     expect(err?.exitCode).toBe(2);
     expect(err?.problems).toEqual(['metadata.namespace: is "mushop" but -n says "prod": drop one, or make them agree (line 5, column 14)']);
+  });
+});
+
+describe('reportError: the one line, the JSON document, the exit code', () => {
+  function report(err: unknown, argv: string[]) {
+    const out: string[] = [];
+    const errs: string[] = [];
+    const o = jest.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => (out.push(String(s)), true));
+    const e = jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => (errs.push(String(s)), true));
+    try {
+      return { code: reportError(err, argv), out: out.join(''), err: errs.join('') };
+    } finally {
+      o.mockRestore();
+      e.mockRestore();
+    }
+  }
+
+  it('an error the CLI does not classify is exit 4, not 1', () => {
+    const r = report(new TypeError('x is undefined'), ['list']);
+    expect(r.code).toBe(4);
+    expect(r.out).toBe('');
+    expect(r.err).toBe('ramp: unexpected error: x is undefined (--debug shows the stack trace; please report it if it persists)\n');
+  });
+
+  it('-o json adds { error, exitCode, problems } on stdout; --debug the original stack on stderr', () => {
+    const r = report(new CliError('spec.yaml: invalid Rollout spec (1 problem)\n  spec.steps: required', 2, ['spec.steps: required']), ['start', '-f', 'spec.yaml', '-o', 'json', '--debug']);
+    expect(r.code).toBe(2);
+    expect(JSON.parse(r.out)).toEqual({ error: 'spec.yaml: invalid Rollout spec (1 problem)', exitCode: 2, problems: ['spec.steps: required'] });
+    expect(r.err).toMatch(/^ramp: spec\.yaml: invalid Rollout spec \(1 problem\)\n {2}spec\.steps: required\nCliError: /);
   });
 });
