@@ -2,23 +2,30 @@
  * What every command gets: a Temporal client configured the ecosystem's way — flags, then the
  * standard TEMPORAL_* environment variables, then a Temporal environment-config profile
  * (~/.config/temporalio/temporal.toml, `--profile` / TEMPORAL_PROFILE) — and where to print.
+ *
+ * The CLI loads this module at every start, `ramp --help` included: Temporal's client and the
+ * environment-config reader are required inside connect(), only by commands that connect.
  */
-import { Client, Connection } from '@temporalio/client';
-import { loadClientConnectConfig } from '@temporalio/envconfig';
-import { CodecError } from '../../infra/codec';
+import type { Client, Connection } from '@temporalio/client';
 import { DEFAULT_TASK_QUEUE } from '../../shared/constants';
-import { dataConverterFor } from '../connect';
 import { CliError, ExitCode } from './errors';
 
+/** The Temporal connection and output flags, as the commands that connect or print take them. */
 export interface GlobalFlags {
+  /** --address: host:port of the Temporal frontend. */
   address?: string;
-  'temporal-namespace'?: string;
+  /** --temporal-namespace. */
+  temporalNamespace?: string;
+  /** --profile: a profile of the Temporal environment-config TOML. */
   profile?: string;
-  'api-key'?: string;
-  'task-queue'?: string;
-  'ui-url'?: string;
+  /** --api-key: Temporal Cloud API key. */
+  apiKey?: string;
+  /** --task-queue: the workers' task queue. */
+  taskQueue?: string;
+  /** --ui-url: the Temporal UI's base URL, for links. */
+  uiUrl?: string;
+  /** -o/--output: json or text. */
   output?: string;
-  debug?: boolean;
 }
 
 export interface Output {
@@ -54,6 +61,11 @@ export function makeOutput(flags: GlobalFlags): Output {
 }
 
 export async function connect(flags: GlobalFlags, out: Output, env: NodeJS.ProcessEnv = process.env): Promise<CliContext> {
+  /* eslint-disable @typescript-eslint/no-require-imports -- loaded on the first connection only (see the module comment) */
+  const { Client, Connection } = require('@temporalio/client') as typeof import('@temporalio/client');
+  const { loadClientConnectConfig } = require('@temporalio/envconfig') as typeof import('@temporalio/envconfig');
+  const { dataConverterFor } = require('../connect') as typeof import('../connect');
+  /* eslint-enable @typescript-eslint/no-require-imports */
   let profile;
   try {
     // An empty variable counts as unset (as shells and CI systems often leave them).
@@ -63,8 +75,8 @@ export async function connect(flags: GlobalFlags, out: Output, env: NodeJS.Proce
     throw new CliError(`Temporal configuration: ${(err as Error).message} (check TEMPORAL_CONFIG_FILE / --profile)`, ExitCode.Invalid);
   }
   const address = flags.address || profile.connectionOptions.address || 'localhost:7233';
-  const namespace = flags['temporal-namespace'] || profile.namespace || 'default';
-  const apiKey = flags['api-key'] ?? profile.connectionOptions.apiKey;
+  const namespace = flags.temporalNamespace || profile.namespace || 'default';
+  const apiKey = flags.apiKey ?? profile.connectionOptions.apiKey;
   let connection: Connection;
   try {
     connection = await Connection.connect({
@@ -81,19 +93,19 @@ export async function connect(flags: GlobalFlags, out: Output, env: NodeJS.Proce
       ExitCode.Unreachable,
     );
   }
-  const uiUrl = flags['ui-url'] ?? env.RAMP_TEMPORAL_UI_URL ?? defaultUiUrl(address);
+  const uiUrl = flags.uiUrl ?? env.RAMP_TEMPORAL_UI_URL ?? defaultUiUrl(address);
   let dataConverter;
   try {
     dataConverter = dataConverterFor(env);
   } catch (err) {
     await connection.close();
-    throw new CliError((err as CodecError).message, ExitCode.Invalid);
+    throw new CliError((err as Error).message, ExitCode.Invalid);
   }
   return {
     client: new Client({ connection, namespace, dataConverter }),
     temporalNamespace: namespace,
     address,
-    taskQueue: flags['task-queue'] ?? env.RAMP_TASK_QUEUE ?? DEFAULT_TASK_QUEUE,
+    taskQueue: flags.taskQueue ?? env.RAMP_TASK_QUEUE ?? DEFAULT_TASK_QUEUE,
     uiUrl,
     out,
     close: () => connection.close(),

@@ -2,12 +2,15 @@
  * The `ramp` CLI run as a subprocess, exactly as a CI pipeline runs it, against the real stack:
  * exit codes for promoted, rolled back, refused, invalid input and Temporal unreachable; approve
  * from a second process while `start --wait` waits; JSON output of the read commands; the live
- * preflight of `validate --cluster` / `start --dry-run`.
+ * preflight of `validate --cluster` / `start --dry-run`; Temporal setup mistakes classified (exit 2
+ * with the fix); `list` with step and weight; `undo` and `retry` starting rollouts from the history.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
+import { Connection } from '@temporalio/client';
+import { msToTs } from '@temporalio/common/lib/time';
 import YAML from 'yaml';
 import { createMushop, Mushop } from '../../support/mushop';
 import { adminKubeConfig, eventually, stackInfo } from '../../support/stack';
@@ -131,7 +134,10 @@ it('a pipeline waits while on-call approves from another process; read commands 
 
   const list = await ramp(['list', '-n', shop.namespace, '--output', 'json']);
   const rows = JSON.parse(list.stdout) as { rollout: string; outcome: string; phase: string }[];
-  expect(rows[0]).toMatchObject({ rollout: name, outcome: 'Promoted', phase: 'Succeeded' });
+  expect(rows[0]).toMatchObject({ rollout: name, outcome: 'Promoted', phase: 'Succeeded', step: { index: 3, count: 3 }, weights: { stable: 0, canary: 100 } });
+  const table = (await ramp(['list', '-n', shop.namespace])).stdout.split('\n');
+  expect(table[0]).toMatch(/^ROLLOUT +TARGET +PHASE +STEP +WEIGHT +OUTCOME +IMAGE +STARTED$/);
+  expect(table[1]).toMatch(new RegExp(`^${name} +${shop.namespace}/storefront-original +Succeeded +3/3 +100% +Promoted `));
 
   const hist = await ramp(['history', name, '--output', 'json']);
   expect(JSON.parse(hist.stdout)[0]).toMatchObject({ outcome: 'Promoted', approvedBy: ['oncall-alice'], startedBy: expect.any(String) });
@@ -206,4 +212,67 @@ it('a refused start is not a rollback: exit 2 with every problem; status, list, 
   expect(hist.stdout).toMatch(/Refused .* — refused before any change:\n {4}problem: Service .*\/nosuch not found/);
   const story = await ramp(['story', name]);
   expect(story.stdout).toMatch(/Refused: nothing was changed; the preflight found 3 problem\(s\)\n.* {2}- Service .*\/nosuch not found/);
+});
+
+it('a Temporal namespace that does not exist, or lacks Ramp\'s search attributes, is exit 2 with the fix', async () => {
+  const missing = await ramp(['list', '--temporal-namespace', 'ramp-no-such-namespace']);
+  expect(missing.code).toBe(2);
+  expect(missing.stderr).toBe(`ramp: Temporal namespace ramp-no-such-namespace does not exist at ${info.temporal.address}: set --temporal-namespace or TEMPORAL_NAMESPACE `
+    + 'to the namespace Ramp\'s worker uses (temporal operator namespace list shows them)\n');
+
+  // A namespace without Ramp's search attributes (registered once; namespaces outlive tests).
+  const bare = 'ramp-cli-no-search-attributes';
+  const connection = await Connection.connect({ address: info.temporal.address });
+  try {
+    await connection.workflowService.registerNamespace({ namespace: bare, workflowExecutionRetentionPeriod: msToTs('1 day') }).catch((err: Error) => {
+      if (!/already exists/i.test(err.message)) throw err;
+    });
+  } finally {
+    await connection.close();
+  }
+  const noSa = await eventually('the new namespace to be served', async () => {
+    // --phase puts a Ramp search attribute in the query.
+    const r = await ramp(['list', '--phase', 'Paused', '--temporal-namespace', bare]);
+    return /does not exist/.test(r.stderr) ? undefined : r;
+  }, 60_000, 1000);
+  expect(noSa.code).toBe(2);
+  expect(noSa.stderr).toMatch(new RegExp(`^ramp: Ramp's search attributes are not registered in Temporal namespace ${bare} \\(RampPhase is missing\\): register them once with .*temporal operator search-attribute create --namespace ${bare}`));
+  const start = await ramp(['start', '-f', specFile('no-sa', [{ setWeight: 100 }]), '--temporal-namespace', bare]);
+  expect(start.code).toBe(2);
+  expect(start.stderr).toMatch(/search attributes are not registered .*\(Ramp\w+ is missing\)/);
+});
+
+it('undo goes back to the version before the last promotion; retry starts a failed rollout again, never a promoted one', async () => {
+  const name = `${shop.namespace}/storefront`;
+  const file = specFile('versions', [{ setWeight: 50 }, { setWeight: 100 }]);
+  const stableImage = async () => (await kc.makeApiClient(k8s.AppsV1Api).readNamespacedDeployment({ name: 'storefront-original', namespace: shop.namespace })).spec?.template.spec?.containers[0]?.image;
+
+  expect((await ramp(['start', '-f', file, '--image', 'storefront:v2', '--wait'])).code).toBe(0);
+  const only = await ramp(['undo', name]);
+  expect(only.code).toBe(2);
+  expect(only.stderr).toMatch(/^ramp: the version before storefront:v2 \(promoted by run \S+ \(Promoted, started .*\)\) is not recorded: /);
+  const promotedRetry = await ramp(['retry', name]);
+  expect(promotedRetry.code).toBe(2);
+  expect(promotedRetry.stderr).toMatch(/promoted in its last run .*: nothing to retry; ramp undo /);
+
+  expect((await ramp(['start', '-f', file, '--image', 'storefront:v3', '--wait'])).code).toBe(0);
+  expect(await stableImage()).toBe('storefront:v3');
+  const undone = await ramp(['undo', name, '--wait', '--timeout', '2m', '--by', 'oncall-bob']);
+  expect(undone.stderr).toBe('');
+  expect(undone.code).toBe(0);
+  expect(undone.stdout).toMatch(/^undo: from storefront:v3 \(run \S+ \(Promoted, .*\)\) back to storefront:v2, with the spec of run /);
+  expect(undone.stdout).toMatch(/✔ Promoted: promoted storefront:v2 to storefront-original/);
+  expect(await stableImage()).toBe('storefront:v2');
+
+  // A refused rollout (its Service is missing), retried: the same spec, refused again (exit 2), a new run.
+  const refused = specFile('refused-retry', [{ setWeight: 10 }], { target: { deployment: 'storefront-original', service: 'nosuch' } });
+  expect((await ramp(['start', '-f', refused, '--wait'])).code).toBe(2);
+  const retried = await ramp(['retry', name, '--wait', '--by', 'oncall-carol']);
+  expect(retried.code).toBe(2);
+  expect(retried.stdout).toMatch(/^retry: rollout\/.*\/storefront-original again with the spec of run \S+ \(Refused, /);
+  expect(retried.stdout).toMatch(/✘ Refused: nothing was changed/);
+  const runs = JSON.parse((await ramp(['history', name, '--output', 'json'])).stdout) as { outcome: string; startedBy?: string; image?: string }[];
+  expect(runs.map((r) => r.outcome)).toEqual(['Refused', 'Refused', 'Promoted', 'Promoted', 'Promoted']);
+  expect(runs[0]!.startedBy).toBe('oncall-carol');
+  expect(runs[2]).toMatchObject({ startedBy: 'oncall-bob', image: 'storefront:v2' });
 });

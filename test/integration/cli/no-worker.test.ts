@@ -1,7 +1,7 @@
 /**
  * Commands while no worker runs, on the real stack: a rollout started with a worker waits in a
  * pause step; the worker stops. Commands are then queued in the rollout's history as signals (exit
- * 4) instead of updates that Temporal would keep and apply later behind the CLI's back; `ramp
+ * 3, as unreachable) instead of updates that Temporal would keep and apply later behind the CLI's back; `ramp
  * status` shows the phase as of its last change and says why. A worker on the same task queue
  * comes back and applies them in order: the pause, the approval refused (nothing awaits one), the
  * abort — the rollout rolls back, and `ramp story` tells the refused one as refused.
@@ -35,7 +35,7 @@ afterAll(async () => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-it('queues commands as signals while no worker polls, says so (exit 4), and a returning worker applies them', async () => {
+it('queues commands as signals while no worker polls, says so (exit 3), and a returning worker applies them', async () => {
   const taskQueue = uniqueName('ramp-tq');
   const run = (args: string[]) => ramp(args, taskQueue);
   w = await startTestWorker(taskQueue);
@@ -53,13 +53,13 @@ it('queues commands as signals while no worker polls, says so (exit 4), and a re
   // CLI asks it a status query first, and hears nothing.
   const pause = await run(['pause', name, '--by', 'alice']);
   expect(pause.stderr).toBe('');
-  expect(pause.code).toBe(4);
+  expect(pause.code).toBe(3);
   expect(pause.stdout).toMatch(new RegExp(`^pause queued in the rollout's history: applied when a worker polls task queue ${taskQueue}; a worker polled it \\d+s ago but did not answer within 10s`));
 
   await eventually('the stopped worker to drop out of the poll window', async () => ((await workflowPollers(client, taskQueue)).polling ? undefined : true), 90_000, 1000);
 
   const st = await run(['status', name]);
-  expect(st.code).toBe(4);
+  expect(st.code).toBe(3);
   expect(st.stdout).toMatch(new RegExp(`^no worker is polling task queue ${taskQueue} \\(the last poll began \\d+s ago\\): this is the phase as of its last change\n`));
   expect(st.stdout).toMatch(/\nPhase {6}Paused since \S+ \(\d+s ago\)\n/);
   expect(st.stdout).toContain(`Temporal   RUNNING on task queue ${taskQueue}`);
@@ -67,10 +67,10 @@ it('queues commands as signals while no worker polls, says so (exit 4), and a re
   expect(stJson).toMatchObject({ phase: 'Paused', stale: true });
 
   const approve = await run(['approve', name, '--by', 'bob']);
-  expect(approve.code).toBe(4);
+  expect(approve.code).toBe(3);
   expect(approve.stdout).toMatch(new RegExp(`^approve queued in the rollout's history: applied when a worker polls task queue ${taskQueue}; no worker is polling it now \\(its last poll began \\d+s ago\\)\\.`));
   const abort = await run(['abort', name, '--reason', 'no worker, no canary', '--by', 'carol', '--output', 'json']);
-  expect(abort.code).toBe(4);
+  expect(abort.code).toBe(3);
   expect(JSON.parse(abort.stdout)).toMatchObject({ command: 'abort', queued: true, via: 'signal', taskQueue });
 
   // Nothing was applied while no worker ran.

@@ -120,5 +120,5 @@ async function queue(ctx: CliContext, handle: WorkflowHandle, cmd: ControlComman
     + `If it makes no sense by then, the rollout records it as refused (ramp story ${handle.workflowId} shows which).`;
   if (ctx.out.json) ctx.out.print(JSON.stringify({ workflowId: handle.workflowId, command: cmd, queued: true, via: 'signal', taskQueue, message }));
   else ctx.out.print(`${message}`);
-  return ExitCode.NoWorker;
+  return ExitCode.Unreachable;
 }

@@ -24,5 +24,5 @@ export async function status(ctx: CliContext, name: string, namespace: string | 
   const k = await lastKnown(handle, d, read.note);
   if (ctx.out.json) ctx.out.print(JSON.stringify({ ...k, stale: true }));
   else ctx.out.print(lastKnownBlock(k, Date.now()).join('\n'));
-  return ExitCode.NoWorker;
+  return ExitCode.Unreachable;
 }

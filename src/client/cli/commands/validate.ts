@@ -2,33 +2,59 @@
  * `ramp validate -f FILE [--image IMG] [--cluster [--kubeconfig PATH]]`, and `ramp start --dry-run`:
  * the worker's own schema, offline; with --cluster, also the rollout's own preflight against the
  * live cluster, every problem at once, and what the rollout will change — nothing is started.
+ *
+ * Offline validation runs in CI on every change: the Kubernetes and Temporal clients (which
+ * cluster.ts and rollouts.ts load) are required only where they are used.
  */
 import type * as k8s from '@kubernetes/client-node';
 import { parseRollout, SpecError, formatProblem } from '../../../domain/spec/parse';
 import type { ResolvedRollout } from '../../../domain/spec/schema';
-import { checkOnCluster, ClusterPlan, ClusterUnreachableError } from '../../cluster';
-import { describeTraffic } from '../../rollouts';
+import type { ClusterPlan } from '../../cluster';
 import type { Output } from '../context';
 import { CliError, ExitCode } from '../errors';
 import * as fs from 'node:fs';
 
-/**
- * Reads and validates a spec file; exits 2 with every problem listed when it is invalid. `file` is
- * what the user typed (problems name it), `fullPath` where it was read from.
- */
-export function loadSpec(file: string, image: string | undefined, fullPath = file): ResolvedRollout {
+/* eslint-disable @typescript-eslint/no-require-imports -- loaded when used (see the module comment) */
+const clusterModule = () => require('../../cluster') as typeof import('../../cluster');
+const describeTraffic: typeof import('../../rollouts').describeTraffic = (t) => (require('../../rollouts') as typeof import('../../rollouts')).describeTraffic(t);
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+/** What loadSpec reads and how it resolves the spec. */
+export interface SpecSource {
+  /** What the user typed after -f (problems name it); `-` is stdin. */
+  file: string;
+  /** Where to read it from when it is a path (the user's directory resolved). */
+  fullPath?: string;
+  /** --image: the canary's image instead of the spec's. */
+  image?: string;
+  /** -n: fills a missing metadata.namespace; a different one in the spec is refused. */
+  namespace?: string;
+  /** Reads stdin for `-f -` (a parameter so tests need no real stdin). */
+  readStdin?: () => string;
+}
+
+/** The name problems use for a spec read from stdin. */
+export const STDIN_NAME = '(stdin)';
+
+/** Reads and validates a spec; exits 2 with every problem listed when it is invalid. */
+export function loadSpec(src: SpecSource): ResolvedRollout {
+  const fromStdin = src.file === '-';
+  const source = fromStdin ? STDIN_NAME : src.file;
   let text: string;
   try {
-    text = fs.readFileSync(fullPath, 'utf8');
+    text = fromStdin ? (src.readStdin ?? (() => fs.readFileSync(0, 'utf8')))() : fs.readFileSync(src.fullPath ?? src.file, 'utf8');
   } catch (err) {
-    const where = fullPath === file ? '' : ` (${fullPath})`;
-    throw new CliError(`-f ${file}${where}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? String(err)})`, ExitCode.Invalid);
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    if (fromStdin) throw new CliError(`-f -: cannot read the spec from stdin (${code}); pipe it in, e.g. cat rollout.yaml | ramp validate -f -`, ExitCode.Invalid);
+    const where = src.fullPath === undefined || src.fullPath === src.file ? '' : ` (${src.fullPath})`;
+    throw new CliError(`-f ${src.file}${where}: cannot read the file (${code})`, ExitCode.Invalid);
   }
   try {
-    return parseRollout(text, { source: file, image });
+    return parseRollout(text, { source, image: src.image, namespace: src.namespace });
   } catch (err) {
     if (err instanceof SpecError) {
-      throw new CliError(`${file}: invalid Rollout spec (${err.problems.length} problem${err.problems.length > 1 ? 's' : ''})\n${err.problems.map((p) => `  ${formatProblem(p)}`).join('\n')}`, ExitCode.Invalid);
+      const problems = err.problems.map((p) => formatProblem(p));
+      throw new CliError(`${source}: invalid Rollout spec (${problems.length} problem${problems.length > 1 ? 's' : ''})\n${problems.map((p) => `  ${p}`).join('\n')}`, ExitCode.Invalid, problems);
     }
     throw err;
   }
@@ -64,6 +90,7 @@ export function planLines(r: ResolvedRollout, plan: ClusterPlan): string[] {
  * ahead, 2 with every problem, 3 when the cluster could not be checked.
  */
 export async function validateOnCluster(out: Output, file: string, r: ResolvedRollout, kube: k8s.KubeConfig): Promise<ExitCode> {
+  const { checkOnCluster, ClusterUnreachableError } = clusterModule();
   let res;
   try {
     res = await checkOnCluster(r, kube);
