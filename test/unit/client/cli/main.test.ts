@@ -95,7 +95,7 @@ describe('loadSpec: -f - and -n', () => {
       err = e as CliError;
     }
     expect(err?.exitCode).toBe(2);
-    expect(err?.problems).toEqual(['metadata.namespace: is "mushop" but -n says "prod": drop one, or make them agree (line 5, column 14)']);
+    expect(err?.problems).toEqual(['metadata.namespace: is "mushop", but the command line says -n prod: run with -n mushop (or without -n), or remove metadata.namespace from the file to take the namespace from -n (line 5, column 14)']);
   });
 });
 

@@ -64,8 +64,11 @@ it('-o json: a failure is { error, exitCode, problems } on stdout, the line on s
   const r = await ramp(['validate', '-f', '-', '-n', 'other', '-o', 'json'], bad);
   expect(r.code).toBe(2);
   const json = JSON.parse(r.stdout) as { error: string; exitCode: number; problems: string[] };
-  expect(json.error).toBe('(stdin): invalid Rollout spec (1 problem)');
+  expect(json.error).toBe('(stdin): invalid Rollout spec (2 problems)');
   expect(json.exitCode).toBe(2);
-  expect(json.problems).toEqual([expect.stringMatching(/^metadata\.namespace: is "mushop" but -n says "other": drop one, or make them agree/)]);
-  expect(r.stderr).toMatch(/^ramp: \(stdin\): invalid Rollout spec \(1 problem\)\n {2}metadata\.namespace: /);
+  expect(json.problems).toEqual([
+    expect.stringMatching(/^metadata\.namespace: is "mushop", but the command line says -n other: run with -n mushop/),
+    expect.stringMatching(/^spec\.steps\[0\]\.setWeight: /),
+  ]);
+  expect(r.stderr).toMatch(/^ramp: \(stdin\): invalid Rollout spec \(2 problems\)\n {2}metadata\.namespace: /);
 });
