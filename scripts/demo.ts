@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { judgeEvidenceLines } from '../src/client/cli/render';
 import { connectRampClient, loadClientSettings, workflowUiUrl } from '../src/client/connect';
-import { startRollout } from '../src/client/rollouts';
+import { rolloutResult, startRollout } from '../src/client/rollouts';
 import { parseRollout } from '../src/domain/spec/parse';
 import type { RolloutStatus } from '../src/domain/rollout/state';
 import { approveUpdate, statusQuery } from '../src/shared/messages';
@@ -98,7 +98,7 @@ async function main(): Promise<void> {
     let last = '';
     let lastAnalysisAt: string | undefined;
     let approvalAskedAt: number | undefined;
-    const result = handle.result();
+    const result = rolloutResult(handle);
     let done = false;
     void result.finally(() => (done = true));
     while (!done) {

@@ -10,6 +10,7 @@ import { clusterView, createMushop, Mushop } from '../../support/mushop';
 import { adminKubeConfig, eventually } from '../../support/stack';
 import { recordHistory } from '../../support/histories';
 import { startTestWorker, TestWorker } from '../../support/worker';
+import { awaitResult } from '../../support/results';
 
 const kc = adminKubeConfig();
 let w: TestWorker;
@@ -56,7 +57,7 @@ describe.each(['subset', 'service'] as const)('%s routing: 10 → 50 → approva
     expect(approved.status.audit.some((a) => a.event === 'approve' && a.by === 'alice')).toBe(true);
     expect(approved.effect).toMatch(/^approved; moving on to step 4 of 4/);
 
-    const result = await handle.result();
+    const result = await awaitResult(handle);
     expect(result.outcome).toBe('Promoted');
     expect(result.status.phase).toBe('Succeeded');
     expect(result.reason).toMatch(/promoted iad.ocir.io\/mushop\/storefront:beta to storefront-original/);
@@ -102,7 +103,7 @@ describe('validators', () => {
     expect(after).toEqual(paused);
     expect((await handle.fetchHistory()).events?.length).toBe(eventsBefore);
     await handle.executeUpdate('abort', { args: [{ reason: 'test done', by: 'jest' }] });
-    expect((await handle.result()).outcome).toBe('RolledBack');
+    expect((await awaitResult(handle)).outcome).toBe('RolledBack');
     await recordHistory(handle, 'rejected-update-then-abort');
   });
 });

@@ -20,6 +20,7 @@ import { clusterView, createMushop, Mushop } from '../../support/mushop';
 import { adminKubeConfig, binaries, eventually, stackInfo, uniqueName } from '../../support/stack';
 import { recordHistory } from '../../support/histories';
 import { startTestWorker, TestWorker, waitForPhase } from '../../support/worker';
+import { awaitResult } from '../../support/results';
 
 const kc = adminKubeConfig();
 const info = stackInfo();
@@ -73,7 +74,7 @@ it('abort during a pause: canary weight 0 at once, canary gone after the scale-d
   // (How fast is the benchmark's business: bench/results/rollout.md.)
   expect(await view.deployment('storefront-original-canary')).toBeDefined();
 
-  const result = await handle.result();
+  const result = await awaitResult(handle);
   expect(result.outcome).toBe('RolledBack');
   expect(result.reason).toBe('aborted by oncall: p99 latency up');
   expect(result.status.phase).toBe('RolledBack');
@@ -94,7 +95,7 @@ it('a canary that never becomes ready is rolled back, with the reason in the res
     progressDeadline: '4s',
   }));
   const handle = await startRollout(w.client, rollout, { taskQueue: w.taskQueue });
-  const result = await handle.result();
+  const result = await awaitResult(handle);
   expect(result.outcome).toBe('RolledBack');
   expect(result.reason).toMatch(/Deployment .*\/storefront-original-canary: 0 of 1 updated replicas available; not ready within the progress deadline/);
   expect(result.status.audit.map((a) => a.event)).toEqual(['start', 'rollback']);
@@ -141,7 +142,7 @@ describe('with a metrics endpoint scraped by Prometheus', () => {
     await serveSuccessRate(80);
     const rollout = validateRollout(shop.rolloutRaw([{ setWeight: 20 }, analysis(`ramp_test_success_rate{test_id="${id}"}`), { setWeight: 100 }]));
     const handle = await startRollout(w.client, rollout, { taskQueue: w.taskQueue });
-    const result = await handle.result();
+    const result = await awaitResult(handle);
     expect(result.outcome).toBe('RolledBack');
     expect(result.reason).toMatch(/^analysis Failed: metric success-rate failed 1 of 1 measurements \(limit 0\): last value 80 below min 99/);
     expect(result.status.lastAnalysis).toMatchObject({ phase: 'Failed', source: 'step', measurements: [{ metric: 'success-rate', phase: 'Failed', value: 80 }] });
@@ -155,7 +156,7 @@ describe('with a metrics endpoint scraped by Prometheus', () => {
       analysis: { interval: '1s', failureLimit: 1, metrics: [{ name: 'success-rate', query: `ramp_test_success_rate{test_id="${id}"}`, thresholdRange: { min: 99 } }] },
     }));
     const handle = await startRollout(w.client, rollout, { taskQueue: w.taskQueue });
-    const result = await handle.result();
+    const result = await awaitResult(handle);
     expect(result.outcome).toBe('RolledBack');
     expect(result.reason).toMatch(/^background analysis Failed: metric success-rate failed 2 of 2 measurements \(limit 1\)/);
     expect(result.status.lastAnalysis?.source).toBe('background');
@@ -170,14 +171,14 @@ describe('with a metrics endpoint scraped by Prometheus', () => {
     expect(paused.message).toMatch(/analysis inconclusive/);
     expect(paused.lastAnalysis?.phase).toBe('Inconclusive');
     await handle.executeUpdate(abortUpdate, { args: [{ reason: 'no data' }] });
-    expect((await handle.result()).outcome).toBe('RolledBack');
+    expect((await awaitResult(handle)).outcome).toBe('RolledBack');
   });
 
   it('continues when the analysis passes', async () => {
     await serveSuccessRate(100);
     const rollout = validateRollout(shop.rolloutRaw([{ setWeight: 20 }, analysis(`ramp_test_success_rate{test_id="${id}"}`), { setWeight: 100 }]));
     const handle = await startRollout(w.client, rollout, { taskQueue: w.taskQueue });
-    const result = await handle.result();
+    const result = await awaitResult(handle);
     expect(result.outcome).toBe('Promoted');
     expect(result.status.lastAnalysis).toMatchObject({ phase: 'Successful' });
     await recordHistory(handle, 'analysis-passed');
@@ -189,7 +190,7 @@ it('approve with the stock Temporal CLI (update), then it promotes', async () =>
   const handle = await startRollout(w.client, rollout, { taskQueue: w.taskQueue });
   await phase(handle, 'AwaitingApproval');
   await temporalCli(['workflow', 'update', 'execute', '--workflow-id', handle.workflowId, '--name', 'approve', '--input', '{"by":"oncall-cli"}']);
-  const result = await handle.result();
+  const result = await awaitResult(handle);
   expect(result.outcome).toBe('Promoted');
   expect(result.status.audit.find((a) => a.event === 'approve')).toMatchObject({ by: 'oncall-cli', via: 'update' });
   await recordHistory(handle, 'cli-approve');
@@ -212,7 +213,7 @@ it('abort with the stock Temporal CLI (signal) rolls back; a malformed signal is
   expect(refused).toMatch(/abort: reason must be a string, got 42/);
   expect(await handle.query(statusQuery)).toEqual(before);
   await temporalCli(['workflow', 'signal', '--workflow-id', handle.workflowId, '--name', 'abort', '--input', '{"reason":"bad canary","by":"pagerduty"}']);
-  const result = await handle.result();
+  const result = await awaitResult(handle);
   expect(result.outcome).toBe('RolledBack');
   expect(result.reason).toBe('aborted by pagerduty: bad canary');
   await expectRestored();
@@ -237,7 +238,7 @@ it('objects the spec names that do not exist: refused before any change, every p
   raw.spec.traffic.virtualService = { name: 'no-such-vs', routes: ['primary'] };
   raw.spec.target.service = 'no-such-svc';
   const handle = await startRollout(w.client, validateRollout(raw), { taskQueue: w.taskQueue });
-  const result = await handle.result();
+  const result = await awaitResult(handle);
   expect(result.outcome).toBe('Refused');
   expect(result.status.phase).toBe('Refused');
   expect(result.status.problems).toEqual([
@@ -266,7 +267,7 @@ it('a rollback that cannot finish ends in RollbackFailed, saying what is left to
     k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
   );
   await handle.executeUpdate(abortUpdate, { args: [{ reason: 'test', by: 'jest' }] });
-  const result = await handle.result();
+  const result = await awaitResult(handle);
   expect(result.outcome).toBe('RollbackFailed');
   expect(result.status.phase).toBe('RollbackFailed');
   expect(result.reason).toMatch(/aborted by jest: test; the rollback did not finish: 1 thing\(s\) left to fix by hand/);

@@ -20,6 +20,7 @@ import { adminKubeConfig, stackInfo, uniqueName } from '../../support/stack';
 import { startWorkerProcess, WorkerProcess } from '../../support/worker-process';
 import { waitForPhase } from '../../support/worker';
 import { ignoreRolloutObservations } from '../../../src/worker/rollouts';
+import { awaitResult } from '../../support/results';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const BUILDS = path.join(ROOT, '.stack', 'builds');
@@ -100,7 +101,7 @@ it('rollouts started on build A are finished by build B after A stops; the chang
   const s4 = await shop();
   const afterUpgrade = await start(s4, [{ setWeight: 10 }]);
 
-  const results = await Promise.all([aborted, approved, timed, afterUpgrade].map((h) => h.result()));
+  const results = await Promise.all([aborted, approved, timed, afterUpgrade].map((h) => awaitResult(h)));
   expect(results.map((r) => r.outcome)).toEqual(['RolledBack', 'Promoted', 'Promoted', 'Promoted']);
   expect(results[0]!.reason).toBe('aborted by oncall: after the upgrade');
   for (const s of [s1, s2, s3, s4]) {
