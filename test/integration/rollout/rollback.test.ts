@@ -1,7 +1,8 @@
 /**
  * Rollbacks on the real stack: abort during a pause (weight 0 at once, canary gone after the
  * delay), a canary that never becomes ready, a failing analysis, a cancelled workflow; and
- * approve/abort sent with the stock Temporal CLI.
+ * approve/abort sent with the stock Temporal CLI. How each ends as a Temporal workflow (failed with
+ * its outcome, or completed when promoted) and how clients read it back (decisions/0022).
  */
 import { activityCalls } from '../../../src/client/history';
 import { execFile } from 'node:child_process';
@@ -11,16 +12,18 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
 import { validateRollout } from '../../../src/domain/spec/parse';
 import { abortUpdate, statusQuery } from '../../../src/shared/messages';
-import { RampOutcome } from '../../../src/shared/search-attributes';
-import { startRollout } from '../../../src/client/rollouts';
+import { RampOutcome, RampPhase } from '../../../src/shared/search-attributes';
+import { endedResult, rolloutResult, startRollout } from '../../../src/client/rollouts';
+import type { HistoryRow } from '../../../src/client/cli/commands/history';
 import { clusterView, createMushop, Mushop } from '../../support/mushop';
 import { adminKubeConfig, binaries, eventually, stackInfo, uniqueName } from '../../support/stack';
 import { recordHistory } from '../../support/histories';
 import { startTestWorker, TestWorker, waitForPhase } from '../../support/worker';
 import { awaitResult } from '../../support/results';
+import { ramp } from '../cli/ramp';
 
 const kc = adminKubeConfig();
 const info = stackInfo();
@@ -276,4 +279,39 @@ it('a rollback that cannot finish ends in RollbackFailed, saying what is left to
   const view = clusterView(kc, shop.namespace);
   expect((await view.vs()).spec).toEqual(shop.original.vs.spec);
   await recordHistory(handle, 'rollback-failed');
+});
+
+it('the Temporal UI tells the outcome: a rolled-back rollout\'s workflow fails with it, a promoted one completes; clients and `ramp history` read both', async () => {
+  const rolledBack = await startRollout(w.client, validateRollout(shop.rolloutRaw([{ setWeight: 20 }, { approval: { timeout: '1s', onTimeout: 'abort' } }], { rollback: { scaleDownDelay: '0s' } })), { taskQueue: w.taskQueue });
+  const failure = await rolledBack.result().then(() => undefined, (err: unknown) => err);
+  expect(failure).toBeInstanceOf(WorkflowFailedError);
+  const cause = (failure as WorkflowFailedError).cause;
+  expect(cause).toBeInstanceOf(ApplicationFailure);
+  expect(cause).toMatchObject({ type: 'RolloutRolledBack', message: 'rolled back: approval timed out after 1s', nonRetryable: true });
+  expect((cause as ApplicationFailure).details?.[0]).toMatchObject({ outcome: 'RolledBack', reason: 'approval timed out after 1s', status: { phase: 'RolledBack', weights: { stable: 100, canary: 0 } } });
+  const failedRun = await rolledBack.describe();
+  expect(failedRun.status.name).toBe('FAILED');
+  // The search attributes were set before the run failed.
+  expect([failedRun.typedSearchAttributes.get(RampOutcome), failedRun.typedSearchAttributes.get(RampPhase)]).toEqual(['RolledBack', 'RolledBack']);
+  await expectRestored();
+  await recordHistory(rolledBack, 'failed-outcome-rolled-back');
+
+  const promoted = await startRollout(w.client, validateRollout(shop.rolloutRaw([{ setWeight: 10 }])), { taskQueue: w.taskQueue });
+  expect((await promoted.result()).outcome).toBe('Promoted');
+  expect((await promoted.describe()).status.name).toBe('COMPLETED');
+
+  // Clients read the outcome either way, with no worker needed for an ended run.
+  const pinned = w.client.workflow.getHandle(rolledBack.workflowId, failedRun.runId, { followRuns: false });
+  expect((await rolloutResult(pinned)).outcome).toBe('RolledBack');
+  expect((await rolloutResult(promoted)).outcome).toBe('Promoted');
+  expect((await endedResult(w.client, rolledBack.workflowId, failedRun.runId))?.reason).toBe('approval timed out after 1s');
+
+  // Two runs of the target, newest first: the failure was not retried as a third.
+  const hist = await ramp(['history', `${shop.namespace}/storefront`, '--output', 'json'], w.taskQueue);
+  expect(hist.code).toBe(0);
+  const rows = JSON.parse(hist.stdout) as HistoryRow[];
+  expect(rows.map((r) => [r.status, r.outcome, r.reason])).toEqual([
+    ['COMPLETED', 'Promoted', expect.stringMatching(/^promoted /)],
+    ['FAILED', 'RolledBack', 'approval timed out after 1s'],
+  ]);
 });
