@@ -24,7 +24,7 @@ export function patchIds(events: readonly HistoryEvent[]): string[] {
   return events.flatMap((e) => {
     const m = e.markerRecordedEventAttributes;
     if (m?.markerName !== 'core_patch') return [];
-    const data = decodePayload(m.details?.patch_data?.payloads?.[0]) as { id?: string } | undefined;
+    const data = decodePayload(m.details?.['patch-data']?.payloads?.[0]) as { id?: string } | undefined;
     return [data?.id ?? '(unreadable patch marker)'];
   });
 }
