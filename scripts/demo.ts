@@ -4,7 +4,8 @@
  * DestinationRule), starts the demo service (v1 stable, v2 canary) with traffic split by the
  * VirtualService's weights and Istio-named metrics scraped by Prometheus, starts a Ramp worker,
  * and runs examples/mushop/rollout.yaml: original → beta, 10 → pause → analysis → 50 → approval
- * → 100. The demo plays the person on call and approves after a few seconds.
+ * → 100. The demo plays the person on call and approves after a few seconds, and at the end writes
+ * the rollout's report (`ramp report`) next to the stack's state.
  * `npm run demo -- --bad` makes the canary answer 20 % of requests with 5xx: the analysis fails
  * and the rollout rolls back.
  * The stack stays up afterwards so the history can be read in the Temporal UI.
@@ -12,9 +13,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
+import { rolloutRuns, writeAtomically } from '../src/client/cli/commands/report';
 import { judgeEvidenceLines } from '../src/client/cli/render';
 import { connectRampClient, loadClientSettings, workflowUiUrl } from '../src/client/connect';
 import { rolloutResult, startRollout } from '../src/client/rollouts';
+import { collectReport } from '../src/client/report/collect';
+import { reportHtml } from '../src/client/report/html';
 import { parseRollout } from '../src/domain/spec/parse';
 import type { RolloutStatus } from '../src/domain/rollout/state';
 import { approveUpdate, statusQuery } from '../src/shared/messages';
@@ -23,6 +27,7 @@ import { createRampWorker } from '../src/worker/worker';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { createMushop } from './demo/mushop';
 import { formatStats, startMushopTraffic } from './traffic/main';
+import { loadStackConfig } from './stack/config';
 import { formatInfo, stackUp } from './stack/stack';
 
 const NAMESPACE = 'mushop';
@@ -131,6 +136,12 @@ async function main(): Promise<void> {
     console.log(`\n${r.outcome === 'Promoted' ? '✔' : '✘'} ${r.outcome}: ${r.reason}`);
     console.log(`\nRead why it did what it did: ${workflowUiUrl(info.temporal.uiUrl, info.temporal.namespace, handle.workflowId)}`);
     console.log(`or: temporal workflow show --workflow-id ${handle.workflowId} --address ${info.temporal.address}`);
+    // The report is read from the history alone; written under the stack's state directory, out of the working tree.
+    const reportFile = path.join(loadStackConfig().stateDir, 'report.html');
+    const uiUrl = workflowUiUrl(info.temporal.uiUrl, info.temporal.namespace, handle.workflowId);
+    writeAtomically(reportFile, reportHtml(collectReport(await rolloutRuns(ramp.client, handle.workflowId)), { temporalUiUrl: uiUrl, generatedAt: Date.now() }));
+    console.log(`The rollout as one page (steps, weights, every analysis look, who approved): ${reportFile}`);
+    console.log(`  made again with: npm run ramp -- report ${handle.workflowId} -o report.html`);
     console.log(`Cluster: KUBECONFIG=${info.kubernetes.kubeconfig}; stop the stack with: npm run stack -- down`);
     process.exitCode = r.outcome === 'Promoted' || bad ? 0 : 1;
     console.log(`Traffic seen: ${formatStats(traffic.generator.stats())}`);

@@ -9,6 +9,7 @@ import { checkTemplates, RAMP_VARIABLES } from '../analysis/templates';
 import { JudgeConfigError } from '../analysis/judge';
 import { MAX_CALIBRATION_BATCHES, resolveSequentialConfig, SEQUENTIAL_DEFAULTS, type SequentialConfig } from '../analysis/sequential-judge';
 import { FLAGGER_DEFAULTS, type ThresholdConfig } from '../analysis/threshold-judge';
+import { formatDuration } from '../duration';
 import { duration, int } from './fields';
 
 /**
@@ -26,24 +27,31 @@ export const BUILTIN_METRICS = ['request-success-rate', 'request-duration'] as c
 export type BuiltinMetric = (typeof BUILTIN_METRICS)[number];
 
 const thresholdRange = z
-  .strictObject({ min: z.number().optional(), max: z.number().optional() })
+  .strictObject({
+    min: z.number().optional().meta({ description: 'the lowest passing value', examples: [99] }),
+    max: z.number().optional().meta({ description: 'the highest passing value', examples: [500] }),
+  })
   .refine((r) => r.min !== undefined || r.max !== undefined, 'give min, max or both')
   .refine((r) => r.min === undefined || r.max === undefined || r.min <= r.max, {
     error: 'min must not be greater than max',
-  });
+  })
+  .meta({ description: 'the range a measurement passes in: min, max or both', examples: [{ min: 99 }] });
 
 const metricSchema = z
   .strictObject({
-    name: z.string().min(1, 'must not be empty'),
-    /** PromQL with {{ variables }}; absent for built-in metrics (named by `name`). */
-    query: z.string().min(1).optional(),
+    name: z.string().min(1, 'must not be empty').meta({
+      description: `a built-in metric (${BUILTIN_METRICS.join(', ')}), or the name of your \`query\``,
+      examples: ['request-success-rate'],
+    }),
+    query: z.string().min(1).optional().meta({
+      description: `PromQL answering one value, with {{ ${RAMP_VARIABLES.join(' }}, {{ ')} }} and \`vars\`; absent for a built-in metric`,
+      examples: ['sum(rate(checkout_errors_total{namespace="{{ namespace }}",app="{{ app }}"}[{{ interval }}]))'],
+    }),
     thresholdRange,
-    /** What a measurement with no data counts as. Never a pass. */
-    noData: z.enum(['inconclusive', 'fail'], { error: 'must be "inconclusive" or "fail"' }).default('inconclusive'),
-    /** Extra template variables for `query`. */
-    vars: z.record(z.string(), z.string()).default({}),
-    /** Range over which rates are computed; defaults to the analysis interval. */
-    window: duration.optional(),
+    noData: z.enum(['inconclusive', 'fail'], { error: 'must be "inconclusive" or "fail"' }).default('inconclusive')
+      .meta({ description: 'what a measurement with no data counts as; never a pass', examples: ['fail'] }),
+    vars: z.record(z.string(), z.string()).default({}).meta({ description: 'extra variables for `query`', examples: [{ app: 'checkout' }] }),
+    window: duration.optional().meta({ description: 'the range rates are computed over; default: the analysis `interval`', examples: ['2m'] }),
   })
   .superRefine((m, ctx) => {
     if (m.query === undefined && !(BUILTIN_METRICS as readonly string[]).includes(m.name)) {
@@ -53,7 +61,8 @@ const metricSchema = z
         message: `unknown metric ${JSON.stringify(m.name)}: use a built-in (${BUILTIN_METRICS.join(', ')}) or give a PromQL query`,
       });
     }
-  });
+  })
+  .meta({ id: 'metric', description: 'a threshold metric, measured every interval', examples: [{ name: 'request-success-rate', thresholdRange: { min: 99 } }] });
 
 const fraction = (what: string) => z.number({ error: `must be ${what} between 0 and 1 (exclusive)` })
   .gt(0, `must be ${what} between 0 and 1 (exclusive)`).lt(1, `must be ${what} between 0 and 1 (exclusive)`);
@@ -65,63 +74,58 @@ const nonNegative = (max: number) => z.number({ error: `must be a number between
  * field is optional and defaults to SEQUENTIAL_DEFAULTS. Resolved into the workflow's input at
  * start, so a later change of defaults never changes a running rollout's verdicts.
  */
+const D = SEQUENTIAL_DEFAULTS;
+/** A setting's description, its default (the judge's, applied at start) and an example. */
+const setting = (description: string, dflt: unknown, example: unknown) => ({ description, default: dflt, examples: [example] });
 const sequentialJudgeSchema = z.strictObject({
-  /** Bound on P(rollback | canary as good as baseline) and on P(promote | canary worse than tolerance). */
-  alpha: fraction('a probability').optional(),
-  /** δ: "no worse" means error and slow-request ratios ≤ 1 + δ. */
-  tolerance: z.number({ error: 'must be a number in (0, 10]' }).gt(0, 'must be in (0, 10], e.g. 0.5 for +50 %').max(10, 'must be in (0, 10], e.g. 0.5 for +50 %').optional(),
-  /** Requests slower than this quantile of the baseline count as slow. */
-  latencyQuantile: fraction('a quantile').optional(),
-  minRequests: int(1, 10_000_000).optional(),
-  minEvents: int(1, 1_000_000).optional(),
-  minPromoteRequests: int(1, 10_000_000).optional(),
-  /** Time scale of minute-to-minute noise: the unit of evidence. */
-  batch: duration.optional(),
-  noise: nonNegative(3).optional(),
-  /** The same for the slow-request share (latency is steadier minute to minute than errors). */
-  latencyNoise: nonNegative(3).optional(),
-  noiseFloor: nonNegative(3).optional(),
-  noisePriorBatches: nonNegative(1000).optional(),
-  splitNoise: nonNegative(3).optional(),
-  splitTolerance: z.number({ error: 'must be a number in (0, 10]' }).gt(0, 'must be in (0, 10]').max(10, 'must be in (0, 10]').optional(),
-  /**
-   * Batches of the baseline's history read before the first look to narrow the noise priors for a
-   * steady service (src/domain/analysis/calibrate.ts); 0 turns it off.
-   */
-  calibrationBatches: int(0, MAX_CALIBRATION_BATCHES).optional(),
-  /** Calibration never narrows a noise prior below this. */
-  calibrationFloor: nonNegative(3).optional(),
-  /** How much more than the baseline the canary is assumed to wander from batch to batch. */
-  canaryNoiseFactor: nonNegative(10).optional(),
-  /** Requests slower than this quantile of the baseline count for the tail test. */
-  tailQuantile: fraction('a quantile').optional(),
-  /** The noise prior of the tail test. */
-  tailNoise: nonNegative(3).optional(),
-  /** Correlation of the noise from one batch to the next (0: independent batches; noise that lasts needs more). */
-  noiseCorrelation: z.number({ error: 'must be a number from 0 to 0.99' }).min(0, 'must be a number from 0 to 0.99').max(0.99, 'must be a number from 0 to 0.99').optional(),
-  /** Calibration may widen a noise prior up to this for a baseline that wanders more. */
-  calibrationCeiling: nonNegative(3).optional(),
-  /** May the judge end the analysis early once the canary is shown no worse than the tolerance? */
-  promote: z.boolean({ error: 'must be true or false' }).optional(),
-  /**
-   * When `count` looks end without a verdict: `inconclusive` (not enough evidence yet: the rollout
-   * holds and a person decides; the default) or `pass` (promote what was not shown to regress).
-   */
-  atEnd: z.enum(['pass', 'inconclusive'], { error: 'must be "pass" or "inconclusive"' }).default('inconclusive'),
-});
+  alpha: fraction('a probability').optional()
+    .meta(setting('bound on P(rollback | canary as good as baseline) and on P(promote | canary worse than tolerance)', D.alpha, 0.01)),
+  tolerance: z.number({ error: 'must be a number in (0, 10]' }).gt(0, 'must be in (0, 10], e.g. 0.5 for +50 %').max(10, 'must be in (0, 10], e.g. 0.5 for +50 %').optional()
+    .meta(setting('δ: "no worse" means error and slow-request ratios ≤ 1 + δ', D.tolerance, 0.2)),
+  latencyQuantile: fraction('a quantile').optional().meta(setting('requests slower than this quantile of the baseline count as slow', D.latencyQuantile, 0.95)),
+  minRequests: int(1, 10_000_000).optional().meta(setting('canary requests before any decision', D.minRequests, 500)),
+  minEvents: int(1, 1_000_000).optional().meta(setting('canary errors (or slow requests) a rollback needs at least', D.minEvents, 10)),
+  minPromoteRequests: int(1, 10_000_000).optional().meta(setting('canary requests before an early promotion', D.minPromoteRequests, 5000)),
+  batch: duration.optional().meta(setting('the time scale of minute-to-minute noise: the unit of evidence; at least `interval`', formatDuration(D.batchMs), '2m')),
+  noise: nonNegative(3).optional().meta(setting('prior of the batch-to-batch noise of the error share', D.noise, 0.3)),
+  latencyNoise: nonNegative(3).optional().meta(setting('the same for the slow-request share; default: `noise`', D.noise, 0.3)),
+  noiseFloor: nonNegative(3).optional().meta(setting('the noise allowance never goes below this', D.noiseFloor, 0.1)),
+  noisePriorBatches: nonNegative(1000).optional().meta(setting('how many batches the noise prior weighs', D.noisePriorBatches, 20)),
+  splitNoise: nonNegative(3).optional().meta(setting('noise allowed in the canary\'s share of requests against its weight', D.splitNoise, 0.1)),
+  splitTolerance: z.number({ error: 'must be a number in (0, 10]' }).gt(0, 'must be in (0, 10]').max(10, 'must be in (0, 10]').optional()
+    .meta(setting('how far the canary\'s share of requests may be from its weight before the split is reported', D.splitTolerance, 0.3)),
+  calibrationBatches: int(0, MAX_CALIBRATION_BATCHES).optional().meta(setting(
+    'batches of the baseline\'s history read before the first look to narrow the noise priors for a steady service; 0 turns it off',
+    D.calibrationBatches, 0,
+  )),
+  calibrationFloor: nonNegative(3).optional().meta(setting('calibration never narrows a noise prior below this', D.calibrationFloor, 0.2)),
+  canaryNoiseFactor: nonNegative(10).optional().meta(setting('how much more than the baseline the canary is assumed to wander from batch to batch', D.canaryNoiseFactor, 1.5)),
+  tailQuantile: fraction('a quantile').optional().meta(setting('requests slower than this quantile of the baseline count for the tail test', D.tailQuantile, 0.999)),
+  tailNoise: nonNegative(3).optional().meta(setting('the noise prior of the tail test', D.tailNoise, 0.8)),
+  noiseCorrelation: z.number({ error: 'must be a number from 0 to 0.99' }).min(0, 'must be a number from 0 to 0.99').max(0.99, 'must be a number from 0 to 0.99').optional()
+    .meta(setting('correlation of the noise from one batch to the next (0: independent batches; noise that lasts needs more)', D.noiseCorrelation, 0.5)),
+  calibrationCeiling: nonNegative(3).optional().meta(setting('calibration may widen a noise prior up to this for a baseline that wanders more', D.calibrationCeiling, 1.5)),
+  promote: z.boolean({ error: 'must be true or false' }).optional()
+    .meta(setting('may the judge end the analysis early once the canary is shown no worse than the tolerance?', D.promote, false)),
+  atEnd: z.enum(['pass', 'inconclusive'], { error: 'must be "pass" or "inconclusive"' }).default('inconclusive').meta({
+    description: 'when `count` looks end without a verdict: `inconclusive` (the rollout holds and a person decides) or `pass` (promote what was not shown to regress)',
+    examples: ['pass'],
+  }),
+}).meta({ id: 'sequentialJudge', description: 'the canary against its baseline, anytime-valid (docs/analysis.md); every setting is optional', examples: [{ atEnd: 'pass' }] });
 
 /** Flagger's check loop, for parity: one check of the canary alone per interval. */
 const thresholdJudgeSchema = z.strictObject({
-  /** Minimum share of non-5xx canary responses per interval, percent. */
-  minSuccessRate: z.number({ error: 'must be a percentage between 0 and 100' }).min(0, 'must be a percentage between 0 and 100').max(100, 'must be a percentage between 0 and 100').default(FLAGGER_DEFAULTS.minSuccessRate),
-  /** Maximum canary P99 latency per interval. */
-  maxP99: duration.default(FLAGGER_DEFAULTS.maxP99Ms),
-  /** Failed checks that trigger a rollback. */
-  threshold: int(1, 1000).default(FLAGGER_DEFAULTS.threshold),
-});
+  minSuccessRate: z.number({ error: 'must be a percentage between 0 and 100' }).min(0, 'must be a percentage between 0 and 100').max(100, 'must be a percentage between 0 and 100')
+    .default(FLAGGER_DEFAULTS.minSuccessRate).meta({ description: 'the lowest share of non-5xx canary responses per interval, percent', examples: [99.5] }),
+  maxP99: duration.prefault(formatDuration(FLAGGER_DEFAULTS.maxP99Ms)).meta({ description: 'the highest canary P99 latency per interval', examples: ['1s'] }),
+  threshold: int(1, 1000).default(FLAGGER_DEFAULTS.threshold).meta({ description: 'failed checks that roll back', examples: [3] }),
+}).meta({ id: 'thresholdJudge', description: 'Flagger\'s check loop: one check of the canary alone per interval', examples: [{ minSuccessRate: 99 }] });
 
 const judgeSchema = z
-  .strictObject({ sequential: sequentialJudgeSchema.optional(), threshold: thresholdJudgeSchema.optional() }, {
+  .strictObject({
+    sequential: sequentialJudgeSchema.optional().meta({ description: 'the sequential judge: canary against baseline, anytime-valid', examples: [{ atEnd: 'pass' }] }),
+    threshold: thresholdJudgeSchema.optional().meta({ description: 'Flagger\'s checks of the canary alone', examples: [{ minSuccessRate: 99 }] }),
+  }, {
     error: 'must be an object with one of sequential, threshold',
   })
   .superRefine((j, ctx) => {
@@ -129,7 +133,9 @@ const judgeSchema = z
     if (kinds.length !== 1) {
       ctx.addIssue({ code: 'custom', message: `give exactly one of sequential (canary vs baseline, anytime-valid) or threshold (Flagger's checks); got ${kinds.length === 0 ? 'none' : kinds.join(' and ')}` });
     }
-  });
+  })
+  // For the JSON Schema: exactly one judge (the refinement above says so to zod).
+  .meta({ minProperties: 1, maxProperties: 1 });
 
 const providerName = z
   .string({ error: 'must be the name of a metrics provider the worker is configured with, e.g. "prometheus"' })
@@ -143,34 +149,51 @@ const query = z.string({ error: 'must be a PromQL query' }).min(1, 'must be a Pr
  */
 const countersSchema = z
   .strictObject({
-    template: z.enum(COUNTER_TEMPLATE_KEYS, { error: `must be one of ${COUNTER_TEMPLATE_KEYS.join(', ')}` }).optional(),
-    requests: query.optional(),
-    errors: query.optional(),
-    latencyBuckets: query.optional(),
-    workloadLabel: z.string({ error: 'must be a Prometheus label name' }).optional(),
+    template: z.enum(COUNTER_TEMPLATE_KEYS, { error: `must be one of ${COUNTER_TEMPLATE_KEYS.join(', ')}` }).optional()
+      .meta({ description: 'the built-in queries any query not given here comes from; default: the traffic provider\'s', examples: ['istio'] }),
+    requests: query.optional().meta({
+      description: 'cumulative requests per workload, `by (<workloadLabel>)`, with {{ namespace }} and {{ workloads }}',
+      examples: ['sum by (workload) (app_requests_total{namespace="{{namespace}}", workload=~"{{workloads}}"})'],
+    }),
+    errors: query.optional().meta({
+      description: 'cumulative 5xx responses per workload',
+      examples: ['sum by (workload) (app_requests_total{namespace="{{namespace}}", workload=~"{{workloads}}", code=~"5.."})'],
+    }),
+    latencyBuckets: query.optional().meta({
+      description: 'cumulative request-duration buckets in milliseconds, `by (<workloadLabel>, le)`',
+      examples: ['sum by (workload, le) (app_request_duration_ms_bucket{namespace="{{namespace}}", workload=~"{{workloads}}"})'],
+    }),
+    workloadLabel: z.string({ error: 'must be a Prometheus label name' }).optional()
+      .meta({ description: 'the label whose value is the Deployment\'s name in every answer; default: the template\'s', examples: ['workload'] }),
   })
   .superRefine((c, ctx) => {
     for (const p of checkCounters(c)) ctx.addIssue({ code: 'custom', path: p.path, message: p.message });
-  });
+  })
+  .meta({ id: 'counters', description: 'the queries a judge reads its counters with (docs/analysis.md)', examples: [{ template: 'istio' }] });
 
 const analysisFields = {
-  interval: duration.default(60_000),
-  /** Measurements allowed to fail before the analysis fails (Argo/Flagger: failureLimit/threshold). */
-  failureLimit: int(0, 1000).default(0),
-  inconclusiveLimit: int(0, 1000).default(0),
-  consecutiveErrorLimit: int(0, 1000).default(4),
-  metrics: z.array(metricSchema).min(1, 'give at least one metric').optional(),
-  /** Judge the canary against its baseline from its counters instead of per-metric thresholds. */
-  judge: judgeSchema.optional(),
-  /** The queries a judge reads its counters with, when not the traffic provider's built-in ones. */
-  counters: countersSchema.optional(),
-  /** The metrics provider, by the name the worker gives it, that answers this analysis' queries. */
-  provider: providerName.optional(),
-  /**
-   * Prometheus' scrape interval for these metrics, when known: an interval shorter than it (or a
-   * rate window shorter than two scrapes) is refused, since it would measure the same samples again.
-   */
-  scrapeInterval: duration.optional(),
+  interval: duration.prefault(formatDuration(60_000)).meta({ description: 'the time between measurements, or between a judge\'s looks', examples: ['30s'] }),
+  failureLimit: int(0, 1000).default(0)
+    .meta({ description: 'measurements allowed to fail before the analysis fails (Argo Rollouts\' failureLimit, Flagger\'s threshold)', examples: [1] }),
+  inconclusiveLimit: int(0, 1000).default(0).meta({ description: 'inconclusive measurements allowed before the analysis is inconclusive', examples: [1] }),
+  consecutiveErrorLimit: int(0, 1000).default(4).meta({ description: 'measurements in a row the metrics backend may fail before the analysis ends in Error', examples: [2] }),
+  metrics: z.array(metricSchema).min(1, 'give at least one metric').optional().meta({
+    description: 'threshold metrics (Argo Rollouts / Flagger style); give metrics or judge',
+    examples: [[{ name: 'request-success-rate', thresholdRange: { min: 99 } }]],
+  }),
+  judge: judgeSchema.optional().meta({ description: 'the canary against its baseline, from their counters; give metrics or judge', examples: [{ sequential: {} }] }),
+  counters: countersSchema.optional().meta({
+    description: 'the queries a judge reads its counters with, when not the traffic provider\'s built-in ones',
+    examples: [{ template: 'istio', workloadLabel: 'destination_workload' }],
+  }),
+  provider: providerName.optional().meta({
+    description: 'the metrics provider, by the name the worker gives it, that answers this analysis\' queries',
+    default: DEFAULT_METRICS_PROVIDER, examples: ['thanos-eu'],
+  }),
+  scrapeInterval: duration.optional().meta({
+    description: 'Prometheus\' scrape interval for these metrics: an interval shorter than it, or a rate window shorter than two, is refused',
+    examples: ['15s'],
+  }),
 };
 
 type RawAnalysis = z.output<z.ZodObject<typeof analysisFields>> & { count?: number };
@@ -252,7 +275,11 @@ export const DEFAULT_METRIC_LOOKS = 5;
  */
 export const DEFAULT_JUDGED_STEP_MS = 30 * 60_000;
 
-export const analysisStep = z.strictObject({ ...analysisFields, count: int(1, 10_000).optional() }).transform((a, ctx) => resolveAnalysis({
+const count = int(1, 10_000).optional().meta({
+  description: `looks: default ${DEFAULT_METRIC_LOOKS} with metrics; with a judge, until it decides, at most ${formatDuration(DEFAULT_JUDGED_STEP_MS)}`,
+  examples: [12],
+});
+export const analysisStep = z.strictObject({ ...analysisFields, count }).transform((a, ctx) => resolveAnalysis({
   ...a,
   count: a.count ?? (a.judge !== undefined ? Math.ceil(DEFAULT_JUDGED_STEP_MS / a.interval) : DEFAULT_METRIC_LOOKS),
 }, ctx));

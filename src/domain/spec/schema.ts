@@ -4,7 +4,9 @@
  * applied exactly once, here (the workflow only ever sees a `ResolvedRollout`).
  */
 import { z } from 'zod';
+import { formatDuration } from '../duration';
 import { analysisStep, backgroundAnalysis, type AnalysisSpec } from './analysis';
+import { closest } from './closest';
 import { duration, int, k8sName, labelKey, labelValue } from './fields';
 
 export const API_VERSION = 'ramp.dev/v1alpha1';
@@ -12,27 +14,33 @@ export const KIND = 'Rollout';
 
 // ---- steps -------------------------------------------------------------------------------
 
-const STEP_KINDS = ['setWeight', 'pause', 'approval', 'analysis'];
+export const STEP_KINDS = ['setWeight', 'pause', 'approval', 'analysis'];
 
 const stepSchema = z
   .looseObject({
-    setWeight: int(0, 100).optional(),
-    pause: z.strictObject({ duration: duration.optional() }).optional(),
+    setWeight: int(0, 100).optional().meta({ description: 'sends this percentage of requests to the canary', examples: [10] }),
+    pause: z.strictObject({
+      duration: duration.optional().meta({ description: 'how long to wait; without it, until `ramp resume` or `ramp promote`', examples: ['5m'] }),
+    }).optional().meta({ description: 'waits for a time, or until resumed', examples: [{ duration: '5m' }] }),
     approval: z
       .strictObject({
-        timeout: duration.optional(),
-        onTimeout: z.enum(['abort', 'promote'], { error: 'must be "abort" or "promote"' }).default('abort'),
+        timeout: duration.optional().meta({ description: 'how long to wait for `ramp approve`; without it, as long as it takes', examples: ['1h'] }),
+        onTimeout: z.enum(['abort', 'promote'], { error: 'must be "abort" or "promote"' }).default('abort')
+          .meta({ description: 'what the timeout does: `abort` rolls back, `promote` moves on', examples: ['promote'] }),
       })
-      .optional(),
-    analysis: analysisStep.optional(),
+      .optional()
+      .meta({ description: 'waits for a person: `ramp approve`', examples: [{ timeout: '1h', onTimeout: 'abort' }] }),
+    analysis: analysisStep.optional().meta({
+      description: 'measures the canary for `count` looks: threshold `metrics`, or a `judge` of the canary against its baseline',
+      examples: [{ interval: '1m', judge: { sequential: {} } }],
+    }),
   }, { error: 'must be an object with one of setWeight, pause, approval, analysis' })
+  // For the JSON Schema: a step is an object with exactly one of its kinds (the refinement below says so to zod).
+  .meta({ minProperties: 1, maxProperties: 1, additionalProperties: false })
   .superRefine((s, ctx) => {
     const unknown = Object.keys(s).filter((k) => !STEP_KINDS.includes(k));
     if (unknown.length > 0) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `unknown step ${unknown.map((k) => JSON.stringify(k)).join(', ')}: a step is one of ${STEP_KINDS.join(', ')}`,
-      });
+      ctx.addIssue({ code: 'custom', message: unknownStepMessage(unknown) });
       return;
     }
     const keys = Object.keys(s).filter((k) => s[k] !== undefined);
@@ -50,31 +58,40 @@ const stepSchema = z
     return { kind: 'analysis', analysis: { ...s.analysis! } };
   });
 
+/** An unknown step kind, with the kind it most likely meant. */
+function unknownStepMessage(unknown: string[]): string {
+  const guesses = unknown.map((k) => closest(k, STEP_KINDS)).filter((g) => g !== undefined);
+  const hint = guesses.length === unknown.length ? `did you mean ${guesses.map((g) => JSON.stringify(g)).join(', ')}? ` : '';
+  return `unknown step ${unknown.map((k) => JSON.stringify(k)).join(', ')}: ${hint}a step is one of ${STEP_KINDS.join(', ')}`;
+}
+
 // ---- traffic ------------------------------------------------------------------------------
 
 const subsetRouting = z.strictObject({
-  mode: z.literal('subset'),
-  /**
-   * The DestinationRule for the host. Optional: the one rule in the namespace for the host is used;
-   * with none, Ramp creates one for the rollout (and deletes it afterwards).
-   */
-  destinationRule: k8sName.optional(),
-  stableSubset: k8sName.default('stable'),
-  canarySubset: k8sName.default('canary'),
-});
+  mode: z.literal('subset').meta({ description: 'one Service over both versions; a DestinationRule\'s subsets tell them apart by the version label', examples: ['subset'] }),
+  destinationRule: k8sName.optional().meta({
+    description: 'the DestinationRule for the host; without it, the one rule in the namespace for the host, or (with none) one Ramp creates for the rollout and deletes afterwards',
+    examples: ['storefront'],
+  }),
+  stableSubset: k8sName.default('stable').meta({ description: 'the subset of the stable pods (Ramp adds it when the rule lacks it)', examples: ['stable'] }),
+  canarySubset: k8sName.default('canary').meta({ description: 'the subset of the canary pods (Ramp adds it, and removes it afterwards)', examples: ['canary'] }),
+}).meta({ description: 'subset routing', examples: [{ mode: 'subset', destinationRule: 'storefront' }] });
 
 const serviceRouting = z.strictObject({
-  mode: z.literal('service'),
-  stableService: k8sName,
-  canaryService: k8sName,
-});
+  mode: z.literal('service').meta({ description: 'two Services, one selecting the stable pods and one the canary pods', examples: ['service'] }),
+  stableService: k8sName.meta({ description: 'the Service the managed routes send stable traffic to', examples: ['storefront-stable'] }),
+  canaryService: k8sName.meta({ description: 'the Service the managed routes send canary traffic to', examples: ['storefront-canary'] }),
+}).meta({ description: 'service routing', examples: [{ mode: 'service', stableService: 'storefront-stable', canaryService: 'storefront-canary' }] });
 
 /**
  * When the managed weights were changed outside Ramp (someone ran kubectl mid-rollout): `pause`
  * holds the rollout and names the change (resume re-asserts Ramp's weights); `reassert` overwrites
  * at the next step and records it. Every router honours it.
  */
-const onDrift = z.enum(['pause', 'reassert'], { error: 'must be "pause" or "reassert"' }).default('pause');
+const onDrift = z.enum(['pause', 'reassert'], { error: 'must be "pause" or "reassert"' }).default('pause').meta({
+  description: 'when the managed weights are changed outside Ramp: `pause` holds the rollout and names the change (resume re-asserts Ramp\'s weights), `reassert` overwrites them at the next step',
+  examples: ['reassert'],
+});
 
 const routeSelectorSchema = z.union([
   z.string().min(1, 'must not be empty'),
@@ -83,76 +100,102 @@ const routeSelectorSchema = z.union([
   z.strictObject({ default: z.literal(true, { error: 'must be true' }) }),
   z.strictObject({ prefix: z.string().startsWith('/', 'must be a URI path prefix starting with "/"') }),
 ], { error: 'must be a route name, or one of {name: …}, {index: N}, {default: true}, {prefix: "/path"}' })
+  .meta({ title: 'route selector' })
   .transform((s): RouteSelector => (typeof s === 'string' ? { name: s } : s));
 
 const istioTraffic = z.strictObject({
-  provider: z.literal('istio'),
+  provider: z.literal('istio').meta({ description: 'Istio: weights on the routes of a VirtualService', examples: ['istio'] }),
   virtualService: z.strictObject({
-    name: k8sName,
-    /**
-     * The HTTP routes Ramp manages: a name, or `{ name }`, `{ index }` (position in spec.http, from 0),
-     * `{ default: true }` (the route without match) or `{ prefix }` (the route matching that URI prefix).
-     * Empty means the default route.
-     */
-    routes: z.array(routeSelectorSchema).default([]),
+    name: k8sName.meta({ description: 'the VirtualService, in the rollout\'s namespace', examples: ['storefront'] }),
+    routes: z.array(routeSelectorSchema).prefault([]).meta({
+      description: 'the HTTP routes Ramp manages: a name, `{name}`, `{index: N}` (position in spec.http, from 0), `{default: true}` (the route without match) or `{prefix: "/path"}`; empty: the default route',
+      examples: [['primary', { prefix: '/api' }]],
+    }),
+  }).meta({ description: 'the VirtualService whose routes Ramp weights', examples: [{ name: 'storefront', routes: ['primary'] }] }),
+  host: z.string().min(1).optional().meta({
+    description: 'the host the managed routes send stable traffic to, in any form Istio resolves; default: spec.target.service (subset routing) or routing.stableService (service routing)',
+    examples: ['storefront.mushop.svc.cluster.local'],
   }),
-  /**
-   * The host the managed routes send stable traffic to, in any form Istio resolves (`web` or
-   * `web.<ns>.svc.cluster.local`); defaults to spec.target.service (subset routing) or the stable
-   * Service (service routing).
-   */
-  host: z.string().min(1).optional(),
-  port: int(1, 65535, 'a port').optional(),
+  port: int(1, 65535, 'a port').optional().meta({ description: 'the destination port, when the host\'s Service has several', examples: [8080] }),
   routing: z.discriminatedUnion('mode', [subsetRouting, serviceRouting], {
     error: 'must be "subset" (DestinationRule subsets) or "service" (separate stable and canary Services)',
-  }),
+  }).meta({ description: 'how the routes tell stable and canary apart, by `mode`', examples: [{ mode: 'subset' }] }),
   onDrift,
+}).meta({
+  description: 'Istio: Ramp sets the weights of a VirtualService\'s routes between the stable and the canary destination',
+  examples: [{ provider: 'istio', virtualService: { name: 'storefront' }, routing: { mode: 'subset' } }],
 });
 
 /** One schema per traffic router, told apart by `provider`. */
 const trafficSchema = z.discriminatedUnion('provider', [istioTraffic], {
   error: 'must be "istio" (the only traffic router so far)',
+}).meta({
+  description: 'the traffic router, by `provider`, and how it splits requests',
+  examples: [{ provider: 'istio', virtualService: { name: 'storefront' }, routing: { mode: 'subset' } }],
 });
 
 // ---- the rollout ---------------------------------------------------------------------------
 
+// Defaults of durations are given as a user writes them (`prefault`), so the JSON Schema and
+// docs/spec.md show "10m", and zod parses them like any value in a file.
+const PROGRESS_DEADLINE = formatDuration(600_000);
+const SCALE_DOWN_DELAY = formatDuration(30_000);
+
 export const rolloutSchema = z
   .strictObject({
-    apiVersion: z.literal(API_VERSION, { error: `must be "${API_VERSION}"` }),
-    kind: z.literal(KIND, { error: `must be "${KIND}"` }),
-    metadata: z.object({ name: k8sName, namespace: k8sName.default('default') }),
+    apiVersion: z.literal(API_VERSION, { error: `must be "${API_VERSION}"` }).meta({ description: 'the version of Ramp\'s API the file is written for', examples: [API_VERSION] }),
+    kind: z.literal(KIND, { error: `must be "${KIND}"` }).meta({ description: 'the kind of object: a Ramp rollout', examples: [KIND] }),
+    metadata: z.object({
+      name: k8sName.meta({ description: 'the rollout\'s name, as `ramp status NAME` takes it', examples: ['storefront'] }),
+      namespace: k8sName.default('default').meta({
+        description: 'the namespace of the target and of everything the rollout creates; `ramp start -n` fills it when absent',
+        examples: ['mushop'],
+      }),
+    }).meta({ description: 'the rollout\'s name and namespace, as in any Kubernetes object', examples: [{ name: 'storefront', namespace: 'mushop' }] }),
     spec: z.strictObject({
-      target: z.strictObject({ deployment: k8sName, service: k8sName }),
+      target: z.strictObject({
+        deployment: k8sName.meta({ description: 'the stable Deployment: the canary copies its pod template, and promotion rolls it to the canary\'s', examples: ['storefront'] }),
+        service: k8sName.meta({ description: 'the Service in front of both versions', examples: ['storefront'] }),
+      }).meta({ description: 'the stable workload: the baseline the canary is compared with, and what promotion updates', examples: [{ deployment: 'storefront', service: 'storefront' }] }),
       canary: z
         .strictObject({
-          image: z.string().min(1).optional(),
-          /** The container that gets `image`; defaults to the pod's first container. */
-          container: z.string().min(1).optional(),
-          /** A JSON merge patch applied to the copied pod template (after `image`). */
-          podTemplatePatch: z.record(z.string(), z.unknown()).optional(),
-          replicas: int(1, 1000).default(1),
-          /** Defaults to `<target.deployment>-canary`. */
-          deploymentName: k8sName.optional(),
-          /**
-           * The pod label that tells the versions apart. `stable` defaults to the value on the stable's
-           * pods, `canary` to the image's tag; both are resolved against the cluster at the preflight.
-           */
+          image: z.string().min(1).optional().meta({ description: 'the canary\'s image (`--image` overrides it); give it or podTemplatePatch', examples: ['iad.ocir.io/mushop/storefront:beta'] }),
+          container: z.string().min(1).optional().meta({ description: 'the container that gets `image`; default: the pod\'s first container', examples: ['storefront'] }),
+          podTemplatePatch: z.record(z.string(), z.unknown()).optional().meta({
+            description: 'a JSON merge patch applied to the copied pod template, after `image`',
+            examples: [{ metadata: { annotations: { 'example.com/canary': 'true' } } }],
+          }),
+          replicas: int(1, 1000).default(1).meta({ description: 'the canary\'s pod count', examples: [2] }),
+          deploymentName: k8sName.optional().meta({ description: 'the canary Deployment\'s name; default: `<target.deployment>-canary`', examples: ['storefront-canary'] }),
           versionLabel: z
-            .strictObject({ key: labelKey.default('version'), stable: labelValue.optional(), canary: labelValue.optional() })
+            .strictObject({
+              key: labelKey.default('version').meta({ description: 'the label\'s key', examples: ['app.kubernetes.io/version'] }),
+              stable: labelValue.optional().meta({ description: 'its value on the stable pods; default: the value the stable\'s pods carry, read at the preflight', examples: ['original'] }),
+              canary: labelValue.optional().meta({ description: 'its value on the canary pods; default: the tag of the canary\'s image', examples: ['beta'] }),
+            })
             .refine((v) => v.stable === undefined || v.stable !== v.canary, { error: 'stable and canary must differ', path: ['canary'] })
-            .default({ key: 'version' }),
+            .default({ key: 'version' })
+            .meta({ description: 'the pod label that tells the versions apart', examples: [{ key: 'version', stable: 'original', canary: 'beta' }] }),
         })
         .refine((c) => c.image !== undefined || c.podTemplatePatch !== undefined, {
           error: 'give image (or --image on the command line) or podTemplatePatch',
           path: ['image'],
-        }),
+        })
+        .meta({ description: 'the canary Deployment Ramp creates next to the stable one, from its pod template', examples: [{ image: 'iad.ocir.io/mushop/storefront:beta', replicas: 1 }] }),
       traffic: trafficSchema,
-      steps: z.array(stepSchema).min(1, 'give at least one step, e.g. - setWeight: 10'),
-      analysis: backgroundAnalysis.optional(),
-      /** How long the canary may take to become Available before the rollout rolls back. */
-      progressDeadline: duration.default(600_000),
-      rollback: z.strictObject({ scaleDownDelay: duration.default(30_000) }).default({ scaleDownDelay: 30_000 }),
-    }),
+      steps: z.array(stepSchema).min(1, 'give at least one step, e.g. - setWeight: 10').meta({
+        description: 'the rollout\'s steps, in order; each has exactly one of setWeight, pause, approval, analysis',
+        examples: [[{ setWeight: 10 }, { pause: {} }, { setWeight: 100 }]],
+      }),
+      analysis: backgroundAnalysis.optional().meta({
+        description: 'an analysis that runs in the background from the first step until promotion',
+        examples: [{ interval: '1m', metrics: [{ name: 'request-success-rate', thresholdRange: { min: 99 } }] }],
+      }),
+      progressDeadline: duration.prefault(PROGRESS_DEADLINE).meta({ description: 'how long the canary may take to become Available before the rollout rolls back', examples: ['5m'] }),
+      rollback: z.strictObject({
+        scaleDownDelay: duration.prefault(SCALE_DOWN_DELAY).meta({ description: 'how long the canary keeps running after traffic is back on stable, for requests in flight', examples: ['1m'] }),
+      }).prefault({}).meta({ description: 'how a rollback ends', examples: [{ scaleDownDelay: '1m' }] }),
+    }).meta({ description: 'what is rolled out, how traffic moves, and the steps', examples: [{ target: { deployment: 'storefront', service: 'storefront' } }] }),
   })
   .superRefine((r, ctx) => {
     const t = r.spec.traffic.routing;

@@ -49,7 +49,7 @@ describe('Rollout spec: every problem by path', () => {
     ['weight as a string', { spec: { steps: [{ setWeight: '10' }] } }, ['spec.steps[0].setWeight: must be a whole number between 0 and 100, got "10"']],
     ['two kinds in one step', { spec: { steps: [{ setWeight: 10, pause: {} }] } }, ['spec.steps[0]: each step has exactly one of setWeight, pause, approval, analysis; got setWeight and pause']],
     ['empty step', { spec: { steps: [{}] } }, ['spec.steps[0]: each step has exactly one of setWeight, pause, approval, analysis; got none']],
-    ['unknown step key', { spec: { steps: [{ setWieght: 10 }] } }, ['spec.steps[0]: unknown step "setWieght": a step is one of setWeight, pause, approval, analysis']],
+    ['unknown step key', { spec: { steps: [{ setWieght: 10 }] } }, ['spec.steps[0]: unknown step "setWieght": did you mean "setWeight"? a step is one of setWeight, pause, approval, analysis']],
     ['no steps', { spec: { steps: [] } }, ['spec.steps: give at least one step, e.g. - setWeight: 10']],
     ['bad duration', { spec: { steps: [{ pause: { duration: '5 minutes' } }] } }, ['spec.steps[0].pause.duration: must be a duration such as "30s", "5m" or "1h30m" (units ms, s, m, h), got "5 minutes"']],
     ['wrong apiVersion', { apiVersion: 'argoproj.io/v1alpha1' }, ['apiVersion: must be "ramp.dev/v1alpha1"']],
@@ -68,7 +68,7 @@ describe('Rollout spec: every problem by path', () => {
       ['spec.analysis.interval: must be at least 1s, got 500ms']],
     ['noData pass is not allowed', { spec: { steps: [{ analysis: { metrics: [{ name: 'request-duration', noData: 'pass', thresholdRange: { max: 1 } }] } }] } },
       ['spec.steps[0].analysis.metrics[0].noData: must be "inconclusive" or "fail"']],
-    ['typo in spec', { spec: { stpes: [] } }, ['spec: unknown field "stpes": remove it or check the spelling']],
+    ['typo in spec', { spec: { stpes: [] } }, ['spec: unknown field "stpes": did you mean "steps"?']],
   ];
   it.each(cases)('%s', (_name, patch, expected) => {
     expect(problems(newTestRolloutRaw(patch))).toEqual(expected);

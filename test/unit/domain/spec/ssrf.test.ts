@@ -25,7 +25,7 @@ describe('a spec cannot redirect the worker', () => {
     ['provider', { prometheus: { address: 'http://attacker.example' } }],
     ['headers', { Authorization: 'x' }],
   ])('rejects a metric field %s', (field, value) => {
-    expect(problems(metric({ [field]: value }))).toEqual([`spec.steps[0].analysis.metrics[0]: unknown field "${field}": remove it or check the spelling`]);
+    expect(problems(metric({ [field]: value }))).toEqual([`spec.steps[0].analysis.metrics[0]: unknown field "${field}": remove it or check the spelling; the fields here are name, query, thresholdRange, noData, vars, window`]);
   });
 
   it('keeps a URL given as a variable inert: it can only be a label value in the query sent to the configured Prometheus', () => {
