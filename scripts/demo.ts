@@ -16,7 +16,7 @@ import * as k8s from '@kubernetes/client-node';
 import { rolloutRuns, writeAtomically } from '../src/client/cli/commands/report';
 import { judgeEvidenceLines } from '../src/client/cli/render';
 import { connectRampClient, loadClientSettings, workflowUiUrl } from '../src/client/connect';
-import { startRollout } from '../src/client/rollouts';
+import { rolloutResult, startRollout } from '../src/client/rollouts';
 import { collectReport } from '../src/client/report/collect';
 import { reportHtml } from '../src/client/report/html';
 import { parseRollout } from '../src/domain/spec/parse';
@@ -103,7 +103,7 @@ async function main(): Promise<void> {
     let last = '';
     let lastAnalysisAt: string | undefined;
     let approvalAskedAt: number | undefined;
-    const result = handle.result();
+    const result = rolloutResult(handle);
     let done = false;
     void result.finally(() => (done = true));
     while (!done) {

@@ -14,7 +14,7 @@ import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
 import * as k8s from '@kubernetes/client-node';
 import { activityCalls } from '../../src/client/history';
-import { startRollout } from '../../src/client/rollouts';
+import { rolloutResult, startRollout } from '../../src/client/rollouts';
 import { validateRollout } from '../../src/domain/spec/parse';
 import { loadWorkerConfig } from '../../src/worker/config';
 import { createRampWorker } from '../../src/worker/worker';
@@ -53,7 +53,7 @@ async function main(): Promise<void> {
     const rollout = validateRollout(shop.rolloutRaw(steps, { rollback: { scaleDownDelay: '1s' } }));
     const t0 = Date.now();
     const handle = await startRollout(client, rollout, { taskQueue });
-    const result = await handle.result();
+    const result = await rolloutResult(handle);
     const wallS = (Date.now() - t0) / 1000;
 
     const runs: { runId: string; events: number; looks: number }[] = [];

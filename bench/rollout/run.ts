@@ -15,7 +15,7 @@ import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
 import * as k8s from '@kubernetes/client-node';
 import { activityCalls, type ActivityCall } from '../../src/client/history';
-import { startRollout } from '../../src/client/rollouts';
+import { rolloutResult, startRollout } from '../../src/client/rollouts';
 import { validateRollout } from '../../src/domain/spec/parse';
 import { abortUpdate, statusQuery } from '../../src/shared/messages';
 import { loadWorkerConfig } from '../../src/worker/config';
@@ -105,7 +105,7 @@ async function main(): Promise<void> {
       await h.executeUpdate(abortUpdate, { args: [{ reason: 'bench', by: 'bench' }] });
       const accepted = Date.now();
       const safe = await untilCanaryZero(kc, s.namespace);
-      await h.result();
+      await rolloutResult(h);
       await s.cleanup();
       return safe - accepted;
     });
@@ -116,7 +116,7 @@ async function main(): Promise<void> {
     const verdictMs = await pool(VERDICTS, async () => {
       const s = await shop();
       const h = await startRollout(client, validateRollout(s.rolloutRaw([{ setWeight: 20 }, failing], { rollback: { scaleDownDelay: '1s' } })), { taskQueue });
-      const r = await h.result();
+      const r = await rolloutResult(h);
       await s.cleanup();
       if (r.outcome !== 'RolledBack' || !r.reason.startsWith('analysis Failed')) throw new Error(`verdict rollout ended ${r.outcome}: ${r.reason}`);
       // Both moments from history: the failing measurement's completion, and the completion of
@@ -140,7 +140,7 @@ async function main(): Promise<void> {
     const actionsBefore = await scrape({ url: metricsUrl });
     if (!actionsBefore.some((x) => x.name === 'action')) throw new Error(`no \`action\` counter at ${metricsUrl}: is the Temporal dev server's metrics port right?`);
     const h = await startRollout(client, validateRollout(s.rolloutRaw(steps)), { taskQueue });
-    const r = await h.result();
+    const r = await rolloutResult(h);
     // The counter is updated as the server answers; give the last response a moment to land.
     await new Promise((res) => setTimeout(res, 1000));
     const actions = actionDelta(actionsBefore, await scrape({ url: metricsUrl }));

@@ -25,7 +25,7 @@ import * as readline from 'node:readline';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
 import * as k8s from '@kubernetes/client-node';
-import { startRollout } from '../../src/client/rollouts';
+import { rolloutResult, startRollout } from '../../src/client/rollouts';
 import { statusQuery } from '../../src/shared/messages';
 import { searchAttributeFlags } from '../../src/shared/search-attributes';
 import { validateRollout } from '../../src/domain/spec/parse';
@@ -530,7 +530,7 @@ async function runScenario(ctx: RunContext, sc: Scenario, repeat: number): Promi
       });
     }, 30_000);
     await Promise.all(handles.map(async (h, i) => {
-      const r = await Promise.race([h.result().catch((err: Error) => ({ outcome: `error: ${err.name}` })), stopped]);
+      const r = await Promise.race([rolloutResult(h).catch((err: Error) => ({ outcome: `error: ${err.name}` })), stopped]);
       if (r === undefined) {
         unfinished++;
         return;

@@ -6,6 +6,8 @@
  */
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
+import type { RolloutResult } from '../domain/rollout/machine';
+import { isOutcomeFailureType } from '../shared/outcomes';
 
 export type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 type Payload = temporal.api.common.v1.IPayload;
@@ -132,4 +134,22 @@ export function lastPhaseChange(events: readonly HistoryEvent[]): { at: number; 
     if (p && at !== undefined) last = { at, phase: String(decodePayload(p)) };
   }
   return last;
+}
+
+/**
+ * The RolloutResult a close event carries: a completed run's result, or the details of the outcome
+ * failure a rollout that did not promote fails with. Undefined for any other event, and for a run
+ * that ended without a result (cancelled, terminated, continued as new, failed otherwise).
+ */
+export function resultOfCloseEvent(e: HistoryEvent | undefined): RolloutResult | undefined {
+  const completed = e?.workflowExecutionCompletedEventAttributes;
+  if (completed) return decodePayload(completed.result?.payloads?.[0]) as RolloutResult | undefined;
+  const info = e?.workflowExecutionFailedEventAttributes?.failure?.applicationFailureInfo;
+  if (!isOutcomeFailureType(info?.type)) return undefined;
+  return decodePayload(info?.details?.payloads?.[0]) as RolloutResult | undefined;
+}
+
+/** The RolloutResult of a run whose history this is, once it has ended with one (see resultOfCloseEvent). */
+export function resultAtClose(events: readonly HistoryEvent[]): RolloutResult | undefined {
+  return resultOfCloseEvent(events[events.length - 1]);
 }

@@ -2,7 +2,7 @@
  * Starting and driving rollouts from code (the CLI and tests use this): one workflow per target,
  * search attributes for `ramp list` and the UI, and errors that say what to do.
  */
-import { Client, WorkflowExecutionAlreadyStartedError, WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import { ApplicationFailure, Client, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { describeStep } from '../domain/rollout/state';
 import type { RolloutResult } from '../domain/rollout/machine';
 import type { RolloutStatus } from '../domain/rollout/state';
@@ -10,6 +10,7 @@ import { managedRoutesInWords } from '../domain/traffic/istio';
 import type { ResolvedRollout, TrafficSpec } from '../domain/spec/schema';
 import { rolloutWorkflowId, targetKey } from '../shared/ids';
 import { ROLLOUT_WORKFLOW, statusQuery } from '../shared/messages';
+import { isOutcomeFailureType } from '../shared/outcomes';
 import { RampImage, RampNamespace, RampPhase, RampRollout, RampTarget } from '../shared/search-attributes';
 import type { rolloutWorkflow } from '../workflows/rollout';
 
@@ -97,13 +98,45 @@ export async function rolloutStatus(handle: RolloutHandle): Promise<RolloutStatu
 }
 
 /**
- * The result of a run that completed, read from its close event: no worker needed. Undefined for a
- * run that has not completed (running, cancelled, terminated, continued as new). `knownStatus`, the
+ * The result a rollout ended with, whether its workflow completed (promoted) or failed with one of
+ * Ramp's outcome failures (rolled back, aborted, rollback failed, refused). Any other failure —
+ * cancelled, terminated, timed out, a failure that is not Ramp's — is rethrown as it came. Waits
+ * for the end, following continue-as-new unless the handle is pinned to a run.
+ */
+export async function rolloutResult(handle: WorkflowHandle): Promise<RolloutResult> {
+  try {
+    return (await handle.result()) as RolloutResult;
+  } catch (err) {
+    const result = resultOfFailure(err);
+    if (result === undefined) throw err;
+    return result;
+  }
+}
+
+/** The RolloutResult a rollout's workflow failure carries, or undefined if it is not an outcome failure. */
+export function resultOfFailure(err: unknown): RolloutResult | undefined {
+  if (!(err instanceof WorkflowFailedError) || !(err.cause instanceof ApplicationFailure)) return undefined;
+  if (!isOutcomeFailureType(err.cause.type)) return undefined;
+  return err.cause.details?.[0] as RolloutResult | undefined;
+}
+
+/** Temporal statuses of a run that may have ended with a RolloutResult. */
+const ENDED_WITH_RESULT = ['COMPLETED', 'FAILED'];
+
+/**
+ * The result of a run that has ended with one (promoted: completed; any other outcome: failed with
+ * Ramp's outcome failure), read from its close event: no worker needed. Undefined for a run that has
+ * none (running, cancelled, terminated, continued as new, failed otherwise). `knownStatus`, the
  * run's Temporal status when the caller has it, saves a describe.
  */
-export async function completedResult(client: Client, workflowId: string, runId?: string, knownStatus?: string): Promise<RolloutResult | undefined> {
+export async function endedResult(client: Client, workflowId: string, runId?: string, knownStatus?: string): Promise<RolloutResult | undefined> {
   const handle = client.workflow.getHandle<typeof rolloutWorkflow>(workflowId, runId, { followRuns: false });
   const statusName = knownStatus ?? (await handle.describe()).status.name;
-  if (statusName !== 'COMPLETED') return undefined;
-  return handle.result();
+  if (!ENDED_WITH_RESULT.includes(statusName)) return undefined;
+  try {
+    return await rolloutResult(handle);
+  } catch (err) {
+    if (err instanceof WorkflowFailedError) return undefined; // failed, but not with a rollout's outcome
+    throw err;
+  }
 }

@@ -7,10 +7,13 @@
  * The loop runs in a non-cancellable scope: a cancellation of the workflow is an event like any
  * other (the machine rolls back, or finishes a promotion under way), and the workflow ends as
  * cancelled afterwards. Never terminate a rollout: terminate runs no code at all.
+ *
+ * A promoted rollout completes with its result; any other outcome fails the workflow after the
+ * rollback, with the result in the failure's details (src/shared/outcomes.ts, decisions/0022).
  */
 import {
-  allHandlersFinished, CancellationScope, CancelledFailure, condition, continueAsNew, isCancellation, log, proxyActivities, proxyLocalActivities, setCurrentDetails,
-  setHandler, sleep, upsertSearchAttributes, workflowInfo,
+  allHandlersFinished, ApplicationFailure, CancellationScope, CancelledFailure, condition, continueAsNew, isCancellation, log, patched, proxyActivities, proxyLocalActivities,
+  setCurrentDetails, setHandler, sleep, upsertSearchAttributes, workflowInfo,
 } from '@temporalio/workflow';
 import type { Budget, CallCommand, Lane, RolloutCalls } from '../domain/rollout/calls';
 import { COMMANDS, parseCommandInput, type Command } from '../domain/rollout/commands';
@@ -21,6 +24,7 @@ import type { Timer } from '../domain/rollout/waits';
 import type { ResolvedRollout } from '../domain/spec/schema';
 import { FORWARD_NON_RETRYABLE, UNDO_NON_RETRYABLE } from '../shared/failures';
 import * as msg from '../shared/messages';
+import { FAIL_ON_OUTCOME_PATCH, outcomeFailure } from '../shared/outcomes';
 import { RampOutcome, RampPhase } from '../shared/search-attributes';
 import { nowMs } from './clock';
 import { RolloutObserver } from './observe';
@@ -81,6 +85,8 @@ function failureOf(err: unknown): CallFailure {
 }
 
 export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResult> {
+  // Asked in the run's first workflow task, never lazily at the end (decisions/0013).
+  const failOnOutcome = patched(FAIL_ON_OUTCOME_PATCH);
   const spec = input.rollout;
   const r: Rollout = input.resume ? { ...input.resume, runs: input.resume.runs + 1 } : newRollout(spec, input.startedBy, nowMs());
   const events: MachineEvent[] = [];
@@ -194,6 +200,10 @@ export async function rolloutWorkflow(input: RolloutInput): Promise<RolloutResul
           upsertSearchAttributes([{ key: RampOutcome, value: c.result.outcome }]);
           await condition(allHandlersFinished);
           if (r.cancelRequested && cancellation !== undefined) throw cancellation;
+          // The saga convention: compensate, then fail, so the UI's status and Failures filter tell
+          // the outcome. Non-retryable: a retry would start the rollout over.
+          const failure = failOnOutcome ? outcomeFailure(c.result) : undefined;
+          if (failure) throw ApplicationFailure.create({ ...failure, nonRetryable: true, details: [c.result] });
           return c.result;
         }
       }

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { WorkflowHandle } from '@temporalio/client';
+import { decodePayload, type HistoryEvent } from '../../src/client/history';
 
 export const HISTORY_FIXTURES = path.resolve(__dirname, '../fixtures/histories');
 
@@ -16,4 +17,14 @@ export async function recordHistory(handle: WorkflowHandle, name: string): Promi
   const history = await handle.fetchHistory();
   fs.mkdirSync(HISTORY_FIXTURES, { recursive: true });
   fs.writeFileSync(path.join(HISTORY_FIXTURES, `${name}.json`), historyToJSON(history) + '\n');
+}
+
+/** The ids of the patches a run's history took (its `core_patch` markers), in history order. */
+export function patchIds(events: readonly HistoryEvent[]): string[] {
+  return events.flatMap((e) => {
+    const m = e.markerRecordedEventAttributes;
+    if (m?.markerName !== 'core_patch') return [];
+    const data = decodePayload(m.details?.['patch-data']?.payloads?.[0]) as { id?: string } | undefined;
+    return [data?.id ?? '(unreadable patch marker)'];
+  });
 }

@@ -1,5 +1,5 @@
 /**
- * Where a rollout's status comes from: its result once it has completed (no worker needed), else
+ * Where a rollout's status comes from: its result once it has ended (no worker needed), else
  * its status query (a worker answers it); with neither, what Temporal itself knows — the search
  * attributes as of the last phase change — and why that is all.
  */
@@ -8,17 +8,15 @@ import type { RolloutStatus } from '../../domain/rollout/state';
 import { statusQuery } from '../../shared/messages';
 import { RampImage, RampOutcome, RampPhase, RampRollout, RampTarget } from '../../shared/search-attributes';
 import { lastPhaseChange } from '../history';
-import { completedResult } from '../rollouts';
+import { endedResult } from '../rollouts';
 import { noWorkerText, sinceText, workflowPollers } from '../workers';
 import type { CliContext } from './context';
 import type { LastKnown } from './render';
 
 /** The status from a worker or the result, or why neither is there. */
 export async function readStatus(ctx: CliContext, handle: WorkflowHandle, d: WorkflowExecutionDescription, queryMs = 10_000): Promise<{ status: RolloutStatus } | { note: string }> {
-  if (d.status.name === 'COMPLETED') {
-    const r = await completedResult(ctx.client, handle.workflowId, d.runId, d.status.name);
-    if (r) return { status: r.status };
-  }
+  const r = await endedResult(ctx.client, handle.workflowId, d.runId, d.status.name);
+  if (r) return { status: r.status };
   const pollers = await workflowPollers(ctx.client, d.taskQueue);
   if (!pollers.polling) return { note: noWorkerText(pollers, Date.now()) };
   try {

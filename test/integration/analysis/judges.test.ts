@@ -20,6 +20,7 @@ import { recordHistory } from '../../support/histories';
 import { adminKubeConfig, stackInfo } from '../../support/stack';
 import { startTestWorker, TestWorker } from '../../support/worker';
 import { startMushopTraffic, type MushopTraffic } from '../../../scripts/traffic/main';
+import { awaitResult } from '../../support/results';
 
 const kc = adminKubeConfig();
 const info = stackInfo();
@@ -76,7 +77,7 @@ it('promotes a healthy canary: the sequential judge sees no regression against t
   // not shown to regress (the default, `inconclusive`, would hold for a person).
   const rollout = validateRollout(shop.rolloutRaw(steps({ sequential: { atEnd: 'pass' } }, '5s', 12), { progressDeadline: '60s', rollback: { scaleDownDelay: '1s' } }));
   const handle = await startRollout(w.client, rollout, { taskQueue: w.taskQueue });
-  const result = await handle.result();
+  const result = await awaitResult(handle);
 
   expect(result.outcome).toBe('Promoted');
   const a = result.status.lastAnalysis!;
@@ -114,7 +115,7 @@ it('calibrates the noise priors on the baseline\'s history in Prometheus before 
   const judge = { sequential: { batch: '5s', calibrationBatches: batches, atEnd: 'pass' } };
   const rollout = validateRollout(shop.rolloutRaw(steps(judge, '5s', 4), { progressDeadline: '60s', rollback: { scaleDownDelay: '1s' } }));
   const handle = await startRollout(w.client, rollout, { taskQueue: w.taskQueue });
-  const result = await handle.result();
+  const result = await awaitResult(handle);
 
   expect(result.outcome).toBe('Promoted');
   const a = result.status.lastAnalysis!;
@@ -134,7 +135,7 @@ it('rolls back a canary with 5 % errors: the sequential judge decides before Fla
 
   const hs = await startRollout(w.client, sequential, { taskQueue: w.taskQueue });
   const ht = await startRollout(w.client, threshold, { taskQueue: w.taskQueue });
-  const rs = await hs.result();
+  const rs = await awaitResult(hs);
   expect(rs.outcome).toBe('RolledBack');
   expect(rs.reason).toMatch(/^analysis Failed: sequential judge: roll back: canary errors/);
   const ev = rs.status.lastAnalysis!.judge!.evidence!;
@@ -145,7 +146,7 @@ it('rolls back a canary with 5 % errors: the sequential judge decides before Fla
   expect(await clusterView(kc, seq.shop.namespace).canaryWeight()).toBe(0);
   const tSequential = await timeToVerdict(hs, rs);
 
-  const rt = await ht.result();
+  const rt = await awaitResult(ht);
   expect(rt.outcome).toBe('RolledBack');
   expect(rt.reason).toMatch(/^analysis Failed: threshold judge: roll back: 5 of 5 failed checks after 5/);
   const tThreshold = await timeToVerdict(ht, rt);

@@ -24,6 +24,7 @@ import { recordHistory } from '../../support/histories';
 import { adminKubeConfig, stackInfo } from '../../support/stack';
 import { startTestWorker, TestWorker } from '../../support/worker';
 import { startMushopTraffic, type MushopTraffic } from '../../../scripts/traffic/main';
+import { awaitResult } from '../../support/results';
 
 const kc = adminKubeConfig();
 const info = stackInfo();
@@ -65,7 +66,7 @@ it('rolls back a canary slower only in its tail: the sequential judge at its def
   const steps = [{ setWeight: 20 }, { analysis: { interval: '10s', judge: { sequential: {} } } }, { setWeight: 100 }];
   const rollout = validateRollout(shop.rolloutRaw(steps, { progressDeadline: '60s', rollback: { scaleDownDelay: '1s' } }));
   const handle = await startRollout(w.client, rollout, { taskQueue: w.taskQueue });
-  const result = await handle.result();
+  const result = await awaitResult(handle);
 
   expect(result.outcome).toBe('RolledBack');
   expect(result.reason).toMatch(/^analysis Failed: sequential judge: roll back: /);

@@ -16,6 +16,7 @@ import { createMushop, Mushop } from '../../support/mushop';
 import { adminKubeConfig, eventually, stackInfo, uniqueName } from '../../support/stack';
 import { startTestWorker, TestWorker, waitForPhase } from '../../support/worker';
 import { ramp } from './ramp';
+import { awaitResult } from '../../support/results';
 
 const info = stackInfo();
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ramp-cli-noworker-'));
@@ -78,7 +79,7 @@ it('queues commands as signals while no worker polls, says so (exit 3), and a re
   expect(idle.typedSearchAttributes.getAll().find((p) => p.key.name === 'RampPhase')?.value).toBe('Paused');
 
   w = await startTestWorker(taskQueue);
-  const result = await handle.result() as { outcome: string; status: { audit: { event: string; via: string; by?: string; accepted: boolean }[] } };
+  const result = await awaitResult(handle) as { outcome: string; status: { audit: { event: string; via: string; by?: string; accepted: boolean }[] } };
   expect(result.outcome).toBe('RolledBack');
   expect(result.status.audit.filter((a) => a.via === 'signal').map((a) => [a.event, a.by, a.accepted])).toEqual([
     ['pause', 'alice', true], ['approve', 'bob', false], ['abort', 'carol', true],

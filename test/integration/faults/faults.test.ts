@@ -16,6 +16,7 @@ import { statusQuery } from '../../../src/shared/messages';
 import { adminKubeConfig, eventually, sleep, stackInfo, uniqueName } from '../../support/stack';
 import { startTestWorker, TestWorker, waitForPhase } from '../../support/worker';
 import { startWorkerProcess, WorkerProcess } from '../../support/worker-process';
+import { awaitResult } from '../../support/results';
 
 const kc = adminKubeConfig();
 const info = stackInfo();
@@ -63,7 +64,7 @@ describe('with an in-process worker', () => {
     await restartComponent('temporal');
     await pausedAt(3);
     await restartComponent('temporal');
-    expect((await handle.result()).outcome).toBe('Promoted');
+    expect((await awaitResult(handle)).outcome).toBe('Promoted');
     await expectClean(s);
   });
 
@@ -77,7 +78,7 @@ describe('with an in-process worker', () => {
     const t0 = Date.now();
     await restartComponent('kube-apiserver', undefined, 30_000);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(30_000);
-    const result = await handle.result();
+    const result = await awaitResult(handle);
     expect(result.outcome).toBe('Promoted');
     const history = await handle.fetchHistory();
     const retried = activityCalls(history.events ?? []).some((c) => c.attempt > 1);
@@ -97,7 +98,7 @@ describe('with an in-process worker', () => {
     await restartComponent('kube-apiserver', undefined, 30_000);
     await core.patchNode({ name: 'kwok-node-0', body: { metadata: { labels: { 'ramp.dev/test-pool': pool } } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
     try {
-      expect((await handle.result()).outcome).toBe('Promoted');
+      expect((await awaitResult(handle)).outcome).toBe('Promoted');
     } finally {
       await core.patchNode({ name: 'kwok-node-0', body: { metadata: { labels: { 'ramp.dev/test-pool': null } } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
     }
@@ -112,7 +113,7 @@ describe('with an in-process worker', () => {
     await stackDown(undefined, ['prometheus']);
     try {
       await handle.executeUpdate('resume', { args: [{ by: 'jest' }] });
-      const result = await handle.result();
+      const result = await awaitResult(handle);
       expect(result.outcome).toBe('RolledBack');
       expect(result.reason).toMatch(/^analysis Error: .*request-success-rate/);
       expect(result.status.lastAnalysis?.measurements[0]?.phase).toBe('Error');
@@ -127,7 +128,7 @@ describe('with an in-process worker', () => {
     try {
       const list = await Promise.all(Array.from({ length: 6 }, () => shop(Math.random() < 0.5 ? 'subset' : 'service')));
       const handles = await Promise.all(list.map((s) => startRollout(w.client, validateRollout(s.rolloutRaw([{ setWeight: 25 }, { pause: { duration: '1s' } }, { setWeight: 75 }, { setWeight: 100 }])), { taskQueue: w.taskQueue })));
-      const results = await Promise.all(handles.map((h) => h.result()));
+      const results = await Promise.all(handles.map((h) => awaitResult(h)));
       expect(results.map((r) => (r.outcome === 'Promoted' ? r.outcome : `${r.outcome}: ${r.reason}`))).toEqual(Array(6).fill('Promoted'));
       const identities = new Set<string>();
       for (const h of handles) {
@@ -187,7 +188,7 @@ describe(`worker SIGKILLed at random moments (${ROUNDS} rounds × 10 rollouts, s
         tally.kills++;
         worker = await startWorkerProcess(taskQueue);
         for (const r of started) {
-          const result = await r.handle.result();
+          const result = await awaitResult(r.handle);
           // On a mismatch the reason is shown too.
           expect({ id: r.handle.workflowId, outcome: result.outcome, ...(result.outcome !== r.expect ? { reason: result.reason } : {}) }).toEqual({ id: r.handle.workflowId, outcome: r.expect });
           if (result.outcome === 'Promoted') tally.promoted++;
@@ -244,7 +245,7 @@ describe('concurrent edits of the VirtualService', () => {
     expect(held.message).toMatch(/canary weight is 0%, Ramp set 20% — changed outside Ramp; resume to re-assert/);
     expect(await clusterView(kc, s.namespace).canaryWeight()).toBe(0);
     await handle.executeUpdate('resume', { args: [{ by: 'oncall' }] });
-    expect((await handle.result()).outcome).toBe('Promoted');
+    expect((await awaitResult(handle)).outcome).toBe('Promoted');
     expect(await clusterProblems(kc, s)).toEqual([]);
   });
 
@@ -262,6 +263,6 @@ describe('concurrent edits of the VirtualService', () => {
     expect(next.audit.find((a) => a.event === 'drift')?.reason).toMatch(/canary weight is 0%, Ramp set 20%/);
     expect(await clusterView(kc, s.namespace).canaryWeight()).toBe(60);
     await handle.executeUpdate('abort', { args: [{ reason: 'done', by: 'jest' }] });
-    expect((await handle.result()).outcome).toBe('RolledBack');
+    expect((await awaitResult(handle)).outcome).toBe('RolledBack');
   });
 });

@@ -19,6 +19,7 @@ import { abortUpdate, approveUpdate } from '../../../src/shared/messages';
 import { startMushopTraffic, type MushopTraffic } from '../../../scripts/traffic/main';
 import { createMushop, type Mushop } from '../../support/mushop';
 import { adminKubeConfig, stackInfo } from '../../support/stack';
+import { awaitResult } from '../../support/results';
 import { startTestWorker, waitForPhase, type TestWorker } from '../../support/worker';
 
 const kc = adminKubeConfig();
@@ -94,7 +95,7 @@ it('a promoted rollout that continued as new: one report of all its runs, with i
   const handle = await startRollout(w.client, rollout, { taskQueue: w.taskQueue, historyLimit: 40, startedBy: 'report test' });
   await waitForPhase(handle, 'AwaitingApproval', 150_000);
   await handle.executeUpdate(approveUpdate, { args: [{ by: 'alice' }] });
-  const result = await handle.result();
+  const result = await awaitResult(handle);
   expect(result.outcome).toBe('Promoted');
 
   const printed: string[] = [];
@@ -137,7 +138,7 @@ it('an aborted rollout: the reason is shown as text, never run; who aborted and 
   await waitForPhase(handle, 'AwaitingApproval', 150_000);
   const reason = 'p99 up <script>window.ran = true</script>';
   await handle.executeUpdate(abortUpdate, { args: [{ by: 'bob', reason }] });
-  const result = await handle.result();
+  const result = await awaitResult(handle);
   expect(result.outcome).toBe('RolledBack');
 
   const file = path.join(tmp, 'aborted.html');

@@ -5,11 +5,13 @@
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { validateRollout } from '../../../src/domain/spec/parse';
 import { approveUpdate, statusQuery } from '../../../src/shared/messages';
+import { FAIL_ON_OUTCOME_PATCH } from '../../../src/shared/outcomes';
 import { RolloutAlreadyRunningError, startRollout } from '../../../src/client/rollouts';
 import { clusterView, createMushop, Mushop } from '../../support/mushop';
 import { adminKubeConfig, eventually } from '../../support/stack';
-import { recordHistory } from '../../support/histories';
+import { patchIds, recordHistory } from '../../support/histories';
 import { startTestWorker, TestWorker } from '../../support/worker';
+import { awaitResult } from '../../support/results';
 
 const kc = adminKubeConfig();
 let w: TestWorker;
@@ -56,7 +58,7 @@ describe.each(['subset', 'service'] as const)('%s routing: 10 → 50 → approva
     expect(approved.status.audit.some((a) => a.event === 'approve' && a.by === 'alice')).toBe(true);
     expect(approved.effect).toMatch(/^approved; moving on to step 4 of 4/);
 
-    const result = await handle.result();
+    const result = await awaitResult(handle);
     expect(result.outcome).toBe('Promoted');
     expect(result.status.phase).toBe('Succeeded');
     expect(result.reason).toMatch(/promoted iad.ocir.io\/mushop\/storefront:beta to storefront-original/);
@@ -69,9 +71,9 @@ describe.each(['subset', 'service'] as const)('%s routing: 10 → 50 → approva
     expect(vs.spec).toEqual(shop.original.vs.spec);
     if (mode === 'subset') expect((await view.dr()).spec).toEqual(shop.original.dr!.spec);
     else expect(await view.service('storefront-canary')).toBeUndefined();
-    // No patch markers: the workflow carries no versioning bookkeeping from earlier eras (decisions/0013).
-    const events = (await handle.fetchHistory()).events ?? [];
-    expect(events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')).toEqual([]);
+    // Only the live patch: the workflow carries no versioning bookkeeping from earlier eras (decisions/0013, 0022).
+    expect(patchIds((await handle.fetchHistory()).events ?? [])).toEqual([FAIL_ON_OUTCOME_PATCH]);
+    expect((await handle.describe()).status.name).toBe('COMPLETED');
     await recordHistory(handle, `promoted-${mode}-routing`);
   });
 });
@@ -102,7 +104,7 @@ describe('validators', () => {
     expect(after).toEqual(paused);
     expect((await handle.fetchHistory()).events?.length).toBe(eventsBefore);
     await handle.executeUpdate('abort', { args: [{ reason: 'test done', by: 'jest' }] });
-    expect((await handle.result()).outcome).toBe('RolledBack');
+    expect((await awaitResult(handle)).outcome).toBe('RolledBack');
     await recordHistory(handle, 'rejected-update-then-abort');
   });
 });

@@ -10,6 +10,7 @@ import { recordHistory } from '../../support/histories';
 import { clusterView, createMushop, Mushop } from '../../support/mushop';
 import { adminKubeConfig, eventually } from '../../support/stack';
 import { startTestWorker, TestWorker, waitForPhase } from '../../support/worker';
+import { awaitResult } from '../../support/results';
 
 const kc = adminKubeConfig();
 let w: TestWorker;
@@ -38,7 +39,7 @@ it('resume ends an indefinite pause; the search attributes follow the phase and 
   expect(sa.get(RampTarget)).toBe(`${shop.namespace}/storefront-original`);
   const s = await handle.executeUpdate(resumeUpdate, { args: [{ by: 'bob' }] });
   expect(s.status.audit.at(-1)).toMatchObject({ event: 'resume', by: 'bob' });
-  const result = await handle.result();
+  const result = await awaitResult(handle);
   expect(result.outcome).toBe('Promoted');
   const after = (await handle.describe()).typedSearchAttributes;
   expect(after.get(RampOutcome)).toBe('Promoted');
@@ -60,7 +61,7 @@ it('a person pauses between steps: the rollout holds after the current step unti
   expect(held.step.index).toBe(2);
   expect(await view.canaryWeight()).toBe(10);
   await handle.executeUpdate(resumeUpdate, { args: [{ by: 'carol' }] });
-  expect((await handle.result()).outcome).toBe('Promoted');
+  expect((await awaitResult(handle)).outcome).toBe('Promoted');
   await recordHistory(handle, 'user-pause-resume');
 });
 
@@ -68,7 +69,7 @@ it('promote --full skips every remaining step', async () => {
   const handle = await startRollout(w.client, validateRollout(shop.rolloutRaw([{ setWeight: 10 }, { pause: {} }, { setWeight: 50 }, { approval: {} }, { setWeight: 100 }])), { taskQueue: w.taskQueue });
   await phase(handle, 'Paused');
   await handle.executeUpdate(promoteUpdate, { args: [{ full: true, by: 'dave' }] });
-  const result = await handle.result();
+  const result = await awaitResult(handle);
   expect(result.outcome).toBe('Promoted');
   expect(result.reason).toMatch(/promoted in full by dave/);
   expect(result.status.audit.map((a) => a.event)).toEqual(['start', 'readiness', 'promote', 'promoted']);
@@ -88,5 +89,5 @@ it('a plain promote skips only the current pause', async () => {
   expect(second.weights).toEqual({ stable: 70, canary: 30 });
   expect(await view.canaryWeight()).toBe(30);
   await handle.executeUpdate(promoteUpdate, { args: [{ by: 'erin' }] });
-  expect((await handle.result()).outcome).toBe('Promoted');
+  expect((await awaitResult(handle)).outcome).toBe('Promoted');
 });

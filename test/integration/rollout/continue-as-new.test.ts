@@ -14,6 +14,7 @@ import { abortUpdate, approveUpdate, statusQuery } from '../../../src/shared/mes
 import { clusterView, createMushop, Mushop } from '../../support/mushop';
 import { adminKubeConfig, eventually } from '../../support/stack';
 import { startTestWorker, TestWorker, waitForPhase } from '../../support/worker';
+import { awaitResult } from '../../support/results';
 
 const kc = adminKubeConfig();
 let w: TestWorker;
@@ -58,7 +59,7 @@ it('hands over between runs, resuming the analysis, the pause and the approval w
   expect(waiting.step.index).toBe(3);
   const accepted = await handle.executeUpdate(approveUpdate, { args: [{ by: 'oncall' }] });
   expect(accepted.status.audit.filter((a) => a.event === 'approve')).toHaveLength(1);
-  const result = await handle.result();
+  const result = await awaitResult(handle);
   expect(result.outcome).toBe('Promoted');
 
   const runs = await runsOf(handle.workflowId);
@@ -103,7 +104,7 @@ it('an abort after hand-overs rolls back what an earlier run changed', async () 
   expect(await view.canaryWeight()).toBe(30);
 
   await handle.executeUpdate(abortUpdate, { args: [{ by: 'oncall', reason: 'enough' }] });
-  const result = await handle.result();
+  const result = await awaitResult(handle);
   expect(result.outcome).toBe('RolledBack');
   expect(result.reason).toBe('aborted by oncall: enough');
   expect((await view.vs()).spec).toEqual(shop.original.vs.spec);

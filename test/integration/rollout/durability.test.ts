@@ -14,6 +14,7 @@ import { adminKubeConfig, eventually, stackInfo, uniqueName } from '../../suppor
 import { recordHistory } from '../../support/histories';
 import { startWorkerProcess, WorkerProcess } from '../../support/worker-process';
 import { waitForPhase } from '../../support/worker';
+import { awaitResult } from '../../support/results';
 
 const kc = adminKubeConfig();
 const info = stackInfo();
@@ -47,7 +48,7 @@ async function worker(taskQueue: string): Promise<WorkerProcess> {
 const phase = waitForPhase;
 
 async function expectPromoted(handle: RolloutHandle) {
-  const result = await handle.result();
+  const result = await awaitResult(handle);
   expect(result.outcome).toBe('Promoted');
   const view = clusterView(kc, shop.namespace);
   expect((await view.vs()).spec).toEqual(shop.original.vs.spec);

@@ -15,6 +15,7 @@ import { InterceptingKubeConfig } from '../../support/intercept';
 import { clusterView, createMushop, ISTIO, Mushop } from '../../support/mushop';
 import { adminKubeConfig, eventually, sleep } from '../../support/stack';
 import { startTestWorker, TestWorker, waitForPhase } from '../../support/worker';
+import { awaitResult } from '../../support/results';
 
 const kc = adminKubeConfig();
 const apps = kc.makeApiClient(k8s.AppsV1Api);
@@ -55,7 +56,7 @@ it('promotion: another writer changes the stable Deployment between Ramp\'s read
     },
   });
   const handle = await startRollout(w.client, validateRollout(shop.rolloutRaw([{ setWeight: 50 }])), { taskQueue: w.taskQueue });
-  const result = await handle.result();
+  const result = await awaitResult(handle);
   expect(bumped).toBe(1);
   expect(result.outcome).toBe('Promoted');
   const stable = await clusterView(kc, ns).deployment(STABLE);
@@ -72,7 +73,7 @@ describe.each(['subset', 'service'] as const)('%s routing: the VirtualService is
     await waitForPhase(handle, 'Paused');
     await deleteVirtualService(shop.namespace);
     await handle.executeUpdate(abortUpdate, { args: [{ by: 'jest', reason: 'vs gone' }] });
-    const result = await handle.result();
+    const result = await awaitResult(handle);
     expect(result.status.leftToFix).toBeUndefined();
     expect(result.outcome).toBe('RolledBack');
     expect(await view.deployment(CANARY)).toBeUndefined();
@@ -87,7 +88,7 @@ describe.each(['subset', 'service'] as const)('%s routing: the VirtualService is
     await waitForPhase(handle, 'AwaitingApproval');
     await deleteVirtualService(shop.namespace);
     await handle.executeUpdate(approveUpdate, { args: [{ by: 'jest' }] });
-    const result = await handle.result();
+    const result = await awaitResult(handle);
     expect(result.outcome).toBe('Promoted');
     expect(result.status.leftToFix).toBeUndefined();
     expect((await view.deployment(STABLE))?.spec?.template.spec?.containers[0]?.image).toBe('iad.ocir.io/mushop/storefront:beta');
@@ -133,7 +134,7 @@ describe('a plain promote during a hold ends the hold and moves on', () => {
     expect(held.phase).toBe('Paused');
     expect(held.step.index).toBe(2);
     await handle.executeUpdate(promoteUpdate, { args: [{ by: 'bob' }] });
-    const result = await handle.result();
+    const result = await awaitResult(handle);
     expect(result.outcome).toBe('Promoted');
     expect(result.status.audit.filter((a) => a.event === 'promote')).toEqual([expect.objectContaining({ by: 'bob', accepted: true })]);
     await recordHistory(handle, 'promote-during-hold');
@@ -146,7 +147,7 @@ describe('a plain promote during a hold ends the hold and moves on', () => {
     const held = await waitForPhase(handle, 'Paused');
     expect(held.message).toMatch(/analysis inconclusive/);
     await handle.executeUpdate(promoteUpdate, { args: [{ by: 'bob' }] });
-    const result = await handle.result();
+    const result = await awaitResult(handle);
     expect(result.outcome).toBe('Promoted');
   });
 });
@@ -178,7 +179,7 @@ it('a weight edited between Ramp\'s read and its write is never overwritten: the
   await sleep(500);
   expect(await view.canaryWeight()).toBe(33);
   await handle.executeUpdate(abortUpdate, { args: [{ by: 'jest', reason: 'done' }] });
-  expect((await handle.result()).outcome).toBe('RolledBack');
+  expect((await awaitResult(handle)).outcome).toBe('RolledBack');
   expect((await view.vs()).spec).toEqual(shop.original.vs.spec);
   await recordHistory(handle, 'drift-between-read-and-write');
 });
@@ -199,7 +200,7 @@ it('a canary replaced under the same name during the scale-down delay is not del
     namespace: ns,
     body: { metadata: { name: CANARY, labels: original.metadata?.labels }, spec: { ...original.spec!, replicas: 1 } },
   });
-  const result = await handle.result();
+  const result = await awaitResult(handle);
   expect(result.outcome).toBe('RolledBack');
   expect((await view.deployment(CANARY))?.metadata?.uid).toBe(replacement.metadata?.uid);
 });

@@ -21,6 +21,7 @@ import { createShape, type ClusterState, type Shape, type ShapeName } from '../.
 import { recordHistory } from '../../support/histories';
 import { adminKubeConfig, eventually, stackInfo } from '../../support/stack';
 import { startTestWorker, TestWorker } from '../../support/worker';
+import { awaitResult } from '../../support/results';
 
 const kc = adminKubeConfig();
 const info = stackInfo();
@@ -172,7 +173,7 @@ describe.each(['mushop', 'version-test', 'argo', 'succession'] as const)('the %s
     expectShare(await canaryShare(bedNow, 50), 50);
     await h.executeUpdate(approveUpdate, { args: [{ by: 'jest' }] });
 
-    const result = await h.result();
+    const result = await awaitResult(h);
     expect(result.outcome).toBe('Promoted');
     // After the promotion every request is served by the stable Deployment's pods running the new image.
     const after = await eventually('canary gone from the endpoints', () => {
@@ -199,7 +200,7 @@ describe.each(['mushop', 'version-test', 'argo', 'succession'] as const)('the %s
     // During the scale-down delay the canary still runs, and gets nothing.
     const after = await canaryShare(bedNow, 0, 300);
     expect(after.sent).toBe(0);
-    const result = await h.result();
+    const result = await awaitResult(h);
     expect(result.outcome).toBe('RolledBack');
     expect(bedNow.gen.stats().noEndpoint - bedNow.noEndpointBefore).toBe(0);
     expect(await bedNow.shape.state()).toEqual(bedNow.before);

@@ -1,7 +1,8 @@
 /**
  * Rollbacks on the real stack: abort during a pause (weight 0 at once, canary gone after the
  * delay), a canary that never becomes ready, a failing analysis, a cancelled workflow; and
- * approve/abort sent with the stock Temporal CLI.
+ * approve/abort sent with the stock Temporal CLI. How each ends as a Temporal workflow (failed with
+ * its outcome, or completed when promoted) and how clients read it back (decisions/0022).
  */
 import { activityCalls } from '../../../src/client/history';
 import { execFile } from 'node:child_process';
@@ -11,15 +12,18 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure, WorkflowFailedError } from '@temporalio/client';
 import { validateRollout } from '../../../src/domain/spec/parse';
 import { abortUpdate, statusQuery } from '../../../src/shared/messages';
-import { RampOutcome } from '../../../src/shared/search-attributes';
-import { startRollout } from '../../../src/client/rollouts';
+import { RampOutcome, RampPhase } from '../../../src/shared/search-attributes';
+import { endedResult, rolloutResult, startRollout } from '../../../src/client/rollouts';
+import type { HistoryRow } from '../../../src/client/cli/commands/history';
 import { clusterView, createMushop, Mushop } from '../../support/mushop';
 import { adminKubeConfig, binaries, eventually, stackInfo, uniqueName } from '../../support/stack';
 import { recordHistory } from '../../support/histories';
 import { startTestWorker, TestWorker, waitForPhase } from '../../support/worker';
+import { awaitResult } from '../../support/results';
+import { ramp } from '../cli/ramp';
 
 const kc = adminKubeConfig();
 const info = stackInfo();
@@ -73,7 +77,7 @@ it('abort during a pause: canary weight 0 at once, canary gone after the scale-d
   // (How fast is the benchmark's business: bench/results/rollout.md.)
   expect(await view.deployment('storefront-original-canary')).toBeDefined();
 
-  const result = await handle.result();
+  const result = await awaitResult(handle);
   expect(result.outcome).toBe('RolledBack');
   expect(result.reason).toBe('aborted by oncall: p99 latency up');
   expect(result.status.phase).toBe('RolledBack');
@@ -94,7 +98,7 @@ it('a canary that never becomes ready is rolled back, with the reason in the res
     progressDeadline: '4s',
   }));
   const handle = await startRollout(w.client, rollout, { taskQueue: w.taskQueue });
-  const result = await handle.result();
+  const result = await awaitResult(handle);
   expect(result.outcome).toBe('RolledBack');
   expect(result.reason).toMatch(/Deployment .*\/storefront-original-canary: 0 of 1 updated replicas available; not ready within the progress deadline/);
   expect(result.status.audit.map((a) => a.event)).toEqual(['start', 'rollback']);
@@ -141,7 +145,7 @@ describe('with a metrics endpoint scraped by Prometheus', () => {
     await serveSuccessRate(80);
     const rollout = validateRollout(shop.rolloutRaw([{ setWeight: 20 }, analysis(`ramp_test_success_rate{test_id="${id}"}`), { setWeight: 100 }]));
     const handle = await startRollout(w.client, rollout, { taskQueue: w.taskQueue });
-    const result = await handle.result();
+    const result = await awaitResult(handle);
     expect(result.outcome).toBe('RolledBack');
     expect(result.reason).toMatch(/^analysis Failed: metric success-rate failed 1 of 1 measurements \(limit 0\): last value 80 below min 99/);
     expect(result.status.lastAnalysis).toMatchObject({ phase: 'Failed', source: 'step', measurements: [{ metric: 'success-rate', phase: 'Failed', value: 80 }] });
@@ -155,7 +159,7 @@ describe('with a metrics endpoint scraped by Prometheus', () => {
       analysis: { interval: '1s', failureLimit: 1, metrics: [{ name: 'success-rate', query: `ramp_test_success_rate{test_id="${id}"}`, thresholdRange: { min: 99 } }] },
     }));
     const handle = await startRollout(w.client, rollout, { taskQueue: w.taskQueue });
-    const result = await handle.result();
+    const result = await awaitResult(handle);
     expect(result.outcome).toBe('RolledBack');
     expect(result.reason).toMatch(/^background analysis Failed: metric success-rate failed 2 of 2 measurements \(limit 1\)/);
     expect(result.status.lastAnalysis?.source).toBe('background');
@@ -170,14 +174,14 @@ describe('with a metrics endpoint scraped by Prometheus', () => {
     expect(paused.message).toMatch(/analysis inconclusive/);
     expect(paused.lastAnalysis?.phase).toBe('Inconclusive');
     await handle.executeUpdate(abortUpdate, { args: [{ reason: 'no data' }] });
-    expect((await handle.result()).outcome).toBe('RolledBack');
+    expect((await awaitResult(handle)).outcome).toBe('RolledBack');
   });
 
   it('continues when the analysis passes', async () => {
     await serveSuccessRate(100);
     const rollout = validateRollout(shop.rolloutRaw([{ setWeight: 20 }, analysis(`ramp_test_success_rate{test_id="${id}"}`), { setWeight: 100 }]));
     const handle = await startRollout(w.client, rollout, { taskQueue: w.taskQueue });
-    const result = await handle.result();
+    const result = await awaitResult(handle);
     expect(result.outcome).toBe('Promoted');
     expect(result.status.lastAnalysis).toMatchObject({ phase: 'Successful' });
     await recordHistory(handle, 'analysis-passed');
@@ -189,7 +193,7 @@ it('approve with the stock Temporal CLI (update), then it promotes', async () =>
   const handle = await startRollout(w.client, rollout, { taskQueue: w.taskQueue });
   await phase(handle, 'AwaitingApproval');
   await temporalCli(['workflow', 'update', 'execute', '--workflow-id', handle.workflowId, '--name', 'approve', '--input', '{"by":"oncall-cli"}']);
-  const result = await handle.result();
+  const result = await awaitResult(handle);
   expect(result.outcome).toBe('Promoted');
   expect(result.status.audit.find((a) => a.event === 'approve')).toMatchObject({ by: 'oncall-cli', via: 'update' });
   await recordHistory(handle, 'cli-approve');
@@ -212,7 +216,7 @@ it('abort with the stock Temporal CLI (signal) rolls back; a malformed signal is
   expect(refused).toMatch(/abort: reason must be a string, got 42/);
   expect(await handle.query(statusQuery)).toEqual(before);
   await temporalCli(['workflow', 'signal', '--workflow-id', handle.workflowId, '--name', 'abort', '--input', '{"reason":"bad canary","by":"pagerduty"}']);
-  const result = await handle.result();
+  const result = await awaitResult(handle);
   expect(result.outcome).toBe('RolledBack');
   expect(result.reason).toBe('aborted by pagerduty: bad canary');
   await expectRestored();
@@ -237,7 +241,7 @@ it('objects the spec names that do not exist: refused before any change, every p
   raw.spec.traffic.virtualService = { name: 'no-such-vs', routes: ['primary'] };
   raw.spec.target.service = 'no-such-svc';
   const handle = await startRollout(w.client, validateRollout(raw), { taskQueue: w.taskQueue });
-  const result = await handle.result();
+  const result = await awaitResult(handle);
   expect(result.outcome).toBe('Refused');
   expect(result.status.phase).toBe('Refused');
   expect(result.status.problems).toEqual([
@@ -266,7 +270,7 @@ it('a rollback that cannot finish ends in RollbackFailed, saying what is left to
     k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
   );
   await handle.executeUpdate(abortUpdate, { args: [{ reason: 'test', by: 'jest' }] });
-  const result = await handle.result();
+  const result = await awaitResult(handle);
   expect(result.outcome).toBe('RollbackFailed');
   expect(result.status.phase).toBe('RollbackFailed');
   expect(result.reason).toMatch(/aborted by jest: test; the rollback did not finish: 1 thing\(s\) left to fix by hand/);
@@ -275,4 +279,39 @@ it('a rollback that cannot finish ends in RollbackFailed, saying what is left to
   const view = clusterView(kc, shop.namespace);
   expect((await view.vs()).spec).toEqual(shop.original.vs.spec);
   await recordHistory(handle, 'rollback-failed');
+});
+
+it('the Temporal UI tells the outcome: a rolled-back rollout\'s workflow fails with it, a promoted one completes; clients and `ramp history` read both', async () => {
+  const rolledBack = await startRollout(w.client, validateRollout(shop.rolloutRaw([{ setWeight: 20 }, { approval: { timeout: '1s', onTimeout: 'abort' } }], { rollback: { scaleDownDelay: '0s' } })), { taskQueue: w.taskQueue });
+  const failure = await rolledBack.result().then(() => undefined, (err: unknown) => err);
+  expect(failure).toBeInstanceOf(WorkflowFailedError);
+  const cause = (failure as WorkflowFailedError).cause;
+  expect(cause).toBeInstanceOf(ApplicationFailure);
+  expect(cause).toMatchObject({ type: 'RolloutRolledBack', message: 'rolled back: approval timed out after 1s', nonRetryable: true });
+  expect((cause as ApplicationFailure).details?.[0]).toMatchObject({ outcome: 'RolledBack', reason: 'approval timed out after 1s', status: { phase: 'RolledBack', weights: { stable: 100, canary: 0 } } });
+  const failedRun = await rolledBack.describe();
+  expect(failedRun.status.name).toBe('FAILED');
+  // The search attributes were set before the run failed.
+  expect([failedRun.typedSearchAttributes.get(RampOutcome), failedRun.typedSearchAttributes.get(RampPhase)]).toEqual(['RolledBack', 'RolledBack']);
+  await expectRestored();
+  await recordHistory(rolledBack, 'failed-outcome-rolled-back');
+
+  const promoted = await startRollout(w.client, validateRollout(shop.rolloutRaw([{ setWeight: 10 }])), { taskQueue: w.taskQueue });
+  expect((await promoted.result()).outcome).toBe('Promoted');
+  expect((await promoted.describe()).status.name).toBe('COMPLETED');
+
+  // Clients read the outcome either way, with no worker needed for an ended run.
+  const pinned = w.client.workflow.getHandle(rolledBack.workflowId, failedRun.runId, { followRuns: false });
+  expect((await rolloutResult(pinned)).outcome).toBe('RolledBack');
+  expect((await rolloutResult(promoted)).outcome).toBe('Promoted');
+  expect((await endedResult(w.client, rolledBack.workflowId, failedRun.runId))?.reason).toBe('approval timed out after 1s');
+
+  // Two runs of the target, newest first: the failure was not retried as a third.
+  const hist = await ramp(['history', `${shop.namespace}/storefront`, '--output', 'json'], w.taskQueue);
+  expect(hist.code).toBe(0);
+  const rows = JSON.parse(hist.stdout) as HistoryRow[];
+  expect(rows.map((r) => [r.status, r.outcome, r.reason])).toEqual([
+    ['COMPLETED', 'Promoted', expect.stringMatching(/^promoted /)],
+    ['FAILED', 'RolledBack', 'approval timed out after 1s'],
+  ]);
 });

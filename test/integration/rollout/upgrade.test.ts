@@ -1,21 +1,24 @@
 /**
  * A worker upgrade while rollouts are in flight (docs/decisions/0013): rollouts started on build A
- * (today's workflow code) are finished by build B, whose workflow adds a timer at the start of
- * every run — a change that breaks replay of A's histories unless it is guarded by `patched()`.
- * Both builds run as real worker processes from prebuilt bundles (RAMP_WORKFLOW_BUNDLE), as two
- * releases of the worker image would; A is stopped once B polls, and every rollout ends as its
- * scenario dictates. Replaying the recorded histories shows what the guard is for: build B
- * without it fails on every rollout A started.
+ * (today's workflow code as it was before the fail-on-outcome patch, decisions/0022) are finished by
+ * build B (today's code), whose workflow also adds a timer at the start of every run — a change that
+ * breaks replay of A's histories unless it is guarded by `patched()`. Both builds run as real
+ * worker processes from prebuilt bundles (RAMP_WORKFLOW_BUNDLE), as two releases of the worker image
+ * would; A is stopped once B polls, and every rollout ends as its scenario dictates: the one A
+ * started and B rolled back still completes, as A would have ended it. Replaying the recorded
+ * histories shows what the guard is for: build B without it fails on every rollout A started.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { bundleWorkflowCode, DefaultLogger, Worker } from '@temporalio/worker';
-import { startRollout, type RolloutHandle } from '../../../src/client/rollouts';
+import { rolloutResult, startRollout, type RolloutHandle } from '../../../src/client/rollouts';
 import { validateRollout } from '../../../src/domain/spec/parse';
 import { abortUpdate, approveUpdate } from '../../../src/shared/messages';
+import { FAIL_ON_OUTCOME_PATCH } from '../../../src/shared/outcomes';
 import { clusterView, createMushop, Mushop } from '../../support/mushop';
+import { patchIds } from '../../support/histories';
 import { adminKubeConfig, stackInfo, uniqueName } from '../../support/stack';
 import { startWorkerProcess, WorkerProcess } from '../../support/worker-process';
 import { waitForPhase } from '../../support/worker';
@@ -33,20 +36,28 @@ const workers: WorkerProcess[] = [];
 
 /** The change build B makes: a timer at the start of every run, before any other command. */
 const ANCHOR = 'return CancellationScope.nonCancellable(async () => {';
+const PROBE = 'upgrade-probe-v1';
 const CHANGE = {
-  guarded: `${ANCHOR}\n    if (patched('upgrade-probe-v1')) await sleep(1, { summary: 'upgrade probe' });`,
-  unguarded: `${ANCHOR}\n    await sleep(1, { summary: 'upgrade probe' });`,
-};
+  guarded: [ANCHOR, `${ANCHOR}\n    if (patched('${PROBE}')) await sleep(1, { summary: 'upgrade probe' });`],
+  unguarded: [ANCHOR, `${ANCHOR}\n    await sleep(1, { summary: 'upgrade probe' });`],
+} satisfies Record<string, [string, string]>;
+/** Build A: the release before decisions/0022, whose runs complete whatever their outcome. */
+const BEFORE_FAIL_ON_OUTCOME: [string, string] = ['patched(FAIL_ON_OUTCOME_PATCH)', 'false'];
 
 /** A copy of src/ with the workflow changed, bundled as a release would bundle it; returns the bundle file. */
-async function build(name: string, change?: string): Promise<string> {
+async function build(name: string, ...changes: [from: string, to: string][]): Promise<string> {
   const dir = path.join(BUILDS, `${name}-${Date.now()}`);
   fs.cpSync(path.join(ROOT, 'src'), path.join(dir, 'src'), { recursive: true });
-  if (change) {
+  if (changes.length > 0) {
     const file = path.join(dir, 'src/workflows/rollout.ts');
-    const code = fs.readFileSync(file, 'utf8');
-    if (!code.includes(ANCHOR)) throw new Error(`the upgrade test's anchor is gone from src/workflows/rollout.ts: ${ANCHOR}`);
-    fs.writeFileSync(file, code.replace(ANCHOR, change).replace('allHandlersFinished, CancellationScope,', 'allHandlersFinished, CancellationScope, patched,'));
+    let code = fs.readFileSync(file, 'utf8');
+    for (const [from, to] of changes) {
+      if (!code.includes(from)) throw new Error(`the upgrade test changes src/workflows/rollout.ts at "${from}", which is gone from it: update the test's anchors`);
+      code = code.replace(from, to);
+    }
+    // The probe needs patched(); a second import of the module is fine where the workflow imports it already.
+    if (!/\bpatched\b[^;]*from '@temporalio\/workflow'/.test(code)) code = `import { patched } from '@temporalio/workflow';\n${code}`;
+    fs.writeFileSync(file, code);
   }
   const { code } = await bundleWorkflowCode({ workflowsPath: path.join(dir, 'src/workflows/index.ts'), logger: new DefaultLogger('WARN') });
   const file = path.join(dir, 'bundle.js');
@@ -77,7 +88,7 @@ afterAll(async () => {
 });
 
 it('rollouts started on build A are finished by build B after A stops; the change that would break replay is guarded', async () => {
-  const [bundleA, bundleB, bundleUnguarded] = await Promise.all([build('a'), build('b', CHANGE.guarded), build('b-unguarded', CHANGE.unguarded)]);
+  const [bundleA, bundleB, bundleUnguarded] = await Promise.all([build('a', BEFORE_FAIL_ON_OUTCOME), build('b', CHANGE.guarded), build('b-unguarded', CHANGE.unguarded)]);
   const a = await worker(bundleA);
 
   const s1 = await shop();
@@ -100,9 +111,11 @@ it('rollouts started on build A are finished by build B after A stops; the chang
   const s4 = await shop();
   const afterUpgrade = await start(s4, [{ setWeight: 10 }]);
 
-  const results = await Promise.all([aborted, approved, timed, afterUpgrade].map((h) => h.result()));
+  const results = await Promise.all([aborted, approved, timed, afterUpgrade].map((h) => rolloutResult(h)));
   expect(results.map((r) => r.outcome)).toEqual(['RolledBack', 'Promoted', 'Promoted', 'Promoted']);
   expect(results[0]!.reason).toBe('aborted by oncall: after the upgrade');
+  // Begun before fail-on-outcome, the rolled-back run ends as A would have ended it: completed.
+  expect(await Promise.all([aborted, approved, timed, afterUpgrade].map(async (h) => (await h.describe()).status.name))).toEqual(['COMPLETED', 'COMPLETED', 'COMPLETED', 'COMPLETED']);
   for (const s of [s1, s2, s3, s4]) {
     const view = clusterView(kc, s.namespace);
     expect((await view.vs()).spec).toEqual(s.original.vs.spec);
@@ -111,9 +124,9 @@ it('rollouts started on build A are finished by build B after A stops; the chang
   }
   expect((await clusterView(kc, s1.namespace).deployment('storefront-original'))?.spec?.template.spec?.containers[0]?.image).toBe(s1.stableImage);
 
-  // Only the rollout started on B took the new path.
-  const markers = async (h: RolloutHandle) => ((await h.fetchHistory()).events ?? []).filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch').length;
-  expect(await Promise.all([aborted, approved, timed, afterUpgrade].map(markers))).toEqual([0, 0, 0, 1]);
+  // Only the rollout started on B took the new paths.
+  const markers = async (h: RolloutHandle) => patchIds((await h.fetchHistory()).events ?? []);
+  expect(await Promise.all([aborted, approved, timed, afterUpgrade].map(markers))).toEqual([[], [], [], [FAIL_ON_OUTCOME_PATCH, PROBE]]);
 
   // The replay suite's guard: A's histories replay on B, and fail on B without the patch.
   const histories = await Promise.all([aborted, approved, timed].map(async (h) => ({

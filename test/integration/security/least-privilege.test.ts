@@ -26,6 +26,7 @@ import { createShape, type Shape } from '../../support/shapes';
 import { chartRules, permissionOfRequest, permissionsOf } from '../../support/rbac';
 import { adminKubeConfig, stackInfo, uniqueName, workerConfig } from '../../support/stack';
 import { workflowBundle } from '../../support/worker';
+import { awaitResult } from '../../support/results';
 
 const admin = adminKubeConfig();
 const info = stackInfo();
@@ -93,7 +94,7 @@ it("a worker with the chart's ServiceAccount token runs a full rollout (service 
     const client = new Client({ connection, namespace: info.temporal.namespace });
     const analysis = { analysis: { interval: '1s', count: 2, metrics: [{ name: 'constant', query: 'vector(100)', thresholdRange: { min: 99 } }] } };
     const handle = await startRollout(client, validateRollout(shop.rolloutRaw([{ setWeight: 30 }, analysis, { setWeight: 100 }])), { taskQueue });
-    const result = await ramp.worker.runUntil(handle.result());
+    const result = await ramp.worker.runUntil(awaitResult(handle));
     expect(result.outcome).toBe('Promoted');
     expect(result.status.lastAnalysis?.phase).toBe('Successful');
     // Every payload decoded (they are base64 in the history's JSON), plus the JSON itself.
@@ -126,7 +127,7 @@ it.each([
     const failing = { analysis: { interval: '1s', count: 2, metrics: [{ name: 'constant', query: 'vector(0)', thresholdRange: { min: 99 } }] } };
     const steps = outcome === 'RolledBack' ? [{ setWeight: 30 }, failing, { setWeight: 100 }] : [{ setWeight: 30 }, { setWeight: 100 }];
     const handle = await startRollout(client, validateRollout(shape.rolloutRaw(steps, { rollback: { scaleDownDelay: '1s' } })), { taskQueue });
-    const result = await ramp.worker.runUntil(handle.result());
+    const result = await ramp.worker.runUntil(awaitResult(handle));
     expect(result.outcome).toBe(outcome);
     const after = await shape.state();
     if (outcome === 'RolledBack') expect(after).toEqual(before);
@@ -144,7 +145,7 @@ it("a worker with the chart's ServiceAccount token promotes with subset routing 
   try {
     const client = new Client({ connection, namespace: info.temporal.namespace });
     const handle = await startRollout(client, validateRollout(subsetShop.rolloutRaw([{ setWeight: 50 }, { setWeight: 100 }])), { taskQueue });
-    expect((await ramp.worker.runUntil(handle.result())).outcome).toBe('Promoted');
+    expect((await ramp.worker.runUntil(awaitResult(handle))).outcome).toBe('Promoted');
   } finally {
     await connection.close();
     await ramp.connection.close();
@@ -193,7 +194,7 @@ it('with payload encryption on, the rollout runs and the server stores only ciph
     const s = await createMushop(admin, { mode: 'subset' });
     try {
       const handle = await startRollout(client, validateRollout(s.rolloutRaw([{ setWeight: 50 }, { setWeight: 100 }])), { taskQueue });
-      const result = await ramp.worker.runUntil(handle.result());
+      const result = await ramp.worker.runUntil(awaitResult(handle));
       expect(result.outcome).toBe('Promoted');
       const raw = JSON.stringify(await handle.fetchHistory());
       const decoded = [...raw.matchAll(/"data":"([A-Za-z0-9+/=]+)"/g)].map((m) => Buffer.from(m[1]!, 'base64').toString('latin1')).join('\n');

@@ -12,6 +12,7 @@ import { resumeUpdate, statusQuery } from '../../../src/shared/messages';
 import { createMushop, Mushop } from '../../support/mushop';
 import { adminKubeConfig, eventually, stackInfo, uniqueName } from '../../support/stack';
 import { jsonLines, ObservedWorker, ownLines, promql, registerScrapeTargets, startObservedWorker } from './observed-worker';
+import { awaitResult } from '../../support/results';
 
 const kc = adminKubeConfig();
 const info = stackInfo();
@@ -74,7 +75,7 @@ it("a rollout's weight, phase, verdicts and outcome read back through PromQL, an
   expect(since).toBe(Date.parse(status.phaseSince) / 1000);
 
   await handle.executeUpdate(resumeUpdate, { args: [{ by: 'jest' }] });
-  const result = await handle.result();
+  const result = await awaitResult(handle);
   expect(result.outcome).toBe('Promoted');
 
   expect(await valueOf(`ramp_rollout_outcomes_total{ramp_worker="${id}",outcome="Promoted"}`, (v) => v === 1)).toBe(1);

@@ -12,6 +12,7 @@ import { writeWorkflowBundle } from '../../../src/worker/bundle';
 import { clusterView, createMushop, Mushop } from '../../support/mushop';
 import { adminKubeConfig, stackInfo, uniqueName } from '../../support/stack';
 import { startWorkerProcess, WorkerProcess } from '../../support/worker-process';
+import { awaitResult } from '../../support/results';
 
 const kc = adminKubeConfig();
 const info = stackInfo();
@@ -39,7 +40,7 @@ it('a worker started from a prebuilt bundle promotes a rollout', async () => {
   worker = await startWorkerProcess(taskQueue, { RAMP_WORKFLOW_BUNDLE: file });
   shop = await createMushop(kc, { mode: 'subset' });
   const handle = await startRollout(client, validateRollout(shop.rolloutRaw([{ setWeight: 50 }, { setWeight: 100 }], { rollback: { scaleDownDelay: '1s' } })), { taskQueue });
-  const result = await handle.result();
+  const result = await awaitResult(handle);
   expect(result.outcome).toBe('Promoted');
   expect((await clusterView(kc, shop.namespace).vs()).spec).toEqual(shop.original.vs.spec);
 }, 180_000);

@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { defaultPayloadConverter } from '@temporalio/common';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { storyOf, type StoryLine } from '../../../src/client/cli/commands/story';
-import type { HistoryEvent } from '../../../src/client/history';
+import { resultAtClose, type HistoryEvent } from '../../../src/client/history';
 import type { AuditEntry } from '../../../src/domain/rollout/state';
 
 const DIR = path.resolve(__dirname, '../../fixtures/histories');
@@ -93,5 +93,23 @@ describe('storyOf: a refused rollout ends Refused, with its problems', () => {
       ['problem', `  - ${problems[0]}`],
       ['problem', `  - ${problems[1]}`],
     ]);
+  });
+});
+
+describe('storyOf: a rollout whose workflow failed with its outcome (decisions/0022) is told by that outcome', () => {
+  it('recorded: a rollback after an approval timed out ends "RolledBack", not "failed", and the close event gives the result', () => {
+    const events = recorded('failed-outcome-rolled-back.json');
+    expect(events.at(-1)?.workflowExecutionFailedEventAttributes?.failure?.applicationFailureInfo?.type).toBe('RolloutRolledBack');
+    expect(resultAtClose(events)).toMatchObject({ outcome: 'RolledBack', reason: 'approval timed out after 1s' });
+    expect(storyOf(events).filter((l) => l.kind === 'end').map((l) => l.text)).toEqual(['RolledBack: approval timed out after 1s']);
+  });
+
+  it('a failure that is not a rollout outcome is told as a failure, with its message', () => {
+    const events = [{
+      eventId: 9, eventTime: { seconds: 1, nanos: 0 },
+      workflowExecutionFailedEventAttributes: { failure: { message: 'workflow task failed', applicationFailureInfo: { type: 'Error' } } },
+    }] as unknown as HistoryEvent[];
+    expect(resultAtClose(events)).toBeUndefined();
+    expect(storyOf(events).map((l) => [l.kind, l.text])).toEqual([['end', 'failed: workflow task failed']]);
   });
 });

@@ -11,6 +11,7 @@ import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundle
 import { ignoreRolloutObservations } from '../../../src/worker/rollouts';
 import * as path from 'node:path';
 import { loadBinaryPaths, loadStackConfig } from '../../../scripts/stack/config';
+import { rolloutResult } from '../../../src/client/rollouts';
 import type { CallResults, RolloutCalls } from '../../../src/domain/rollout/calls';
 import { abortUpdate, approveUpdate, pauseUpdate, promoteUpdate, resumeUpdate, statusQuery } from '../../../src/shared/messages';
 import { searchAttributeFlags } from '../../../src/shared/search-attributes';
@@ -112,9 +113,15 @@ it('an approval that times out rolls back after its hour, in the saga\'s reverse
   const { log, acts } = world();
   await withWorker(acts, async (tq) => {
     const h = await start(tq, [{ setWeight: 10 }, { approval: { timeout: '1h', onTimeout: 'abort' } }]);
-    const result = await h.result();
+    // Compensated, then failed: the workflow fails with the outcome, its result in the details.
+    const failed = await h.result().then(() => undefined, (err: unknown) => err);
+    expect(failed).toBeInstanceOf(WorkflowFailedError);
+    expect((failed as WorkflowFailedError).cause).toMatchObject({ type: 'RolloutRolledBack', message: 'rolled back: approval timed out after 3600s', nonRetryable: true });
+    expect((await h.describe()).status.name).toBe('FAILED');
+    const result = await rolloutResult(h);
     expect(result.outcome).toBe('RolledBack');
     expect(result.reason).toBe('approval timed out after 3600s');
+    expect(result.status.phase).toBe('RolledBack');
   });
   expect(log).toEqual([
     'preflight', 'ensureCanary', 'waitAvailable:storefront-original-canary', 'trafficApply:subsets', 'trafficApply:routes', 'trafficSetWeight:10',
@@ -156,6 +163,7 @@ it('drift detected: held until resumed, then Ramp re-asserts its weight', async 
     expect(held.pause?.by).toBe('drift detection');
     expect((await h.executeUpdate(resumeUpdate, { args: [{}] })).effect).toBe('hold ended: Ramp re-asserts its weight for this step and moves on');
     expect((await h.result()).outcome).toBe('Promoted');
+    expect((await h.describe()).status.name).toBe('COMPLETED');
   });
   expect(log.filter((l) => l.startsWith('trafficSetWeight'))).toEqual(['trafficSetWeight:10', 'trafficSetWeight:50', 'trafficSetWeight:50']);
 });
@@ -219,7 +227,8 @@ it('an abort during the scale-down delay is refused: the rollback is already und
     expect((await h.executeUpdate(abortUpdate, { args: [{ reason: 'first', by: 'a' }] })).effect).toMatch(/^aborted/);
     await expect(h.executeUpdate(abortUpdate, { args: [{ reason: 'second', by: 'b' }] })).rejects.toMatchObject({ cause: { message: expect.stringMatching(/is RollingBack \(aborted by a: first\); nothing to abort/) } });
     await env.sleep('5m');
-    expect((await h.result()).reason).toBe('aborted by a: first');
+    await expect(h.result()).rejects.toMatchObject({ cause: { type: 'RolloutAborted', message: 'rolled back: aborted by a: first' } });
+    expect((await rolloutResult(h)).reason).toBe('aborted by a: first');
   });
 });
 

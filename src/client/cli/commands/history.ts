@@ -1,12 +1,12 @@
 /**
  * `ramp history NAME`: past rollouts of a target — outcome, duration, who approved or aborted, why.
- * A completed run's status is read from its result (no worker needed); a running one's from its
+ * An ended run's status is read from its result (no worker needed); a running one's from its
  * status query when a worker polls; otherwise the search attributes tell outcome and image.
  */
 import type { RolloutStatus } from '../../../domain/rollout/state';
 import { statusQuery } from '../../../shared/messages';
 import { RampImage, RampOutcome } from '../../../shared/search-attributes';
-import { completedResult } from '../../rollouts';
+import { endedResult } from '../../rollouts';
 import { workflowPollers } from '../../workers';
 import type { CliContext } from '../context';
 import { ExitCode } from '../errors';
@@ -36,11 +36,11 @@ export async function history(ctx: CliContext, name: string, namespace: string |
   for await (const wf of ctx.client.workflow.list({ query: `WorkflowId = "${workflowId}"`, pageSize: limit })) {
     let s: RolloutStatus | undefined;
     try {
-      if (wf.status.name === 'COMPLETED') {
-        s = (await completedResult(ctx.client, wf.workflowId, wf.runId, wf.status.name))?.status;
-      } else if (wf.status.name === 'RUNNING') {
+      if (wf.status.name === 'RUNNING') {
         if (!polling.has(wf.taskQueue)) polling.set(wf.taskQueue, (await workflowPollers(ctx.client, wf.taskQueue)).polling);
         if (polling.get(wf.taskQueue)) s = await ctx.client.withDeadline(Date.now() + 10_000, () => ctx.client.workflow.getHandle(wf.workflowId, wf.runId).query(statusQuery));
+      } else {
+        s = (await endedResult(ctx.client, wf.workflowId, wf.runId, wf.status.name))?.status;
       }
     } catch {
       s = undefined; // beyond retention, or no answer: visibility still tells start, close, outcome and image

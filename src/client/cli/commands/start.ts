@@ -4,7 +4,7 @@ import type { ResolvedRollout } from '../../../domain/spec/schema';
 import { statusQuery } from '../../../shared/messages';
 import { workflowUiUrl } from '../../connect';
 import { noWorkerText, workflowPollers } from '../../workers';
-import { RolloutAlreadyRunningError, RolloutHandle, startRollout } from '../../rollouts';
+import { RolloutAlreadyRunningError, RolloutHandle, rolloutResult, startRollout } from '../../rollouts';
 import type { CliContext } from '../context';
 import { CliError, ExitCode } from '../errors';
 import { statusBlock } from '../render';
@@ -42,7 +42,7 @@ const undecided = (l: StoryLine) => l.kind === 'signal' && l.accepted === undefi
 export async function waitForEnd(ctx: CliContext, handle: RolloutHandle, timeoutMs?: number): Promise<ExitCode> {
   const deadline = timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + timeoutMs;
   let finished = false;
-  const result = handle.result().finally(() => (finished = true));
+  const result = rolloutResult(handle).finally(() => (finished = true));
   result.catch(() => undefined); // observed below
   let drawn = 0;
   let printed = 0;

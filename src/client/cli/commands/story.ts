@@ -3,14 +3,13 @@
  * activity with its summary and outcome, timers, commands with who sent them, and the end.
  *
  * A signal in the history says only that it was sent. Whether the rollout applied it is in its
- * audit log (the status' `audit`: the result's once the run completed, else the status query's),
+ * audit log (the status' `audit`: the result's once the run ended, else the status query's),
  * which records every command signal it takes in, accepted or refused, in the order it took them.
  */
 import type { temporal } from '@temporalio/proto';
 import { COMMANDS } from '../../../domain/rollout/commands';
-import type { RolloutResult } from '../../../domain/rollout/machine';
 import type { AuditEntry } from '../../../domain/rollout/state';
-import { decodePayload, localActivityOf, msOf } from '../../history';
+import { decodePayload, localActivityOf, msOf, resultAtClose, resultOfCloseEvent } from '../../history';
 import type { CliContext } from '../context';
 import { ExitCode } from '../errors';
 import { resolveRollout } from '../resolve';
@@ -52,10 +51,9 @@ function inputOf(payloads: Payload[] | null | undefined): Record<string, unknown
 const isCommand = (name: string | null | undefined): boolean => (COMMANDS as readonly string[]).includes(name ?? '');
 const signalEntries = (audit: readonly AuditEntry[] | undefined) => (audit ?? []).filter((a) => a.via === 'signal');
 
-/** The audit in the run's close event, when the run completed (its result carries the final status). */
+/** The audit in the run's close event, when the run ended with a result (it carries the final status). */
 function auditAtClose(events: readonly Event[]): AuditEntry[] | undefined {
-  const done = events[events.length - 1]?.workflowExecutionCompletedEventAttributes;
-  return (decode(done?.result?.payloads?.[0]) as RolloutResult | undefined)?.status?.audit;
+  return resultAtClose(events)?.status?.audit;
 }
 
 /**
@@ -146,8 +144,11 @@ export function storyOf(events: Event[], context: StoryContext = {}): StoryLine[
       } else {
         lines.push({ at, kind: 'signal', text: `${sent} — REFUSED, nothing changed: ${(entry.reason ?? '').replace(/^refused: /, '')}`, accepted: false });
       }
-    } else if (e.workflowExecutionCompletedEventAttributes) {
-      const r = decode(e.workflowExecutionCompletedEventAttributes.result?.payloads?.[0]) as RolloutResult | undefined;
+    } else if (e.workflowExecutionFailedEventAttributes && resultOfCloseEvent(e) === undefined) {
+      lines.push({ at, kind: 'end', text: `failed: ${e.workflowExecutionFailedEventAttributes.failure?.message ?? ''}` });
+    } else if (e.workflowExecutionCompletedEventAttributes || e.workflowExecutionFailedEventAttributes) {
+      // A rollout's end, whether its workflow completed (promoted) or failed with its outcome.
+      const r = resultOfCloseEvent(e);
       if (r?.outcome === 'Refused') {
         const problems = r.status?.problems ?? [];
         lines.push({ at, kind: 'end', text: `Refused: nothing was changed; the preflight found ${problems.length} problem(s)` });
@@ -157,8 +158,6 @@ export function storyOf(events: Event[], context: StoryContext = {}): StoryLine[
       }
     } else if (e.workflowExecutionCanceledEventAttributes) {
       lines.push({ at, kind: 'end', text: 'cancelled (after rolling back)' });
-    } else if (e.workflowExecutionFailedEventAttributes) {
-      lines.push({ at, kind: 'end', text: `failed: ${e.workflowExecutionFailedEventAttributes.failure?.message ?? ''}` });
     }
   }
   return lines;
@@ -169,9 +168,9 @@ export async function story(ctx: CliContext, name: string, namespace: string | u
   const handle = ctx.client.workflow.getHandle(workflowId);
   const d = await handle.describe();
   const events = (await handle.fetchHistory()).events ?? [];
-  // A completed run's result carries its audit; a running one's comes from the status query.
+  // An ended run's result carries its audit; a running one's comes from the status query.
   let audit: AuditEntry[] | undefined;
-  if (d.status.name !== 'COMPLETED') {
+  if (resultAtClose(events) === undefined) {
     const read = await readStatus(ctx, handle, d);
     if ('status' in read) audit = read.status.audit;
   }
