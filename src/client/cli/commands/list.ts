@@ -6,7 +6,7 @@
 import { PHASE_VALUES } from '../../../domain/rollout/phases';
 import type { RolloutStatus } from '../../../domain/rollout/state';
 import { statusQuery } from '../../../shared/messages';
-import { completedResult } from '../../rollouts';
+import { endedResult } from '../../rollouts';
 import { workflowPollers } from '../../workers';
 import type { CliContext } from '../context';
 import { CliError, ExitCode } from '../errors';
@@ -42,7 +42,7 @@ export function listQuery(phase?: string, namespace?: string): string {
 /** The status behind a listed run, when one can be had without waiting long. */
 async function statusOf(ctx: CliContext, wf: { workflowId: string; runId: string; status: { name: string }; taskQueue: string }, polling: (tq: string) => Promise<boolean>): Promise<RolloutStatus | undefined> {
   try {
-    if (wf.status.name === 'COMPLETED') return (await completedResult(ctx.client, wf.workflowId, wf.runId, wf.status.name))?.status;
+    if (wf.status.name === 'COMPLETED' || wf.status.name === 'FAILED') return (await endedResult(ctx.client, wf.workflowId, wf.runId, wf.status.name))?.status;
     if (wf.status.name !== 'RUNNING' || !(await polling(wf.taskQueue))) return undefined;
     return await ctx.client.withDeadline(Date.now() + QUERY_MS, () => ctx.client.workflow.getHandle(wf.workflowId, wf.runId).query(statusQuery));
   } catch {
