@@ -61,3 +61,73 @@ export function sinceText(atMs: number, now: number): string {
 export function noWorkerText(p: Pollers, now: number): string {
   return `no worker is polling task queue ${p.taskQueue}${p.lastPollAt !== undefined ? ` (the last poll began ${sinceText(p.lastPollAt, now)})` : ''}`;
 }
+
+/**
+ * With no answer to the rollout's status query for this long, its worker counts as gone although
+ * Temporal may list it for another minute (see POLL_WINDOW_MS): a live worker answers in well
+ * under a second, and a view that warns within 30 s cannot wait for the listing to age.
+ */
+export const QUIET_MS = 15_000;
+
+/** How often a view that follows a rollout asks whether a worker runs it. */
+export const WORKER_CHECK_MS = 10_000;
+
+const WAITS = 'the rollout waits for a worker and goes on when one polls';
+
+/** A change in whether a worker runs the rollout, for views that print one line per change. */
+export type WorkerChange = { kind: 'lost'; text: string } | { kind: 'back'; text: string };
+
+/**
+ * Whether a worker can be seen to run a rollout, from Temporal's list of pollers and from when the
+ * rollout last answered its status query. Takes time as input; the view feeds it what it learns.
+ */
+export class WorkerWatch {
+  private pollers?: Pollers;
+  private answeredAt: number;
+  private lostAt?: number;
+
+  /** `since`: when the view began following, the quiet spell's start before any answer. */
+  constructor(readonly taskQueue: string, since: number) {
+    this.answeredAt = since;
+  }
+
+  /** A status query was answered at `at`. */
+  answered(at: number): void {
+    this.answeredAt = Math.max(this.answeredAt, at);
+  }
+
+  /** Temporal listed these pollers. */
+  polled(p: Pollers): void {
+    this.pollers = p;
+  }
+
+  /** Why no worker can be seen to run the rollout at `now`, in one clause; undefined when one can. */
+  trouble(now: number): string | undefined {
+    if (this.pollers && !this.pollers.polling) return noWorkerText(this.pollers, now);
+    const quiet = now - this.answeredAt;
+    if (quiet < QUIET_MS) return undefined;
+    const listed = this.pollers?.lastPollAt !== undefined ? `; Temporal lists a poll of it begun ${sinceText(this.pollers.lastPollAt, now)}` : '';
+    return `no worker on task queue ${this.taskQueue} has answered for ${Math.round(quiet / 1000)}s${listed}`;
+  }
+
+  /** The change since the previous call, if any: a worker lost, or one back after `lost`. */
+  change(now: number): WorkerChange | undefined {
+    const trouble = this.trouble(now);
+    if (trouble !== undefined && this.lostAt === undefined) {
+      this.lostAt = now;
+      return { kind: 'lost', text: `${trouble}; ${WAITS}` };
+    }
+    if (trouble === undefined && this.lostAt !== undefined) {
+      const gone = Math.round((now - this.lostAt) / 1000);
+      this.lostAt = undefined;
+      return { kind: 'back', text: `a worker runs the rollout again (task queue ${this.taskQueue}, after ${gone}s without one); the rollout goes on` };
+    }
+    return undefined;
+  }
+
+  /** The line a live view shows while no worker runs the rollout. */
+  line(now: number): string | undefined {
+    const trouble = this.trouble(now);
+    return trouble === undefined ? undefined : `${trouble}; ${WAITS}`;
+  }
+}

@@ -23,6 +23,8 @@ export const ExitCode = {
   Unreachable: 3,
   /** Anything the CLI does not classify: a bug, or an error it has no words for yet (--debug shows the stack). */
   Unexpected: 4,
+  /** Ctrl-C stopped `--wait` / `--watch` (128 + SIGINT, as shells report it); the rollout goes on. */
+  Interrupted: 130,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 

@@ -249,8 +249,7 @@ Shell completion: ramp completion bash|zsh|fish. Every command: ramp help COMMAN
     .action(act(async (...args) => {
       const [name, flags] = args as [string, GlobalFlags & { namespace?: string; watch?: boolean; timeout?: number }];
       timeoutNeeds('--watch', flags.watch === true, flags.timeout);
-      // --timeout is checked here; status() takes it once the live view (another change) passes it on.
-      return withTemporal(flags, e, (ctx) => load.status().status(ctx, name, flags.namespace, flags.watch === true));
+      return withTemporal(flags, e, (ctx) => load.status().status(ctx, name, flags.namespace, { watch: flags.watch === true, timeoutMs: flags.timeout }));
     }));
 
   const list = program.command('list').description('running and recent rollouts, newest first, with their step and canary weight');

@@ -1,12 +1,15 @@
 /** `ramp start -f rollout.yaml [--image IMG] [--wait] [--timeout DURATION] [--output json]` */
+import type { RolloutResult } from '../../../domain/rollout/machine';
 import type { RolloutStatus } from '../../../domain/rollout/state';
+import { formatDuration } from '../../../domain/duration';
 import type { ResolvedRollout } from '../../../domain/spec/schema';
 import { statusQuery } from '../../../shared/messages';
 import { workflowUiUrl } from '../../connect';
-import { noWorkerText, workflowPollers } from '../../workers';
+import { WORKER_CHECK_MS, WorkerWatch, workflowPollers } from '../../workers';
 import { RolloutAlreadyRunningError, RolloutHandle, rolloutResult, startRollout } from '../../rollouts';
 import type { CliContext } from '../context';
 import { CliError, ExitCode } from '../errors';
+import { LiveView } from '../live';
 import { statusBlock } from '../render';
 import { StoryLine, storyOf } from './story';
 
@@ -32,29 +35,129 @@ export async function start(ctx: CliContext, opts: StartOptions): Promise<ExitCo
     return ExitCode.Ok;
   }
   if (!ctx.out.json) ctx.out.print(`started ${handle.workflowId}\n  ${ui}`);
-  return waitForEnd(ctx, handle, opts.timeoutMs);
+  const code = await waitForEnd(ctx, handle, { timeoutMs: opts.timeoutMs });
+  if (!ctx.out.json && code !== ExitCode.Interrupted) ctx.out.print(`report: ramp report ${handle.workflowId} -o report.html`);
+  return code;
 }
 
 /** A signal whose fate the story cannot tell yet. */
 const undecided = (l: StoryLine) => l.kind === 'signal' && l.accepted === undefined;
 
-/** Follows a rollout to its end: a live view on a terminal, one line per event otherwise. */
-export async function waitForEnd(ctx: CliContext, handle: RolloutHandle, timeoutMs?: number): Promise<ExitCode> {
-  const deadline = timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + timeoutMs;
-  let finished = false;
-  const result = rolloutResult(handle).finally(() => (finished = true));
-  result.catch(() => undefined); // observed below
-  let drawn = 0;
-  let printed = 0;
-  // A query waits for a worker; with none, the loop must still reach its --timeout check.
-  const query = () => ctx.client.withDeadline(Date.now() + 5_000, () => handle.query(statusQuery));
-  try {
-    const { taskQueue } = await handle.describe();
-    const pollers = await workflowPollers(ctx.client, taskQueue);
-    if (!pollers.polling) ctx.out.error(`waiting: ${noWorkerText(pollers, Date.now())}; the rollout goes on when a worker polls it`);
-  } catch {
-    // Only a courtesy: the wait itself does not depend on it.
+/** How often the view looks at the rollout. */
+const TICK_MS = 500;
+/** A status query waits for a worker; with none, the view must still tick, time out and stop. */
+const QUERY_MS = 5_000;
+
+export interface FollowOptions {
+  /** Give up following after this long; the rollout is not aborted. */
+  timeoutMs?: number;
+}
+
+/**
+ * Ends a wait early: each promise passed to `race` settles as soon as `stop()` is called (to
+ * undefined) or its own promise settles, whichever comes first.
+ */
+class Stopper {
+  stopped = false;
+  private readonly waiters = new Set<() => void>();
+
+  stop(): void {
+    this.stopped = true;
+    for (const w of this.waiters) w();
+    this.waiters.clear();
   }
+
+  race<T>(p: Promise<T>): Promise<T | undefined> {
+    if (this.stopped) {
+      p.catch(() => undefined); // nobody waits for it any more
+      return Promise.resolve(undefined);
+    }
+    return new Promise<T | undefined>((resolve, reject) => {
+      const w = () => resolve(undefined);
+      this.waiters.add(w);
+      p.then((v) => {
+        this.waiters.delete(w);
+        resolve(v);
+      }, (err: unknown) => {
+        this.waiters.delete(w);
+        reject(err instanceof Error ? err : new Error(String(err)));
+      });
+    });
+  }
+
+  sleep(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    return this.race(new Promise<void>((r) => (timer = setTimeout(r, ms)))).then(() => clearTimeout(timer));
+  }
+}
+
+/**
+ * Follows a rollout to its end: a live view on a terminal, one line per event otherwise, and
+ * either way a warning while no worker runs it. Ends with the outcome's exit code, on Ctrl-C
+ * (the rollout goes on) with 130, or after `timeoutMs` with a CliError (the rollout goes on).
+ */
+export async function waitForEnd(ctx: CliContext, handle: RolloutHandle, opts: FollowOptions = {}): Promise<ExitCode> {
+  const since = Date.now();
+  let taskQueue = ctx.taskQueue;
+  try {
+    taskQueue = (await handle.describe()).taskQueue;
+  } catch {
+    // The configured queue is the rollout's unless it was started elsewhere; only the warning uses it.
+  }
+  const watch = new WorkerWatch(taskQueue, since);
+  const stopper = new Stopper();
+  let ended = false;
+  let interrupted = false;
+  let timedOut = false;
+  const result = rolloutResult(handle).finally(() => {
+    ended = true;
+    stopper.stop();
+  });
+  result.catch(() => undefined); // read below
+  const onInterrupt = () => {
+    interrupted = true;
+    stopper.stop();
+  };
+  process.once('SIGINT', onInterrupt);
+  const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => {
+    timedOut = true;
+    stopper.stop();
+  }, opts.timeoutMs);
+  const live = !ctx.out.json && ctx.out.tty ? new LiveView() : undefined;
+  let last: RolloutStatus | undefined;
+  const query = async () => {
+    const s = await ctx.client.withDeadline(Date.now() + QUERY_MS, () => handle.query(statusQuery));
+    watch.answered(Date.now());
+    last = s;
+    return s;
+  };
+  let workerBack: string | undefined;
+  // Non-terminal output gets one line per change in whether a worker runs the rollout, on stderr
+  // so that --output json stays one document; the live view shows it as lines of the view.
+  const noteWorkerChange = () => {
+    const c = watch.change(Date.now());
+    if (!c) return;
+    if (live) workerBack = c.kind === 'back' ? c.text : undefined;
+    else ctx.out.error(c.kind === 'lost' ? `warning: ${c.text}` : c.text);
+  };
+  const checkWorkers = async () => {
+    while (!stopper.stopped) {
+      try {
+        const p = await stopper.race(workflowPollers(ctx.client, taskQueue));
+        if (p) watch.polled(p);
+        // The live view queries at every tick; otherwise this is what tells a worker that
+        // stopped (still listed by Temporal for a minute) from one that runs.
+        if (p?.polling && !live) await stopper.race(query());
+      } catch {
+        // Unanswered: the quiet spell grows, and the watch says so once it is long.
+      }
+      noteWorkerChange();
+      await stopper.sleep(WORKER_CHECK_MS);
+    }
+  };
+  const checking = checkWorkers();
+
+  let printed = 0;
   // CI logs get the rollout's story from its history, one line per event and none missed
   // (polling the status could skip a short step); a terminal gets a live status block. A line is
   // printed once it is true for good: a signal waits until the audit says whether it was applied.
@@ -71,30 +174,71 @@ export async function waitForEnd(ctx: CliContext, handle: RolloutHandle, timeout
     for (const l of lines.slice(printed, upto)) if (l.kind !== 'problem') ctx.out.print(`${l.at}  ${l.text}`);
     printed = Math.max(printed, upto);
   };
-  while (!finished) {
-    if (Date.now() > deadline) {
-      throw new CliError(`${handle.workflowId} is still running after the --timeout; it was not aborted (ramp abort ${handle.workflowId} --reason ...)`, ExitCode.Failed);
-    }
-    try {
-      if (!ctx.out.json && ctx.out.tty) {
-        const s: RolloutStatus = await query();
-        const lines = statusBlock(s, Date.now());
-        process.stdout.write((drawn > 0 ? `\x1b[${drawn}A\x1b[J` : '') + lines.join('\n') + '\n');
-        drawn = lines.length;
-      } else if (!ctx.out.json) {
-        await printNewStory();
+  const frame = (s: RolloutStatus | undefined, final: boolean): string[] => {
+    const now = Date.now();
+    const lines = s ? statusBlock(s, now) : [`Waiting    for ${handle.workflowId} to report its status`];
+    const trouble = final ? undefined : watch.line(now);
+    if (trouble) lines.push(`Worker     ${trouble}`);
+    else if (workerBack && !final) lines.push(`Worker     ${workerBack}`);
+    if (!final) lines.push('(Ctrl-C stops following; the rollout goes on)');
+    return lines;
+  };
+
+  try {
+    while (!stopper.stopped) {
+      try {
+        if (live) {
+          await stopper.race(query());
+        } else if (!ctx.out.json) {
+          await stopper.race(printNewStory());
+        }
+      } catch {
+        // A query can fail while a worker restarts; the rollout goes on, and so does the view.
       }
-    } catch {
-      // A query can fail while a worker restarts; the rollout goes on, and so does the view.
+      if (live && !stopper.stopped) {
+        noteWorkerChange();
+        live.show(frame(last, false));
+      }
+      await stopper.sleep(TICK_MS);
     }
-    await Promise.race([result.then(() => undefined, () => undefined), new Promise((r) => setTimeout(r, 500))]);
+    if (!ended) {
+      live?.stop();
+      const name = last ? `${last.rollout.namespace}/${last.rollout.name}` : handle.workflowId;
+      const goesOn = `stop it with: ramp abort ${name} --reason TEXT; follow it again with: ramp status ${name} --watch`;
+      if (interrupted) {
+        ctx.out.error(`\nstopped following ${handle.workflowId}; the rollout goes on — ${goesOn}`);
+        return ExitCode.Interrupted;
+      }
+      if (timedOut) {
+        throw new CliError(`${handle.workflowId} is still running after --timeout ${formatDuration(opts.timeoutMs!)}; it was not aborted and goes on — ${goesOn}`, ExitCode.Failed);
+      }
+    }
+    return await outcome(ctx, handle, result, live, printNewStory, frame);
+  } finally {
+    process.off('SIGINT', onInterrupt);
+    clearTimeout(timer);
+    stopper.stop();
+    live?.stop();
+    await checking;
   }
+}
+
+/** The end of a followed rollout: the final frame or story, the outcome, and its exit code. */
+async function outcome(
+  ctx: CliContext,
+  handle: RolloutHandle,
+  result: Promise<RolloutResult>,
+  live: LiveView | undefined,
+  printNewStory: (final: RolloutStatus) => Promise<void>,
+  frame: (s: RolloutStatus, final: boolean) => string[],
+): Promise<ExitCode> {
   let r;
   try {
     r = await result;
   } catch (err) {
+    live?.stop();
     const msg = (err as Error).message;
-    const status = await query().catch(() => undefined);
+    const status = await ctx.client.withDeadline(Date.now() + QUERY_MS, () => handle.query(statusQuery)).catch(() => undefined);
     ctx.out.print(ctx.out.json ? JSON.stringify({ workflowId: handle.workflowId, outcome: status?.outcome ?? 'Failed', reason: status?.reason ?? msg, status }) : `✘ ${handle.workflowId} ended without a result: ${msg}${status?.reason ? ` (${status.reason})` : ''}`);
     return ExitCode.Failed;
   }
@@ -102,7 +246,13 @@ export async function waitForEnd(ctx: CliContext, handle: RolloutHandle, timeout
   if (ctx.out.json) {
     ctx.out.print(JSON.stringify({ workflowId: handle.workflowId, outcome: r.outcome, reason: r.reason, ...(refused ? { problems: r.status.problems ?? [] } : {}), status: r.status }));
   } else {
-    if (!ctx.out.tty) await printNewStory(r.status);
+    // The view ends on the rollout's final state, not on whatever the last tick saw.
+    if (live) {
+      live.show(frame(r.status, true));
+      live.stop();
+    } else {
+      await printNewStory(r.status);
+    }
     if (refused) {
       const problems = r.status.problems ?? [];
       ctx.out.print(`✘ Refused: nothing was changed — the preflight found ${problems.length} problem(s):`);
