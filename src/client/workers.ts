@@ -84,7 +84,8 @@ export type WorkerChange = { kind: 'lost'; text: string } | { kind: 'back'; text
 export class WorkerWatch {
   private pollers?: Pollers;
   private answeredAt: number;
-  private lostAt?: number;
+  /** While no worker is seen: the last answer before that (or when the view began). */
+  private silentSince?: number;
 
   /** `since`: when the view began following, the quiet spell's start before any answer. */
   constructor(readonly taskQueue: string, since: number) {
@@ -110,17 +111,17 @@ export class WorkerWatch {
     return `no worker on task queue ${this.taskQueue} has answered for ${Math.round(quiet / 1000)}s${listed}`;
   }
 
-  /** The change since the previous call, if any: a worker lost, or one back after `lost`. */
+  /** The change since the previous call, if any: a worker lost, or one back after it was lost. */
   change(now: number): WorkerChange | undefined {
     const trouble = this.trouble(now);
-    if (trouble !== undefined && this.lostAt === undefined) {
-      this.lostAt = now;
+    if (trouble !== undefined && this.silentSince === undefined) {
+      this.silentSince = this.answeredAt;
       return { kind: 'lost', text: `${trouble}; ${WAITS}` };
     }
-    if (trouble === undefined && this.lostAt !== undefined) {
-      const gone = Math.round((now - this.lostAt) / 1000);
-      this.lostAt = undefined;
-      return { kind: 'back', text: `a worker runs the rollout again (task queue ${this.taskQueue}, after ${gone}s without one); the rollout goes on` };
+    if (trouble === undefined && this.silentSince !== undefined) {
+      const silent = Math.round((now - this.silentSince) / 1000);
+      this.silentSince = undefined;
+      return { kind: 'back', text: `a worker runs the rollout again (task queue ${this.taskQueue}, after ${silent}s without an answer); the rollout goes on` };
     }
     return undefined;
   }

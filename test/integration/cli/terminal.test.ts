@@ -28,7 +28,7 @@ let w: TestWorker | undefined;
 class Tmux {
   readonly socket = uniqueName('ramp-tmux');
 
-  constructor(readonly columns: number, readonly rows = 40) {
+  constructor(public columns: number, readonly rows = 40) {
     terminals.push(this);
   }
 
@@ -54,6 +54,11 @@ class Tmux {
     const rows = this.tmux('capture-pane', '-p', '-J', ...(history ? ['-S', '-'] : [])).split('\n').map((l) => l.trimEnd());
     while (rows.length > 0 && rows[rows.length - 1] === '') rows.pop();
     return rows;
+  }
+
+  resize(columns: number): void {
+    this.tmux('resize-window', '-x', String(columns));
+    this.columns = columns;
   }
 
   keys(...keys: string[]): void {
@@ -179,6 +184,11 @@ it('status --watch at 200 columns: warns when the worker stops, says when it is 
   const back = await t.waitFor(/^Worker {5}a worker runs the rollout again/, 35_000);
   expectCleanView(t, back);
   expect(back.some((r) => r.includes('has answered for'))).toBe(false);
+
+  // Narrower: terminals rewrap the rows they hold, so the view starts again on a cleared screen.
+  t.resize(60);
+  const narrow = await t.waitFor(/^Worker {5}a worker runs the rollout again.*…$/);
+  expectCleanView(t, narrow);
 
   t.keys('C-c');
   const after = await t.waitFor(/^EXIT=/, 15_000);

@@ -47,7 +47,7 @@ describe('WorkerWatch: does a worker run the rollout a view follows?', () => {
         undefined,
         'lost: no worker on task queue ramp has answered for 15s; Temporal lists a poll of it begun 17s ago; the rollout waits for a worker and goes on when one polls',
         undefined,
-        'back: a worker runs the rollout again (task queue ramp, after 24s without one); the rollout goes on',
+        'back: a worker runs the rollout again (task queue ramp, after 39s without an answer); the rollout goes on',
       ],
     },
     {

@@ -185,19 +185,17 @@ export async function waitForEnd(ctx: CliContext, handle: RolloutHandle, opts: F
   };
 
   try {
+    let asking: Promise<unknown> | undefined;
     while (!stopper.stopped) {
-      try {
-        if (live) {
-          await stopper.race(query());
-        } else if (!ctx.out.json) {
-          await stopper.race(printNewStory());
-        }
-      } catch {
-        // A query can fail while a worker restarts; the rollout goes on, and so does the view.
-      }
-      if (live && !stopper.stopped) {
+      if (live) {
+        // The query runs beside the view, not in front of it: with no worker it takes QUERY_MS to
+        // fail, and the view must show that meanwhile. A failed query keeps the last status shown.
+        asking ??= query().catch(() => undefined).finally(() => (asking = undefined));
         noteWorkerChange();
         live.show(frame(last, false));
+      } else if (!ctx.out.json) {
+        // Reading the history fails while Temporal is briefly out of reach; the next tick reads again.
+        await stopper.race(printNewStory()).catch(() => undefined);
       }
       await stopper.sleep(TICK_MS);
     }
