@@ -79,11 +79,14 @@ class Tmux {
     });
   }
 
+  /** Ends the server and what runs in it, and removes its socket (kill-server leaves the file). */
   kill(): void {
     try {
+      const socket = this.tmux('display-message', '-p', '#{socket_path}').trim();
       this.tmux('kill-server');
+      fs.rmSync(socket, { force: true });
     } catch {
-      // Already gone.
+      // Never started, or already gone.
     }
   }
 }
