@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import YAML from 'yaml';
+import { rolloutResult } from '../../../src/client/rollouts';
 import { createMushop, Mushop } from '../../support/mushop';
 import { adminKubeConfig, eventually, stackInfo, uniqueName } from '../../support/stack';
 import { startTestWorker, TestWorker } from '../../support/worker';
@@ -202,7 +203,7 @@ it('status --watch at 200 columns: warns when the worker stops, says when it is 
   expect((await handle.describe()).status.name).toBe('RUNNING');
 
   expect((await ramp(['abort', name, '--reason', 'terminal test done', '--by', 'terminal-test'], taskQueue)).code).toBe(0);
-  expect((await handle.result()).outcome).not.toBe('Promoted');
+  expect((await rolloutResult(handle)).outcome).not.toBe('Promoted');
 }, 180_000);
 
 it('start --wait with no worker at 80 columns: says so in the view, and --timeout ends the wait without aborting', async () => {

@@ -50,6 +50,6 @@ describe('classifyError: one place an error becomes an exit code', () => {
   });
 
   it('the exit codes CI acts on', () => {
-    expect(ExitCode).toEqual({ Ok: 0, Failed: 1, Invalid: 2, Unreachable: 3, Unexpected: 4 });
+    expect(ExitCode).toEqual({ Ok: 0, Failed: 1, Invalid: 2, Unreachable: 3, Unexpected: 4, Interrupted: 130 });
   });
 });
