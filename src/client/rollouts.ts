@@ -6,8 +6,8 @@ import { ApplicationFailure, Client, WorkflowExecutionAlreadyStartedError, Workf
 import { describeStep } from '../domain/rollout/state';
 import type { RolloutResult } from '../domain/rollout/machine';
 import type { RolloutStatus } from '../domain/rollout/state';
-import { managedRoutesInWords } from '../domain/traffic/istio';
-import type { ResolvedRollout, TrafficSpec } from '../domain/spec/schema';
+import { describeTraffic } from '../domain/traffic/describe';
+import type { ResolvedRollout } from '../domain/spec/schema';
 import { rolloutWorkflowId, targetKey } from '../shared/ids';
 import { ROLLOUT_WORKFLOW, statusQuery } from '../shared/messages';
 import { isOutcomeFailureType } from '../shared/outcomes';
@@ -22,25 +22,6 @@ export class RolloutAlreadyRunningError extends Error {
       `a rollout of ${workflowId.replace(/^rollout\//, '')} is already running (workflow id ${workflowId}${phase ? `, phase ${phase}` : ''}); ` +
       `wait for it to finish, or abort it: temporal workflow update execute --workflow-id ${workflowId} --name abort --input '{"reason":"superseded"}'`,
     );
-  }
-}
-
-/**
- * The traffic router in a few words: its provider, and the objects it manages where the provider
- * is one this CLI knows how to name (any other provider is named only by itself).
- */
-export function describeTraffic(t: TrafficSpec): string {
-  const provider: string = t.provider;
-  switch (t.provider) {
-    case 'istio': {
-      const routes = managedRoutesInWords(t.virtualService.routes);
-      const routing = t.routing.mode === 'subset'
-        ? `subset routing via ${t.routing.destinationRule !== undefined ? `DestinationRule ${t.routing.destinationRule}` : 'the host\'s DestinationRule (one is created for the rollout if there is none)'}`
-        : `service routing: stable Service ${t.routing.stableService}, canary Service ${t.routing.canaryService}`;
-      return `istio (VirtualService ${t.virtualService.name}, ${routes}; ${routing})`;
-    }
-    default:
-      return provider;
   }
 }
 

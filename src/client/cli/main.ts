@@ -388,6 +388,12 @@ export function reportError(err: unknown, argv: readonly string[]): ExitCode {
 
 if (require.main === module) {
   const argv = process.argv.slice(2);
+  // `ramp list | head -1`: the reader has all it wanted; the rest has nowhere to go, and that is
+  // not an error of the command (as a program killed by SIGPIPE prints nothing).
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
   run(argv).then(
     (code) => {
       process.exitCode = code;

@@ -4,19 +4,19 @@
  * live cluster, every problem at once, and what the rollout will change — nothing is started.
  *
  * Offline validation runs in CI on every change: the Kubernetes and Temporal clients (which
- * cluster.ts and rollouts.ts load) are required only where they are used.
+ * cluster.ts loads) are required only where they are used.
  */
 import type * as k8s from '@kubernetes/client-node';
 import { parseRollout, SpecError, formatProblem } from '../../../domain/spec/parse';
 import type { ResolvedRollout } from '../../../domain/spec/schema';
 import type { ClusterPlan } from '../../cluster';
+import { describeTraffic } from '../../../domain/traffic/describe';
 import type { Output } from '../context';
 import { CliError, ExitCode } from '../errors';
 import * as fs from 'node:fs';
 
 /* eslint-disable @typescript-eslint/no-require-imports -- loaded when used (see the module comment) */
 const clusterModule = () => require('../../cluster') as typeof import('../../cluster');
-const describeTraffic: typeof import('../../rollouts').describeTraffic = (t) => (require('../../rollouts') as typeof import('../../rollouts')).describeTraffic(t);
 /* eslint-enable @typescript-eslint/no-require-imports */
 
 /** What loadSpec reads and how it resolves the spec. */

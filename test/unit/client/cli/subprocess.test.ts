@@ -72,3 +72,19 @@ it('-o json: a failure is { error, exitCode, problems } on stdout, the line on s
   ]);
   expect(r.stderr).toMatch(/^ramp: \(stdin\): invalid Rollout spec \(2 problems\)\n {2}metadata\.namespace: /);
 });
+
+it('a reader that closes the pipe early (ramp … | head -1) ends the CLI quietly, not with an EPIPE stack', async () => {
+  const r = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/client/cli/main.ts'), 'start', '--help'], {
+      cwd: ROOT, env: { ...process.env, TEMPORAL_ADDRESS: '127.0.0.1:1', INIT_CWD: '' },
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    // As `head -1` does: read the first chunk, then close our end of the pipe.
+    child.stdout.once('data', () => child.stdout.destroy());
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+});

@@ -1,6 +1,6 @@
 import { planLines } from '../../../../src/client/cli/commands/validate';
 import type { ClusterPlan } from '../../../../src/client/cluster';
-import { describeTraffic } from '../../../../src/client/rollouts';
+import { describeTraffic } from '../../../../src/domain/traffic/describe';
 import { validateRollout } from '../../../../src/domain/spec/parse';
 import { newTestRolloutRaw } from '../../../support/builders';
 
