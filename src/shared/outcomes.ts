@@ -28,6 +28,18 @@ export type OutcomeFailure = (typeof OutcomeFailure)[keyof typeof OutcomeFailure
 
 const TYPES: readonly string[] = Object.values(OutcomeFailure);
 
+/** How each failure's message begins (outcomeFailure below writes them; the worker's log reads them). */
+const MESSAGE_START = { rolledBack: 'rolled back: ', rollbackFailed: 'could not roll back: ', refused: 'refused before any change' } as const;
+
+/**
+ * True for the message of a failure the rollout workflow raises to end on an outcome. Where the
+ * failure crossed a thread boundary (the SDK's workflow threads clone it), its `type` is gone and the
+ * message is what is left to tell it by.
+ */
+export function isOutcomeFailureMessage(message: unknown): boolean {
+  return typeof message === 'string' && Object.values(MESSAGE_START).some((start) => message.startsWith(start));
+}
+
 /** True for a failure type the rollout workflow raises to end on an outcome (its details hold the result). */
 export function isOutcomeFailureType(type: string | undefined | null): type is OutcomeFailure {
   return type != null && TYPES.includes(type);
@@ -43,16 +55,16 @@ export function outcomeFailure(result: RolloutResult): { type: OutcomeFailure; m
       return undefined;
     case 'RolledBack': {
       const aborted = result.status.audit.some((a) => a.event === 'abort' && a.accepted);
-      return { type: aborted ? OutcomeFailure.Aborted : OutcomeFailure.RolledBack, message: `rolled back: ${result.reason}` };
+      return { type: aborted ? OutcomeFailure.Aborted : OutcomeFailure.RolledBack, message: `${MESSAGE_START.rolledBack}${result.reason}` };
     }
     case 'RollbackFailed':
-      return { type: OutcomeFailure.RollbackFailed, message: `could not roll back: ${result.reason}` };
+      return { type: OutcomeFailure.RollbackFailed, message: `${MESSAGE_START.rollbackFailed}${result.reason}` };
     case 'Refused': {
       // The reason already says "refused before any change: …" and lists every problem; the
       // message keeps to their count, the details carry them all.
       const problems = result.status.problems ?? [];
       const message = problems.length > 0
-        ? `refused before any change: the preflight found ${problems.length} problem(s), the first: ${problems[0]}`
+        ? `${MESSAGE_START.refused}: the preflight found ${problems.length} problem(s), the first: ${problems[0]}`
         : result.reason;
       return { type: OutcomeFailure.Refused, message };
     }

@@ -6,6 +6,7 @@
  */
 import type { LogLevel, LogMetadata, Logger } from '@temporalio/common';
 import pino from 'pino';
+import { isOutcomeFailureMessage, isOutcomeFailureType } from '../shared/outcomes';
 import type { RampLogLevel } from './config';
 
 /** A JSON logger writing to `destination` (stdout by default), synchronously so a line is never lost at exit. */
@@ -35,6 +36,18 @@ export class TemporalPinoLogger implements Logger {
     // String keys only: the SDK passes its own timestamp under a symbol.
     for (const [k, v] of Object.entries(meta ?? {})) fields[k] = v;
     if (typeof fields.workflowId === 'string' && fields.rollout === undefined) Object.assign(fields, this.enrich?.(fields.workflowId));
+    // A rollout that did not promote fails its workflow on purpose (decisions/0022); the SDK logs
+    // every failed workflow as a warning with a stack, which would page people for a rollback that
+    // worked. Its outcome is news, not trouble.
+    // The SDK's workflow threads clone the failure on its way here, which drops its `type`: the
+    // message tells it then.
+    const error = fields.error as { type?: unknown; message?: unknown } | undefined;
+    const outcome = typeof error?.type === 'string' ? isOutcomeFailureType(error.type) : isOutcomeFailureMessage(error?.message);
+    if (message === 'Workflow failed' && outcome) {
+      delete fields.error;
+      this.pino.info({ ...fields, ...(typeof error?.type === 'string' ? { outcome: error.type } : {}) }, `Workflow ended on its outcome: ${String(error?.message)}`);
+      return;
+    }
     this.pino[level.toLowerCase() as RampLogLevel](fields, message);
   }
 

@@ -43,6 +43,23 @@ describe('worker logs', () => {
     expect(JSON.stringify(line!.error)).toContain('connect ECONNREFUSED');
   });
 
+  it('log a rollout that ended on its outcome (a failed workflow by design) at info, without a stack; other workflow failures stay warnings', () => {
+    const out = capture();
+    const log = new TemporalPinoLogger(createJsonLogger('info', out.stream));
+    const outcome = ApplicationFailure.create({ type: 'RolloutRolledBack', message: 'rolled back: analysis Failed', nonRetryable: true });
+    log.warn('Workflow failed', { error: outcome, workflowId: 'rollout/shop/web', sdkComponent: 'worker' });
+    // As it arrives from a workflow thread: structured-cloned, its type gone.
+    log.warn('Workflow failed', { error: structuredClone(outcome), workflowId: 'rollout/shop/web', sdkComponent: 'worker' });
+    log.warn('Workflow failed', { error: new Error('a bug'), workflowId: 'rollout/shop/cart', sdkComponent: 'worker' });
+    const [ended, cloned, bug] = out.json();
+    expect(ended).toMatchObject({ level: 'info', msg: 'Workflow ended on its outcome: rolled back: analysis Failed', outcome: 'RolloutRolledBack', workflowId: 'rollout/shop/web' });
+    expect(ended!.error).toBeUndefined();
+    expect(cloned).toMatchObject({ level: 'info', msg: 'Workflow ended on its outcome: rolled back: analysis Failed', workflowId: 'rollout/shop/web' });
+    expect(cloned!.error).toBeUndefined();
+    expect(bug).toMatchObject({ level: 'warn', msg: 'Workflow failed', workflowId: 'rollout/shop/cart' });
+    expect(JSON.stringify(bug!.error)).toContain('a bug');
+  });
+
   it("add a known workflow's rollout and step, and leave lines that carry them alone", () => {
     const out = capture();
     const known: Record<string, { rollout: string; step: number }> = { 'rollout/shop/web': { rollout: 'shop/web', step: 2 } };
