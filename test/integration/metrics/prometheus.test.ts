@@ -196,11 +196,12 @@ describe('Prometheus metrics provider (real Prometheus)', () => {
     const [m] = await activities.measureAnalysis({ analysis: newAnalysis([metric]), vars, at });
     // One 500 per 100 ms tick: 10 per second. A rate (unlike the ratios above) carries the scrape's
     // timing jitter: Prometheus stamps a sample when the scrape starts, the endpoint reads the clock
-    // when it answers, and a loaded CI machine measured 8.8/s. The bounds still tell the 500s of the
-    // destination reporter (10/s) from the source reporter's (500/s) and from no match at all.
+    // when it answers, and loaded CI machines measured 8.8/s and 6.77/s. What the test must tell
+    // apart is an order of magnitude: the destination reporter's 500s (10/s) from the source
+    // reporter's (500/s), from the 200s (190/s, had `codes` not reached the query) and from no match.
     expect(m!.phase).toBe('Successful');
-    expect(m!.value).toBeGreaterThan(7);
-    expect(m!.value).toBeLessThan(13);
+    expect(m!.value).toBeGreaterThan(2);
+    expect(m!.value).toBeLessThan(50);
   });
 
   it('queryVector answers every series with its labels: histogram buckets by le, +Inf included', async () => {
