@@ -152,6 +152,28 @@ install_helm_and_kubectl() {
 }
 install_helm_and_kubectl
 
+# --- Istio and Gateway API CRDs, as upstream publishes them, from the Go module proxy ----------
+# istio.io/api carries every Istio CRD in one generated file; sigs.k8s.io/gateway-api its standard
+# channel per kind. The stack installs them as they are, so tests meet the schemas (and CEL rules)
+# real clusters enforce. Nothing is built: `go mod download` fetches and verifies the module zips.
+crddir="$cache/crds-istio-$ISTIO_API_VERSION-gateway-api-$GATEWAY_API_VERSION"
+if [ ! -f "$crddir/.complete" ]; then
+  t=$(date +%s)
+  log "go mod download istio.io/api@$ISTIO_API_VERSION sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION (their CRDs)"
+  rm -rf "$crddir"
+  mkdir -p "$crddir"
+  moddir() { (cd "$crddir" && go mod download -json "$1") | python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])'; }
+  istio_dir="$(moddir "istio.io/api@$ISTIO_API_VERSION")"
+  gateway_dir="$(moddir "sigs.k8s.io/gateway-api@$GATEWAY_API_VERSION")"
+  cp "$istio_dir/kubernetes/customresourcedefinitions.gen.yaml" "$crddir/istio.yaml"
+  for kind in gatewayclasses gateways httproutes grpcroutes referencegrants; do
+    cp "$gateway_dir/config/crd/standard/gateway.networking.k8s.io_$kind.yaml" "$crddir/gateway-api-$kind.yaml"
+  done
+  chmod u+w "$crddir"/*.yaml
+  touch "$crddir/.complete"
+  took "upstream CRDs" "$t"
+fi
+
 # --- Node dependencies ------------------------------------------------------------------------
 stamp="$root/node_modules/.ramp-lock-$(sha256sum "$root/package-lock.json" | cut -c1-12)"
 if [ ! -f "$stamp" ]; then
@@ -175,7 +197,8 @@ cat > "$cache/paths.json" <<JSON
   "kubeScheduler": "$kdir/bin/kube-scheduler",
   "kwok": "$wdir/bin/kwok",
   "etcd": "$edir/bin/etcd",
-  "prometheus": "$(command -v prometheus)"
+  "prometheus": "$(command -v prometheus)",
+  "crds": "$crddir"
 }
 JSON
 log "all components installed; binary paths in $cache/paths.json"

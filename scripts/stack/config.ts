@@ -36,6 +36,8 @@ export interface BinaryPaths {
   kwok: string;
   etcd: string;
   prometheus: string;
+  /** The folder of upstream Istio and Gateway API CRD files (stack/install.sh). */
+  crds: string;
 }
 
 export interface StackConfig {

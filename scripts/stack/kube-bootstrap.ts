@@ -1,14 +1,13 @@
 /**
  * What the empty cluster needs before Ramp can use it: KWOK fake nodes (annotated so KWOK manages
- * them, untainted so any pod may land there) and the Istio and Gateway API CRDs under stack/crds.
+ * them, untainted so any pod may land there) and the Istio and Gateway API CRDs as upstream
+ * publishes them (stack/install.sh puts them in the cache; paths.json names the folder).
  */
 import * as fs from 'node:fs';
+import * as https from 'node:https';
 import * as path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import YAML from 'yaml';
-import { REPO_ROOT } from './config';
-
-export const CRD_DIR = path.join(REPO_ROOT, 'stack', 'crds');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -68,27 +67,59 @@ export async function waitNodesReady(kc: k8s.KubeConfig, names: string[], timeou
   }
 }
 
-export function loadCrds(dir = CRD_DIR): k8s.V1CustomResourceDefinition[] {
+/**
+ * The API groups whose CRDs the stack installs: Istio's traffic objects and the Gateway API, the
+ * groups Ramp reads and writes. Istio's other CRDs (security, telemetry, extensions) it never uses.
+ */
+export const CRD_GROUPS: readonly string[] = ['networking.istio.io', 'gateway.networking.k8s.io'];
+
+export function loadCrds(dir: string, groups: readonly string[] = CRD_GROUPS): k8s.V1CustomResourceDefinition[] {
   return fs
     .readdirSync(dir)
     .filter((f) => f.endsWith('.yaml'))
     .sort()
     .flatMap((f) => YAML.parseAllDocuments(fs.readFileSync(path.join(dir, f), 'utf8')).map((d) => d.toJS() as { kind?: string } | null))
-    .filter((o): o is k8s.V1CustomResourceDefinition => o?.kind === 'CustomResourceDefinition');
+    .filter((o): o is k8s.V1CustomResourceDefinition => o?.kind === 'CustomResourceDefinition')
+    .filter((crd) => groups.includes(crd.spec.group));
 }
 
-/** Creates or updates every CRD, then waits until each is Established. */
-export async function ensureCrds(kc: k8s.KubeConfig, crds = loadCrds()): Promise<string[]> {
+/**
+ * Server-side applies one object as raw JSON. Not through the typed client: its serializer knows
+ * only the fields of its generated models under their TypeScript names, and silently drops the
+ * rest of a CRD's schema — `x-kubernetes-int-or-string`, `enum`, `default` — which upstream
+ * CRDs are full of (the apiserver then refuses them, or worse, accepts a looser schema).
+ */
+async function serverSideApply(kc: k8s.KubeConfig, path: string, body: object): Promise<void> {
+  const server = kc.getCurrentCluster()?.server;
+  if (!server) throw new Error('the admin kubeconfig names no cluster');
+  const url = new URL(`${server}${path}?fieldManager=ramp-stack&force=true`);
+  const opts: https.RequestOptions = { method: 'PATCH', headers: { 'Content-Type': 'application/apply-patch+yaml', Accept: 'application/json' } };
+  await kc.applyToHTTPSOptions(opts);
+  const payload = JSON.stringify(body);
+  await new Promise<void>((resolve, reject) => {
+    const req = https.request(url, opts, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => {
+        if ((res.statusCode ?? 0) < 300) resolve();
+        else reject(new Error(`HTTP ${res.statusCode}: ${(() => { try { return (JSON.parse(text) as { message?: string }).message ?? text; } catch { return text; } })()}`));
+      });
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+/** Creates or updates every CRD (server-side apply), then waits until each is Established. */
+export async function ensureCrds(kc: k8s.KubeConfig, crds: k8s.V1CustomResourceDefinition[]): Promise<string[]> {
   const api = kc.makeApiClient(k8s.ApiextensionsV1Api);
   for (const crd of crds) {
     const name = crd.metadata!.name!;
     try {
-      await api.createCustomResourceDefinition({ body: crd });
+      await serverSideApply(kc, `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${name}`, crd);
     } catch (err) {
-      if (!isConflict(err)) throw new Error(`installing CRD ${name}: ${describeApiError(err)}`, { cause: err });
-      const current = await api.readCustomResourceDefinition({ name });
-      crd.metadata = { ...crd.metadata, resourceVersion: current.metadata?.resourceVersion };
-      await api.replaceCustomResourceDefinition({ name, body: crd });
+      throw new Error(`installing CRD ${name}: ${(err as Error).message}`, { cause: err });
     }
   }
   const names = crds.map((c) => c.metadata!.name!);

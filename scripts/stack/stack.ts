@@ -8,7 +8,7 @@ import { components, Component } from './components';
 import { loadBinaryPaths, loadStackConfig, StackConfig, statePaths } from './config';
 import { waitFor } from './health';
 import { describeStack, StackInfo } from './info';
-import { ensureCrds, ensureFakeNodes, waitNodesReady } from './kube-bootstrap';
+import { ensureCrds, ensureFakeNodes, loadCrds, waitNodesReady } from './kube-bootstrap';
 import { CLIENTS, ensurePki, writeKubeconfig } from './pki';
 import { isRunning, readRecord, start, stop, tail } from './proc';
 
@@ -71,7 +71,7 @@ export async function stackUp(cfg = loadStackConfig()): Promise<{ info: StackInf
 
     const kc = new k8s.KubeConfig();
     kc.loadFromFile(statePaths(cfg).adminKubeconfig);
-    const crds = await ensureCrds(kc);
+    const crds = await ensureCrds(kc, loadCrds(bins.crds));
     log(`CRDs established: ${crds.join(', ')}`);
     const nodes = await ensureFakeNodes(kc, cfg.nodes);
     await waitNodesReady(kc, nodes, 60_000);

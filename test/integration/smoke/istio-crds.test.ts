@@ -1,7 +1,10 @@
 /**
- * The Istio and Gateway API CRDs are installed with structural schemas: objects are created,
- * merge-patched and read back, and malformed ones are rejected by the apiserver.
+ * The Istio and Gateway API CRDs are upstream's own (istio.io/api and sigs.k8s.io/gateway-api at the
+ * versions stack/versions.env pins): objects are created, merge-patched and read back, and malformed
+ * ones are rejected by the apiserver as on a real cluster — by the schema and by its CEL rules.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { adminKubeConfig, uniqueName } from '../../support/stack';
 
@@ -114,5 +117,28 @@ describe('Istio and Gateway API CRDs', () => {
     const gw = { group: 'gateway.networking.k8s.io', version: 'v1', namespace, plural: 'httproutes' };
     await custom.createNamespacedCustomObject({ ...gw, body: route(10) });
     await expect(custom.createNamespacedCustomObject({ ...gw, body: route('10') })).rejects.toMatchObject({ code: 422 });
+  });
+
+  it('are the upstream definitions at the pinned versions, CEL rules and int-or-string fields included', async () => {
+    const pinned = Object.fromEntries(fs.readFileSync(path.join(__dirname, '../../../stack/versions.env'), 'utf8')
+      .split('\n').filter((l) => /^[A-Z_0-9]+=/.test(l)).map((l) => l.split('=') as [string, string]));
+    const api = kc.makeApiClient(k8s.ApiextensionsV1Api);
+    const httproutes = await api.readCustomResourceDefinition({ name: 'httproutes.gateway.networking.k8s.io' });
+    expect(httproutes.metadata?.annotations?.['gateway.networking.k8s.io/bundle-version']).toBe(pinned.GATEWAY_API_VERSION);
+    expect(httproutes.metadata?.annotations?.['gateway.networking.k8s.io/channel']).toBe('standard');
+    const vs = await api.readCustomResourceDefinition({ name: 'virtualservices.networking.istio.io' });
+    expect(vs.spec.versions.map((v) => v.name).sort()).toEqual(['v1', 'v1alpha3', 'v1beta1']);
+    // Kept by the raw server-side apply (the typed client's serializer drops it, and the apiserver
+    // then refuses the CRD).
+    const status = vs.spec.versions.find((v) => v.name === 'v1')!.schema!.openAPIV3Schema!.properties!.status!;
+    expect(JSON.stringify(status)).toContain('"x-kubernetes-int-or-string":true');
+
+    // A CEL rule of the HTTPRoute CRD: a path match's value must start with "/".
+    const badPath = {
+      apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'bad-path' },
+      spec: { parentRefs: [{ name: 'gw' }], rules: [{ matches: [{ path: { type: 'PathPrefix', value: 'api' } }], backendRefs: [{ name: 'stable', port: 80 }] }] },
+    };
+    await expect(custom.createNamespacedCustomObject({ group: 'gateway.networking.k8s.io', version: 'v1', namespace, plural: 'httproutes', body: badPath }))
+      .rejects.toMatchObject({ code: 422 });
   });
 });
