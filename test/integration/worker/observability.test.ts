@@ -90,6 +90,10 @@ it("a rollout's weight, phase, verdicts and outcome read back through PromQL, an
   expect(await promql(`ramp_kubernetes_errors_total{ramp_worker="${id}"}`)).toEqual([]);
 
   // ---- the worker's logs ------------------------------------------------------------------------
+  // The result reaches the client through Temporal while the worker's stdout reaches this process
+  // through a pipe: the last activity's lines can trail the result, so wait for them.
+  const types = () => new Set(jsonLines(worker.stdout()).filter((l) => l.workflowId === handle.workflowId).map((l) => l.activityType));
+  await eventually('removeCanary logged', async () => (types().has('removeCanary') ? true : undefined), 20_000, 200).catch(() => undefined);
   const lines = jsonLines(worker.stdout());
   const rolloutKey = `${ns}/storefront`;
   const activity = lines.filter((l) => typeof l.activityType === 'string' && l.workflowId === handle.workflowId);
