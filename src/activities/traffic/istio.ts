@@ -10,7 +10,7 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
-import type { SetWeightInput, SetWeightResult, TrafficRef, Weights } from '../../domain/rollout/calls';
+import type { SetWeightInput, SetWeightResult, TrafficRefOf, Weights } from '../../domain/rollout/calls';
 import type { PlannedChange, Versions } from '../../domain/rollout/model';
 import type { IstioTraffic } from '../../domain/spec/schema';
 import { checkDrift } from '../../domain/traffic/drift';
@@ -52,7 +52,7 @@ export interface IstioSnapshot {
 const CHANGE = { subsets: 'subsets', pinStable: 'pinStable', pinCanary: 'pinCanary', canaryService: 'canaryService', routes: 'routes' } as const;
 
 /** The Istio TrafficRouter for one rollout's traffic objects. */
-export function createIstioRouter(kube: k8s.KubeConfig, ref: TrafficRef): TrafficRouter {
+export function createIstioRouter(kube: k8s.KubeConfig, ref: TrafficRefOf<IstioTraffic>): TrafficRouter {
   const custom = kube.makeApiClient(k8s.CustomObjectsApi);
   const core = kube.makeApiClient(k8s.CoreV1Api);
   const apps = kube.makeApiClient(k8s.AppsV1Api);

@@ -39,6 +39,9 @@ export interface TrafficRef {
   canaryDeployment: string;
 }
 
+/** A TrafficRef whose traffic is one router's: what that router is built from. */
+export type TrafficRefOf<T extends TrafficSpec> = TrafficRef & { traffic: T };
+
 /** Split of the managed routes, in percent; stable + canary = 100. */
 export interface Weights {
   stable: number;

@@ -126,9 +126,39 @@ const istioTraffic = z.strictObject({
   examples: [{ provider: 'istio', virtualService: { name: 'storefront' }, routing: { mode: 'subset' } }],
 });
 
+const ruleSelectorSchema = z.union([
+  z.string().min(1, 'must not be empty'),
+  z.strictObject({ name: z.string().min(1, 'must not be empty') }),
+  z.strictObject({ index: int(0, 63, 'a rule index') }),
+], { error: 'must be a rule name, or one of {name: …}, {index: N}' })
+  .meta({ title: 'rule selector' })
+  .transform((s): RuleSelector => (typeof s === 'string' ? { name: s } : s));
+
+const gatewayTraffic = z.strictObject({
+  provider: z.literal('gateway-api').meta({ description: 'Gateway API: weights on the backendRefs of an HTTPRoute\'s or GRPCRoute\'s rules', examples: ['gateway-api'] }),
+  route: z.strictObject({
+    kind: z.enum(['HTTPRoute', 'GRPCRoute'], { error: 'must be "HTTPRoute" or "GRPCRoute"' }).default('HTTPRoute').meta({
+      description: 'the kind of route (gateway.networking.k8s.io/v1)', examples: ['GRPCRoute'],
+    }),
+    name: k8sName.meta({ description: 'the route, in the rollout\'s namespace', examples: ['storefront'] }),
+    rules: z.array(ruleSelectorSchema).prefault([]).meta({
+      description: 'the rules Ramp manages: a rule name (`spec.rules[].name`), `{name}` or `{index: N}` (position in spec.rules, from 0); empty: every rule with a backendRef to the stable Service',
+      examples: [['primary', { index: 1 }]],
+    }),
+  }).meta({ description: 'the route whose rules Ramp weights', examples: [{ kind: 'HTTPRoute', name: 'storefront', rules: ['primary'] }] }),
+  port: int(1, 65535, 'a port').optional().meta({ description: 'the backendRefs\' port, when the Services have several; default: the port the stable backendRef names', examples: [8080] }),
+  routing: z.discriminatedUnion('mode', [serviceRouting], {
+    error: 'must be "service": Gateway API routes send traffic to Services, so the stable and canary pods need a Service each (stableService, canaryService)',
+  }).meta({ description: 'the stable and canary Services, the backendRefs of the managed rules', examples: [{ mode: 'service', stableService: 'storefront-stable', canaryService: 'storefront-canary' }] }),
+  onDrift,
+}).meta({
+  description: 'Gateway API: Ramp sets the weights of the stable and canary backendRefs in the managed rules of an HTTPRoute or GRPCRoute',
+  examples: [{ provider: 'gateway-api', route: { name: 'storefront' }, routing: { mode: 'service', stableService: 'storefront-stable', canaryService: 'storefront-canary' } }],
+});
+
 /** One schema per traffic router, told apart by `provider`. */
-const trafficSchema = z.discriminatedUnion('provider', [istioTraffic], {
-  error: 'must be "istio" (the only traffic router so far)',
+const trafficSchema = z.discriminatedUnion('provider', [istioTraffic, gatewayTraffic], {
+  error: 'must be "istio" (an Istio VirtualService) or "gateway-api" (a Gateway API HTTPRoute or GRPCRoute)',
 }).meta({
   description: 'the traffic router, by `provider`, and how it splits requests',
   examples: [{ provider: 'istio', virtualService: { name: 'storefront' }, routing: { mode: 'subset' } }],
@@ -250,6 +280,8 @@ function resolveTraffic(t: z.output<typeof trafficSchema>, targetService: string
         provider: 'istio', virtualService: t.virtualService, host: t.host ?? (t.routing.mode === 'service' ? t.routing.stableService : targetService),
         port: t.port, routing: t.routing, onDrift: t.onDrift,
       };
+    case 'gateway-api':
+      return { provider: 'gateway-api', route: t.route, port: t.port, routing: t.routing, onDrift: t.onDrift };
   }
 }
 
@@ -281,8 +313,19 @@ export interface IstioTraffic extends TrafficCommon {
   routing: Routing;
 }
 
+/** How a managed rule is found in a Gateway API route. */
+export type RuleSelector = { name: string } | { index: number };
+
+export interface GatewayTraffic extends TrafficCommon {
+  provider: 'gateway-api';
+  route: { kind: 'HTTPRoute' | 'GRPCRoute'; name: string; rules: RuleSelector[] };
+  /** The backendRefs' port; default: the one the stable backendRef names. */
+  port?: number;
+  routing: Extract<Routing, { mode: 'service' }>;
+}
+
 /** spec.traffic, resolved: one member per traffic router. */
-export type TrafficSpec = IstioTraffic;
+export type TrafficSpec = IstioTraffic | GatewayTraffic;
 
 export interface CanarySpec {
   image?: string;

@@ -9,10 +9,12 @@ import { ApplicationFailure } from '@temporalio/common';
 import { createTrafficActivities } from '../../../src/activities/traffic/activities';
 import { createIstioRouter, type IstioSnapshot } from '../../../src/activities/traffic/istio';
 import { kubeFailure, target } from '../../../src/activities/kube-errors';
-import type { TrafficRef } from '../../../src/domain/rollout/calls';
-import type { Routing } from '../../../src/domain/spec/schema';
+import type { TrafficRefOf } from '../../../src/domain/rollout/calls';
+import type { IstioTraffic, Routing } from '../../../src/domain/spec/schema';
 import { buildSetWeightPatch, jsonEqual, routeWeights, type RouteDestination, type VirtualService } from '../../../src/domain/traffic/istio';
 import { adminKubeConfig, eventually, uniqueName } from '../../support/stack';
+
+type TrafficRef = TrafficRefOf<IstioTraffic>;
 
 const ISTIO = { group: 'networking.istio.io', version: 'v1' } as const;
 const versions = { key: 'version', stable: 'v1', canary: 'v2', stablePinned: true };

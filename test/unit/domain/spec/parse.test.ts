@@ -39,7 +39,7 @@ describe('required fields say "required", what the field is and an example', () 
       'spec.traffic.routing.mode: required — "subset" (one Service over both versions; a DestinationRule\'s subsets tell them apart by the version label) '
       + 'or "service" (two Services, one selecting the stable pods and one the canary pods)'],
     ['the traffic router', { spec: { traffic: { provider: null } } },
-      'spec.traffic.provider: required — "istio" (Istio: weights on the routes of a VirtualService)'],
+      'spec.traffic.provider: required — "istio" (Istio: weights on the routes of a VirtualService) or "gateway-api" (Gateway API: weights on the backendRefs of an HTTPRoute\'s or GRPCRoute\'s rules)'],
     ['a metric\'s thresholdRange', { spec: { steps: [{ analysis: { metrics: [{ name: 'request-success-rate' }] } }] } },
       'spec.steps[0].analysis.metrics[0].thresholdRange: required — the range a measurement passes in: min, max or both, e.g. thresholdRange: {min: 99}'],
   ])('%s', (_name, patch, want) => {

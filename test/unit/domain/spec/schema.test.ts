@@ -10,7 +10,7 @@ describe('Rollout spec: defaults resolved once', () => {
       image: 'storefront:beta', container: undefined, podTemplatePatch: undefined, replicas: 1,
       deploymentName: 'storefront-original-canary', versionLabel: { key: 'version', stable: 'original', canary: 'beta' },
     });
-    expect(r.spec.traffic.host).toBe('storefront');
+    expect(r.spec.traffic).toMatchObject({ provider: 'istio', host: 'storefront' });
     expect(r.spec.traffic.routing).toEqual({ mode: 'subset', destinationRule: 'storefront', stableSubset: 'stable', canarySubset: 'canary' });
     expect(r.spec.steps).toEqual([
       { kind: 'setWeight', weight: 10 }, { kind: 'setWeight', weight: 50 },
@@ -56,7 +56,7 @@ describe('Rollout spec: every problem by path', () => {
     ['bad name', { metadata: { name: 'Store_Front' } }, ['metadata.name: must be a lowercase DNS name: letters, digits, "-" and ".", starting and ending with a letter or digit']],
     ['same version labels', { spec: { canary: { versionLabel: { canary: 'original' } } } }, ['spec.canary.versionLabel.canary: stable and canary must differ']],
     ['no image nor patch', { spec: { canary: { image: null } } }, ['spec.canary.image: give image (or --image on the command line) or podTemplatePatch']],
-    ['unknown provider', { spec: { traffic: { provider: 'linkerd' } } }, ['spec.traffic.provider: must be "istio" (the only traffic router so far)']],
+    ['unknown provider', { spec: { traffic: { provider: 'linkerd' } } }, ['spec.traffic.provider: must be "istio" (an Istio VirtualService) or "gateway-api" (a Gateway API HTTPRoute or GRPCRoute)']],
     ['unknown routing mode', { spec: { traffic: { routing: { mode: 'header' } } } }, ['spec.traffic.routing.mode: must be "subset" (DestinationRule subsets) or "service" (separate stable and canary Services)']],
     ['same subsets', { spec: { traffic: { routing: { stableSubset: 'v1', canarySubset: 'v1' } } } }, ['spec.traffic.routing.canarySubset: must differ from stableSubset']],
     ['canary named like stable', { spec: { canary: { deploymentName: 'storefront-original' } } }, ['spec.canary.deploymentName: must differ from spec.target.deployment']],
