@@ -174,6 +174,32 @@ if [ ! -f "$crddir/.complete" ]; then
   took "upstream CRDs" "$t"
 fi
 
+# --- Contour: a real Gateway API controller, built from the Go module proxy ------------------------
+# Only `contour serve` runs (no Envoy): it accepts routes attached to the stack's Gateway and writes
+# their status (Accepted, ResolvedRefs, observedGeneration), which the Gateway API router waits on.
+# Contour's go.mod has no replace directives, so `go install` builds it without a wrapper module.
+# Its own CRDs and its upstream RBAC roles are copied from the same module (decisions/0026).
+install_contour() {
+  local dir="$cache/contour-$CONTOUR_VERSION" t src
+  if [ ! -f "$dir/.complete" ]; then
+    t=$(date +%s)
+    log "go install github.com/projectcontour/contour/cmd/contour@$CONTOUR_VERSION (cold: ~6 min on 2 cores)"
+    rm -rf "$dir"
+    mkdir -p "$dir/bin" "$dir/manifests"
+    GOBIN="$dir/bin" CGO_ENABLED=0 go install -trimpath \
+      -ldflags "-s -w -X github.com/projectcontour/contour/internal/build.Version=$CONTOUR_VERSION" \
+      "github.com/projectcontour/contour/cmd/contour@$CONTOUR_VERSION"
+    src="$(cd "$dir" && go mod download -json "github.com/projectcontour/contour@$CONTOUR_VERSION" | python3 -c 'import json, sys; print(json.load(sys.stdin)["Dir"])')"
+    cp "$src/examples/contour/01-crds.yaml" "$dir/manifests/crds.yaml"
+    cp "$src/examples/contour/02-role-contour.yaml" "$dir/manifests/rbac.yaml"
+    chmod u+w "$dir/manifests"/*.yaml
+    touch "$dir/.complete"
+    took "contour" "$t"
+  fi
+  contour_dir="$dir"
+}
+install_contour
+
 # --- Node dependencies ------------------------------------------------------------------------
 stamp="$root/node_modules/.ramp-lock-$(sha256sum "$root/package-lock.json" | cut -c1-12)"
 if [ ! -f "$stamp" ]; then
@@ -198,7 +224,9 @@ cat > "$cache/paths.json" <<JSON
   "kwok": "$wdir/bin/kwok",
   "etcd": "$edir/bin/etcd",
   "prometheus": "$(command -v prometheus)",
-  "crds": "$crddir"
+  "crds": "$crddir",
+  "contour": "$contour_dir/bin/contour",
+  "contourManifests": "$contour_dir/manifests"
 }
 JSON
 log "all components installed; binary paths in $cache/paths.json"

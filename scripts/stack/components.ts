@@ -10,6 +10,7 @@ import { ensureSearchAttributes } from '../../src/client/search-attributes';
 import { searchAttributeFlags } from '../../src/shared/search-attributes';
 import { BinaryPaths, StackConfig, statePaths } from './config';
 import { httpOk } from './health';
+import { STACK_GATEWAY } from './kube-bootstrap';
 
 export interface Component {
   name: string;
@@ -22,6 +23,8 @@ export interface Component {
   ready: () => Promise<boolean>;
   /** How long a cold start may take before `up` gives up. */
   readyTimeoutMs: number;
+  /** Starts only after `up` has installed the CRDs and bootstrap objects it needs. */
+  afterBootstrap?: boolean;
 }
 
 export function components(cfg: StackConfig): Component[] {
@@ -170,7 +173,58 @@ export function components(cfg: StackConfig): Component[] {
       ready: () => httpOk(`http://${h}:${p.prometheus}/-/ready`),
       readyTimeoutMs: 30_000,
     },
+    {
+      // Only the control plane (`contour serve`), no Envoy: it is here to write Gateway API route
+      // status, which the Gateway API router waits on (docs/decisions/0026).
+      name: 'contour',
+      after: ['kube-apiserver'],
+      afterBootstrap: true,
+      exe: (b) => b.contour,
+      args: () => [
+        'serve',
+        `--kubeconfig=${s.contourKubeconfig}`,
+        `--config-path=${s.contourConfig}`,
+        // One instance per stack, like the controller-manager and the scheduler: no Lease to wait
+        // out when it restarts.
+        '--disable-leader-election',
+        // No Envoy connects; plain gRPC on loopback saves a certificate.
+        '--insecure',
+        `--xds-address=${h}`,
+        `--xds-port=${p.contourXds}`,
+        `--http-address=${h}`,
+        `--http-port=${p.contourHttp}`,
+        `--health-address=${h}`,
+        `--health-port=${p.contourHttp}`,
+        `--debug-http-address=${h}`,
+        `--debug-http-port=${p.contourDebug}`,
+        // Kinds whose CRDs the stack does not install (not in the Gateway API's standard channel at
+        // the pinned version, or at an API version this Contour does not read); Contour exits when
+        // it cannot watch a kind.
+        '--disable-feature=tlsroutes',
+        '--disable-feature=tcproutes',
+        '--disable-feature=backendtlspolicies',
+      ],
+      prepare: () => writeContourConfig(cfg),
+      // Its first DAG rebuild comes after its informers synced: from then on it writes route status.
+      // (GatewayClass status is no sign: a previous run's Accepted stays in etcd.)
+      ready: () => httpOk(`http://${h}:${p.contourHttp}/metrics`, undefined, /^contour_dagrebuild_total [1-9]/m),
+      readyTimeoutMs: 60_000,
+    },
   ];
+}
+
+/** Contour's configuration: the one Gateway it manages, whose GatewayClass names Contour's controller. */
+export function writeContourConfig(cfg: StackConfig): void {
+  const file = statePaths(cfg).contourConfig;
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const yaml = [
+    'gateway:',
+    '  gatewayRef:',
+    `    namespace: ${STACK_GATEWAY.namespace}`,
+    `    name: ${STACK_GATEWAY.name}`,
+    '',
+  ].join('\n');
+  fs.writeFileSync(file, yaml);
 }
 
 /**

@@ -21,6 +21,10 @@ export const DEFAULT_PORTS = {
   scheduler: 17259,
   kwok: 17247,
   prometheus: 19090,
+  contourXds: 18001,
+  /** Contour's metrics and health endpoints share one listener. */
+  contourHttp: 18000,
+  contourDebug: 18006,
 } as const;
 
 export type PortName = keyof typeof DEFAULT_PORTS;
@@ -38,6 +42,10 @@ export interface BinaryPaths {
   prometheus: string;
   /** The folder of upstream Istio and Gateway API CRD files (stack/install.sh). */
   crds: string;
+  /** Contour's `contour` binary: the Gateway API controller that writes route status. */
+  contour: string;
+  /** The folder of Contour's own CRDs and upstream RBAC roles (crds.yaml, rbac.yaml). */
+  contourManifests: string;
 }
 
 export interface StackConfig {
@@ -117,6 +125,8 @@ export function statePaths(cfg: StackConfig) {
     adminKubeconfig: path.join(d, 'kubeconfig', 'admin.kubeconfig'),
     controllerManagerKubeconfig: path.join(d, 'kubeconfig', 'controller-manager.kubeconfig'),
     schedulerKubeconfig: path.join(d, 'kubeconfig', 'scheduler.kubeconfig'),
+    contourKubeconfig: path.join(d, 'kubeconfig', 'contour.kubeconfig'),
+    contourConfig: path.join(d, 'contour', 'contour.yaml'),
     info: path.join(d, 'stack.json'),
   };
 }

@@ -1,11 +1,14 @@
 /** What `stack up` publishes in <state>/stack.json for tests, the demo and people. */
 import * as fs from 'node:fs';
 import { StackConfig, statePaths } from './config';
+import { STACK_GATEWAY } from './kube-bootstrap';
 
 export interface StackInfo {
   temporal: { address: string; namespace: string; uiUrl: string; dbFile: string };
   kubernetes: { server: string; kubeconfig: string; nodes: string[]; version: string };
   prometheus: { url: string; targetsDir: string; scrapeInterval: string };
+  /** The Gateway Contour manages: a route with a parentRef to it gets status from a real controller. */
+  gateway: { namespace: string; name: string; className: string; controllerName: string; listener: string; metricsUrl: string };
   stateDir: string;
   logsDir: string;
 }
@@ -22,6 +25,7 @@ export function describeStack(cfg: StackConfig, nodes: string[], k8sVersion: str
     },
     kubernetes: { server: `https://${h}:${cfg.ports.apiserver}`, kubeconfig: s.adminKubeconfig, nodes, version: k8sVersion },
     prometheus: { url: `http://${h}:${cfg.ports.prometheus}`, targetsDir: s.prometheusTargets, scrapeInterval: cfg.scrapeInterval },
+    gateway: { ...STACK_GATEWAY, metricsUrl: `http://${h}:${cfg.ports.contourHttp}/metrics` },
     stateDir: s.root,
     logsDir: s.logs,
   };

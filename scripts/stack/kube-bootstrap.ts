@@ -1,7 +1,9 @@
 /**
  * What the empty cluster needs before Ramp can use it: KWOK fake nodes (annotated so KWOK manages
- * them, untainted so any pod may land there) and the Istio and Gateway API CRDs as upstream
- * publishes them (stack/install.sh puts them in the cache; paths.json names the folder).
+ * them, untainted so any pod may land there), the Istio and Gateway API CRDs as upstream
+ * publishes them (stack/install.sh puts them in the cache; paths.json names the folder), and
+ * what Contour needs to act as the Gateway API controller: its CRDs, its RBAC, a GatewayClass and
+ * the one Gateway it manages.
  */
 import * as fs from 'node:fs';
 import * as https from 'node:https';
@@ -145,4 +147,99 @@ export function describeApiError(err: unknown): string {
     }
   }
   return err instanceof Error ? err.message : String(err);
+}
+
+/** The Gateway the stack's Contour manages; tests attach their routes to it with a parentRef. */
+export const STACK_GATEWAY = {
+  namespace: 'projectcontour',
+  name: 'contour',
+  className: 'contour',
+  /** The controllerName Contour answers to in a GatewayClass. */
+  controllerName: 'projectcontour.io/gateway-controller',
+  /** The Gateway's only listener: plain HTTP, which takes both HTTPRoutes and GRPCRoutes. */
+  listener: 'http',
+} as const;
+
+/** The user in Contour's client certificate (scripts/stack/pki.ts). */
+const CONTOUR_USER = 'ramp-contour';
+
+interface ManifestObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string };
+}
+
+/** Plural resource names of the kinds the bootstrap applies, and whether each is namespaced. */
+const RESOURCES: Record<string, { plural: string; namespaced: boolean }> = {
+  Namespace: { plural: 'namespaces', namespaced: false },
+  ClusterRole: { plural: 'clusterroles', namespaced: false },
+  ClusterRoleBinding: { plural: 'clusterrolebindings', namespaced: false },
+  Role: { plural: 'roles', namespaced: true },
+  RoleBinding: { plural: 'rolebindings', namespaced: true },
+  GatewayClass: { plural: 'gatewayclasses', namespaced: false },
+  Gateway: { plural: 'gateways', namespaced: true },
+};
+
+function objectPath(o: ManifestObject): string {
+  const r = RESOURCES[o.kind];
+  if (!r) throw new Error(`the stack bootstrap cannot apply a ${o.kind}`);
+  const base = o.apiVersion.includes('/') ? `/apis/${o.apiVersion}` : `/api/${o.apiVersion}`;
+  const ns = r.namespaced ? `/namespaces/${o.metadata.namespace!}` : '';
+  return `${base}${ns}/${r.plural}/${o.metadata.name}`;
+}
+
+/** The objects that let Contour run as the stack's Gateway API controller, in apply order. */
+export function gatewayObjects(rbacYaml: string): ManifestObject[] {
+  const g = STACK_GATEWAY;
+  // Upstream's roles as published (rbac.yaml): the ClusterRole, and the Role for events and the
+  // leader-election Lease in projectcontour.
+  const roles = YAML.parseAllDocuments(rbacYaml)
+    .map((d) => d.toJS() as ManifestObject | null)
+    .filter((o): o is ManifestObject => o?.kind === 'ClusterRole' || o?.kind === 'Role')
+    .map((o) => (o.kind === 'Role' ? { ...o, metadata: { ...o.metadata, namespace: g.namespace } } : o));
+  const subject = [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: CONTOUR_USER }];
+  const bindings = roles.map((r) => ({
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: r.kind === 'Role' ? 'RoleBinding' : 'ClusterRoleBinding',
+    metadata: { name: `${r.metadata.name}-${CONTOUR_USER}`, ...(r.kind === 'Role' ? { namespace: g.namespace } : {}) },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: r.kind, name: r.metadata.name },
+    subjects: subject,
+  }));
+  return [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: g.namespace } },
+    ...roles,
+    ...bindings,
+    {
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'GatewayClass',
+      metadata: { name: g.className },
+      spec: { controllerName: g.controllerName },
+    } as ManifestObject,
+    {
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'Gateway',
+      metadata: { name: g.name, namespace: g.namespace },
+      spec: {
+        gatewayClassName: g.className,
+        // Routes from every namespace may attach: each test works in a namespace of its own.
+        listeners: [{ name: g.listener, protocol: 'HTTP', port: 80, allowedRoutes: { namespaces: { from: 'All' } } }],
+      },
+    } as ManifestObject,
+  ];
+}
+
+/**
+ * Installs Contour's CRDs (from its module's manifests folder), its RBAC, the GatewayClass and the
+ * Gateway. Contour must start after this: it exits when a kind it watches has no CRD.
+ */
+export async function ensureGateway(kc: k8s.KubeConfig, manifestsDir: string): Promise<string[]> {
+  const crds = await ensureCrds(kc, loadCrds(manifestsDir, ['projectcontour.io']));
+  for (const o of gatewayObjects(fs.readFileSync(path.join(manifestsDir, 'rbac.yaml'), 'utf8'))) {
+    try {
+      await serverSideApply(kc, objectPath(o), o);
+    } catch (err) {
+      throw new Error(`applying ${o.kind} ${o.metadata.namespace ? o.metadata.namespace + '/' : ''}${o.metadata.name}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  return crds;
 }

@@ -1,7 +1,7 @@
 /**
  * The local cluster's certificates and kubeconfigs, made with the openssl CLI once per state
  * directory: a CA, the apiserver's serving certificate, client certificates for the admin
- * (system:masters), the controller-manager and the scheduler, and the ServiceAccount signing key.
+ * (system:masters), the controller-manager, the scheduler and Contour, and the ServiceAccount signing key.
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -24,6 +24,8 @@ export const CLIENTS: ClientIdentity[] = [
   { file: 'admin', user: 'ramp-admin', groups: ['system:masters'] },
   { file: 'controller-manager', user: 'system:kube-controller-manager', groups: [] },
   { file: 'scheduler', user: 'system:kube-scheduler', groups: [] },
+  // Bound to upstream's `contour` ClusterRole and Role at bootstrap: no more rights than in a cluster.
+  { file: 'contour', user: 'ramp-contour', groups: [] },
 ];
 
 function subject(cn: string, groups: string[]): string {

@@ -8,7 +8,7 @@ import { components, Component } from './components';
 import { loadBinaryPaths, loadStackConfig, StackConfig, statePaths } from './config';
 import { waitFor } from './health';
 import { describeStack, StackInfo } from './info';
-import { ensureCrds, ensureFakeNodes, loadCrds, waitNodesReady } from './kube-bootstrap';
+import { ensureCrds, ensureFakeNodes, ensureGateway, loadCrds, STACK_GATEWAY, waitNodesReady } from './kube-bootstrap';
 import { CLIENTS, ensurePki, writeKubeconfig } from './pki';
 import { isRunning, readRecord, start, stop, tail } from './proc';
 
@@ -23,6 +23,7 @@ function prepareState(cfg: StackConfig): void {
     admin: s.adminKubeconfig,
     'controller-manager': s.controllerManagerKubeconfig,
     scheduler: s.schedulerKubeconfig,
+    contour: s.contourKubeconfig,
   };
   for (const c of CLIENTS) writeKubeconfig(files[c.file]!, server, s.pki, c);
 }
@@ -64,10 +65,13 @@ export async function stackUp(cfg = loadStackConfig()): Promise<{ info: StackInf
     }
     return p;
   };
-  try {
-    const results = await Promise.allSettled(all.map(launch));
+  const settle = async (cs: Component[]) => {
+    const results = await Promise.allSettled(cs.map(launch));
     const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed.length > 0) throw new Error(failed.map((f) => (f.reason as Error).message).join('\n\n'));
+  };
+  try {
+    await settle(all.filter((c) => !c.afterBootstrap));
 
     const kc = new k8s.KubeConfig();
     kc.loadFromFile(statePaths(cfg).adminKubeconfig);
@@ -76,6 +80,9 @@ export async function stackUp(cfg = loadStackConfig()): Promise<{ info: StackInf
     const nodes = await ensureFakeNodes(kc, cfg.nodes);
     await waitNodesReady(kc, nodes, 60_000);
     log(`KWOK nodes Ready: ${nodes.join(', ')}`);
+    const contourCrds = await ensureGateway(kc, bins.contourManifests);
+    log(`Contour CRDs established (${contourCrds.length}); Gateway ${STACK_GATEWAY.namespace}/${STACK_GATEWAY.name} applied`);
+    await settle(all.filter((c) => c.afterBootstrap));
     const version = await kc.makeApiClient(k8s.VersionApi).getCode();
     const info = describeStack(cfg, nodes, version.gitVersion);
     fs.writeFileSync(statePaths(cfg).info, JSON.stringify(info, null, 2) + '\n');
@@ -139,6 +146,7 @@ export function formatInfo(info: StackInfo): string {
     `Kubernetes    ${info.kubernetes.server} ${info.kubernetes.version}, nodes ${info.kubernetes.nodes.join(', ')}`,
     `  kubeconfig  ${info.kubernetes.kubeconfig}`,
     `Prometheus    ${info.prometheus.url} (file SD: ${info.prometheus.targetsDir}/*.json, scrape every ${info.prometheus.scrapeInterval})`,
+    `Gateway       ${info.gateway.namespace}/${info.gateway.name} (class ${info.gateway.className}, Contour ${info.gateway.metricsUrl})`,
     `State, logs   ${info.stateDir}, ${info.logsDir}`,
   ].join('\n');
 }

@@ -9,6 +9,16 @@ export function stackInfo(): StackInfo {
   return readStackInfo(loadStackConfig());
 }
 
+/**
+ * A parentRef to the stack's Gateway, which Contour manages: routes attached with it get their
+ * status (Accepted, ResolvedRefs, observedGeneration) from a real Gateway API controller.
+ */
+export function gatewayParentRef(info = stackInfo()) {
+  const g = info.gateway;
+  if (!g) throw new Error(`${info.stateDir}/stack.json names no Gateway: bring the stack up with this checkout (npm run stack -- up)`);
+  return { group: 'gateway.networking.k8s.io', kind: 'Gateway', namespace: g.namespace, name: g.name, sectionName: g.listener };
+}
+
 export function binaries() {
   return loadBinaryPaths(loadStackConfig());
 }
