@@ -183,7 +183,7 @@ install_contour() {
   local dir="$cache/contour-$CONTOUR_VERSION" t src
   if [ ! -f "$dir/.complete" ]; then
     t=$(date +%s)
-    log "go install github.com/projectcontour/contour/cmd/contour@$CONTOUR_VERSION (cold: ~6 min on 2 cores)"
+    log "go install github.com/projectcontour/contour/cmd/contour@$CONTOUR_VERSION (cold: ~4 min on 2 cores)"
     rm -rf "$dir"
     mkdir -p "$dir/bin" "$dir/manifests"
     GOBIN="$dir/bin" CGO_ENABLED=0 go install -trimpath \
