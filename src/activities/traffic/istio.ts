@@ -15,21 +15,22 @@ import type { PlannedChange, Versions } from '../../domain/rollout/model';
 import type { IstioTraffic } from '../../domain/spec/schema';
 import { checkDrift } from '../../domain/traffic/drift';
 import {
-  assertWeight, buildCanaryService, buildDestinationRule, buildRestoreRoutesPatch, buildSelectorPatch, buildSetWeightPatch, buildSubsetsPatch, DestinationRule,
-  ensureSubsets, hostProblems, inspectVirtualService, managedRoutesInWords, IstioContext, JsonPatchOp, MANAGED_BY, MANAGED_BY_LABEL, planDestinationRule, planServicePins, POD_TEMPLATE_HASH,
-  promotionSubsets, readWeights, rebaseSubsets, restoreSubsets, routesToCanary, Service, ServiceRouting, SnapshotRoute, snapshotRoutes, Subset, SubsetRouting, TrafficConfigError,
+  buildDestinationRule, buildRestoreRoutesPatch, buildSetWeightPatch, buildSubsetsPatch, DestinationRule,
+  ensureSubsets, hostProblems, inspectVirtualService, managedRoutesInWords, IstioContext, planDestinationRule,
+  promotionSubsets, readWeights, rebaseSubsets, restoreSubsets, routesToCanary, SnapshotRoute, snapshotRoutes, Subset, SubsetRouting,
   VirtualService,
 } from '../../domain/traffic/istio';
-import type { DeploymentLike } from '../../domain/workload/canary';
-import { deploymentReadiness } from '../../domain/workload/canary';
+import { assertWeight, JsonPatchOp, TrafficConfigError } from '../../domain/traffic/objects';
+import { MANAGED_BY, MANAGED_BY_LABEL } from '../../domain/traffic/services';
 import { Failure } from '../../shared/failures';
 import { kubeCall, kubeDelete, kubeGetOptional, kubeId, KubeTarget, target } from '../kube-errors';
 import type { Inspection, TrafficRouter } from './router';
+import { createServiceRouting, isServiceChange, readStableTemplate, ServiceSnapshot } from './services';
 
 const ISTIO = { group: 'networking.istio.io', version: 'v1' } as const;
 
 /** What the Istio router keeps to put things back exactly. */
-export interface IstioSnapshot {
+export interface IstioSnapshot extends ServiceSnapshot {
   routing: 'subset' | 'service';
   /** Each managed HTTP route, by its selector key, as it was. */
   routes: SnapshotRoute[];
@@ -38,24 +39,15 @@ export interface IstioSnapshot {
   createsDestinationRule?: boolean;
   destinationRuleUid?: string;
   subsets?: Subset[];
-  /** Service mode: the Services' selectors as they were, and during the rollout (when Ramp narrows them). */
-  stableSelector?: Record<string, string>;
-  stablePin?: Record<string, string>;
-  canarySelector?: Record<string, string>;
-  canaryPin?: Record<string, string>;
-  /** Service mode: Ramp creates the canary Service (and deletes it afterwards), and its uid once created. */
-  createsCanaryService?: boolean;
-  canaryServiceUid?: string;
+  // Service mode: the ServiceSnapshot fields.
 }
 
 /** The router's change ids. */
-const CHANGE = { subsets: 'subsets', pinStable: 'pinStable', pinCanary: 'pinCanary', canaryService: 'canaryService', routes: 'routes' } as const;
+const CHANGE = { subsets: 'subsets', routes: 'routes' } as const;
 
 /** The Istio TrafficRouter for one rollout's traffic objects. */
 export function createIstioRouter(kube: k8s.KubeConfig, ref: TrafficRefOf<IstioTraffic>): TrafficRouter {
   const custom = kube.makeApiClient(k8s.CustomObjectsApi);
-  const core = kube.makeApiClient(k8s.CoreV1Api);
-  const apps = kube.makeApiClient(k8s.AppsV1Api);
   const namespace = ref.namespace;
   const traffic: IstioTraffic = ref.traffic;
   const routing = traffic.routing;
@@ -64,18 +56,13 @@ export function createIstioRouter(kube: k8s.KubeConfig, ref: TrafficRefOf<IstioT
 
   const vsTarget = target('VirtualService', namespace, traffic.virtualService.name, 'spec.traffic.virtualService.name');
   const drTarget = (name: string) => target('DestinationRule', namespace, name, 'spec.traffic.routing.destinationRule');
-  const svcRouting = routing.mode === 'service' ? routing : undefined;
-  const stableSvc = svcRouting && target('Service', namespace, svcRouting.stableService, 'spec.traffic.routing.stableService');
-  const canarySvc = svcRouting && target('Service', namespace, svcRouting.canaryService, 'spec.traffic.routing.canaryService');
-  const targetSvc = target('Service', namespace, ref.targetService, 'spec.target.service');
+  const services = routing.mode === 'service' ? createServiceRouting(kube, ref, routing, refuseWhileRouted) : undefined;
 
   const plural = (t: KubeTarget) => (t.kind === 'VirtualService' ? 'virtualservices' : 'destinationrules');
   const readCustom = <T>(t: KubeTarget) => custom.getNamespacedCustomObject({ ...ISTIO, namespace, plural: plural(t), name: t.name }) as Promise<T>;
-  const readService = (t: KubeTarget) => core.readNamespacedService({ namespace, name: t.name }) as Promise<Service>;
   const getVs = () => kubeCall(vsTarget, 'get', () => readCustom<VirtualService>(vsTarget));
   const optionalVs = () => kubeGetOptional(vsTarget, () => readCustom<VirtualService>(vsTarget));
   const optionalDr = (name: string) => kubeGetOptional(drTarget(name), () => readCustom<DestinationRule>(drTarget(name)));
-  const optionalService = (t: KubeTarget) => kubeGetOptional(t, () => readService(t));
 
   /** One JSON Patch write on an Istio object; the answer is the object as stored. */
   function patch<T>(t: KubeTarget, ops: JsonPatchOp[]): Promise<T> {
@@ -83,17 +70,6 @@ export function createIstioRouter(kube: k8s.KubeConfig, ref: TrafficRefOf<IstioT
       { ...ISTIO, namespace, plural: plural(t), name: t.name, body: ops },
       k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch),
     ) as Promise<T>);
-  }
-
-  /** Sets a Service's selector in one guarded write (nothing when it already is). */
-  async function setSelector(t: KubeTarget, selector: Record<string, string>): Promise<'undone' | 'absent'> {
-    const svc = await optionalService(t);
-    if (!svc) return 'absent';
-    const ops = buildSelectorPatch(svc, selector);
-    if (ops.length > 0) {
-      await kubeCall(t, 'patch', () => core.patchNamespacedService({ namespace, name: t.name, body: ops }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch)));
-    }
-    return 'undone';
   }
 
   /** The pure module's "this object does not look as expected" errors, as failures. */
@@ -146,30 +122,6 @@ export function createIstioRouter(kube: k8s.KubeConfig, ref: TrafficRefOf<IstioT
     return verifyWeights(await patch<VirtualService>(vsTarget, ops), want);
   }
 
-  /** The stable Deployment's pod-template labels (undefined when it does not exist: the workload preflight reports that). */
-  async function stableTemplate(): Promise<{ d: DeploymentLike; labels: Record<string, string> } | undefined> {
-    const dt = target('Deployment', namespace, ref.stableDeployment, 'spec.target.deployment');
-    const d = await kubeGetOptional(dt, () => apps.readNamespacedDeployment({ namespace, name: ref.stableDeployment }) as Promise<DeploymentLike>);
-    return d ? { d, labels: d.spec?.template.metadata?.labels ?? {} } : undefined;
-  }
-
-  /** The pod-template-hash of the stable's one current ReplicaSet, which tells its pods from the canary's; a problem when it cannot. */
-  async function stableHash(d: DeploymentLike, problems: string[]): Promise<string | undefined> {
-    const ready = deploymentReadiness(d);
-    if (ready.state !== 'ready') {
-      problems.push(`${ready.message}: the stable Deployment is still rolling out, so its pods cannot be told from the canary's by ReplicaSet; wait for \`kubectl -n ${namespace} rollout status deployment/${ref.stableDeployment}\` to finish`);
-      return undefined;
-    }
-    const rsTarget = target('ReplicaSet', namespace, `(of ${ref.stableDeployment})`);
-    const sets = await kubeCall(rsTarget, 'list', () => apps.listNamespacedReplicaSet({ namespace }));
-    const revision = d.metadata?.annotations?.['deployment.kubernetes.io/revision'];
-    const current = sets.items.find((rs) => rs.metadata?.ownerReferences?.some((o) => o.uid === d.metadata?.uid && o.controller)
-      && rs.metadata?.annotations?.['deployment.kubernetes.io/revision'] === revision);
-    const hash = current?.metadata?.labels?.[POD_TEMPLATE_HASH];
-    if (!hash) problems.push(`Deployment ${namespace}/${ref.stableDeployment}: its current ReplicaSet (revision ${revision ?? '?'}) was not found, so its pods cannot be told from the canary's; check \`kubectl -n ${namespace} get rs\``);
-    return hash;
-  }
-
   const inspect = async (): Promise<Inspection> => {
     const problems: string[] = [...hostProblems(c)];
     const notFound = (t: KubeTarget) => `${kubeId(t)} not found; create it, or set ${t.field} to an existing ${t.kind}`;
@@ -180,7 +132,7 @@ export function createIstioRouter(kube: k8s.KubeConfig, ref: TrafficRefOf<IstioT
     const snapshot: IstioSnapshot = { routing: routing.mode, routes: [] };
     const changes: PlannedChange[] = [];
     const managed = managedRoutesInWords(traffic.virtualService.routes);
-    const stable = await stableTemplate();
+    const stable = await readStableTemplate(kube, ref);
     const key = versions.key;
 
     if (routing.mode === 'subset') {
@@ -202,52 +154,7 @@ export function createIstioRouter(kube: k8s.KubeConfig, ref: TrafficRefOf<IstioT
         changes.push({ id: CHANGE.subsets, when: 'afterCanary', description: `set subsets ${subsets} in DestinationRule ${namespace}/${snapshot.destinationRule}` });
       }
     } else {
-      const r: ServiceRouting = routing;
-      const stableService = await optionalService(stableSvc!);
-      if (!stableService) problems.push(notFound(stableSvc!));
-      const canary = await optionalService(canarySvc!);
-      // A canary Service labelled as Ramp's is a leftover of an earlier rollout: Ramp still owns it.
-      const ours = canary?.metadata?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY;
-      snapshot.createsCanaryService = !canary || ours;
-      if (stableService) snapshot.stableSelector = stableService.spec?.selector;
-      if (canary && !ours) snapshot.canarySelector = canary.spec?.selector;
-      if (stableService && stable) {
-        // The hash is only needed (and the stable only needs to be fully rolled out) when the stable
-        // Service would select the canary's pods.
-        const plan = (hash: string) => planServicePins({
-          namespace, stable: { name: r.stableService, selector: stableService.spec?.selector }, ...(canary && !ours ? { canary: { name: r.canaryService, selector: canary.spec?.selector } } : {}),
-          stablePods: { ...stable.labels, [POD_TEMPLATE_HASH]: hash }, canaryPods: { ...stable.labels, [key]: versions.canary }, versions, stableHash: hash,
-        });
-        let pins = plan('(current)');
-        if (pins.stable) {
-          const hash = await stableHash(stable.d, problems);
-          pins = hash ? plan(hash) : { ...pins, stable: undefined };
-        }
-        problems.push(...pins.problems);
-        if (pins.stable) {
-          snapshot.stablePin = pins.stable;
-          changes.push({ id: CHANGE.pinStable, when: 'beforeCanary', description: `narrow Service ${namespace}/${r.stableService} to the stable's pods for the rollout (selector ${JSON.stringify(pins.stable)})` });
-        }
-        if (pins.canary) {
-          snapshot.canaryPin = pins.canary;
-          changes.push({ id: CHANGE.pinCanary, when: 'beforeCanary', description: `narrow Service ${namespace}/${r.canaryService} to the canary's pods for the rollout (selector ${JSON.stringify(pins.canary)})` });
-        }
-      }
-      if (!canary) {
-        const target = targetSvc.name === stableSvc!.name ? stableService : await optionalService(targetSvc);
-        if (!target) problems.push(notFound(targetSvc));
-        if (stableService && target) {
-          try {
-            buildCanaryService({ name: r.canaryService, namespace, target, stableSelector: stableService.spec?.selector, stableName: r.stableService, versions });
-          } catch (err) {
-            if (!(err instanceof TrafficConfigError)) throw err;
-            problems.push(...err.problems);
-          }
-        }
-      }
-      if (snapshot.createsCanaryService) {
-        changes.push({ id: CHANGE.canaryService, when: 'afterCanary', description: `create Service ${namespace}/${r.canaryService} selecting the canary's pods (${key}=${versions.canary})` });
-      }
+      Object.assign(snapshot, await services!.inspect(stable, problems, changes));
     }
     changes.push({ id: CHANGE.routes, when: 'afterCanary', description: `add the canary at 0 % to ${managed} of ${kubeId(vsTarget)}`, carriesTraffic: true });
     let weights: Weights = { stable: 100, canary: 0 };
@@ -260,6 +167,7 @@ export function createIstioRouter(kube: k8s.KubeConfig, ref: TrafficRefOf<IstioT
 
   const apply = async (raw: unknown, change: string): Promise<{ snapshot: unknown; weights?: Weights }> => {
     const snapshot = snapshotOf(raw);
+    if (services && isServiceChange(change)) return { snapshot: await services.apply(snapshot, change) };
     switch (change) {
       case CHANGE.subsets: {
         const name = snapshot.destinationRule!;
@@ -275,22 +183,6 @@ export function createIstioRouter(kube: k8s.KubeConfig, ref: TrafficRefOf<IstioT
         const ops = buildSubsetsPatch(dr, ensureSubsets(dr.spec?.subsets, routing as SubsetRouting, versions));
         if (ops.length > 0) await patch(drTarget(name), ops);
         return { snapshot };
-      }
-      case CHANGE.pinStable:
-        await setSelector(stableSvc!, snapshot.stablePin!);
-        return { snapshot };
-      case CHANGE.pinCanary:
-        await setSelector(canarySvc!, snapshot.canaryPin!);
-        return { snapshot };
-      case CHANGE.canaryService: {
-        const existing = await optionalService(canarySvc!);
-        if (existing) return { snapshot: { ...snapshot, canaryServiceUid: existing.metadata?.uid } };
-        const stable = await kubeCall(stableSvc!, 'get', () => readService(stableSvc!));
-        const target = targetSvc.name === stableSvc!.name ? stable : await kubeCall(targetSvc, 'get', () => readService(targetSvc));
-        const body = buildCanaryService({ name: canarySvc!.name, namespace, target, stableSelector: snapshot.stableSelector, stableName: stableSvc!.name, versions });
-        // An earlier attempt whose answer was lost may have created it: the retry finds it above.
-        const created = await kubeCall(canarySvc!, 'create', () => core.createNamespacedService({ namespace, body }) as Promise<Service>);
-        return { snapshot: { ...snapshot, canaryServiceUid: created.metadata?.uid } };
       }
       case CHANGE.routes:
         return { snapshot, weights: await writeWeight(await getVs(), 0) };
@@ -325,6 +217,7 @@ export function createIstioRouter(kube: k8s.KubeConfig, ref: TrafficRefOf<IstioT
 
   const undo = async (raw: unknown, change: string): Promise<'undone' | 'absent'> => {
     const snapshot = snapshotOf(raw);
+    if (services && isServiceChange(change)) return services.undo(snapshot, change);
     switch (change) {
       case CHANGE.routes: {
         const vs = await optionalVs();
@@ -353,19 +246,6 @@ export function createIstioRouter(kube: k8s.KubeConfig, ref: TrafficRefOf<IstioT
         if (ops.length > 0) await patch(drTarget(name), ops);
         return 'undone';
       }
-      case CHANGE.pinStable:
-        return setSelector(stableSvc!, snapshot.stableSelector!);
-      case CHANGE.pinCanary:
-        return setSelector(canarySvc!, snapshot.canarySelector!);
-      case CHANGE.canaryService: {
-        await refuseWhileRouted(kubeId(canarySvc!));
-        const svc = await optionalService(canarySvc!);
-        if (!svc) return 'absent';
-        const uid = svc.metadata?.uid;
-        // Someone replaced it with a Service of their own: not Ramp's to delete.
-        if (svc.metadata?.labels?.[MANAGED_BY_LABEL] !== MANAGED_BY || (snapshot.canaryServiceUid !== undefined && uid !== snapshot.canaryServiceUid)) return 'absent';
-        return kubeDelete(canarySvc!, () => core.deleteNamespacedService({ namespace, name: canarySvc!.name, body: { preconditions: { uid } } })).then((d) => (d === 'deleted' ? 'undone' : 'absent'));
-      }
       default:
         throw ApplicationFailure.create({ message: `the Istio router has no change "${change}"`, type: Failure.Invalid });
     }
@@ -387,12 +267,7 @@ export function createIstioRouter(kube: k8s.KubeConfig, ref: TrafficRefOf<IstioT
       if (ops.length > 0) await patch(drTarget(name), ops);
       return { snapshot: stage === 'end' ? { ...snapshot, subsets: rebaseSubsets(snapshot.subsets, routing, versions) } : snapshot };
     }
-    // Service routing: the stable Service follows the stable's pods through the roll.
-    const original = snapshot.stableSelector ?? {};
-    const during = Object.fromEntries(Object.entries(original).filter(([k]) => k !== versions.key && k !== POD_TEMPLATE_HASH));
-    const after = versions.key in original ? { ...original, [versions.key]: versions.canary } : original;
-    await setSelector(stableSvc!, stage === 'begin' ? during : after);
-    return { snapshot: stage === 'end' ? { ...snapshot, stableSelector: after } : snapshot };
+    return { snapshot: await services!.promote(snapshot, stage) };
   };
 
   return {

@@ -2,23 +2,22 @@
  * Pure Istio routing logic: which HTTP routes of a VirtualService Ramp manages, how their
  * destinations are recognised (hosts resolved as Istio resolves them), what a managed route looks
  * like for a canary weight, the JSON Patches that change only those routes, and the DestinationRule
- * subsets and Service selectors a rollout needs. The router activity reads objects, calls these,
+ * subsets a rollout needs (service routing's Services are in services.ts, shared with Gateway API). The router activity reads objects, calls these,
  * and writes the result; nothing here does I/O, so every decision is table-testable.
  */
 import type { Versions } from '../rollout/model';
 import type { IstioTraffic, RouteSelector, Routing } from '../spec/schema';
+import { assertWeight, cloneJson, jsonEqual, JsonPatchOp, ObjectMeta, objectId, TrafficConfigError, versionGuard } from './objects';
+import { MANAGED_BY, MANAGED_BY_LABEL } from './services';
+
+// Kept importable from here for the Istio router's callers and tests; they live where both routers share them.
+export { assertWeight, jsonEqual, objectId, TrafficConfigError, type JsonPatchOp, type ObjectMeta } from './objects';
+export {
+  buildCanaryService, buildSelectorPatch, MANAGED_BY, MANAGED_BY_LABEL, planServicePins, POD_TEMPLATE_HASH, selects,
+  type Service, type ServicePins, type ServicePort, type ServiceRouting,
+} from './services';
 
 // ---- narrow local types (only the fields Ramp reads; everything else is carried through) ----
-
-/** The metadata fields Ramp reads. */
-export interface ObjectMeta {
-  name?: string;
-  namespace?: string;
-  resourceVersion?: string;
-  generation?: number;
-  uid?: string;
-  labels?: Record<string, string>;
-}
 
 /** `destination` of an Istio HTTPRouteDestination. */
 export interface IstioDestination {
@@ -64,29 +63,6 @@ export interface DestinationRule {
   spec?: { host?: string; subsets?: Subset[]; [field: string]: unknown };
 }
 
-/** One port of a core/v1 Service. */
-export interface ServicePort {
-  name?: string;
-  protocol?: string;
-  appProtocol?: string;
-  port: number;
-  targetPort?: number | string;
-  nodePort?: number;
-}
-
-/** A core/v1 Service, as far as Ramp reads it. */
-export interface Service {
-  metadata?: ObjectMeta;
-  spec?: { ports?: ServicePort[]; selector?: Record<string, string>; [field: string]: unknown };
-}
-
-/** One RFC 6902 operation; the subset Ramp writes. */
-export interface JsonPatchOp {
-  op: 'test' | 'add' | 'replace' | 'remove';
-  path: string;
-  value?: unknown;
-}
-
 /** A managed HTTP route: its position in `spec.http`, its name ('' when unnamed) and its destinations. */
 export interface ManagedRoute {
   index: number;
@@ -109,52 +85,11 @@ export interface SnapshotRoute {
 }
 
 export type SubsetRouting = Extract<Routing, { mode: 'subset' }>;
-export type ServiceRouting = Extract<Routing, { mode: 'service' }>;
 
 /** What the pure functions need to know: the traffic spec and the VirtualService's namespace. */
 export interface IstioContext {
   traffic: IstioTraffic;
   namespace: string;
-}
-
-/** Label Ramp puts on objects it creates, so cleanup only deletes its own. */
-export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
-/** Value of MANAGED_BY_LABEL on Ramp's objects. */
-export const MANAGED_BY = 'ramp';
-/** The label the Deployment controller puts on each ReplicaSet's pods. */
-export const POD_TEMPLATE_HASH = 'pod-template-hash';
-
-/** Thrown when a VirtualService, DestinationRule or Service lacks what the traffic spec needs; `problems` lists each, with its fix. */
-export class TrafficConfigError extends Error {
-  override name = 'TrafficConfigError';
-  constructor(readonly problems: string[]) {
-    super(problems.join('; '));
-  }
-}
-
-// ---- small helpers -------------------------------------------------------------------------
-
-/** JSON equality: key order is ignored and an undefined member equals a missing one. */
-export function jsonEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (Array.isArray(a) || Array.isArray(b)) {
-    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
-    return a.every((v, i) => jsonEqual(v, b[i]));
-  }
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  const ao = a as Record<string, unknown>;
-  const bo = b as Record<string, unknown>;
-  const keys = new Set([...Object.keys(ao), ...Object.keys(bo)]);
-  for (const k of keys) if (!jsonEqual(ao[k], bo[k])) return false;
-  return true;
-}
-
-function cloneJson<T>(v: T): T {
-  return JSON.parse(JSON.stringify(v)) as T;
-}
-
-export function objectId(kind: string, meta: ObjectMeta | undefined): string {
-  return `${kind} ${meta?.namespace ?? '?'}/${meta?.name ?? '?'}`;
 }
 
 function hasMatch(r: HttpRoute): boolean {
@@ -382,11 +317,6 @@ export function findManagedRoutes(vs: VirtualService, c: IstioContext): ManagedR
 
 // ---- weights -------------------------------------------------------------------------------
 
-/** Throws RangeError unless w is a whole percentage. */
-export function assertWeight(w: number): void {
-  if (!Number.isInteger(w) || w < 0 || w > 100) throw new RangeError(`canary weight must be a whole number between 0 and 100, got ${w}`);
-}
-
 /**
  * The `route` array of a managed route for a canary weight: the stable entry (with its other fields,
  * such as headers, kept) at 100-w, then the same entry pointed at the canary destination at w. Hosts
@@ -435,13 +365,10 @@ export function readWeights(vs: VirtualService, c: IstioContext): { name: string
  * Guards for one write: the object must still be the version that was read, and every replaced
  * route must still sit at its index. A concurrent edit makes the patch fail instead of being overwritten.
  */
-function guards(meta: ObjectMeta | undefined, kind: string, http: HttpRoute[] | undefined, indexes: number[]): JsonPatchOp[] {
-  if (!meta?.resourceVersion) {
-    throw new Error(`${objectId(kind, meta)} has no metadata.resourceVersion; patches must be built from an object read from the apiserver`);
-  }
-  const ops: JsonPatchOp[] = [{ op: 'test', path: '/metadata/resourceVersion', value: meta.resourceVersion }];
+function guards(meta: ObjectMeta | undefined, kind: string, http: HttpRoute[], indexes: number[]): JsonPatchOp[] {
+  const ops: JsonPatchOp[] = [versionGuard(meta, kind)];
   for (const i of indexes) {
-    const name = http?.[i]?.name;
+    const name = http[i]?.name;
     // An unnamed route has no name to test; the resourceVersion test covers it.
     if (name) ops.push({ op: 'test', path: `/spec/http/${i}/name`, value: name });
   }
@@ -610,108 +537,7 @@ export function restoreSubsets(current: Subset[] | undefined, snapshot: Subset[]
 export function buildSubsetsPatch(dr: DestinationRule, subsets: Subset[] | undefined): JsonPatchOp[] {
   const current = dr.spec?.subsets;
   if (jsonEqual(current, subsets)) return [];
-  const guard = guards(dr.metadata, 'DestinationRule', undefined, []);
+  const guard = [versionGuard(dr.metadata, 'DestinationRule')];
   if (subsets === undefined) return [...guard, { op: 'remove', path: '/spec/subsets' }];
   return [...guard, { op: current === undefined ? 'add' : 'replace', path: '/spec/subsets', value: subsets }];
-}
-
-// ---- Services: the canary Service and separating selectors ---------------------------------
-
-/** Does a Service selector select pods with these labels? (Every selector entry must match.) */
-export function selects(selector: Record<string, string> | undefined, labels: Record<string, string>): boolean {
-  if (!selector || Object.keys(selector).length === 0) return false;
-  return Object.entries(selector).every(([k, v]) => labels[k] === v);
-}
-
-/**
- * The canary Service for service mode: the target Service's ports, the stable Service's selector (as
- * it was before the rollout) with the version label set to the canary value, labelled as Ramp's.
- * Throws TrafficConfigError when the stable Service selects no pods by label (headless without
- * selector, ExternalName).
- */
-export function buildCanaryService(input: {
-  name: string;
-  namespace: string;
-  target: Service;
-  stableSelector: Record<string, string> | undefined;
-  stableName: string;
-  versions: Pick<Versions, 'key' | 'canary'>;
-}): Service & { metadata: ObjectMeta; spec: { ports: ServicePort[]; selector: Record<string, string> } } {
-  const { name, namespace, target, stableSelector, versions } = input;
-  const problems: string[] = [];
-  if (!stableSelector || Object.keys(stableSelector).length === 0) {
-    problems.push(`Service ${namespace}/${input.stableName} has no selector, so Ramp cannot derive the canary Service ${namespace}/${name} from it; create ${name} yourself, selecting the canary pods`);
-  }
-  const ports = target.spec?.ports ?? [];
-  if (ports.length === 0) {
-    problems.push(`${objectId('Service', target.metadata)} has no ports to copy to the canary Service ${namespace}/${name}; create ${name} yourself`);
-  }
-  if (problems.length > 0) throw new TrafficConfigError(problems);
-  const selector = { ...stableSelector };
-  delete selector[POD_TEMPLATE_HASH];
-  return {
-    metadata: { name, namespace, labels: { [MANAGED_BY_LABEL]: MANAGED_BY } },
-    spec: {
-      // nodePort is cluster-unique and the canary Service is ClusterIP, so it is not copied.
-      ports: ports.map(({ nodePort: _nodePort, ...p }) => ({ ...p })),
-      selector: { ...selector, [versions.key]: versions.canary },
-    },
-  };
-}
-
-/** What service routing needs done to the Services' selectors so that each selects only its own version's pods. */
-export interface ServicePins {
-  /** The stable Service's selector during the rollout, when it must change (it would select the canary's pods). */
-  stable?: Record<string, string>;
-  /** The canary Service's selector during the rollout, when it must change (it would select the stable's pods). */
-  canary?: Record<string, string>;
-  problems: string[];
-}
-
-/**
- * Service routing is only safe when the stable Service selects no canary pod and the canary
- * Service no stable pod. Guides often point both at every pod of the app (Argo Rollouts narrows them
- * itself during a rollout); Ramp narrows them too, and puts them back afterwards: the stable Service
- * by the stable ReplicaSet's pod-template-hash, the canary Service by the canary's version label.
- */
-export function planServicePins(input: {
-  namespace: string;
-  stable: { name: string; selector?: Record<string, string> };
-  /** Absent: Ramp creates the canary Service (from the stable's selector plus the version label). */
-  canary?: { name: string; selector?: Record<string, string> };
-  /** Labels of the stable's pods (pod template plus pod-template-hash). */
-  stablePods: Record<string, string>;
-  /** Labels the canary's pods will carry (the stable's template with the canary's version value). */
-  canaryPods: Record<string, string>;
-  versions: Pick<Versions, 'key' | 'canary'>;
-  stableHash: string;
-}): ServicePins {
-  const { namespace, stable, canary, stablePods, canaryPods, versions } = input;
-  const out: ServicePins = { problems: [] };
-  const sid = `Service ${namespace}/${stable.name}`;
-  if (!stable.selector || Object.keys(stable.selector).length === 0) {
-    out.problems.push(`${sid} has no selector, so Ramp cannot tell which pods it sends traffic to; service routing needs a stable Service that selects the stable's pods by label`);
-  } else if (!selects(stable.selector, stablePods)) {
-    out.problems.push(`${sid} does not select the stable Deployment's pods (selector ${JSON.stringify(stable.selector)}); point spec.traffic.routing.stableService at the Service for them`);
-  } else if (selects(stable.selector, canaryPods)) {
-    out.stable = { ...stable.selector, [POD_TEMPLATE_HASH]: input.stableHash };
-  }
-  if (canary) {
-    const cid = `Service ${namespace}/${canary.name}`;
-    if (!canary.selector || Object.keys(canary.selector).length === 0) {
-      out.problems.push(`${cid} has no selector; the canary Service must select the canary's pods by label`);
-    } else {
-      const pinned = selects(canary.selector, stablePods) ? { ...canary.selector, [versions.key]: versions.canary } : canary.selector;
-      if (!selects(pinned, canaryPods)) {
-        out.problems.push(`${cid} will not select the canary's pods (selector ${JSON.stringify(canary.selector)}, canary pods ${JSON.stringify(canaryPods)}); make it select the app's pods, or let Ramp create it (remove it)`);
-      } else if (pinned !== canary.selector) out.canary = pinned;
-    }
-  }
-  return out;
-}
-
-/** JSON Patch setting a Service's selector, guarded by the resourceVersion read; [] when unchanged. */
-export function buildSelectorPatch(svc: Service, selector: Record<string, string>): JsonPatchOp[] {
-  if (jsonEqual(svc.spec?.selector, selector)) return [];
-  return [...guards(svc.metadata, 'Service', undefined, []), { op: 'replace', path: '/spec/selector', value: selector }];
 }
