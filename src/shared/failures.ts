@@ -31,6 +31,10 @@ export const Failure = {
   NotOurs: 'NotOurs',
   /** The canary destination still receives traffic, so removing it would fail requests. */
   CanaryStillRouted: 'CanaryStillRouted',
+  /** A Gateway API implementation reports the route written as not Accepted or its refs not resolved (the message names parent, reason and message). */
+  RouteNotAccepted: 'RouteNotAccepted',
+  /** A Gateway API implementation has not yet reported on the route at the generation Ramp wrote: retried until it does. */
+  RoutePending: 'RoutePending',
 } as const;
 
 export type Failure = (typeof Failure)[keyof typeof Failure];
@@ -41,7 +45,7 @@ export type Failure = (typeof Failure)[keyof typeof Failure];
  */
 export const FORWARD_NON_RETRYABLE: readonly Failure[] = [
   Failure.NotFound, Failure.Unauthorized, Failure.Forbidden, Failure.Invalid, Failure.PreflightRefused,
-  Failure.ProgressDeadlineExceeded, Failure.InvalidAnalysis, Failure.TrafficChanged, Failure.NotOurs,
+  Failure.ProgressDeadlineExceeded, Failure.InvalidAnalysis, Failure.TrafficChanged, Failure.NotOurs, Failure.RouteNotAccepted,
 ];
 
 /**

@@ -1,8 +1,7 @@
 /** Picks the traffic router for a rollout's provider. */
 import type * as k8s from '@kubernetes/client-node';
-import { ApplicationFailure } from '@temporalio/common';
 import type { TrafficRef } from '../../domain/rollout/calls';
-import { Failure } from '../../shared/failures';
+import { createGatewayRouter } from './gateway';
 import { createIstioRouter } from './istio';
 import type { TrafficRouter } from './router';
 
@@ -13,6 +12,6 @@ export function createTrafficRouter(kube: k8s.KubeConfig, ref: TrafficRef): Traf
     case 'istio':
       return createIstioRouter(kube, { ...ref, traffic });
     case 'gateway-api':
-      throw ApplicationFailure.create({ message: 'the gateway-api traffic router is not in this worker yet', type: Failure.Invalid, nonRetryable: true });
+      return createGatewayRouter(kube, { ...ref, traffic });
   }
 }

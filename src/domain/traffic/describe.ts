@@ -3,6 +3,7 @@
  * the Temporal UI. Kept apart from the client so that `ramp validate` loads no Temporal client.
  */
 import type { TrafficSpec } from '../spec/schema';
+import { managedRulesInWords } from './gateway';
 import { managedRoutesInWords } from './istio';
 
 /**
@@ -19,6 +20,8 @@ export function describeTraffic(t: TrafficSpec): string {
         : `service routing: stable Service ${t.routing.stableService}, canary Service ${t.routing.canaryService}`;
       return `istio (VirtualService ${t.virtualService.name}, ${routes}; ${routing})`;
     }
+    case 'gateway-api':
+      return `gateway-api (${t.route.kind} ${t.route.name}, ${managedRulesInWords(t.route.rules)}; service routing: stable Service ${t.routing.stableService}, canary Service ${t.routing.canaryService})`;
     default:
       return provider;
   }

@@ -174,7 +174,7 @@ describe('the worker RBAC is exactly what the worker code calls', () => {
 
   it('finds the calls on namespaced objects in the activities, and only there', () => {
     const onObjects = code.calls.filter((c) => c.permissions.some((p) => !p.startsWith('nonResource:')));
-    expect(sorted(new Set(onObjects.map((c) => c.where)))).toEqual(['src/activities/traffic/istio.ts', 'src/activities/workload.ts']);
+    expect(sorted(new Set(onObjects.map((c) => c.where)))).toEqual(['src/activities/traffic/gateway.ts', 'src/activities/traffic/istio.ts', 'src/activities/traffic/services.ts', 'src/activities/workload.ts']);
     expect(onObjects.length).toBeGreaterThan(15);
   });
 

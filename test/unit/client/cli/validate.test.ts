@@ -13,9 +13,17 @@ describe('describeTraffic: the router in a few words', () => {
     expect(describeTraffic(service.spec.traffic)).toBe('istio (VirtualService storefront, the default route; service routing: stable Service sf-stable, canary Service sf-canary)');
   });
 
+  it('gateway-api names its route, its managed rules and the Services', () => {
+    const gw = (rules: unknown[]) => rollout({
+      spec: { traffic: { provider: 'gateway-api', virtualService: null, route: { kind: 'GRPCRoute', name: 'storefront', rules }, routing: { mode: 'service', destinationRule: null, stableService: 'sf-stable', canaryService: 'sf-canary' } } },
+    }).spec.traffic;
+    expect(describeTraffic(gw(['primary', { index: 2 }]))).toBe('gateway-api (GRPCRoute storefront, rule(s) primary, #2; service routing: stable Service sf-stable, canary Service sf-canary)');
+    expect(describeTraffic(gw([]))).toBe('gateway-api (GRPCRoute storefront, every rule sending to the stable Service; service routing: stable Service sf-stable, canary Service sf-canary)');
+  });
+
   it('a provider it has no words for is named by itself, without another provider\'s kinds', () => {
-    const other = { ...rollout().spec.traffic, provider: 'gateway-api' } as unknown as Parameters<typeof describeTraffic>[0];
-    expect(describeTraffic(other)).toBe('gateway-api');
+    const other = { ...rollout().spec.traffic, provider: 'linkerd' } as unknown as Parameters<typeof describeTraffic>[0];
+    expect(describeTraffic(other)).toBe('linkerd');
   });
 });
 

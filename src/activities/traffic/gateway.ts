@@ -1,0 +1,243 @@
+/**
+ * The Gateway API traffic router: shifts traffic between the stable and canary Services in the
+ * managed rules of an HTTPRoute or GRPCRoute (gateway.networking.k8s.io/v1). Every change is computed
+ * by src/domain/traffic/gateway.ts and written as one JSON Patch guarded by the resourceVersion that
+ * was read, so a concurrent edit fails the write (the retry reads again) instead of being lost.
+ * A weight counts as applied once read back and, where an implementation reports on the route,
+ * once it has accepted the route at the generation written: a route it rejects fails the step
+ * (RouteNotAccepted, and the rollout rolls back); one it has not reported on yet is retried
+ * (RoutePending). The Services (canary Service, narrowed selectors) are services.ts's, as for Istio.
+ */
+import * as k8s from '@kubernetes/client-node';
+import { ApplicationFailure } from '@temporalio/common';
+import type { SetWeightInput, SetWeightResult, TrafficRefOf, Weights } from '../../domain/rollout/calls';
+import type { PlannedChange } from '../../domain/rollout/model';
+import type { GatewayTraffic } from '../../domain/spec/schema';
+import { checkDrift } from '../../domain/traffic/drift';
+import {
+  Acceptance, buildRestorePatch, buildSetWeightPatch, GatewayContext, GatewayRoute, inspectRoute, managedRulesInWords, readWeights, routeAcceptance,
+  rulesToCanary, SnapshotRule, snapshotRules,
+} from '../../domain/traffic/gateway';
+import { assertWeight, JsonPatchOp, TrafficConfigError } from '../../domain/traffic/objects';
+import { Failure } from '../../shared/failures';
+import { kubeCall, kubeGetOptional, kubeId, KubeTarget } from '../kube-errors';
+import type { Inspection, TrafficRouter } from './router';
+import { createServiceRouting, isServiceChange, readStableTemplate, ServiceSnapshot } from './services';
+
+const GATEWAY = { group: 'gateway.networking.k8s.io', version: 'v1' } as const;
+
+/** What the Gateway API router keeps to put things back exactly. */
+export interface GatewaySnapshot extends ServiceSnapshot {
+  provider: 'gateway-api';
+  /** The route's kind when the snapshot was taken: the kind cannot change during a rollout. */
+  kind: GatewayTraffic['route']['kind'];
+  /** Each managed rule, by its key, with its backendRefs as they were. */
+  rules: SnapshotRule[];
+}
+
+/** The router's own change id (service routing's are services.ts's). */
+const CHANGE = { routes: 'routes' } as const;
+
+export interface GatewayRouterOptions {
+  /**
+   * How long a write waits, re-reading the route, for its implementation to report on the new
+   * generation before the call fails as RoutePending (and the activity is retried). Default 3 s:
+   * implementations usually answer within it, so a weight step rarely needs a retry.
+   */
+  acceptanceWaitMs?: number;
+  /** Pause between those reads. Default 250 ms. */
+  acceptancePollMs?: number;
+}
+
+/** The Gateway API TrafficRouter for one rollout's route. */
+export function createGatewayRouter(kube: k8s.KubeConfig, ref: TrafficRefOf<GatewayTraffic>, options: GatewayRouterOptions = {}): TrafficRouter {
+  const custom = kube.makeApiClient(k8s.CustomObjectsApi);
+  const namespace = ref.namespace;
+  const traffic: GatewayTraffic = ref.traffic;
+  const kind = traffic.route.kind;
+  const c: GatewayContext = { traffic, namespace };
+  const waitMs = options.acceptanceWaitMs ?? 3000;
+  const pollMs = options.acceptancePollMs ?? 250;
+
+  const routePlural = () => (kind === 'HTTPRoute' ? 'httproutes' : 'grpcroutes');
+  const routeTarget: KubeTarget = { kind, namespace, name: traffic.route.name, resource: `${routePlural()}.${GATEWAY.group}`, field: 'spec.traffic.route.name' };
+  const read = () => custom.getNamespacedCustomObject({ ...GATEWAY, namespace, plural: routePlural(), name: traffic.route.name }) as Promise<GatewayRoute>;
+  const getRoute = () => kubeCall(routeTarget, 'get', read);
+  const optionalRoute = () => kubeGetOptional(routeTarget, read);
+  const services = createServiceRouting(kube, ref, traffic.routing, refuseWhileRouted);
+
+  /** One JSON Patch write on the route; the answer is the route as stored. */
+  function patch(ops: JsonPatchOp[]): Promise<GatewayRoute> {
+    return kubeCall(routeTarget, 'patch', () => custom.patchNamespacedCustomObject(
+      { ...GATEWAY, namespace, plural: routePlural(), name: traffic.route.name, body: ops },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch),
+    ) as Promise<GatewayRoute>);
+  }
+
+  /** The pure module's "this object does not look as expected" errors, as failures. */
+  async function guarded<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof TrafficConfigError) throw ApplicationFailure.create({ message: err.message, type: Failure.TrafficChanged });
+      if (err instanceof RangeError) throw ApplicationFailure.create({ message: err.message, type: Failure.Invalid });
+      throw err;
+    }
+  }
+
+  function snapshotOf(raw: unknown): GatewaySnapshot {
+    const s = raw as GatewaySnapshot;
+    if (s?.provider !== 'gateway-api' || s.kind !== kind) {
+      throw ApplicationFailure.create({
+        message: `the traffic snapshot was taken by another router (${s?.provider === 'gateway-api' ? `gateway-api ${String(s.kind)}` : 'not gateway-api'}), but spec.traffic is a gateway-api ${kind}; the traffic router cannot change during a rollout`,
+        type: Failure.TrafficChanged,
+      });
+    }
+    return s;
+  }
+
+  /** The split of every managed rule; one value when they agree. */
+  function weightsOf(route: GatewayRoute): { weights: Weights; agree: boolean; detail: string } {
+    const got = readWeights(route, c);
+    const first = got[0]!.weights;
+    const agree = got.every((g) => g.weights.canary === first.canary && g.weights.stable === first.stable);
+    const detail = got.map((g) => `rule ${g.name}: stable ${g.weights.stable}, canary ${g.weights.canary}`).join('; ');
+    return { weights: first, agree, detail };
+  }
+
+  /** Weights of every managed rule after a write; NotApplied unless each carries `want`. */
+  function verifyWeights(route: GatewayRoute, want: Weights): void {
+    const { weights, agree, detail } = weightsOf(route);
+    if (!agree || weights.canary !== want.canary || weights.stable !== want.stable) {
+      throw ApplicationFailure.create({
+        message: `${kubeId(routeTarget)} does not carry stable ${want.stable} / canary ${want.canary} after the write (${detail}); something (a GitOps sync, an admission webhook) may be rewriting it`,
+        type: Failure.NotApplied,
+      });
+    }
+  }
+
+  /** The failure for a route its implementation rejects or has not reported on; undefined when it may serve the weights. */
+  function acceptanceFailure(a: Acceptance, generation: number): ApplicationFailure | undefined {
+    if (a.state === 'rejected') {
+      return ApplicationFailure.create({
+        message: `${kubeId(routeTarget)} at generation ${generation} is not accepted by ${a.parent}: ${a.condition} False, reason ${a.reason}: ${a.message}; fix the route or its backends (kubectl -n ${namespace} describe ${kind.toLowerCase()} ${traffic.route.name})`,
+        type: Failure.RouteNotAccepted,
+      });
+    }
+    if (a.state === 'pending') {
+      return ApplicationFailure.create({
+        message: `${kubeId(routeTarget)} at generation ${generation} is not yet accepted by every parent (${a.detail}); retried until its Gateway API implementation reports on it`,
+        type: Failure.RoutePending,
+      });
+    }
+    return undefined;
+  }
+
+  /**
+   * Waits (re-reading) for the route's implementations to accept `written`'s generation. Another
+   * write since then is someone else's: the weights read back are checked again by the caller's
+   * retry, not here.
+   */
+  async function awaitAcceptance(written: GatewayRoute): Promise<void> {
+    const generation = written.metadata?.generation ?? 0;
+    let failure = acceptanceFailure(routeAcceptance(written, generation), generation);
+    for (let waited = 0; failure?.type === Failure.RoutePending && waited < waitMs; waited += pollMs) {
+      await new Promise((r) => setTimeout(r, pollMs));
+      failure = acceptanceFailure(routeAcceptance(await getRoute(), generation), generation);
+    }
+    if (failure) throw failure;
+  }
+
+  async function writeWeight(route: GatewayRoute, canaryWeight: number): Promise<Weights> {
+    const want = { stable: 100 - canaryWeight, canary: canaryWeight };
+    const ops = buildSetWeightPatch(route, c, canaryWeight);
+    const written = ops.length === 0 ? route : await patch(ops);
+    verifyWeights(written, want);
+    await awaitAcceptance(written);
+    return want;
+  }
+
+  /** Removing the canary Service while a rule still sends to it would fail those requests. */
+  async function refuseWhileRouted(what: string): Promise<void> {
+    const route = await optionalRoute();
+    const routed = route ? rulesToCanary(route, c) : [];
+    if (routed.length > 0) {
+      throw ApplicationFailure.create({ message: `${kubeId(routeTarget)} rule(s) ${routed.join(', ')} still send traffic to ${what}; restore the route's backendRefs first`, type: Failure.CanaryStillRouted });
+    }
+  }
+
+  const inspect = async (): Promise<Inspection> => {
+    const problems: string[] = [];
+    const route = await optionalRoute();
+    if (!route) problems.push(`${kubeId(routeTarget)} not found; create it, or set spec.traffic.route.name (and spec.traffic.route.kind) to an existing route`);
+    else {
+      problems.push(...inspectRoute(route, c));
+      const generation = route.metadata?.generation ?? 0;
+      const a = routeAcceptance(route, generation);
+      // A route already rejected would fail the first weight step: say so before any change.
+      if (a.state === 'rejected') problems.push(acceptanceFailure(a, generation)!.message);
+    }
+    const changes: PlannedChange[] = [];
+    const snapshot: GatewaySnapshot = { provider: 'gateway-api', kind, rules: [], ...await services.inspect(await readStableTemplate(kube, ref), problems, changes) };
+    changes.push({ id: CHANGE.routes, when: 'afterCanary', description: `add the canary Service ${traffic.routing.canaryService} at 0 % to ${managedRulesInWords(traffic.route.rules)} of ${kubeId(routeTarget)}`, carriesTraffic: true });
+    let weights: Weights = { stable: 100, canary: 0 };
+    if (route && problems.length === 0) {
+      snapshot.rules = snapshotRules(route, c);
+      weights = weightsOf(route).weights;
+    }
+    return { problems, changes, snapshot, weights };
+  };
+
+  const apply = async (raw: unknown, change: string): Promise<{ snapshot: unknown; weights?: Weights }> => {
+    const snapshot = snapshotOf(raw);
+    if (isServiceChange(change)) return { snapshot: await services.apply(snapshot, change) };
+    if (change === CHANGE.routes) return { snapshot, weights: await writeWeight(await getRoute(), 0) };
+    throw ApplicationFailure.create({ message: `the Gateway API router has no change "${change}"`, type: Failure.Invalid });
+  };
+
+  const setWeight = async (raw: unknown, input: SetWeightInput): Promise<SetWeightResult> => {
+    snapshotOf(raw);
+    assertWeight(input.weight);
+    const route = await getRoute();
+    const now = weightsOf(route);
+    if (!input.force) {
+      const seen = now.agree ? checkDrift(now.weights.canary, input.expected, input.weight, input.ahead) : 'drift';
+      if (seen === 'drift') {
+        const found = now.agree ? `canary weight is ${now.weights.canary}%` : 'the managed rules disagree';
+        return { applied: false, found: now.weights, detail: `${kubeId(routeTarget)} (${now.detail}): ${found}, Ramp set ${input.expected}%` };
+      }
+    }
+    return { applied: true, weights: await writeWeight(route, input.weight) };
+  };
+
+  /**
+   * Restoring the backendRefs does not wait for the implementation: a rollback must not hang on a
+   * controller, and what it writes back is the route as it was before the rollout.
+   */
+  const undo = async (raw: unknown, change: string): Promise<'undone' | 'absent'> => {
+    const snapshot = snapshotOf(raw);
+    if (isServiceChange(change)) return services.undo(snapshot, change);
+    if (change !== CHANGE.routes) throw ApplicationFailure.create({ message: `the Gateway API router has no change "${change}"`, type: Failure.Invalid });
+    const route = await optionalRoute();
+    if (!route) return 'absent';
+    const { ops, missing } = buildRestorePatch(route, c, snapshot.rules);
+    if (ops.length > 0) {
+      const after = await patch(ops);
+      if (buildRestorePatch(after, c, snapshot.rules).ops.length > 0) {
+        throw ApplicationFailure.create({ message: `${kubeId(routeTarget)} managed rules differ from the snapshot after the write; something may be rewriting it`, type: Failure.NotApplied });
+      }
+    }
+    return missing.length === snapshot.rules.length ? 'absent' : 'undone';
+  };
+
+  const promote = async (raw: unknown, stage: 'begin' | 'end'): Promise<{ snapshot: unknown }> => ({ snapshot: await services.promote(snapshotOf(raw), stage) });
+
+  return {
+    writes: 'local',
+    inspect: () => guarded(inspect),
+    apply: (snapshot, change) => guarded(() => apply(snapshot, change)),
+    setWeight: (snapshot, input) => guarded(() => setWeight(snapshot, input)),
+    undo: (snapshot, change) => guarded(() => undo(snapshot, change)),
+    promote: (snapshot, stage) => guarded(() => promote(snapshot, stage)),
+  };
+}
