@@ -337,3 +337,87 @@ describe.each<Kind>(['HTTPRoute', 'GRPCRoute'])('Gateway API traffic router, %s'
     expect(await activities.trafficUndo(plainRef(), snapshot, 'routes')).toEqual({ done: 'absent' });
   });
 });
+
+describe('Gateway API traffic router: Services that select every pod of the app (the Argo Rollouts guide\'s shape)', () => {
+  const kc = adminKubeConfig();
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const apps = kc.makeApiClient(k8s.AppsV1Api);
+  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  const namespace = uniqueName('gw-pins');
+  const ref: TrafficRef = {
+    namespace,
+    rollout: 'shop',
+    traffic: {
+      provider: 'gateway-api', route: { kind: 'HTTPRoute', name: 'shop', rules: [] },
+      routing: { mode: 'service', stableService: 'shop-stable', canaryService: 'shop-canary' }, onDrift: 'pause',
+    },
+    versions: { key: 'version', stable: 'v1', canary: 'v2', stablePinned: false },
+    targetService: 'shop-stable',
+    stableDeployment: 'shop',
+    canaryDeployment: 'shop-canary',
+  };
+  const activities = createTrafficActivities({ kube: kc });
+  const selectorOf = async (name: string) => (await core.readNamespacedService({ namespace, name })).spec?.selector;
+  let snapshot: GatewaySnapshot;
+  let hash: string;
+
+  beforeAll(async () => {
+    await core.createNamespace({ body: { metadata: { name: namespace } } });
+    await apps.createNamespacedDeployment({
+      namespace,
+      body: {
+        metadata: { name: 'shop' },
+        spec: {
+          replicas: 1, selector: { matchLabels: { app: 'shop' } },
+          template: { metadata: { labels: { app: 'shop', version: 'v1' } }, spec: { containers: [{ name: 'app', image: 'shop:v1' }] } },
+        },
+      },
+    });
+    for (const name of ['shop-stable', 'shop-canary']) {
+      await core.createNamespacedService({ namespace, body: { metadata: { name }, spec: { selector: { app: 'shop' }, ports: [{ name: 'http', port: 80 }] } } });
+    }
+    await custom.createNamespacedCustomObject({
+      ...GATEWAY, namespace, plural: 'httproutes',
+      body: { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'shop' }, spec: { parentRefs: [{ name: 'public' }], rules: [{ backendRefs: [{ name: 'shop-stable', port: 80 }] }] } },
+    });
+    hash = await eventually('the stable Deployment Available with one ReplicaSet', async () => {
+      const d = await apps.readNamespacedDeployment({ namespace, name: 'shop' });
+      if (d.status?.availableReplicas !== 1 || d.status.updatedReplicas !== 1) return undefined;
+      const sets = (await apps.listNamespacedReplicaSet({ namespace })).items;
+      return sets.length === 1 ? sets[0]!.metadata?.labels?.['pod-template-hash'] : undefined;
+    }, 60_000);
+  });
+
+  afterAll(async () => {
+    await core.deleteNamespace({ name: namespace });
+  });
+
+  it('plans to narrow both Services before the canary, and no canary Service of its own (one exists)', async () => {
+    const a = await activities.inspectTraffic(ref);
+    expect(a.problems).toEqual([]);
+    expect(a.changes.map((ch) => [ch.id, ch.when])).toEqual([['pinStable', 'beforeCanary'], ['pinCanary', 'beforeCanary'], ['routes', 'afterCanary']]);
+    snapshot = a.snapshot as GatewaySnapshot;
+    expect(snapshot).toMatchObject({ stablePin: { app: 'shop', 'pod-template-hash': hash }, canaryPin: { app: 'shop', version: 'v2' }, createsCanaryService: false });
+  });
+
+  it('narrows each Service to its own pods, and puts both back', async () => {
+    for (const change of ['pinStable', 'pinCanary', 'routes']) snapshot = (await activities.trafficApply(ref, snapshot, change)).snapshot as GatewaySnapshot;
+    expect(await selectorOf('shop-stable')).toEqual({ app: 'shop', 'pod-template-hash': hash });
+    expect(await selectorOf('shop-canary')).toEqual({ app: 'shop', version: 'v2' });
+    expect(await activities.trafficUndo(ref, snapshot, 'routes')).toEqual({ done: 'undone' });
+    expect(await activities.trafficUndo(ref, snapshot, 'pinCanary')).toEqual({ done: 'undone' });
+    expect(await activities.trafficUndo(ref, snapshot, 'pinStable')).toEqual({ done: 'undone' });
+    expect(await selectorOf('shop-stable')).toEqual({ app: 'shop' });
+    expect(await selectorOf('shop-canary')).toEqual({ app: 'shop' });
+  });
+
+  it('promotion: the stable Service stops selecting by ReplicaSet while the stable rolls, and keeps the original selector after', async () => {
+    snapshot = (await activities.trafficApply(ref, snapshot, 'pinStable')).snapshot as GatewaySnapshot;
+    expect(await selectorOf('shop-stable')).toEqual({ app: 'shop', 'pod-template-hash': hash });
+    snapshot = (await activities.trafficPromote(ref, snapshot, 'begin')).snapshot as GatewaySnapshot;
+    expect(await selectorOf('shop-stable')).toEqual({ app: 'shop' });
+    snapshot = (await activities.trafficPromote(ref, snapshot, 'end')).snapshot as GatewaySnapshot;
+    expect(await selectorOf('shop-stable')).toEqual({ app: 'shop' });
+    expect(snapshot.stableSelector).toEqual({ app: 'shop' });
+  });
+});
