@@ -13,16 +13,16 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { SetWeightInput, SetWeightResult, TrafficRefOf, Weights } from '../../domain/rollout/calls';
 import type { PlannedChange } from '../../domain/rollout/model';
 import type { GatewayTraffic } from '../../domain/spec/schema';
-import { checkDrift } from '../../domain/traffic/drift';
 import {
   Acceptance, buildRestorePatch, buildSetWeightPatch, GatewayContext, GatewayRoute, inspectRoute, managedRulesInWords, readWeights, routeAcceptance,
   rulesToCanary, SnapshotRule, snapshotRules,
 } from '../../domain/traffic/gateway';
-import { assertWeight, JsonPatchOp, TrafficConfigError } from '../../domain/traffic/objects';
+import { assertWeight, JsonPatchOp } from '../../domain/traffic/objects';
 import { Failure } from '../../shared/failures';
 import { kubeCall, kubeGetOptional, kubeId, KubeTarget } from '../kube-errors';
 import type { Inspection, TrafficRouter } from './router';
 import { createServiceRouting, isServiceChange, readStableTemplate, ServiceSnapshot } from './services';
+import { driftFound, splitOf, verifySplit, withFailures } from './weights';
 
 const GATEWAY = { group: 'gateway.networking.k8s.io', version: 'v1' } as const;
 
@@ -74,16 +74,6 @@ export function createGatewayRouter(kube: k8s.KubeConfig, ref: TrafficRefOf<Gate
     ) as Promise<GatewayRoute>);
   }
 
-  /** The pure module's "this object does not look as expected" errors, as failures. */
-  async function guarded<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      if (err instanceof TrafficConfigError) throw ApplicationFailure.create({ message: err.message, type: Failure.TrafficChanged });
-      if (err instanceof RangeError) throw ApplicationFailure.create({ message: err.message, type: Failure.Invalid });
-      throw err;
-    }
-  }
 
   function snapshotOf(raw: unknown): GatewaySnapshot {
     const s = raw as GatewaySnapshot;
@@ -97,24 +87,7 @@ export function createGatewayRouter(kube: k8s.KubeConfig, ref: TrafficRefOf<Gate
   }
 
   /** The split of every managed rule; one value when they agree. */
-  function weightsOf(route: GatewayRoute): { weights: Weights; agree: boolean; detail: string } {
-    const got = readWeights(route, c);
-    const first = got[0]!.weights;
-    const agree = got.every((g) => g.weights.canary === first.canary && g.weights.stable === first.stable);
-    const detail = got.map((g) => `rule ${g.name}: stable ${g.weights.stable}, canary ${g.weights.canary}`).join('; ');
-    return { weights: first, agree, detail };
-  }
-
-  /** Weights of every managed rule after a write; NotApplied unless each carries `want`. */
-  function verifyWeights(route: GatewayRoute, want: Weights): void {
-    const { weights, agree, detail } = weightsOf(route);
-    if (!agree || weights.canary !== want.canary || weights.stable !== want.stable) {
-      throw ApplicationFailure.create({
-        message: `${kubeId(routeTarget)} does not carry stable ${want.stable} / canary ${want.canary} after the write (${detail}); something (a GitOps sync, an admission webhook) may be rewriting it`,
-        type: Failure.NotApplied,
-      });
-    }
-  }
+  const weightsOf = (route: GatewayRoute) => splitOf(readWeights(route, c));
 
   /** The failure for a route its implementation rejects or has not reported on; undefined when it may serve the weights. */
   function acceptanceFailure(a: Acceptance, generation: number): ApplicationFailure | undefined {
@@ -152,7 +125,7 @@ export function createGatewayRouter(kube: k8s.KubeConfig, ref: TrafficRefOf<Gate
     const want = { stable: 100 - canaryWeight, canary: canaryWeight };
     const ops = buildSetWeightPatch(route, c, canaryWeight);
     const written = ops.length === 0 ? route : await patch(ops);
-    verifyWeights(written, want);
+    verifySplit(kubeId(routeTarget), weightsOf(written), want);
     await awaitAcceptance(written);
     return want;
   }
@@ -199,14 +172,8 @@ export function createGatewayRouter(kube: k8s.KubeConfig, ref: TrafficRefOf<Gate
     snapshotOf(raw);
     assertWeight(input.weight);
     const route = await getRoute();
-    const now = weightsOf(route);
-    if (!input.force) {
-      const seen = now.agree ? checkDrift(now.weights.canary, input.expected, input.weight, input.ahead) : 'drift';
-      if (seen === 'drift') {
-        const found = now.agree ? `canary weight is ${now.weights.canary}%` : 'the managed rules disagree';
-        return { applied: false, found: now.weights, detail: `${kubeId(routeTarget)} (${now.detail}): ${found}, Ramp set ${input.expected}%` };
-      }
-    }
+    const drift = driftFound(kubeId(routeTarget), weightsOf(route), input, 'rules');
+    if (drift) return drift;
     return { applied: true, weights: await writeWeight(route, input.weight) };
   };
 
@@ -232,12 +199,5 @@ export function createGatewayRouter(kube: k8s.KubeConfig, ref: TrafficRefOf<Gate
 
   const promote = async (raw: unknown, stage: 'begin' | 'end'): Promise<{ snapshot: unknown }> => ({ snapshot: await services.promote(snapshotOf(raw), stage) });
 
-  return {
-    writes: 'local',
-    inspect: () => guarded(inspect),
-    apply: (snapshot, change) => guarded(() => apply(snapshot, change)),
-    setWeight: (snapshot, input) => guarded(() => setWeight(snapshot, input)),
-    undo: (snapshot, change) => guarded(() => undo(snapshot, change)),
-    promote: (snapshot, stage) => guarded(() => promote(snapshot, stage)),
-  };
+  return withFailures({ writes: 'local', inspect, apply, setWeight, undo, promote });
 }

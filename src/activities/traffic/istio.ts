@@ -13,19 +13,19 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { SetWeightInput, SetWeightResult, TrafficRefOf, Weights } from '../../domain/rollout/calls';
 import type { PlannedChange, Versions } from '../../domain/rollout/model';
 import type { IstioTraffic } from '../../domain/spec/schema';
-import { checkDrift } from '../../domain/traffic/drift';
 import {
   buildDestinationRule, buildRestoreRoutesPatch, buildSetWeightPatch, buildSubsetsPatch, DestinationRule,
   ensureSubsets, hostProblems, inspectVirtualService, managedRoutesInWords, IstioContext, planDestinationRule,
   promotionSubsets, readWeights, rebaseSubsets, restoreSubsets, routesToCanary, SnapshotRoute, snapshotRoutes, Subset, SubsetRouting,
   VirtualService,
 } from '../../domain/traffic/istio';
-import { assertWeight, JsonPatchOp, TrafficConfigError } from '../../domain/traffic/objects';
+import { assertWeight, JsonPatchOp } from '../../domain/traffic/objects';
 import { MANAGED_BY, MANAGED_BY_LABEL } from '../../domain/traffic/services';
 import { Failure } from '../../shared/failures';
 import { kubeCall, kubeDelete, kubeGetOptional, kubeId, KubeTarget, target } from '../kube-errors';
 import type { Inspection, TrafficRouter } from './router';
 import { createServiceRouting, isServiceChange, readStableTemplate, ServiceSnapshot } from './services';
+import { driftFound, splitOf, verifySplit, withFailures } from './weights';
 
 const ISTIO = { group: 'networking.istio.io', version: 'v1' } as const;
 
@@ -72,16 +72,6 @@ export function createIstioRouter(kube: k8s.KubeConfig, ref: TrafficRefOf<IstioT
     ) as Promise<T>);
   }
 
-  /** The pure module's "this object does not look as expected" errors, as failures. */
-  async function guarded<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      if (err instanceof TrafficConfigError) throw ApplicationFailure.create({ message: err.message, type: Failure.TrafficChanged });
-      if (err instanceof RangeError) throw ApplicationFailure.create({ message: err.message, type: Failure.Invalid });
-      throw err;
-    }
-  }
 
   function snapshotOf(raw: unknown): IstioSnapshot {
     const s = raw as IstioSnapshot;
@@ -95,25 +85,9 @@ export function createIstioRouter(kube: k8s.KubeConfig, ref: TrafficRefOf<IstioT
   }
 
   /** The canary weight of every managed route; one value when they agree. */
-  function weightsOf(vs: VirtualService): { weights: Weights; agree: boolean; detail: string } {
-    const got = readWeights(vs, c);
-    const first = got[0]!.weights;
-    const agree = got.every((g) => g.weights.canary === first.canary && g.weights.stable === first.stable);
-    const detail = got.map((g) => `${g.name}: stable ${g.weights.stable}, canary ${g.weights.canary}`).join('; ');
-    return { weights: first, agree, detail };
-  }
-
+  const weightsOf = (vs: VirtualService) => splitOf(readWeights(vs, c));
   /** Weights of every managed route after a write; NotApplied unless each carries `want`. */
-  function verifyWeights(vs: VirtualService, want: Weights): Weights {
-    const { weights, agree, detail } = weightsOf(vs);
-    if (!agree || weights.canary !== want.canary || weights.stable !== want.stable) {
-      throw ApplicationFailure.create({
-        message: `${kubeId(vsTarget)} does not carry stable ${want.stable} / canary ${want.canary} after the write (${detail}); something (a GitOps sync, an admission webhook) may be rewriting it`,
-        type: Failure.NotApplied,
-      });
-    }
-    return want;
-  }
+  const verifyWeights = (vs: VirtualService, want: Weights) => verifySplit(kubeId(vsTarget), weightsOf(vs), want);
 
   async function writeWeight(vs: VirtualService, canaryWeight: number): Promise<Weights> {
     const want = { stable: 100 - canaryWeight, canary: canaryWeight };
@@ -195,14 +169,8 @@ export function createIstioRouter(kube: k8s.KubeConfig, ref: TrafficRefOf<IstioT
     snapshotOf(raw);
     assertWeight(input.weight);
     const vs = await getVs();
-    const now = weightsOf(vs);
-    if (!input.force) {
-      const seen = now.agree ? checkDrift(now.weights.canary, input.expected, input.weight, input.ahead) : 'drift';
-      if (seen === 'drift') {
-        const found = now.agree ? `canary weight is ${now.weights.canary}%` : 'the managed routes disagree';
-        return { applied: false, found: now.weights, detail: `${kubeId(vsTarget)} (${now.detail}): ${found}, Ramp set ${input.expected}%` };
-      }
-    }
+    const drift = driftFound(kubeId(vsTarget), weightsOf(vs), input, 'routes');
+    if (drift) return drift;
     return { applied: true, weights: await writeWeight(vs, input.weight) };
   };
 
@@ -270,12 +238,5 @@ export function createIstioRouter(kube: k8s.KubeConfig, ref: TrafficRefOf<IstioT
     return { snapshot: await services!.promote(snapshot, stage) };
   };
 
-  return {
-    writes: 'local',
-    inspect: () => guarded(inspect),
-    apply: (snapshot, change) => guarded(() => apply(snapshot, change)),
-    setWeight: (snapshot, input) => guarded(() => setWeight(snapshot, input)),
-    undo: (snapshot, change) => guarded(() => undo(snapshot, change)),
-    promote: (snapshot, stage) => guarded(() => promote(snapshot, stage)),
-  };
+  return withFailures({ writes: 'local', inspect, apply, setWeight, undo, promote });
 }

@@ -215,7 +215,7 @@ describe.each<Kind>(['HTTPRoute', 'GRPCRoute'])('Gateway API traffic router, %s'
     const rules = now.spec.rules.map((r, i) => (i === 1 ? { ...r, backendRefs: [{ ...r.backendRefs[0]!, weight: 70 }, { ...r.backendRefs[1]!, weight: 30 }] } : r));
     await mergePatch({ spec: { rules } });
     const drifted = await activities.trafficSetWeight(plainRef(), snapshot, { weight: 100, expected: 100, force: false });
-    expect(drifted).toEqual({ applied: false, found: { stable: 70, canary: 30 }, detail: `${kind} ${namespace}/storefront (rule storefront: stable 70, canary 30): canary weight is 30%, Ramp set 100%` });
+    expect(drifted).toEqual({ applied: false, found: { stable: 70, canary: 30 }, detail: `${kind} ${namespace}/storefront (storefront: stable 70, canary 30): canary weight is 30%, Ramp set 100%` });
     expect(managed(await readRoute()).backendRefs.map((b) => b.weight)).toEqual([70, 30]);
     expect(await activities.trafficSetWeight(plainRef(), snapshot, { weight: 100, expected: 100, force: true })).toEqual({ applied: true, weights: { stable: 0, canary: 100 } });
     expectOnlyManagedRefsChanged(await readRoute());
