@@ -5,7 +5,7 @@
  * with 403. Two more rollouts run on clusters shaped as public guides shape them (test/support/
  * shapes.ts), so the paths those shapes need are exercised too: a DestinationRule Ramp creates and
  * deletes, subsets written into an existing one, Services that select every pod narrowed and put
- * back. Every request the workers make is
+ * back; and two on Gateway API routes (an HTTPRoute and a GRPCRoute). Every request the workers make is
  * recorded and must be allowed by the chart's rules (files/rules.yaml), the set
  * test/unit/activities/rbac.test.ts derives from the code.
  */
@@ -21,6 +21,7 @@ import { dataConverterFor } from '../../../src/client/connect';
 import { createRampWorker } from '../../../src/worker/worker';
 import { CHART, helm, localValues, ok, valuesFile } from '../../support/chart';
 import { InterceptingKubeConfig } from '../../support/intercept';
+import { createGatewayShop, GatewayShop } from '../../support/gateway-shop';
 import { createMushop, Mushop } from '../../support/mushop';
 import { createShape, type Shape } from '../../support/shapes';
 import { chartRules, permissionOfRequest, permissionsOf } from '../../support/rbac';
@@ -42,6 +43,8 @@ let shop: Mushop;
 let subsetShop: Mushop;
 /** Guide-shaped clusters: MuShop's (no DestinationRule), Argo Rollouts' (Services select every pod). */
 let shapes: Shape[] = [];
+/** Storefronts behind an HTTPRoute and a GRPCRoute: the gateway-api router's calls. */
+let gatewayShops: GatewayShop[] = [];
 let kubeconfigFile: string;
 let restricted: k8s.KubeConfig;
 /** The worker's Kubernetes client, recording every request it sends. */
@@ -51,9 +54,10 @@ beforeAll(async () => {
   shop = await createMushop(admin, { mode: 'service' });
   subsetShop = await createMushop(admin, { mode: 'subset' });
   shapes = [await createShape(admin, 'mushop'), await createShape(admin, 'argo')];
+  gatewayShops = [await createGatewayShop(admin, 'HTTPRoute'), await createGatewayShop(admin, 'GRPCRoute')];
   await core.createNamespace({ body: { metadata: { name: saNamespace } } });
   await core.createNamespace({ body: { metadata: { name: otherNamespace } } });
-  const values = localValues({ rbac: { namespaces: [shop.namespace, subsetShop.namespace, ...shapes.map((x) => x.namespace)] }, searchAttributes: { register: false } });
+  const values = localValues({ rbac: { namespaces: [shop.namespace, subsetShop.namespace, ...shapes.map((x) => x.namespace), ...gatewayShops.map((x) => x.namespace)] }, searchAttributes: { register: false } });
   ok(await helm(['install', release, CHART, '-n', saNamespace, '-f', valuesFile(values)]), 'helm install');
   const token = await core.createNamespacedServiceAccountToken({ name: release, namespace: saNamespace, body: { spec: { audiences: [], expirationSeconds: 3600 } } });
   const cluster = admin.getCurrentCluster()!;
@@ -75,6 +79,7 @@ afterAll(async () => {
   await shop?.cleanup();
   await subsetShop?.cleanup();
   for (const x of shapes) await x.cleanup();
+  for (const x of gatewayShops) await x.cleanup();
   await core.deleteNamespace({ name: saNamespace });
   await core.deleteNamespace({ name: otherNamespace });
   fs.rmSync(tmp, { recursive: true, force: true });
@@ -146,6 +151,22 @@ it("a worker with the chart's ServiceAccount token promotes with subset routing 
     const client = new Client({ connection, namespace: info.temporal.namespace });
     const handle = await startRollout(client, validateRollout(subsetShop.rolloutRaw([{ setWeight: 50 }, { setWeight: 100 }])), { taskQueue });
     expect((await ramp.worker.runUntil(awaitResult(handle))).outcome).toBe('Promoted');
+  } finally {
+    await connection.close();
+    await ramp.connection.close();
+  }
+});
+
+it.each(['HTTPRoute', 'GRPCRoute'])("a worker with the chart's ServiceAccount token promotes on a Gateway API %s", async (kind) => {
+  const gatewayShop = gatewayShops.find((x) => x.kind === kind)!;
+  const taskQueue = uniqueName('rbac-tq');
+  const ramp = await createRampWorker({ ...workerConfig(info, taskQueue), KUBECONFIG: kubeconfigFile }, { workflowBundle: await workflowBundle() }, { kube: recorder });
+  const connection = await Connection.connect({ address: info.temporal.address });
+  try {
+    const client = new Client({ connection, namespace: info.temporal.namespace });
+    const handle = await startRollout(client, validateRollout(gatewayShop.rolloutRaw([{ setWeight: 50 }, { setWeight: 100 }])), { taskQueue });
+    expect((await ramp.worker.runUntil(awaitResult(handle))).outcome).toBe('Promoted');
+    expect(JSON.stringify((await gatewayShop.route()).spec)).toBe(JSON.stringify(gatewayShop.original.spec));
   } finally {
     await connection.close();
     await ramp.connection.close();
