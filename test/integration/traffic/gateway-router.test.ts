@@ -4,9 +4,10 @@
  * another backend), two parentRefs and a named managed rule are shifted 0 → 10 → 50 → 100 and put
  * back, with one write per weight change and everything outside the managed backendRefs unchanged.
  *
- * No Gateway API implementation runs here: the test writes the route's status itself, through the
- * status subresource, as an implementation's controller would (Accepted / ResolvedRefs with
- * observedGeneration), to show what the router does with each answer.
+ * Most tests write the route's status themselves, through the status subresource, as an
+ * implementation's controller would (Accepted / ResolvedRefs with observedGeneration), to show what
+ * the router does with each answer; the last block attaches routes to the stack's Gateway, whose
+ * status Contour (a real controller) writes.
  */
 import * as k8s from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
@@ -17,7 +18,8 @@ import type { GatewayTraffic } from '../../../src/domain/spec/schema';
 import { ruleWeights, type BackendRef } from '../../../src/domain/traffic/gateway';
 import { FORWARD_NON_RETRYABLE, Failure } from '../../../src/shared/failures';
 import { InterceptingKubeConfig } from '../../support/intercept';
-import { adminKubeConfig, eventually, uniqueName } from '../../support/stack';
+import { STACK_GATEWAY } from '../../../scripts/stack/kube-bootstrap';
+import { adminKubeConfig, eventually, stackInfo, uniqueName } from '../../support/stack';
 
 type TrafficRef = TrafficRefOf<GatewayTraffic>;
 type Kind = GatewayTraffic['route']['kind'];
@@ -419,5 +421,85 @@ describe('Gateway API traffic router: Services that select every pod of the app 
     snapshot = (await activities.trafficPromote(ref, snapshot, 'end')).snapshot as GatewaySnapshot;
     expect(await selectorOf('shop-stable')).toEqual({ app: 'shop' });
     expect(snapshot.stableSelector).toEqual({ app: 'shop' });
+  });
+});
+
+describe.each<Kind>(['HTTPRoute', 'GRPCRoute'])('Gateway API traffic router, %s attached to the stack\'s Gateway (Contour writes its status)', (kind) => {
+  const kc = adminKubeConfig();
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  // stack.json names the Gateway; a stack brought up before it did has the same one (kube-bootstrap.ts).
+  const gateway = (stackInfo() as Partial<ReturnType<typeof stackInfo>>).gateway ?? STACK_GATEWAY;
+  const namespace = uniqueName(`gw-contour-${kind.toLowerCase()}`);
+  const plural = kind === 'HTTPRoute' ? 'httproutes' : 'grpcroutes';
+  const port = kind === 'HTTPRoute' ? 80 : 9090;
+  const ref: TrafficRef = {
+    namespace,
+    rollout: 'storefront',
+    traffic: {
+      provider: 'gateway-api', route: { kind, name: 'storefront', rules: [] },
+      routing: { mode: 'service', stableService: 'storefront-stable', canaryService: 'storefront-canary' }, onDrift: 'pause',
+    },
+    versions,
+    targetService: 'storefront-stable',
+    stableDeployment: 'storefront',
+    canaryDeployment: 'storefront-canary',
+  };
+  const activities = createTrafficActivities({ kube: kc });
+  const readRoute = async () => (await custom.getNamespacedCustomObject({ ...GATEWAY, namespace, plural, name: 'storefront' })) as Route & { status?: { parents?: { controllerName: string; conditions: { type: string; status: string; reason: string; observedGeneration: number }[] }[] } };
+  /** Contour's conditions on the route, as [type, status, reason, observedGeneration]. */
+  const contourSays = async () => {
+    const r = await readRoute();
+    const p = r.status?.parents?.find((x) => x.controllerName === gateway.controllerName);
+    return { generation: r.metadata.generation, conditions: (p?.conditions ?? []).filter((k) => ['Accepted', 'ResolvedRefs'].includes(k.type)).map((k) => [k.type, k.status, k.reason, k.observedGeneration]).sort() };
+  };
+  let snapshot: GatewaySnapshot;
+
+  beforeAll(async () => {
+    await core.createNamespace({ body: { metadata: { name: namespace } } });
+    await core.createNamespacedService({ namespace, body: { metadata: { name: 'storefront-stable' }, spec: { selector: { app: 'storefront', version: 'v1' }, ports: [{ name: 'web', port }] } } });
+    await custom.createNamespacedCustomObject({
+      ...GATEWAY, namespace, plural,
+      body: {
+        apiVersion: 'gateway.networking.k8s.io/v1', kind, metadata: { name: 'storefront' },
+        spec: {
+          parentRefs: [{ group: 'gateway.networking.k8s.io', kind: 'Gateway', namespace: gateway.namespace, name: gateway.name, sectionName: gateway.listener }],
+          rules: [{ backendRefs: [{ name: 'storefront-stable', port }] }],
+        },
+      },
+    });
+    await eventually('Contour accepting the new route', async () => {
+      const s = await contourSays();
+      return s.conditions.length === 2 && s.conditions.every((k) => k[1] === 'True' && k[3] === s.generation) ? true : undefined;
+    });
+  });
+
+  afterAll(async () => {
+    await core.deleteNamespace({ name: namespace });
+  });
+
+  it('adding a canary ref to a Service that does not exist yet fails as RouteNotAccepted with Contour\'s reason', async () => {
+    snapshot = (await activities.inspectTraffic(ref)).snapshot as GatewaySnapshot;
+    // The canary Service is created by its own change, before the routes; skipping it leaves the ref unresolvable.
+    const f = await failureOf(activities.trafficApply(ref, snapshot, 'routes'));
+    expect(f.type).toBe(Failure.RouteNotAccepted);
+    const { generation } = await contourSays();
+    expect(f.message).toMatch(new RegExp(`^${kind} ${namespace}/storefront at generation ${generation} is not accepted by Gateway ${gateway.namespace}/${gateway.name} section ${gateway.listener}: ResolvedRefs False, reason BackendNotFound: `));
+    expect(await activities.trafficUndo(ref, snapshot, 'routes')).toEqual({ done: 'undone' });
+  });
+
+  it('with the canary Service there, each weight counts as applied once Contour has accepted that generation', async () => {
+    snapshot = (await activities.trafficApply(ref, snapshot, 'canaryService')).snapshot as GatewaySnapshot;
+    await activities.trafficApply(ref, snapshot, 'routes');
+    let expected = 0;
+    for (const w of [10, 50, 100]) {
+      expect(await activities.trafficSetWeight(ref, snapshot, { weight: w, expected, force: false })).toEqual({ applied: true, weights: { stable: 100 - w, canary: w } });
+      const s = await contourSays();
+      // Read right after the call returned: the controller had already reported on the generation written.
+      expect(s.conditions).toEqual([['Accepted', 'True', 'Accepted', s.generation], ['ResolvedRefs', 'True', 'ResolvedRefs', s.generation]]);
+      expected = w;
+    }
+    expect(await activities.trafficUndo(ref, snapshot, 'routes')).toEqual({ done: 'undone' });
+    expect(await activities.trafficUndo(ref, snapshot, 'canaryService')).toEqual({ done: 'undone' });
   });
 });
