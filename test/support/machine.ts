@@ -41,6 +41,7 @@ export function okAnswer(c: CallCommand): Answer {
     },
     trafficUndo: () => ({ done: 'undone' }),
     trafficPromote: () => ({ snapshot: { v: 2 } }),
+    trafficSetFeature: () => ({ snapshot: { v: 3 } }),
     promoteStable: () => ({ image: 'storefront:beta' }),
     removeCanary: () => 'deleted',
     readCounters: () => ({ ok: true, canary: { requests: 1000, errors: 0 }, baseline: { requests: 1000, errors: 0 } }),

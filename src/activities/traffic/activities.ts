@@ -4,7 +4,7 @@
  * credentials.
  */
 import type * as k8s from '@kubernetes/client-node';
-import type { CallResults, SetWeightInput, TrafficRef } from '../../domain/rollout/calls';
+import type { CallResults, RouteFeature, SetWeightInput, TrafficRef } from '../../domain/rollout/calls';
 import { createTrafficRouter } from './factory';
 import type { Inspection } from './router';
 
@@ -35,6 +35,10 @@ export function createTrafficActivities({ kube }: TrafficDeps) {
     /** Promotion hooks around the stable's roll. */
     async trafficPromote(ref: TrafficRef, snapshot: unknown, stage: 'begin' | 'end'): Promise<CallResults['trafficPromote']> {
       return router(ref).promote(snapshot, stage);
+    },
+    /** Adds or replaces a routing feature of a step (header route, mirror, sticky sessions). */
+    async trafficSetFeature(ref: TrafficRef, snapshot: unknown, feature: RouteFeature): Promise<CallResults['trafficSetFeature']> {
+      return router(ref).setFeature(snapshot, feature);
     },
   };
 }

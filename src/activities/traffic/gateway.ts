@@ -10,7 +10,7 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
-import type { SetWeightInput, SetWeightResult, TrafficRefOf, Weights } from '../../domain/rollout/calls';
+import type { RouteFeature, SetWeightInput, SetWeightResult, TrafficRefOf, Weights } from '../../domain/rollout/calls';
 import type { PlannedChange } from '../../domain/rollout/model';
 import type { GatewayTraffic } from '../../domain/spec/schema';
 import {
@@ -199,5 +199,9 @@ export function createGatewayRouter(kube: k8s.KubeConfig, ref: TrafficRefOf<Gate
 
   const promote = async (raw: unknown, stage: 'begin' | 'end'): Promise<{ snapshot: unknown }> => ({ snapshot: await services.promote(snapshotOf(raw), stage) });
 
-  return withFailures({ writes: 'local', inspect, apply, setWeight, undo, promote });
+  const setFeature = (_raw: unknown, feature: RouteFeature): Promise<{ snapshot: unknown }> => {
+    throw ApplicationFailure.create({ message: `the Gateway API router cannot set a ${feature.kind} route yet`, type: Failure.Invalid, nonRetryable: true });
+  };
+
+  return withFailures({ writes: 'local', inspect, apply, setWeight, undo, promote, setFeature });
 }

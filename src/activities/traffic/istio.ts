@@ -10,7 +10,7 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
-import type { SetWeightInput, SetWeightResult, TrafficRefOf, Weights } from '../../domain/rollout/calls';
+import type { RouteFeature, SetWeightInput, SetWeightResult, TrafficRefOf, Weights } from '../../domain/rollout/calls';
 import type { PlannedChange, Versions } from '../../domain/rollout/model';
 import type { IstioTraffic } from '../../domain/spec/schema';
 import {
@@ -238,5 +238,9 @@ export function createIstioRouter(kube: k8s.KubeConfig, ref: TrafficRefOf<IstioT
     return { snapshot: await services!.promote(snapshot, stage) };
   };
 
-  return withFailures({ writes: 'local', inspect, apply, setWeight, undo, promote });
+  const setFeature = (_raw: unknown, feature: RouteFeature): Promise<{ snapshot: unknown }> => {
+    throw ApplicationFailure.create({ message: `the Istio router cannot set a ${feature.kind} route yet`, type: Failure.Invalid, nonRetryable: true });
+  };
+
+  return withFailures({ writes: 'local', inspect, apply, setWeight, undo, promote, setFeature });
 }

@@ -5,7 +5,7 @@
  * afterwards it is handed its snapshot back with each call. Every method is idempotent — a retried
  * activity, or one run twice after a worker crash, leaves the cluster in the same state.
  */
-import type { SetWeightInput, SetWeightResult, Weights } from '../../domain/rollout/calls';
+import type { RouteFeature, SetWeightInput, SetWeightResult, Weights } from '../../domain/rollout/calls';
 import type { PlannedChange } from '../../domain/rollout/model';
 
 /** What a router found before any change. */
@@ -41,4 +41,12 @@ export interface TrafficRouter {
    * snapshot to undo from afterwards (the stable's destination now selects the new version).
    */
   promote(snapshot: unknown, stage: 'begin' | 'end'): Promise<{ snapshot: unknown }>;
+  /**
+   * Adds a routing feature (a header route, a mirror, sticky sessions) to the managed routes, or
+   * replaces the one with the same change id, in one guarded write; returns the snapshot with what
+   * it needs to take the feature back with `undo(snapshot, featureChange(feature))`. Routes and
+   * entries Ramp did not add stay untouched. A feature the provider's API cannot express is a
+   * non-retryable `Invalid` failure naming the step.
+   */
+  setFeature(snapshot: unknown, feature: RouteFeature): Promise<{ snapshot: unknown }>;
 }

@@ -58,6 +58,7 @@ export function withFailures(r: TrafficRouter): TrafficRouter {
     setWeight: (snapshot, input) => asFailures(() => r.setWeight(snapshot, input)),
     undo: (snapshot, change) => asFailures(() => r.undo(snapshot, change)),
     promote: (snapshot, stage) => asFailures(() => r.promote(snapshot, stage)),
+    setFeature: (snapshot, feature) => asFailures(() => r.setFeature(snapshot, feature)),
   };
 }
 

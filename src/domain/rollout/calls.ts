@@ -42,6 +42,33 @@ export interface TrafficRef {
 /** A TrafficRef whose traffic is one router's: what that router is built from. */
 export type TrafficRefOf<T extends TrafficSpec> = TrafficRef & { traffic: T };
 
+/** How a request value is compared: exactly, by prefix, or by an RE2 regular expression. */
+export type StringMatch = { exact: string } | { prefix: string } | { regex: string };
+
+/** One condition of a header route; a request matches a route when it meets all of them. */
+export type RequestMatch =
+  | { header: string; value: StringMatch }
+  | { cookie: string; value: StringMatch }
+  | { query: string; value: StringMatch };
+
+/**
+ * A routing feature a step adds to the managed routes besides the weights, each added as its own
+ * entry (or field) that Ramp records and takes back by its change id (`featureChange`):
+ * - `header`: requests matching `match` go to the canary whatever the weight (Argo's setHeaderRoute);
+ * - `mirror`: a copy of `percent` % of the managed routes' requests also goes to the canary, its
+ *   responses discarded;
+ * - `sticky`: canary responses set `cookie`, and requests carrying it keep going to the canary.
+ */
+export type RouteFeature =
+  | { kind: 'header'; name: string; match: RequestMatch[] }
+  | { kind: 'mirror'; percent: number }
+  | { kind: 'sticky'; cookie: string; maxAgeSeconds: number };
+
+/** The change id a feature is undone by (TrafficRouter.undo): `header:<name>`, `mirror`, `sticky`. */
+export function featureChange(f: RouteFeature): string {
+  return f.kind === 'header' ? `header:${f.name}` : f.kind;
+}
+
 /** Split of the managed routes, in percent; stable + canary = 100. */
 export interface Weights {
   stable: number;
@@ -128,6 +155,7 @@ export interface CallArgs {
   trafficSetWeight: [TrafficRef, unknown, SetWeightInput];
   trafficUndo: [TrafficRef, unknown, string];
   trafficPromote: [TrafficRef, unknown, 'begin' | 'end'];
+  trafficSetFeature: [TrafficRef, unknown, RouteFeature];
   promoteStable: [WorkloadRef];
   removeCanary: [WorkloadRef];
   readCounters: [ReadCountersInput];
@@ -144,6 +172,7 @@ export interface CallResults {
   trafficSetWeight: SetWeightResult;
   trafficUndo: { done: 'undone' | 'absent' };
   trafficPromote: { snapshot: unknown };
+  trafficSetFeature: { snapshot: unknown };
   promoteStable: { image?: string };
   removeCanary: 'deleted' | 'absent';
   readCounters: ReadCountersResult;
