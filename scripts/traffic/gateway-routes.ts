@@ -94,10 +94,11 @@ export function gatewayRules(route: unknown, namespace: string): GatewayRule[] {
       const weight = typeof b.weight === 'number' ? b.weight : DEFAULT_BACKEND_WEIGHT;
       const port = typeof b.port === 'number' ? b.port : undefined;
       const entry: BackendRefEntry = { service, weight, ...(port === undefined ? {} : { port }) };
+      const text = (x: unknown) => (typeof x === 'string' ? x : JSON.stringify(x));
       const group = b.group ?? '';
       const kind = b.kind ?? 'Service';
-      if (group !== '' || kind !== 'Service') entry.invalid = `backendRef ${String(group) || 'core'}/${String(kind)} ${service} is not a Service`;
-      else if (b.namespace !== undefined && b.namespace !== namespace) entry.invalid = `backendRef ${String(b.namespace)}/${service} is in another namespace (needs a ReferenceGrant, which the generator does not read)`;
+      if (group !== '' || kind !== 'Service') entry.invalid = `backendRef ${text(group) || 'core'}/${text(kind)} ${service} is not a Service`;
+      else if (b.namespace !== undefined && b.namespace !== namespace) entry.invalid = `backendRef ${text(b.namespace)}/${service} is in another namespace (needs a ReferenceGrant, which the generator does not read)`;
       else if (service === '') entry.invalid = 'backendRef has no name';
       else if (port === undefined) entry.invalid = `backendRef ${service} names no port (required for a Service)`;
       return entry;
@@ -193,9 +194,9 @@ export function matchRule(route: unknown, kind: GatewayRouteKind, req: GatewayRe
   let best = -1;
   let bestRank: MatchRank | undefined;
   rawRules(route).forEach((rule, i) => {
-    const matches = Array.isArray(rule.matches) && rule.matches.length > 0 ? (rule.matches as object[]) : [{}];
+    const matches: object[] = Array.isArray(rule.matches) && rule.matches.length > 0 ? (rule.matches as object[]) : [{}];
     for (const match of matches) {
-      const rank = kind === 'GRPCRoute' ? grpcMatchRank(req, match as RawGrpcMatch) : httpMatchRank(req, match as RawMatch);
+      const rank = kind === 'GRPCRoute' ? grpcMatchRank(req, match) : httpMatchRank(req, match);
       if (rank !== undefined && (bestRank === undefined || compareRanks(rank, bestRank) > 0)) {
         best = i;
         bestRank = rank;

@@ -13,45 +13,19 @@
 import * as fs from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
 import axios from 'axios';
-import { startDemoService, type DemoService } from '../../../scripts/traffic/demo-service';
+import type { DemoService } from '../../../scripts/traffic/demo-service';
 import { sharesBetween, startTrafficGenerator, type TrafficGenerator, type TrafficGeneratorOptions, type TrafficStats } from '../../../scripts/traffic/generator';
 import { COUNTER_TEMPLATES, renderCounterQueries } from '../../../src/domain/analysis/counters';
-import { adminKubeConfig, eventually, stackInfo, uniqueName } from '../../support/stack';
+import { eventually, uniqueName } from '../../support/stack';
+import { expectBinomial, query, stackClients, startVersions, statsWhen, V1, V2, webDeployment } from '../../support/traffic';
 
 const GATEWAY_API = { group: 'gateway.networking.k8s.io', version: 'v1' } as const;
-const V1 = 'registry.local/web:v1';
-const V2 = 'registry.local/web:v2';
-
-interface Sample {
-  metric: Record<string, string>;
-  value: [number, string];
-}
 
 // Waits poll for outcomes (pods ready, enough requests counted); a slow machine only makes them longer.
 jest.setTimeout(300_000);
 
-const info = stackInfo();
-const kc = adminKubeConfig(info);
-const core = kc.makeApiClient(k8s.CoreV1Api);
-const apps = kc.makeApiClient(k8s.AppsV1Api);
-const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+const { info, core, apps, custom } = stackClients();
 const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
-
-async function query(promql: string): Promise<Sample[]> {
-  const res = await axios.get<{ status: string; data: { result: Sample[] } }>(`${info.prometheus.url}/api/v1/query`, { params: { query: promql }, timeout: 5_000 });
-  expect(res.data.status).toBe('success');
-  return res.data.data.result;
-}
-
-/** Throws unless k of n lies within 4 standard deviations of share p (exactly p when p is 0 or 1). */
-function expectBinomial(what: string, k: number, n: number, p: number): void {
-  expect(n).toBeGreaterThan(0);
-  const bound = 4 * Math.sqrt((p * (1 - p)) / n);
-  const observed = k / n;
-  if (Math.abs(observed - p) > bound) {
-    throw new Error(`${what}: ${k} of ${n} = ${(observed * 100).toFixed(2)} %, expected ${(p * 100).toFixed(2)} % ± ${(bound * 100).toFixed(2)} % (4σ)`);
-  }
-}
 
 /**
  * A namespace with a stable (v1 ×2) and a canary (v2 ×1) Deployment and three Services: web-stable
@@ -59,16 +33,8 @@ function expectBinomial(what: string, k: number, n: number, p: number): void {
  */
 async function createApp(namespace: string): Promise<void> {
   await core.createNamespace({ body: { metadata: { name: namespace } } });
-  const deployment = (name: string, version: string, image: string, replicas: number): k8s.V1Deployment => ({
-    metadata: { name, labels: { app: 'web' } },
-    spec: {
-      replicas,
-      selector: { matchLabels: { app: 'web', version } },
-      template: { metadata: { labels: { app: 'web', version } }, spec: { containers: [{ name: 'web', image, ports: [{ containerPort: 8080 }] }] } },
-    },
-  });
-  await apps.createNamespacedDeployment({ namespace, body: deployment('web', 'v1', V1, 2) });
-  await apps.createNamespacedDeployment({ namespace, body: deployment('web-canary', 'v2', V2, 1) });
+  await apps.createNamespacedDeployment({ namespace, body: webDeployment('web', 'v1', V1, 2) });
+  await apps.createNamespacedDeployment({ namespace, body: webDeployment('web-canary', 'v2', V2, 1) });
   const service = (name: string, version: string) => core.createNamespacedService({
     namespace, body: { metadata: { name }, spec: { selector: { app: 'web', version }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] } },
   });
@@ -84,14 +50,6 @@ async function createRoute(namespace: string, kind: 'HTTPRoute' | 'GRPCRoute', r
   });
 }
 
-/** The generator's stats once `ok` holds for them. */
-function statsWhen(g: TrafficGenerator, what: string, ok: (s: TrafficStats) => boolean, timeoutMs = 60_000): Promise<TrafficStats> {
-  return eventually(what, () => {
-    const s = g.stats();
-    return Promise.resolve(ok(s) ? s : undefined);
-  }, timeoutMs, 50);
-}
-
 /** Per-Service shares over at least `requests` more requests, over which the routing table did not change. */
 async function serviceWindow(g: TrafficGenerator, requests: number) {
   const before = g.stats();
@@ -100,12 +58,6 @@ async function serviceWindow(g: TrafficGenerator, requests: number) {
   const shares = sharesBetween(before, after, 'services');
   const sent = (service: string) => shares.byKey[service]?.sent ?? 0;
   return { before, after, requests: shares.requests, sent, unmatched: after.unmatched - before.unmatched };
-}
-
-async function startVersions(): Promise<{ v1: DemoService; v2: DemoService }> {
-  const v1 = await startDemoService({ version: 'v1', seed: 21, errorRate: 0, latencyMs: { median: 3, p99: 15 } });
-  const v2 = await startDemoService({ version: 'v2', seed: 22, errorRate: 0.1, latencyMs: { median: 5, p99: 25 } });
-  return { v1, v2 };
 }
 
 function generatorOptions(namespace: string, v: { v1: DemoService; v2: DemoService }, over: Partial<TrafficGeneratorOptions>): TrafficGeneratorOptions {
@@ -119,6 +71,14 @@ function generatorOptions(namespace: string, v: { v1: DemoService; v2: DemoServi
     maxDurationMs: 10 * 60_000,
     ...over,
   };
+}
+
+/** Stops the generator and the demo versions, removes the target file and the namespace. */
+async function tearDown(namespace: string, generator: TrafficGenerator | undefined, versions: { v1: DemoService; v2: DemoService } | undefined): Promise<void> {
+  await generator?.stop();
+  await Promise.all([versions?.v1.close(), versions?.v2.close()]);
+  if (generator) fs.rmSync(generator.targetFile, { force: true });
+  await core.deleteNamespace({ name: namespace }).catch(() => undefined);
 }
 
 const allResolved = (s: TrafficStats) => s.entries.length > 0 && s.entries.every((e) => e.endpoints.length > 0);
@@ -140,7 +100,7 @@ describe('HTTPRoute: a weighted rule and a path-matched rule', () => {
   beforeAll(async () => {
     await createApp(namespace);
     await createRoute(namespace, 'HTTPRoute', rules(80, 20));
-    versions = await startVersions();
+    versions = await startVersions(21);
     generator = await startTrafficGenerator(generatorOptions(namespace, versions, {
       gatewayRoute: { kind: 'HTTPRoute', name: 'web' },
       // A quarter of the requests are API calls; /apiary is not under /api (whole path elements).
@@ -149,12 +109,7 @@ describe('HTTPRoute: a weighted rule and a path-matched rule', () => {
     }));
   });
 
-  afterAll(async () => {
-    await generator?.stop();
-    await Promise.all([versions?.v1.close(), versions?.v2.close()]);
-    if (generator) fs.rmSync(generator.targetFile, { force: true });
-    await core.deleteNamespace({ name: namespace }).catch(() => undefined);
-  });
+  afterAll(() => tearDown(namespace, generator, versions));
 
   it('sends each rule\'s requests to its own backendRefs, split by weight', async () => {
     const ready = await statsWhen(g(), 'every backendRef resolved to ready pods', allResolved);
@@ -256,19 +211,14 @@ describe('GRPCRoute: a method-matched weighted rule and a default rule', () => {
       // No weights: each ref has Gateway API's default weight 1, so they split evenly.
       { matches: [{ method: { type: 'Exact', service: 'shop.Cart' } }], backendRefs: [{ name: 'web-stable', port: 80 }, { name: 'web-canary', port: 80 }] },
     ]);
-    versions = await startVersions();
+    versions = await startVersions(21);
     generator = await startTrafficGenerator(generatorOptions(namespace, versions, {
       gatewayRoute: { kind: 'GRPCRoute', name: 'web' },
       requests: [{ path: '/shop.Cart/Add', method: 'POST' }, { path: '/shop.Orders/List', method: 'POST' }],
     }));
   });
 
-  afterAll(async () => {
-    await generator?.stop();
-    await Promise.all([versions?.v1.close(), versions?.v2.close()]);
-    if (generator) fs.rmSync(generator.targetFile, { force: true });
-    await core.deleteNamespace({ name: namespace }).catch(() => undefined);
-  });
+  afterAll(() => tearDown(namespace, generator, versions));
 
   it('sends shop.Cart calls to its rule\'s refs at the default weight 1 each, every other call to the default rule', async () => {
     const g = generator!;

@@ -1,7 +1,6 @@
 import {
   contourClusterName, GatewayRouteError, gatewayRules, grpcMatchRank, httpMatchRank, matchRule, pathHasPrefix, type GatewayRequest,
 } from '../../../scripts/traffic/gateway-routes';
-import { pickByWeight } from '../../../scripts/traffic/mesh';
 
 /** An HTTPRoute as the apiserver returns it, with only what the generator reads. */
 function newTestRoute(rules: unknown[]): unknown {
@@ -135,20 +134,6 @@ describe('gatewayRules: each rule\'s backendRefs with their weights', () => {
   it('throws a GatewayRouteError for a route without rules', () => {
     expect(() => gatewayRules(newTestRoute([]), 'shop')).toThrow(GatewayRouteError);
     expect(() => gatewayRules({ spec: {} }, 'shop')).toThrow(/no rules/);
-  });
-});
-
-describe('weights: share = weight / Σ weights, weight 0 sends nothing', () => {
-  const table: { weights: number[]; u: number; want: number }[] = [
-    { weights: [80, 20], u: 0, want: 0 },
-    { weights: [80, 20], u: 0.79, want: 0 },
-    { weights: [80, 20], u: 0.8, want: 1 },
-    { weights: [0, 100], u: 0, want: 1 },
-    { weights: [1, 1], u: 0.5, want: 1 },
-    { weights: [0, 0], u: 0.5, want: -1 },
-  ];
-  it.each(table)('$weights at u=$u → $want', ({ weights, u, want }) => {
-    expect(pickByWeight(weights, u)).toBe(want);
   });
 });
 

@@ -90,6 +90,6 @@ describe('dueLook: the arms a look reads', () => {
       ['mine', 'sum(x{w="{{ target }}"})'],
     ]);
     // The spec itself is not changed.
-    expect(analysis.metrics![0]!.query).toBeUndefined();
+    expect(analysis.metrics?.[0]?.query).toBeUndefined();
   });
 });
