@@ -462,7 +462,10 @@ export async function startTrafficGenerator(opts: TrafficGeneratorOptions): Prom
           const base = { host: b.service, weight: b.weight, rule: rule.index, ruleLabel: rule.label, key: `${rule.index}\u0000${b.service}\u0000${b.port ?? ''}` };
           const port = b.port === undefined ? {} : { port: b.port, cluster: contourClusterName(namespace, b.service, b.port) };
           if (b.invalid !== undefined) return { ...base, ...port, invalid: b.invalid, fqdn: b.service, endpoints: [] };
-          return { ...base, ...port, ...resolveEntry({ host: b.service }, state, endpointOpts) };
+          const resolved = resolveEntry({ host: b.service }, state, endpointOpts);
+          // A Service that does not exist makes the ref invalid (500, no cluster); one without ready endpoints is Envoy's 503.
+          if (resolved.none?.flag === 'NC') return { ...base, ...port, ...resolved, invalid: `backendRef ${b.service}: ${resolved.none.problem}` };
+          return { ...base, ...port, ...resolved };
         }));
       } catch (err) {
         if (!(err instanceof GatewayRouteError)) throw err;

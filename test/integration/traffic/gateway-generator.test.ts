@@ -210,25 +210,37 @@ describe('GRPCRoute: a method-matched weighted rule and a default rule', () => {
       { backendRefs: [{ name: 'web-api', port: 80 }] },
       // No weights: each ref has Gateway API's default weight 1, so they split evenly.
       { matches: [{ method: { type: 'Exact', service: 'shop.Cart' } }], backendRefs: [{ name: 'web-stable', port: 80 }, { name: 'web-canary', port: 80 }] },
+      // A ref to a Service that does not exist is invalid: the gateway answers 500 and no cluster counts it.
+      { matches: [{ method: { service: 'shop.Gone' } }], backendRefs: [{ name: 'no-such-service', port: 80 }] },
     ]);
     versions = await startVersions(21);
     generator = await startTrafficGenerator(generatorOptions(namespace, versions, {
       gatewayRoute: { kind: 'GRPCRoute', name: 'web' },
-      requests: [{ path: '/shop.Cart/Add', method: 'POST' }, { path: '/shop.Orders/List', method: 'POST' }],
+      requests: [{ path: '/shop.Cart/Add', method: 'POST' }, { path: '/shop.Orders/List', method: 'POST' }, { path: '/shop.Gone/Get', method: 'POST' }],
     }));
   });
 
   afterAll(() => tearDown(namespace, generator, versions));
 
-  it('sends shop.Cart calls to its rule\'s refs at the default weight 1 each, every other call to the default rule', async () => {
+  it('sends shop.Cart calls to its rule\'s refs at the default weight 1 each, every other call to the default rule, and answers 500 for an invalid ref', async () => {
     const g = generator!;
-    const ready = await statsWhen(g, 'every backendRef resolved to ready pods', allResolved);
+    const ready = await statsWhen(g, 'every valid backendRef resolved to ready pods', (s) => s.entries.length === 4 && s.entries.every((e) => e.invalid !== undefined || e.endpoints.length > 0));
     expect(ready.route).toBe('GRPCRoute web');
-    expect(ready.entries.map((e) => [e.rule, e.host, e.weight])).toEqual([['#0', 'web-api', 1], ['#1', 'web-stable', 1], ['#1', 'web-canary', 1]]);
-    const w = await serviceWindow(g, 800);
+    expect(ready.entries.map((e) => [e.rule, e.host, e.weight, e.invalid !== undefined])).toEqual([
+      ['#0', 'web-api', 1, false], ['#1', 'web-stable', 1, false], ['#1', 'web-canary', 1, false], ['#2', 'no-such-service', 1, true],
+    ]);
+    expect(ready.entries[3]!.invalid).toMatch(/backendRef no-such-service: .*no EndpointSlice/);
+    const w = await serviceWindow(g, 900);
     expect(w.unmatched).toBe(0);
-    expectBinomial('web-api (shop.Orders)', w.sent('web-api'), w.requests, 0.5);
-    expectBinomial('web-stable (half of shop.Cart)', w.sent('web-stable'), w.requests, 0.25);
-    expectBinomial('web-canary (half of shop.Cart)', w.sent('web-canary'), w.requests, 0.25);
+    expectBinomial('web-api (shop.Orders)', w.sent('web-api'), w.requests, 1 / 3);
+    expectBinomial('web-stable (half of shop.Cart)', w.sent('web-stable'), w.requests, 1 / 6);
+    expectBinomial('web-canary (half of shop.Cart)', w.sent('web-canary'), w.requests, 1 / 6);
+    expectBinomial('no-such-service (shop.Gone)', w.sent('no-such-service'), w.requests, 1 / 3);
+    const gone = w.after.services['no-such-service']!;
+    expect(gone.errors).toBe(gone.completed);
+    expect(Object.keys(gone.byCode)).toEqual(['500']);
+    const text = (await axios.get<string>(g.metricsUrl, { responseType: 'text' })).data;
+    expect(text).not.toContain('no-such-service');
+    expect(text).toContain(`envoy_cluster_name="${namespace}_web-api_80"`);
   });
 });
