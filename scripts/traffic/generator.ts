@@ -17,6 +17,12 @@
  *
  * Like real Istio metrics, a series appears with its first request: a workload that got no
  * traffic has no series, so queries about it answer "no data" rather than 0.
+ *
+ * Pointed at a Gateway API HTTPRoute or GRPCRoute instead (`gatewayRoute`), it plays the gateway:
+ * each request of `requests` picks its rule by the route's matches (gateway-routes.ts), the rule's
+ * backendRef weights pick a Service of the namespace, and that Service's ready endpoints a pod.
+ * Those requests are counted as Contour's Envoy counts them, per upstream cluster
+ * `<namespace>_<service>_<port>` (`envoy_cluster_upstream_rq…`), with no Istio series.
  */
 import * as fs from 'node:fs';
 import * as http from 'node:http';
