@@ -17,6 +17,12 @@
  *
  * Like real Istio metrics, a series appears with its first request: a workload that got no
  * traffic has no series, so queries about it answer "no data" rather than 0.
+ *
+ * Pointed at a Gateway API HTTPRoute or GRPCRoute instead (`gatewayRoute`), it plays the gateway:
+ * each request of `requests` picks its rule by the route's matches (gateway-routes.ts), the rule's
+ * backendRef weights pick a Service of the namespace, and that Service's ready endpoints a pod.
+ * Those requests are counted as Contour's Envoy counts them, per upstream cluster
+ * `<namespace>_<service>_<port>` (`envoy_cluster_upstream_rq…`), with no Istio series.
  */
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -25,7 +31,11 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as k8s from '@kubernetes/client-node';
 import { listenOnLoopback, seededRandom } from './demo-service';
-import { newSeries, observe, renderIstioMetrics, type IstioSeries } from './exposition';
+import { newClusterSeries, newSeries, observe, observeCluster, renderEnvoyClusterMetrics, renderIstioMetrics, type ClusterSeries, type IstioSeries } from './exposition';
+import {
+  contourClusterName, GATEWAY_ROUTE_KINDS, GATEWAY_ROUTE_PLURALS, GatewayRouteError, gatewayRules, matchRule,
+  type GatewayRequest, type GatewayRouteKind,
+} from './gateway-routes';
 import {
   describeRouteSelector, expectedShares, pickByWeight, pickUniform, resolveEntry, RouteError, routeEntries, toRouteSelector, UNKNOWN,
   type DestinationRuleLike, type Endpoint, type EndpointSliceLike, type PodLike, type Resolution, type RouteEntry, type RouteSelector,
@@ -36,6 +46,7 @@ export { ISTIO_DURATION_BUCKETS_MS } from './exposition';
 export type { RouteSelector } from './mesh';
 
 const ISTIO = { group: 'networking.istio.io', version: 'v1' } as const;
+const GATEWAY_API = { group: 'gateway.networking.k8s.io', version: 'v1' } as const;
 
 /** The `source_workload` label on every series: who sends the requests. */
 export const SOURCE_WORKLOAD = 'ramp-traffic';
@@ -43,12 +54,19 @@ export const SOURCE_WORKLOAD = 'ramp-traffic';
 export interface TrafficGeneratorOptions {
   /** Path of a kubeconfig, or a loaded one. */
   kubeconfig: string | k8s.KubeConfig;
-  /** Namespace of the VirtualService and of everything it routes to. */
+  /** Namespace of the VirtualService or Gateway API route and of everything it routes to. */
   namespace: string;
-  /** Name of the VirtualService to follow. */
-  virtualService: string;
-  /** Its HTTP route whose weights split the traffic: a name, `{ index }`, or `{ default: true }` (the first without match). */
-  route: string | RouteSelector;
+  /** Name of the VirtualService to follow; give it or `gatewayRoute`. */
+  virtualService?: string;
+  /** With `virtualService`: its HTTP route whose weights split the traffic: a name, `{ index }`, or `{ default: true }` (the first without match). */
+  route?: string | RouteSelector;
+  /** The HTTPRoute or GRPCRoute to follow instead of a VirtualService: every rule, matched per request as the gateway would. */
+  gatewayRoute?: { kind: GatewayRouteKind; name: string };
+  /**
+   * With `gatewayRoute`: the requests sent, each picked with its `weight`'s share (default 1); the
+   * route's matches choose their rule. gRPC requests have the path `/<service>/<method>`. Default: `GET /`.
+   */
+  requests?: readonly (GatewayRequest & { weight?: number })[];
   /** Which demo service plays a pod, by container image: image → http://127.0.0.1:PORT/… */
   images: Readonly<Record<string, string>>;
   /** The demo service for pods whose images `images` does not list; without it they answer 503 (UF). */
@@ -83,6 +101,13 @@ export interface EndpointStats {
 
 /** One entry of the followed route, as last read and resolved, with what it got. */
 export interface EntryStats {
+  /** With a Gateway API route: the rule the entry belongs to (its name, or `#<index>`). */
+  rule?: string;
+  /** With a Gateway API route: the backendRef's port, and Contour's stat name of its cluster. */
+  port?: number;
+  cluster?: string;
+  /** With a Gateway API route: why the backendRef is invalid (its requests are answered 500). */
+  invalid?: string;
   host: string;
   subset?: string;
   /** Its weight: a share of the sum of the route's weights. */
@@ -130,9 +155,11 @@ export interface TrafficStats {
   noEndpoint: number;
   /** Requests not sent because all weights were 0, too many were in flight, or the generator fell behind. */
   skipped: number;
-  /** Which route is followed, e.g. `route "primary"`. */
+  /** With a Gateway API route: requests no rule matched (the gateway answers 404). */
+  unmatched: number;
+  /** Which route is followed, e.g. `route "primary"` or `HTTPRoute web`. */
   route: string;
-  /** The VirtualService's hosts, as last read. */
+  /** The VirtualService's hosts (a Gateway API route's hostnames), as last read. */
   hosts: string[];
   /** The followed route's entries, as last read and resolved. */
   entries: EntryStats[];
@@ -148,6 +175,8 @@ export interface TrafficStats {
   workloads: Record<string, VersionStats>;
   /** By the image of the pod that answered. */
   images: Record<string, VersionStats>;
+  /** By the Service the route entry names (a Gateway API route's backendRef). */
+  services: Record<string, VersionStats>;
   /** Why it stopped, once it has. */
   stopped?: StopReason;
 }
@@ -174,7 +203,7 @@ export class TrafficGeneratorError extends Error {
 }
 
 /** Each key's requests and share between two stats of one generator: the recent split. */
-export function sharesBetween(prev: TrafficStats | undefined, now: TrafficStats, by: 'workloads' | 'images' = 'workloads'): { requests: number; byKey: Record<string, { sent: number; share: number }> } {
+export function sharesBetween(prev: TrafficStats | undefined, now: TrafficStats, by: 'workloads' | 'images' | 'services' = 'workloads'): { requests: number; byKey: Record<string, { sent: number; share: number }> } {
   const requests = now.requests - (prev?.requests ?? 0);
   const byKey: Record<string, { sent: number; share: number }> = {};
   for (const [key, v] of Object.entries(now[by])) {
@@ -216,10 +245,24 @@ function validate(opts: TrafficGeneratorOptions): void {
   const problems: string[] = [];
   if (!(opts.rps > 0 && opts.rps <= 5000)) problems.push(`rps must be above 0 and at most 5000, got ${opts.rps}`);
   if (!opts.namespace) problems.push('namespace is required');
-  if (!opts.virtualService) problems.push('virtualService is required');
-  const route = toRouteSelector(opts.route);
-  if ('name' in route && !route.name) problems.push('route needs a name');
-  if ('index' in route && !(Number.isInteger(route.index) && route.index >= 0)) problems.push(`route index must be an integer from 0, got ${route.index}`);
+  if ((opts.virtualService === undefined) === (opts.gatewayRoute === undefined)) problems.push('give virtualService (with route) or gatewayRoute, not both');
+  if (opts.virtualService !== undefined) {
+    if (!opts.virtualService) problems.push('virtualService must not be empty');
+    if (opts.route === undefined) problems.push('route is required with virtualService');
+    const route = toRouteSelector(opts.route ?? '');
+    if ('name' in route && !route.name) problems.push('route needs a name');
+    if ('index' in route && !(Number.isInteger(route.index) && route.index >= 0)) problems.push(`route index must be an integer from 0, got ${route.index}`);
+    if (opts.requests !== undefined) problems.push('requests applies to a gatewayRoute; a VirtualService route is followed for every request');
+  }
+  if (opts.gatewayRoute !== undefined) {
+    if (!(GATEWAY_ROUTE_KINDS as readonly string[]).includes(opts.gatewayRoute.kind)) problems.push(`gatewayRoute.kind must be ${GATEWAY_ROUTE_KINDS.join(' or ')}, got ${JSON.stringify(opts.gatewayRoute.kind)}`);
+    if (!opts.gatewayRoute.name) problems.push('gatewayRoute.name is required');
+  }
+  for (const [i, r] of (opts.requests ?? []).entries()) {
+    if (!r.path.startsWith('/')) problems.push(`requests[${i}].path must start with "/", got ${JSON.stringify(r.path)}`);
+    if (r.weight !== undefined && !(r.weight >= 0)) problems.push(`requests[${i}].weight must be 0 or more, got ${r.weight}`);
+  }
+  if (opts.requests !== undefined && !opts.requests.some((r) => (r.weight ?? 1) > 0)) problems.push('requests must hold at least one request with a weight above 0');
   if (Object.keys(opts.images).length === 0 && opts.defaultUrl === undefined) problems.push('images must map at least one image to a demo service, or defaultUrl be set');
   for (const [image, url] of Object.entries(opts.images)) checkUrl(`image ${image}`, url, problems);
   if (opts.defaultUrl !== undefined) checkUrl('defaultUrl', opts.defaultUrl, problems);
@@ -244,6 +287,12 @@ interface Source {
 /** A route entry with its resolution and counters; counters survive re-resolution by entry key. */
 interface TableEntry extends RouteEntry, Resolution {
   key: string;
+  /** With a Gateway API route: the index and label of the entry's rule, its port, cluster and invalidity. */
+  rule?: number;
+  ruleLabel?: string;
+  port?: number;
+  cluster?: string;
+  invalid?: string;
 }
 
 interface EntryCounters {
@@ -268,7 +317,8 @@ function count(c: Counts, code: number): void {
 
 function describeTable(table: readonly TableEntry[]): string {
   return table.map((t) => {
-    const dest = `${t.host}${t.subset ? `/${t.subset}` : ''} ${t.weight}`;
+    const dest = `${t.ruleLabel === undefined ? '' : `rule ${t.ruleLabel}: `}${t.host}${t.subset ? `/${t.subset}` : ''}${t.port === undefined ? '' : `:${t.port}`} ${t.weight}`;
+    if (t.invalid) return `${dest} → invalid (${t.invalid})`;
     if (t.none) return `${dest} → no endpoint (${t.none.problem})`;
     const byWorkload = new Map<string, number>();
     for (const e of t.endpoints) {
@@ -288,9 +338,13 @@ function describeTable(table: readonly TableEntry[]): string {
  */
 export async function startTrafficGenerator(opts: TrafficGeneratorOptions): Promise<TrafficGenerator> {
   validate(opts);
-  const { namespace, virtualService, rps } = opts;
-  const selector = toRouteSelector(opts.route);
-  const routeName = describeRouteSelector(selector);
+  const { namespace, rps } = opts;
+  const gateway = opts.gatewayRoute;
+  // Exactly one of the two is set (validate).
+  const followed = gateway?.name ?? opts.virtualService!;
+  const selector = toRouteSelector(opts.route ?? { default: true });
+  const routeName = gateway ? `${gateway.kind} ${gateway.name}` : describeRouteSelector(selector);
+  const requestMix = opts.requests ?? [{ path: '/' }];
   const endpointOpts = { versionKey: opts.versionLabel ?? 'version', images: opts.images, defaultUrl: opts.defaultUrl };
   const log = opts.log ?? (() => undefined);
   const requestTimeoutMs = opts.requestTimeoutMs ?? 10_000;
@@ -299,26 +353,34 @@ export async function startTrafficGenerator(opts: TrafficGeneratorOptions): Prom
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
   const discovery = kc.makeApiClient(k8s.DiscoveryV1Api);
   const core = kc.makeApiClient(k8s.CoreV1Api);
-  const vsName = `VirtualService ${namespace}/${virtualService}`;
+  const vsName = gateway ? `${gateway.kind} ${namespace}/${gateway.name}` : `VirtualService ${namespace}/${followed}`;
   const random = seededRandom(opts.seed ?? 1);
   const startedAt = performance.now();
   const ns = encodeURIComponent(namespace);
 
   const asList = (l: { items: unknown[]; metadata?: { resourceVersion?: string } }) => ({ items: l.items as CachedObject[], resourceVersion: l.metadata?.resourceVersion });
-  const customList = (plural: string, fieldSelector?: string) => async () =>
-    asList((await custom.listNamespacedCustomObject({ ...ISTIO, namespace, plural, fieldSelector })) as { items: unknown[]; metadata?: { resourceVersion?: string } });
-  const vsSelector = `metadata.name=${virtualService}`;
+  const customList = (api: { group: string; version: string }, plural: string, fieldSelector?: string) => async () =>
+    asList((await custom.listNamespacedCustomObject({ ...api, namespace, plural, fieldSelector })) as { items: unknown[]; metadata?: { resourceVersion?: string } });
+  const nameSelector = `metadata.name=${followed}`;
   const source = (kind: string, list: Source['list'], watchPath: string, fieldSelector?: string): Source =>
     ({ kind, cache: new ObjectCache<CachedObject>(), list, watchPath, fieldSelector, listing: false });
-  const vsSource = source('VirtualService', customList('virtualservices', vsSelector), `/apis/${ISTIO.group}/${ISTIO.version}/namespaces/${ns}/virtualservices`, vsSelector);
-  const drSource = source('DestinationRule', customList('destinationrules'), `/apis/${ISTIO.group}/${ISTIO.version}/namespaces/${ns}/destinationrules`);
+  const customSource = (kind: string, api: { group: string; version: string }, plural: string, fieldSelector?: string) =>
+    source(kind, customList(api, plural, fieldSelector), `/apis/${api.group}/${api.version}/namespaces/${ns}/${plural}`, fieldSelector);
+  // The object whose weights split the traffic; DestinationRules matter only to Istio's subsets.
+  const vsSource = gateway
+    ? customSource(gateway.kind, GATEWAY_API, GATEWAY_ROUTE_PLURALS[gateway.kind], nameSelector)
+    : customSource('VirtualService', ISTIO, 'virtualservices', nameSelector);
+  const drSource = gateway ? undefined : customSource('DestinationRule', ISTIO, 'destinationrules');
   const sliceSource = source('EndpointSlice', async () => asList(await discovery.listNamespacedEndpointSlice({ namespace })), `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`);
   const podSource = source('Pod', async () => asList(await core.listNamespacedPod({ namespace })), `/api/v1/namespaces/${ns}/pods`);
-  const sources = [vsSource, drSource, sliceSource, podSource];
+  const sources = drSource ? [vsSource, drSource, sliceSource, podSource] : [vsSource, sliceSource, podSource];
 
   // ---- the routing table ----
   let dirty = true;
   let table: TableEntry[] = [];
+  /** With a Gateway API route: the route as last read usable (its matches pick each request's rule), and each rule's entries. */
+  let gatewayObject: unknown;
+  let ruleTables: TableEntry[][] = [];
   let entriesJson = '';
   let tableText = '';
   let hosts: string[] = [];
@@ -345,7 +407,11 @@ export async function startTrafficGenerator(opts: TrafficGeneratorOptions): Prom
   /** Re-reads the route and resolves every entry; keeps the last weights when the route is gone or unusable. */
   const rebuild = () => {
     dirty = false;
-    const vs = vsSource.cache.get(virtualService);
+    if (gateway) {
+      rebuildGateway(gateway.kind);
+      return;
+    }
+    const vs = vsSource.cache.get(followed);
     let entries: RouteEntry[] | undefined;
     if (vs === undefined) {
       routeProblem = 'it does not exist (deleted?)';
@@ -363,9 +429,13 @@ export async function startTrafficGenerator(opts: TrafficGeneratorOptions): Prom
     }
     entries ??= table.map((t) => (t.subset === undefined ? { host: t.host, weight: t.weight } : { host: t.host, subset: t.subset, weight: t.weight }));
     const pods = new Map(podSource.cache.values().map((p) => [p.metadata?.name ?? '', p as PodLike]));
-    const state = { namespace, rules: drSource.cache.values() as DestinationRuleLike[], slices: sliceSource.cache.values() as EndpointSliceLike[], pods };
+    const state = { namespace, rules: (drSource?.cache.values() ?? []) as DestinationRuleLike[], slices: sliceSource.cache.values() as EndpointSliceLike[], pods };
     table = entries.map((e) => ({ ...e, ...resolveEntry(e, state, endpointOpts), key: `${e.host}\u0000${e.subset ?? ''}` }));
-    const json = JSON.stringify(entries);
+    noteTable(JSON.stringify(entries), `${vsName} ${routeName}`);
+  };
+
+  /** Counts a change of weights (`json`) or of the routing table, and logs the table once per change. */
+  const noteTable = (json: string, what: string) => {
     if (json !== entriesJson) {
       entriesJson = json;
       weightChanges++;
@@ -374,9 +444,42 @@ export async function startTrafficGenerator(opts: TrafficGeneratorOptions): Prom
     if (text !== tableText) {
       tableText = text;
       tableChanges++;
-      log(`${vsName} ${routeName}: ${text} (resourceVersion ${resourceVersion ?? '?'})`);
+      log(`${what}: ${text} (resourceVersion ${resourceVersion ?? '?'})`);
     }
     reportErrors();
+  };
+
+  /** As rebuild, for a Gateway API route: every rule's backendRefs, each a Service of the namespace resolved to its ready endpoints. */
+  const rebuildGateway = (kind: GatewayRouteKind) => {
+    const route = vsSource.cache.get(followed);
+    if (route === undefined) {
+      routeProblem = 'it does not exist (deleted?)';
+    } else {
+      try {
+        const rules = gatewayRules(route, namespace);
+        routeProblem = undefined;
+        gatewayObject = route;
+        resourceVersion = route.metadata?.resourceVersion;
+        const h = (route as { spec?: { hostnames?: unknown } }).spec?.hostnames;
+        hosts = Array.isArray(h) ? h.filter((x): x is string => typeof x === 'string') : [];
+        const pods = new Map(podSource.cache.values().map((p) => [p.metadata?.name ?? '', p as PodLike]));
+        const state = { namespace, rules: [], slices: sliceSource.cache.values() as EndpointSliceLike[], pods };
+        ruleTables = rules.map((rule) => rule.backends.map((b): TableEntry => {
+          const base = { host: b.service, weight: b.weight, rule: rule.index, ruleLabel: rule.label, key: `${rule.index}\u0000${b.service}\u0000${b.port ?? ''}` };
+          const port = b.port === undefined ? {} : { port: b.port, cluster: contourClusterName(namespace, b.service, b.port) };
+          if (b.invalid !== undefined) return { ...base, ...port, invalid: b.invalid, fqdn: b.service, endpoints: [] };
+          const resolved = resolveEntry({ host: b.service }, state, endpointOpts);
+          // A Service that does not exist makes the ref invalid (500, no cluster); one without ready endpoints is Envoy's 503.
+          if (resolved.none?.flag === 'NC') return { ...base, ...port, ...resolved, invalid: `backendRef ${b.service}: ${resolved.none.problem}` };
+          return { ...base, ...port, ...resolved };
+        }));
+      } catch (err) {
+        if (!(err instanceof GatewayRouteError)) throw err;
+        routeProblem = err.message;
+      }
+    }
+    table = ruleTables.flat();
+    noteTable(JSON.stringify(table.map((t) => [t.rule, t.host, t.port, t.weight])), `${kind} ${namespace}/${followed}`);
   };
 
   const relist = async (s: Source): Promise<void> => {
@@ -399,8 +502,9 @@ export async function startTrafficGenerator(opts: TrafficGeneratorOptions): Prom
     }
   }
   try {
-    if (!vsSource.cache.get(virtualService)) throw new Error('not found');
-    routeEntries(vsSource.cache.get(virtualService), selector);
+    if (!vsSource.cache.get(followed)) throw new Error('not found');
+    if (gateway) gatewayRules(vsSource.cache.get(followed), namespace);
+    else routeEntries(vsSource.cache.get(followed), selector);
   } catch (err) {
     throw new TrafficGeneratorError(`traffic generator: cannot follow ${routeName} of ${vsName}: ${describeError(err)}`);
   }
@@ -408,8 +512,10 @@ export async function startTrafficGenerator(opts: TrafficGeneratorOptions): Prom
 
   // ---- metrics ----
   const series = new Map<string, IstioSeries>();
+  const clusters = new Map<string, ClusterSeries>();
   const workloads = new Map<string, Counts>();
   const images = new Map<string, Counts>();
+  const services = new Map<string, Counts>();
   const countsOf = (m: Map<string, Counts>, key: string) => {
     let c = m.get(key);
     if (!c) m.set(key, (c = newCounts()));
@@ -420,6 +526,7 @@ export async function startTrafficGenerator(opts: TrafficGeneratorOptions): Prom
   let inFlight = 0;
   let noEndpoint = 0;
   let skipped = 0;
+  let unmatched = 0;
 
   const observeSeries = (labels: Record<string, string>, durationMs: number) => {
     const key = Object.values(labels).join('\u0000');
@@ -463,10 +570,20 @@ export async function startTrafficGenerator(opts: TrafficGeneratorOptions): Prom
     response_flags: t.none?.flag ?? 'UH',
   });
 
+  // A Gateway API route's requests are counted by the gateway's Envoy, per upstream cluster (Contour's stat names).
+  const observeClusterOf = (t: TableEntry, code: number, durationMs: number | undefined) => {
+    if (t.cluster === undefined) return;
+    let c = clusters.get(t.cluster);
+    if (!c) clusters.set(t.cluster, (c = newClusterSeries(t.cluster)));
+    observeCluster(c, code, durationMs);
+  };
+
   const record = (t: TableEntry, e: Endpoint, code: number, flags: string, durationMs: number) => {
-    observeSeries(destinationLabels(t, e, code, flags), durationMs);
+    if (gateway) observeClusterOf(t, code, durationMs);
+    else observeSeries(destinationLabels(t, e, code, flags), durationMs);
     count(countsOf(workloads, e.workload), code);
     count(countsOf(images, e.image), code);
+    count(countsOf(services, t.service ?? t.host), code);
   };
 
   // ---- requests ----
@@ -478,6 +595,7 @@ export async function startTrafficGenerator(opts: TrafficGeneratorOptions): Prom
     inFlight++;
     countsOf(workloads, e.workload).sent++;
     countsOf(images, e.image).sent++;
+    countsOf(services, t.service ?? t.host).sent++;
     const t0 = performance.now();
     let finished = false;
     // Codes and flags an Envoy sidecar reports when the upstream fails rather than answers.
@@ -513,13 +631,28 @@ export async function startTrafficGenerator(opts: TrafficGeneratorOptions): Prom
     return c;
   };
 
+  /** The entries that may take the next request: the VirtualService route's, or those of the Gateway API rule its path and headers match. */
+  const candidates = (): TableEntry[] | 'unmatched' => {
+    if (!gateway) return table;
+    const req = requestMix[pickByWeight(requestMix.map((r) => r.weight ?? 1), random())]!;
+    const rule = gatewayObject === undefined ? -1 : matchRule(gatewayObject, gateway.kind, req);
+    return rule < 0 ? 'unmatched' : (ruleTables[rule] ?? []);
+  };
+
   const dispatchOne = () => {
-    const i = pickByWeight(table.map((t) => t.weight), random());
+    const entries = candidates();
+    if (entries === 'unmatched') {
+      // No rule takes the request: the gateway answers 404 itself, and no cluster counts it.
+      requests++;
+      unmatched++;
+      return;
+    }
+    const i = pickByWeight(entries.map((t) => t.weight), random());
     if (i < 0 || inFlight >= maxInFlight) {
       skipped++;
       return;
     }
-    const t = table[i]!;
+    const t = entries[i]!;
     const c = countersOf(t.key);
     c.picked++;
     requests++;
@@ -528,8 +661,14 @@ export async function startTrafficGenerator(opts: TrafficGeneratorOptions): Prom
       noEndpoint++;
       const w = countsOf(workloads, UNKNOWN);
       w.sent++;
-      count(w, 503);
-      observeSeries(noEndpointLabels(t), 0);
+      // Gateway API: a request for an invalid backendRef gets 500; one for a Service without ready endpoints, Envoy's 503.
+      const code = t.invalid ? 500 : 503;
+      count(w, code);
+      const svc = countsOf(services, t.service ?? t.host);
+      svc.sent++;
+      count(svc, code);
+      if (!gateway) observeSeries(noEndpointLabels(t), 0);
+      else if (!t.invalid) observeClusterOf(t, 503, undefined);
       return;
     }
     send(t, t.endpoints[pickUniform(t.endpoints.length, random())]!);
@@ -559,7 +698,7 @@ export async function startTrafficGenerator(opts: TrafficGeneratorOptions): Prom
   // ---- /metrics and the target file ----
   const server = http.createServer((req, res) => {
     if (req.method === 'GET' && (req.url === '/metrics' || req.url?.startsWith('/metrics?'))) {
-      const body = renderIstioMetrics([...series.values()]);
+      const body = gateway ? renderEnvoyClusterMetrics([...clusters.values()]) : renderIstioMetrics([...series.values()]);
       res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' });
       res.end(body);
     } else {
@@ -688,6 +827,33 @@ export async function startTrafficGenerator(opts: TrafficGeneratorOptions): Prom
     void stopWith('max-duration');
   }, maxDurationMs);
 
+  /**
+   * The entries with the weight that gives each its expected share of all requests: the route's
+   * weights for a VirtualService; for a Gateway API route, each request's share times its rule's
+   * weight share (requests no rule matches have no entry).
+   */
+  const shareTable = (): { weight: number; endpoints: readonly Endpoint[]; service?: string; host: string }[] => {
+    if (!gateway || gatewayObject === undefined) return table;
+    const totalMix = requestMix.reduce((a, r) => a + (r.weight ?? 1), 0);
+    const out = new Map<TableEntry, number>();
+    for (const req of requestMix) {
+      const rule = matchRule(gatewayObject, gateway.kind, req);
+      const entries = ruleTables[rule] ?? [];
+      const sum = entries.reduce((a, t) => a + Math.max(0, t.weight), 0);
+      if (sum <= 0) continue;
+      for (const t of entries) out.set(t, (out.get(t) ?? 0) + ((req.weight ?? 1) / totalMix) * (Math.max(0, t.weight) / sum));
+    }
+    return [...out].map(([t, weight]) => ({ weight, endpoints: t.endpoints, service: t.service, host: t.host }));
+  };
+
+  const serviceShares = (): Record<string, number> => {
+    const rows = shareTable();
+    const total = rows.reduce((a, t) => a + t.weight, 0);
+    const out: Record<string, number> = {};
+    for (const t of rows) if (total > 0 && t.weight > 0) out[t.service ?? t.host] = (out[t.service ?? t.host] ?? 0) + t.weight / total;
+    return out;
+  };
+
   const versionStats = (m: Map<string, Counts>, expected: Record<string, number>): Record<string, VersionStats> => {
     const out: Record<string, VersionStats> = {};
     for (const key of new Set([...m.keys(), ...Object.keys(expected)])) {
@@ -711,11 +877,16 @@ export async function startTrafficGenerator(opts: TrafficGeneratorOptions): Prom
         inFlight,
         noEndpoint,
         skipped,
+        unmatched,
         route: routeName,
         hosts: [...hosts],
         entries: table.map((t) => {
           const c = entryCounters.get(t.key) ?? { picked: 0, noEndpoint: 0 };
           return {
+            ...(t.ruleLabel === undefined ? {} : { rule: t.ruleLabel }),
+            ...(t.port === undefined ? {} : { port: t.port }),
+            ...(t.cluster === undefined ? {} : { cluster: t.cluster }),
+            ...(t.invalid === undefined ? {} : { invalid: t.invalid }),
             host: t.host,
             ...(t.subset === undefined ? {} : { subset: t.subset }),
             weight: t.weight,
@@ -731,8 +902,9 @@ export async function startTrafficGenerator(opts: TrafficGeneratorOptions): Prom
         weightChanges,
         tableChanges,
         lastError: currentError(),
-        workloads: versionStats(workloads, expectedShares(table, (e) => e.workload)),
-        images: versionStats(images, Object.fromEntries(Object.entries(expectedShares(table, (e) => e.image)).filter(([k]) => k !== UNKNOWN))),
+        workloads: versionStats(workloads, expectedShares(shareTable(), (e) => e.workload)),
+        images: versionStats(images, Object.fromEntries(Object.entries(expectedShares(shareTable(), (e) => e.image)).filter(([k]) => k !== UNKNOWN))),
+        services: versionStats(services, serviceShares()),
         stopped: stopReason,
       };
     },

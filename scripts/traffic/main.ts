@@ -15,6 +15,7 @@ import { loadStackConfig } from '../stack/config';
 import { readStackInfo } from '../stack/info';
 import { startDemoService, type DemoService, type LatencyMs, type TailBehaviour } from './demo-service';
 import { sharesBetween, startTrafficGenerator, type TrafficGenerator, type TrafficStats } from './generator';
+import { GATEWAY_ROUTE_KINDS, type GatewayRouteKind } from './gateway-routes';
 import type { RouteSelector } from './mesh';
 
 export interface MushopTrafficOptions {
@@ -24,6 +25,8 @@ export interface MushopTrafficOptions {
   rps?: number;
   /** The HTTP route of VirtualService storefront to follow. Default `primary`. */
   route?: string | RouteSelector;
+  /** Follow this HTTPRoute or GRPCRoute instead of the VirtualService (requests `GET /`). */
+  gatewayRoute?: { kind: GatewayRouteKind; name: string };
   /** Pods running this image are played by v1. Default STOREFRONT.stableImage. */
   stableImage?: string;
   /** Pods running this image, or any image but the stable one, are played by v2. Default STOREFRONT.canaryImage. */
@@ -100,8 +103,9 @@ export async function startMushopTraffic(opts: MushopTrafficOptions = {}): Promi
     const generator = await startTrafficGenerator({
       kubeconfig,
       namespace,
-      virtualService: STOREFRONT.virtualService,
-      route: opts.route ?? STOREFRONT.route,
+      ...(opts.gatewayRoute
+        ? { gatewayRoute: opts.gatewayRoute }
+        : { virtualService: STOREFRONT.virtualService, route: opts.route ?? STOREFRONT.route }),
       images: { [opts.stableImage ?? STOREFRONT.stableImage]: stable.url, [opts.canaryImage ?? STOREFRONT.canaryImage]: canary.url },
       // A rollout may ship any image (`ramp start --image …`): whatever is not the stable image is the new version.
       defaultUrl: canary.url,
@@ -146,6 +150,8 @@ const USAGE = `usage: tsx scripts/traffic/main.ts [options]
   --rps N                     requests per second (default 20)
   --route NAME|#N|default     HTTP route of VirtualService storefront to follow: by name, by index
                               (#0 is the first), or the first without match (default primary)
+  --gateway-route KIND/NAME   follow this HTTPRoute or GRPCRoute instead (e.g. HTTPRoute/storefront);
+                              counted as Contour's Envoy counts, per Service
   --stable-image IMAGE        pods running it are played by v1 (default ${STOREFRONT.stableImage})
   --canary-image IMAGE        pods running it, or any other image, by v2 (default ${STOREFRONT.canaryImage})
   --stable-error-rate R       share of 5xx from v1, 0..1 (default 0)
@@ -167,6 +173,15 @@ export function parseRoute(text: string): RouteSelector {
   return { name: text };
 }
 
+/** A Gateway API route from the command line: HTTPRoute/NAME or GRPCRoute/NAME. */
+export function parseGatewayRoute(text: string): { kind: GatewayRouteKind; name: string } {
+  const m = /^([A-Za-z]+)\/([a-z0-9]([-a-z0-9.]*[a-z0-9])?)$/.exec(text);
+  if (!m || !(GATEWAY_ROUTE_KINDS as readonly string[]).includes(m[1]!)) {
+    throw new Error(`--gateway-route must be ${GATEWAY_ROUTE_KINDS.map((k) => `${k}/NAME`).join(' or ')}; got ${JSON.stringify(text)}`);
+  }
+  return { kind: m[1] as GatewayRouteKind, name: m[2]! };
+}
+
 /** The options a command line asks for; throws with a message naming the bad flag. */
 export function parseTrafficArgs(argv: string[]): MushopTrafficOptions | 'help' {
   const { values } = parseArgs({
@@ -176,6 +191,7 @@ export function parseTrafficArgs(argv: string[]): MushopTrafficOptions | 'help' 
       namespace: { type: 'string' },
       rps: { type: 'string' },
       route: { type: 'string' },
+      'gateway-route': { type: 'string' },
       'stable-image': { type: 'string' },
       'canary-image': { type: 'string' },
       'stable-error-rate': { type: 'string' },
@@ -191,6 +207,7 @@ export function parseTrafficArgs(argv: string[]): MushopTrafficOptions | 'help' 
     },
   });
   if (values.help) return 'help';
+  if (values.route !== undefined && values['gateway-route'] !== undefined) throw new Error('--route picks a VirtualService route; --gateway-route follows a Gateway API route instead: give one of them');
   const behaviour = (which: 'stable' | 'canary') => {
     const rate = values[`${which}-error-rate`];
     const latency = values[`${which}-latency-ms`];
@@ -203,6 +220,7 @@ export function parseTrafficArgs(argv: string[]): MushopTrafficOptions | 'help' 
     namespace: values.namespace,
     rps: values.rps === undefined ? undefined : parseNumber(values.rps, '--rps', 0.1, 5000),
     route: values.route === undefined ? undefined : parseRoute(values.route),
+    ...(values['gateway-route'] === undefined ? {} : { gatewayRoute: parseGatewayRoute(values['gateway-route']) }),
     stableImage: values['stable-image'],
     canaryImage: values['canary-image'],
     stable: behaviour('stable'),
@@ -220,7 +238,7 @@ export function parseTrafficArgs(argv: string[]): MushopTrafficOptions | 'help' 
  * (since `prev` when given, else in all), and requests that found no endpoint.
  */
 export function formatStats(s: TrafficStats, prev?: TrafficStats): string {
-  const weights = s.entries.map((e) => `${e.host}${e.subset ? `/${e.subset}` : ''} ${e.weight}`).join(', ');
+  const weights = s.entries.map((e) => `${e.rule === undefined ? '' : `${e.rule}: `}${e.host}${e.subset ? `/${e.subset}` : ''} ${e.weight}`).join(', ');
   const { requests, byKey } = sharesBetween(prev, s);
   const parts = Object.entries(s.workloads).filter(([name]) => byKey[name]!.sent > 0 || s.workloads[name]!.expectedShare > 0).map(([name, w]) => {
     const p = prev?.workloads[name];

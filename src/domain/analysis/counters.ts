@@ -26,9 +26,18 @@ export interface CounterQueryTemplates {
   errors: string;
   /** Cumulative request-duration buckets in milliseconds per workload and `le`: `sum by (<workloadLabel>, le) (…_bucket{…})`. */
   latencyBuckets: string;
-  /** The label whose value is the workload's name (the Deployment's) in every answer. */
+  /** The label whose value is the arm's name (a Deployment's, or with `arms: services` a Service's) in every answer. */
   workloadLabel: string;
+  /**
+   * What the arms are named by in these metrics: `workloads` (absent: the canary and target
+   * Deployments) or `services` (the canary and stable Services of a service-routed router, whose
+   * proxy counts per upstream Service).
+   */
+  arms?: CounterArms;
 }
+
+/** What names the canary and baseline arms in a template set's metrics. */
+export type CounterArms = 'workloads' | 'services';
 
 /** The three queries of one read, rendered for a namespace and its workloads. */
 export type CounterQueries = Pick<CounterQueryTemplates, 'requests' | 'errors' | 'latencyBuckets'>;
@@ -41,12 +50,21 @@ export type CounterQueryName = (typeof COUNTER_QUERIES)[number];
 export const COUNTER_VARIABLES = ['namespace', 'workloads'] as const;
 
 /** Built-in template sets, keyed by the mesh or router whose standard metrics they read. */
-export const COUNTER_TEMPLATE_KEYS = ['istio'] as const;
+export const COUNTER_TEMPLATE_KEYS = ['istio', 'contour'] as const;
 export type CounterTemplateKey = (typeof COUNTER_TEMPLATE_KEYS)[number];
 
 // Istio's standard metrics, server side (reporter="destination"): `destination_workload` is the
 // Deployment's name. These render byte for byte to the queries every recorded rollout sent.
 const ISTIO_SELECTOR = 'reporter="destination",destination_workload_namespace="{{ namespace }}",destination_workload=~"{{ workloads }}"';
+
+/**
+ * Contour's Envoy names each Service port's cluster stats `<namespace>_<service>_<port>`
+ * (`envoy_cluster_name`); Service and namespace names hold no `_`, so the Service is the middle
+ * part, copied by label_replace into the label the answers are grouped by.
+ */
+const CONTOUR_ARM_LABEL = 'upstream_service';
+const contourArms = (metric: string, extra = '') =>
+  `label_replace(${metric}{envoy_cluster_name=~"{{ namespace }}_({{ workloads }})_[0-9]+"${extra}}, "${CONTOUR_ARM_LABEL}", "$1", "envoy_cluster_name", "{{ namespace }}_(.+)_[0-9]+")`;
 
 /** The built-in template sets, by key. */
 export const COUNTER_TEMPLATES: Readonly<Record<CounterTemplateKey, Readonly<CounterQueryTemplates>>> = {
@@ -56,14 +74,24 @@ export const COUNTER_TEMPLATES: Readonly<Record<CounterTemplateKey, Readonly<Cou
     latencyBuckets: `sum by (destination_workload, le) (istio_request_duration_milliseconds_bucket{${ISTIO_SELECTOR}})`,
     workloadLabel: 'destination_workload',
   },
+  // Envoy's cluster stats as Contour serves them (Flagger's Contour observer reads the same series).
+  // Requests are the sum over response codes, as Flagger counts them: an answer Envoy gave for the
+  // cluster itself (503, no healthy upstream) is a 5xx of that arm, though no upstream request was made.
+  contour: {
+    requests: `sum by (${CONTOUR_ARM_LABEL}) (${contourArms('envoy_cluster_upstream_rq')})`,
+    errors: `sum by (${CONTOUR_ARM_LABEL}) (${contourArms('envoy_cluster_upstream_rq', ',envoy_response_code=~"5.."')})`,
+    latencyBuckets: `sum by (${CONTOUR_ARM_LABEL}, le) (${contourArms('envoy_cluster_upstream_rq_time_bucket')})`,
+    workloadLabel: CONTOUR_ARM_LABEL,
+    arms: 'services',
+  },
 };
 
 /**
  * The template a rollout's counters come from when its analysis names none, by traffic provider.
- * A provider without an entry (a Gateway API router, whose metrics depend on the implementation)
- * needs `counters.template` or queries of the user's own.
+ * Gateway API's metrics depend on the implementation: Contour's is the default, another
+ * implementation needs `counters.template` or queries of the user's own.
  */
-export const TRAFFIC_COUNTER_TEMPLATES: Readonly<Partial<Record<string, CounterTemplateKey>>> = { istio: 'istio' };
+export const TRAFFIC_COUNTER_TEMPLATES: Readonly<Partial<Record<string, CounterTemplateKey>>> = { istio: 'istio', 'gateway-api': 'contour' };
 
 /** What an analysis says about its counters, as validated (every field optional). */
 export interface CountersSpec {
@@ -181,7 +209,37 @@ export function counterTemplatesFor(spec: CountersSpec | undefined, trafficProvi
   if (requests === undefined || errors === undefined || latencyBuckets === undefined || workloadLabel === undefined) {
     throw new CounterQueryError(`traffic provider ${JSON.stringify(trafficProvider)} has no built-in counter queries: set the analysis' counters.template (${COUNTER_TEMPLATE_KEYS.join(', ')}) or give its requests, errors, latencyBuckets and workloadLabel`);
   }
-  return { requests, errors, latencyBuckets, workloadLabel };
+  // The arms are what the named template's metrics count by; queries of the user's own without a
+  // template name Deployments (`{{ workloads }}`). Absent means workloads, so Istio's input stays as it was.
+  const arms = spec?.template !== undefined || spec?.requests === undefined || spec.errors === undefined || spec.latencyBuckets === undefined ? base?.arms : undefined;
+  return { requests, errors, latencyBuckets, workloadLabel, ...(arms === undefined ? {} : { arms }) };
+}
+
+/**
+ * What is wrong with reading an analysis' counters under a traffic spec: counters that count per
+ * Service (`contour`) need service routing, which names the two Services. Undefined when nothing is.
+ */
+export function countersRoutingProblem(spec: CountersSpec | undefined, trafficProvider: string, routingMode: string): string | undefined {
+  let arms: CounterArms | undefined;
+  try {
+    arms = counterTemplatesFor(spec, trafficProvider).arms;
+  } catch (err) {
+    if (err instanceof CounterQueryError) return err.message;
+    throw err;
+  }
+  if (arms === 'services' && routingMode !== 'service') {
+    return `the ${spec?.template ?? TRAFFIC_COUNTER_TEMPLATES[trafficProvider] ?? ''} counter queries count per Service, but spec.traffic.routing.mode is ${routingMode}: use routing.mode service (stableService, canaryService), or a template or queries that count per Deployment`;
+  }
+  return undefined;
+}
+
+/** The names the counters of the canary and the baseline are read by, for a template set's arms. */
+export function armNames(arms: CounterArms | undefined, names: { canaryWorkload: string; baselineWorkload: string; canaryService?: string; stableService?: string }): { canary: string; baseline: string } {
+  if (arms !== 'services') return { canary: names.canaryWorkload, baseline: names.baselineWorkload };
+  if (names.canaryService === undefined || names.stableService === undefined) {
+    throw new CounterQueryError('these counter queries count per Service (arms: services), but the traffic routing names no canary and stable Service: use routing.mode service, or counter queries that count per Deployment');
+  }
+  return { canary: names.canaryService, baseline: names.stableService };
 }
 
 /** Namespace and workload names are DNS labels: they cannot leave a quoted label value. */

@@ -1,7 +1,8 @@
 /**
- * Query templates: the built-in Istio queries (PromQL parity with Flagger's Istio observer) and
- * the `{{ name }}` substitution every metric query goes through. Pure: the activity renders,
- * spec validation checks the same templates before a rollout starts.
+ * Query templates: the built-in queries of each traffic provider's metrics (Istio's and Contour's,
+ * PromQL parity with Flagger's observers) and the `{{ name }}` substitution every metric query
+ * goes through. Pure: the activity renders, spec validation checks the same templates before a
+ * rollout starts.
  */
 import type { AnalysisSpec, BuiltinMetric, MetricSpec } from '../spec/analysis';
 
@@ -27,6 +28,56 @@ export const BUILTIN_QUERIES: Readonly<Record<BuiltinMetric, string>> = {
     ')',
   ].join('\n'),
 };
+
+/** The canary's Contour cluster stats: `envoy_cluster_name` is `<namespace>_<service>_<port>`, `{{ target }}` the canary Service. */
+const CONTOUR_CANARY_SELECTOR = 'envoy_cluster_name=~"{{ namespace }}_{{ target }}_[0-9]+"';
+
+/**
+ * Built-in queries over Envoy's cluster stats as Contour serves them (Flagger's Contour observer
+ * reads the same series), for a Gateway API router: the canary is its Service. Requests are the sum
+ * over response codes, as Flagger counts them.
+ */
+export const CONTOUR_BUILTIN_QUERIES: Readonly<Record<BuiltinMetric, string>> = {
+  'request-success-rate': [
+    `sum(rate(envoy_cluster_upstream_rq{${CONTOUR_CANARY_SELECTOR},envoy_response_code!~"5.*"}[{{ interval }}]))`,
+    `/ sum(rate(envoy_cluster_upstream_rq{${CONTOUR_CANARY_SELECTOR}}[{{ interval }}]))`,
+    '* 100',
+  ].join('\n'),
+  'request-duration': [
+    'histogram_quantile(0.99,',
+    `  sum(rate(envoy_cluster_upstream_rq_time_bucket{${CONTOUR_CANARY_SELECTOR}}[{{ interval }}])) by (le)`,
+    ')',
+  ].join('\n'),
+};
+
+/** A set of built-in metric queries and what `{{ target }}` names in them. */
+export interface BuiltinQuerySet {
+  queries: Readonly<Record<BuiltinMetric, string>>;
+  /** `workloads`: the canary Deployment; `services`: the canary Service. */
+  target: 'workloads' | 'services';
+}
+
+/** The built-in metric queries by traffic provider; a provider without an entry reads Istio's. */
+export const TRAFFIC_BUILTIN_QUERIES: Readonly<Record<string, BuiltinQuerySet>> = {
+  istio: { queries: BUILTIN_QUERIES, target: 'workloads' },
+  'gateway-api': { queries: CONTOUR_BUILTIN_QUERIES, target: 'services' },
+};
+
+/** The built-in query set of a traffic provider (Istio's for one without its own). */
+export function builtinQueriesFor(trafficProvider: string): BuiltinQuerySet {
+  return Object.hasOwn(TRAFFIC_BUILTIN_QUERIES, trafficProvider) ? TRAFFIC_BUILTIN_QUERIES[trafficProvider]! : TRAFFIC_BUILTIN_QUERIES.istio!;
+}
+
+/**
+ * The analysis with each built-in metric's query written out from the provider's set, so the
+ * activity renders exactly what the workflow chose. Istio's analyses are returned as they are:
+ * the activity's default is Istio's set, and their inputs stay what they always were.
+ */
+export function withBuiltinQueries<A extends Pick<AnalysisSpec, 'metrics'>>(analysis: A, trafficProvider: string): A {
+  const set = builtinQueriesFor(trafficProvider);
+  if (set.queries === BUILTIN_QUERIES || !analysis.metrics.some((m) => m.query === undefined)) return analysis;
+  return { ...analysis, metrics: analysis.metrics.map((m) => (m.query === undefined ? { ...m, query: queryTemplateFor(m, set.queries) } : m)) };
+}
 
 /** Variables Ramp itself provides to every query; a metric's `vars` may not redefine them. */
 export const RAMP_VARIABLES = ['namespace', 'target', 'interval'] as const;
@@ -59,13 +110,13 @@ export class TemplateError extends Error {
   }
 }
 
-/** The query template of a metric: its own `query`, or the built-in one for its name. */
-export function queryTemplateFor(metric: Pick<MetricSpec, 'name' | 'query'>): string {
+/** The query template of a metric: its own `query`, or the built-in one for its name (from `builtins`, default Istio's). */
+export function queryTemplateFor(metric: Pick<MetricSpec, 'name' | 'query'>, builtins: Readonly<Record<BuiltinMetric, string>> = BUILTIN_QUERIES): string {
   if (metric.query !== undefined) return metric.query;
-  const builtin = (BUILTIN_QUERIES as Readonly<Record<string, string>>)[metric.name];
+  const builtin = Object.hasOwn(builtins, metric.name) ? (builtins as Readonly<Record<string, string>>)[metric.name] : undefined;
   if (builtin === undefined) {
     throw new TemplateError(
-      `metric ${JSON.stringify(metric.name)} has no query and is not a built-in (${Object.keys(BUILTIN_QUERIES).join(', ')}); give it a PromQL query`,
+      `metric ${JSON.stringify(metric.name)} has no query and is not a built-in (${Object.keys(builtins).join(', ')}); give it a PromQL query`,
       metric.name, [], [], []);
   }
   return builtin;

@@ -11,9 +11,10 @@
  * - A step analysis ends with its verdict; the background analysis runs until the steps end, and only
  *   a Failed or Error verdict from it matters.
  */
-import { counterTemplatesFor } from '../analysis/counters';
+import { armNames, counterTemplatesFor, type CounterArms } from '../analysis/counters';
 import { decideAnalysis, type AnalysisPhase, type Measurement } from '../analysis/evaluate';
 import { calibrate, calibrationWanted, initialJudgedState, judgeLook, type JudgedAnalysis } from '../analysis/judged';
+import { builtinQueriesFor, withBuiltinQueries } from '../analysis/templates';
 import type { AnalysisSpec } from '../spec/analysis';
 import type { ResolvedRollout } from '../spec/schema';
 import type { CallArgs, CallResults } from './calls';
@@ -51,17 +52,20 @@ export function dueLook(run: AnalysisRun, analysis: AnalysisSpec, spec: Resolved
   if (now < run.nextAt) return undefined;
   const at = (run.lookAt ??= now);
   const ns = spec.metadata.namespace;
-  const canary = spec.spec.canary.deploymentName;
-  const baseline = spec.spec.target.deployment;
+  const traffic = spec.spec.traffic.provider;
   const judge = analysis.judge;
   if (!judge) {
+    // `{{ target }}` names the canary as the provider's built-in queries count it.
+    const { canary } = arms(spec, builtinQueriesFor(traffic).target);
     return {
       activity: 'measureAnalysis', purpose: 'look', summary: `${run.source} analysis: ${analysisSubject(analysis)}`,
-      args: [{ analysis, vars: { namespace: ns, target: canary }, at: new Date(at).toISOString() }],
+      args: [{ analysis: withBuiltinQueries(analysis, traffic), vars: { namespace: ns, target: canary }, at: new Date(at).toISOString() }],
     };
   }
   // Where the counters come from: the analysis' provider, and its queries or its router's template.
-  const reading = { ...(analysis.provider ? { provider: analysis.provider } : {}), queries: counterTemplatesFor(analysis.counters, spec.spec.traffic.provider) };
+  const queries = counterTemplatesFor(analysis.counters, traffic);
+  const { canary, baseline } = arms(spec, queries.arms);
+  const reading = { ...(analysis.provider ? { provider: analysis.provider } : {}), queries };
   const wanted = run.looks === 0 && run.judged?.calibration === undefined ? calibrationWanted(judgedSpec(analysis, run.source)) : 0;
   if (wanted > 0 && judge.kind === 'sequential') {
     return {
@@ -73,6 +77,16 @@ export function dueLook(run: AnalysisRun, analysis: AnalysisSpec, spec: Resolved
     activity: 'readCounters', purpose: 'look', summary: `${run.source} analysis: ${judge.kind} judge, look ${run.looks}`,
     args: [{ namespace: ns, canary, baseline, at, ...reading }],
   };
+}
+
+/** The names the canary and baseline arms are read by: their Deployments, or with `services` the canary and stable Services. */
+function arms(spec: ResolvedRollout, by: CounterArms | undefined): { canary: string; baseline: string } {
+  const routing = spec.spec.traffic.routing;
+  return armNames(by, {
+    canaryWorkload: spec.spec.canary.deploymentName,
+    baselineWorkload: spec.spec.target.deployment,
+    ...(routing.mode === 'service' ? { canaryService: routing.canaryService, stableService: routing.stableService } : {}),
+  });
 }
 
 /** Takes a baseline history read into account (the priors stay as configured when it failed). */

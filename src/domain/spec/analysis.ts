@@ -164,7 +164,7 @@ const countersSchema = z
       examples: ['sum by (workload, le) (app_request_duration_ms_bucket{namespace="{{namespace}}", workload=~"{{workloads}}"})'],
     }),
     workloadLabel: z.string({ error: 'must be a Prometheus label name' }).optional()
-      .meta({ description: 'the label whose value is the Deployment\'s name in every answer; default: the template\'s', examples: ['workload'] }),
+      .meta({ description: 'the label whose value is the arm\'s name in every answer (a Deployment\'s; with template contour a Service\'s); default: the template\'s', examples: ['workload'] }),
   })
   .superRefine((c, ctx) => {
     for (const p of checkCounters(c)) ctx.addIssue({ code: 'custom', path: p.path, message: p.message });

@@ -4,6 +4,7 @@
  * applied exactly once, here (the workflow only ever sees a `ResolvedRollout`).
  */
 import { z } from 'zod';
+import { countersRoutingProblem } from '../analysis/counters';
 import { formatDuration } from '../duration';
 import { analysisStep, backgroundAnalysis, type AnalysisSpec } from './analysis';
 import { closest } from './closest';
@@ -245,6 +246,8 @@ export const rolloutSchema = z
     ];
     for (const { a, path } of analyses) {
       if (a.interval < 1000) ctx.addIssue({ code: 'custom', path: [...path, 'interval'], message: `must be at least 1s, got ${a.interval}ms` });
+      const counters = a.judge ? countersRoutingProblem(a.counters, r.spec.traffic.provider, t.mode) : undefined;
+      if (counters !== undefined) ctx.addIssue({ code: 'custom', path: [...path, 'counters'], message: counters });
     }
   })
   .transform((r): ResolvedRollout => {

@@ -13,41 +13,25 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import axios from 'axios';
-import { startDemoService, type DemoService } from '../../../scripts/traffic/demo-service';
+import type { DemoService } from '../../../scripts/traffic/demo-service';
 import {
   ISTIO_DURATION_BUCKETS_MS, sharesBetween, startTrafficGenerator, TrafficGeneratorError,
-  type EntryStats, type TrafficGenerator, type TrafficGeneratorOptions, type TrafficStats,
+  type EntryStats, type TrafficGenerator, type TrafficGeneratorOptions,
 } from '../../../scripts/traffic/generator';
 import { BUILTIN_QUERIES, renderQuery } from '../../../src/domain/analysis/templates';
-import { adminKubeConfig, eventually, stackInfo, uniqueName } from '../../support/stack';
+import { eventually, uniqueName } from '../../support/stack';
+import { expectBinomial, query, stackClients, startVersions, statsWhen, V1, V2, webDeployment } from '../../support/traffic';
 
 const ISTIO = { group: 'networking.istio.io', version: 'v1' } as const;
 const STABLE = 'web-stable';
 const CANARY = 'web-canary';
-const V1 = 'registry.local/web:v1';
-const V2 = 'registry.local/web:v2';
-
-interface Sample {
-  metric: Record<string, string>;
-  value: [number, string];
-}
 
 // Waits poll for outcomes (pods ready, enough requests counted); a slow machine only makes them longer.
 jest.setTimeout(300_000);
 
-const info = stackInfo();
-const kc = adminKubeConfig(info);
-const core = kc.makeApiClient(k8s.CoreV1Api);
-const apps = kc.makeApiClient(k8s.AppsV1Api);
-const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+const { info, core, apps, custom } = stackClients();
 const jsonPatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch);
 const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
-
-async function query(promql: string): Promise<Sample[]> {
-  const res = await axios.get<{ status: string; data: { result: Sample[] } }>(`${info.prometheus.url}/api/v1/query`, { params: { query: promql }, timeout: 5_000 });
-  expect(res.data.status).toBe('success');
-  return res.data.data.result;
-}
 
 /** The value of a one-row query, or undefined when it has no row yet. */
 async function scalar(promql: string): Promise<number | undefined> {
@@ -55,29 +39,11 @@ async function scalar(promql: string): Promise<number | undefined> {
   return row ? Number(row.value[1]) : undefined;
 }
 
-/** Throws unless k of n lies within 4 standard deviations of share p (exactly p when p is 0 or 1). */
-function expectBinomial(what: string, k: number, n: number, p: number): void {
-  expect(n).toBeGreaterThan(0);
-  const bound = 4 * Math.sqrt((p * (1 - p)) / n);
-  const observed = k / n;
-  if (Math.abs(observed - p) > bound) {
-    throw new Error(`${what}: ${k} of ${n} = ${(observed * 100).toFixed(2)} %, expected ${(p * 100).toFixed(2)} % ± ${(bound * 100).toFixed(2)} % (4σ)`);
-  }
-}
-
 /** A namespace with two Deployments of one app (stable v1 ×2, canary v2 ×1), as a canary guide has them. */
 async function createApp(namespace: string): Promise<void> {
   await core.createNamespace({ body: { metadata: { name: namespace } } });
-  const deployment = (name: string, version: string, image: string, replicas: number): k8s.V1Deployment => ({
-    metadata: { name, labels: { app: 'web' } },
-    spec: {
-      replicas,
-      selector: { matchLabels: { app: 'web', version } },
-      template: { metadata: { labels: { app: 'web', version } }, spec: { containers: [{ name: 'web', image, ports: [{ containerPort: 8080 }] }] } },
-    },
-  });
-  await apps.createNamespacedDeployment({ namespace, body: deployment(STABLE, 'v1', V1, 2) });
-  await apps.createNamespacedDeployment({ namespace, body: deployment(CANARY, 'v2', V2, 1) });
+  await apps.createNamespacedDeployment({ namespace, body: webDeployment(STABLE, 'v1', V1, 2) });
+  await apps.createNamespacedDeployment({ namespace, body: webDeployment(CANARY, 'v2', V2, 1) });
 }
 
 async function createService(namespace: string, name: string, selector: Record<string, string>): Promise<void> {
@@ -102,27 +68,12 @@ async function patchDeployment(namespace: string, name: string, ops: unknown[]):
 const entryName = (e: { host: string; subset?: string }) => `${e.host}${e.subset ? `/${e.subset}` : ''}`;
 const workloadsOf = (e: EntryStats) => [...new Set(e.endpoints.map((p) => p.workload))].sort();
 
-/** The generator's stats once `ok` holds for them. */
-function statsWhen(g: TrafficGenerator, what: string, ok: (s: TrafficStats) => boolean, timeoutMs = 60_000): Promise<TrafficStats> {
-  return eventually(what, () => {
-    const s = g.stats();
-    return Promise.resolve(ok(s) ? s : undefined);
-  }, timeoutMs, 50);
-}
-
 /** Stats before and after at least `requests` more requests, over which the routing table did not change. */
 async function trafficWindow(g: TrafficGenerator, requests: number) {
   const before = g.stats();
   const after = await statsWhen(g, `${requests} more requests`, (s) => s.requests - before.requests >= requests, 180_000);
   expect(after.tableChanges).toBe(before.tableChanges);
   return { before, after, ...sharesBetween(before, after), images: sharesBetween(before, after, 'images').byKey };
-}
-
-/** Starts the two demo behaviours: v1 for image V1, v2 (10 % errors) for image V2. */
-async function startVersions(): Promise<{ v1: DemoService; v2: DemoService }> {
-  const v1 = await startDemoService({ version: 'v1', seed: 11, errorRate: 0, latencyMs: { median: 3, p99: 15 } });
-  const v2 = await startDemoService({ version: 'v2', seed: 12, errorRate: 0.1, latencyMs: { median: 5, p99: 25 } });
-  return { v1, v2 };
 }
 
 function generatorOptions(namespace: string, v: { v1: DemoService; v2: DemoService }, over: Partial<TrafficGeneratorOptions>): TrafficGeneratorOptions {
@@ -169,7 +120,7 @@ describe('subset routing: a Service over both versions, a DestinationRule with s
       },
     });
     await createVirtualService(namespace, ['web', 'web.example.com'], routes(90, 10));
-    versions = await startVersions();
+    versions = await startVersions(11);
     generator = await startTrafficGenerator(generatorOptions(namespace, versions, { route: 'primary', log: (l) => lines.push(l) }));
   });
 
@@ -415,7 +366,7 @@ describe('service routing where both Services select every pod (the Argo Rollout
     await createVirtualService(namespace, ['web', `web.${namespace}.svc.cluster.local`], [
       { route: [{ destination: { host: 'web-stable' }, weight: 100 }, { destination: { host: 'web-canary' }, weight: 0 }] },
     ]);
-    versions = await startVersions();
+    versions = await startVersions(11);
     generator = await startTrafficGenerator(generatorOptions(namespace, versions, { route: { default: true }, rps: 60, seed: 9 }));
     scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'traffic-targets-'));
   });

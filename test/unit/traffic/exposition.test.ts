@@ -1,4 +1,4 @@
-import { bucketIndex, escapeLabel, ISTIO_DURATION_BUCKETS_MS, newSeries, observe, renderIstioMetrics } from '../../../scripts/traffic/exposition';
+import { bucketIndex, escapeLabel, ISTIO_DURATION_BUCKETS_MS, newClusterSeries, newSeries, observe, observeCluster, renderEnvoyClusterMetrics, renderIstioMetrics } from '../../../scripts/traffic/exposition';
 
 describe('bucketIndex: the first bucket whose bound is at least the duration', () => {
   const table: { ms: number; le: number | '+Inf' }[] = [
@@ -45,5 +45,32 @@ describe('renderIstioMetrics', () => {
 
   it('renders only the headers with no series', () => {
     expect(renderIstioMetrics([]).split('\n').filter((l) => l && !l.startsWith('#'))).toEqual([]);
+  });
+});
+
+describe('renderEnvoyClusterMetrics: Envoy cluster stats as Contour\'s Envoy serves them', () => {
+  it('renders rq_total and the histogram from upstream answers, codes (and classes) from every answer', () => {
+    const c = newClusterSeries('shop_web-canary_80');
+    observeCluster(c, 200, 3);
+    observeCluster(c, 200, 70_000);
+    observeCluster(c, 500, 0.2);
+    // No healthy upstream: Envoy's router answers 503 and charges it to the cluster, without an upstream request.
+    observeCluster(c, 503, undefined);
+    const text = renderEnvoyClusterMetrics([c]);
+    const l = 'envoy_cluster_name="shop_web-canary_80"';
+    const lines = text.split('\n');
+    expect(lines).toContain(`envoy_cluster_upstream_rq_total{${l}} 3`);
+    expect(lines).toContain(`envoy_cluster_upstream_rq{envoy_response_code="200",${l}} 2`);
+    expect(lines).toContain(`envoy_cluster_upstream_rq{envoy_response_code="500",${l}} 1`);
+    expect(lines).toContain(`envoy_cluster_upstream_rq{envoy_response_code="503",${l}} 1`);
+    expect(lines).toContain(`envoy_cluster_upstream_rq_xx{envoy_response_code_class="2",${l}} 2`);
+    expect(lines).toContain(`envoy_cluster_upstream_rq_xx{envoy_response_code_class="5",${l}} 2`);
+    expect(lines).toContain('# TYPE envoy_cluster_upstream_rq_time histogram');
+    expect(lines).toContain(`envoy_cluster_upstream_rq_time_bucket{${l},le="0.5"} 1`);
+    expect(lines).toContain(`envoy_cluster_upstream_rq_time_bucket{${l},le="5"} 2`);
+    expect(lines).toContain(`envoy_cluster_upstream_rq_time_bucket{${l},le="+Inf"} 3`);
+    expect(lines).toContain(`envoy_cluster_upstream_rq_time_count{${l}} 3`);
+    expect(lines).toContain(`envoy_cluster_upstream_rq_time_sum{${l}} 70003.2`);
+    expect(lines.filter((x) => x.startsWith('istio_'))).toEqual([]);
   });
 });

@@ -6,8 +6,8 @@ const version = (sent: number, errors = 0, expectedShare = 0): VersionStats =>
 
 function newTestStats(over: Partial<TrafficStats> = {}): TrafficStats {
   return {
-    elapsedMs: 10_000, requests: 0, sent: 0, inFlight: 0, noEndpoint: 0, skipped: 0, route: 'route "primary"', hosts: ['web'],
-    entries: [], weightChanges: 1, tableChanges: 1, workloads: {}, images: {}, ...over,
+    elapsedMs: 10_000, requests: 0, sent: 0, inFlight: 0, noEndpoint: 0, skipped: 0, unmatched: 0, route: 'route "primary"', hosts: ['web'],
+    entries: [], weightChanges: 1, tableChanges: 1, workloads: {}, images: {}, services: {}, ...over,
   };
 }
 
@@ -30,6 +30,16 @@ describe('parseTrafficArgs', () => {
   it('reads the route, images and behaviours', () => {
     const o = parseTrafficArgs(['--route', '#2', '--stable-image', 'web:1', '--canary-image', 'web:2', '--canary-error-rate', '0.1', '--rps', '40']);
     expect(o).toMatchObject({ route: { index: 2 }, stableImage: 'web:1', canaryImage: 'web:2', rps: 40, canary: { errorRate: 0.1 } });
+  });
+  it('reads --gateway-route KIND/NAME', () => {
+    expect(parseTrafficArgs(['--gateway-route', 'HTTPRoute/storefront'])).toMatchObject({ gatewayRoute: { kind: 'HTTPRoute', name: 'storefront' } });
+    expect(parseTrafficArgs(['--gateway-route', 'GRPCRoute/cart'])).toMatchObject({ gatewayRoute: { kind: 'GRPCRoute', name: 'cart' } });
+  });
+  it.each(['storefront', 'TCPRoute/x', 'HTTPRoute/', 'HTTPRoute/Big'])('rejects --gateway-route %j, naming the forms', (text) => {
+    expect(() => parseTrafficArgs(['--gateway-route', text])).toThrow(/--gateway-route must be HTTPRoute\/NAME or GRPCRoute\/NAME/);
+  });
+  it('refuses --route with --gateway-route', () => {
+    expect(() => parseTrafficArgs(['--route', 'primary', '--gateway-route', 'HTTPRoute/x'])).toThrow(/give one of them/);
   });
   it('rejects the removed --mode: the generator follows whatever the route names', () => {
     expect(() => parseTrafficArgs(['--mode', 'service'])).toThrow(/Unknown option '--mode'/);

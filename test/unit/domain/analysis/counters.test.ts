@@ -1,6 +1,8 @@
 import {
   armCounters,
   armHistory,
+  armNames,
+  countersRoutingProblem,
   checkCounters,
   COUNTER_TEMPLATES,
   CounterAnswerError,
@@ -73,7 +75,24 @@ describe('counterTemplatesFor: which queries an analysis reads', () => {
   });
 
   it.each<[string, CountersSpec | undefined]>([['no counters', undefined], ['an empty section', {}]])('refuses a traffic provider without a template when the analysis names none (%s)', (_name, spec) => {
-    expect(() => counterTemplatesFor(spec, 'gateway-api')).toThrow(/traffic provider "gateway-api" has no built-in counter queries: set the analysis' counters.template \(istio\)/);
+    expect(() => counterTemplatesFor(spec, 'linkerd')).toThrow(/traffic provider "linkerd" has no built-in counter queries: set the analysis' counters.template \(istio, contour\)/);
+  });
+
+  const contour = COUNTER_TEMPLATES.contour;
+  const gatewayCases: [string, CountersSpec | undefined, CounterQueryTemplates][] = [
+    ['gateway-api without counters: Contour\'s, counted per Service', undefined, contour],
+    ['gateway-api with template istio (Istio implementing Gateway API): per Deployment', { template: 'istio' }, istio],
+    ['gateway-api with all three of the user\'s own: per Deployment', { ...mine, workloadLabel: 'workload' }, { ...mine, workloadLabel: 'workload' }],
+    ['gateway-api with all three of the user\'s own over template contour: per Service', { ...mine, workloadLabel: 'workload', template: 'contour' }, { ...mine, workloadLabel: 'workload', arms: 'services' }],
+    ['gateway-api with one query of the user\'s own: the rest and the arms from Contour\'s', { errors: 'sum by (upstream_service) (e{s=~"{{ workloads }}"})' },
+      { ...contour, errors: 'sum by (upstream_service) (e{s=~"{{ workloads }}"})' }],
+  ];
+  it.each(gatewayCases)('%s', (_name, spec, expected) => {
+    expect(counterTemplatesFor(spec, 'gateway-api')).toEqual(expected);
+  });
+
+  it('Istio\'s resolved templates carry no arms field: their activity input stays byte for byte what it was', () => {
+    expect(JSON.stringify(counterTemplatesFor(undefined, 'istio'))).toBe(JSON.stringify({ requests: istio.requests, errors: istio.errors, latencyBuckets: istio.latencyBuckets, workloadLabel: istio.workloadLabel }));
   });
 
   it('does not read a template off the object prototype', () => {
@@ -99,7 +118,7 @@ describe('checkCounters: every problem names the field and the fix', () => {
     ['a malformed placeholder', { ...mine, errors: 'sum by (workload) (e{workload=~"{{ workloads }}",ns="{{ name space }}"})', workloadLabel: 'workload' },
       [{ path: ['errors'], message: 'has malformed placeholder {{ name space }}: write {{ namespace }} or {{ workloads }}' }]],
     ['some queries without a template', { requests: mine.requests, workloadLabel: 'workload' },
-      [{ path: ['template'], message: 'give the template that errors and latencyBuckets come from (istio), or give errors and latencyBuckets too' }]],
+      [{ path: ['template'], message: 'give the template that errors and latencyBuckets come from (istio, contour), or give errors and latencyBuckets too' }]],
     ['all three without a label or template', { ...mine },
       [{ path: ['workloadLabel'], message: 'give the label your queries group by and whose value is the workload\'s name, e.g. workloadLabel: workload' }]],
     ['a label of its own over the template\'s other queries', { template: 'istio', requests: mine.requests, workloadLabel: 'workload' },
@@ -124,6 +143,58 @@ describe('checkCounters: every problem names the field and the fix', () => {
       if (expected.length > 0) continue;
       expect(() => renderCounterQueries(counterTemplatesFor(spec, 'istio'), 'ns', ['web-canary', 'web'])).not.toThrow();
     }
+  });
+});
+
+describe('the contour template: Envoy cluster stats per Service, as Contour names them', () => {
+  const contour = COUNTER_TEMPLATES.contour;
+  it('renders to queries that select <namespace>_<service>_<port> and group by the Service', () => {
+    const q = renderCounterQueries(contour, 'shop', ['web-canary', 'web-stable']);
+    const arm = (metric: string, extra = '') =>
+      `label_replace(${metric}{envoy_cluster_name=~"shop_(web-canary|web-stable)_[0-9]+"${extra}}, "upstream_service", "$1", "envoy_cluster_name", "shop_(.+)_[0-9]+")`;
+    expect(q).toEqual({
+      requests: `sum by (upstream_service) (${arm('envoy_cluster_upstream_rq')})`,
+      errors: `sum by (upstream_service) (${arm('envoy_cluster_upstream_rq', ',envoy_response_code=~"5.."')})`,
+      latencyBuckets: `sum by (upstream_service, le) (${arm('envoy_cluster_upstream_rq_time_bucket')})`,
+    });
+    expect(contour.arms).toBe('services');
+    expect(checkCounters({ template: 'contour' })).toEqual([]);
+  });
+
+  it('reads each arm\'s counters from answers labelled by Service', () => {
+    const answers: CounterAnswers = {
+      requests: [{ labels: { upstream_service: 'web-canary' }, value: 40 }, { labels: { upstream_service: 'web-stable' }, value: 160 }],
+      errors: [{ labels: { upstream_service: 'web-canary' }, value: 4 }],
+      latencyBuckets: [{ labels: { upstream_service: 'web-canary', le: '25' }, value: 30 }, { labels: { upstream_service: 'web-canary', le: '+Inf' }, value: 40 }],
+    };
+    expect(armCounters(answers, 'web-canary', contour.workloadLabel)).toEqual({ requests: 40, errors: 4, latency: { buckets: [{ le: 25, count: 30 }], count: 40 } });
+    expect(armCounters(answers, 'web-stable', contour.workloadLabel)).toEqual({ requests: 160, errors: 0 });
+  });
+});
+
+describe('arms: what the canary and baseline are read by', () => {
+  const names = { canaryWorkload: 'web-canary-dep', baselineWorkload: 'web', canaryService: 'web-canary', stableService: 'web-stable' };
+  it('workloads (or nothing said): the Deployments', () => {
+    expect(armNames(undefined, names)).toEqual({ canary: 'web-canary-dep', baseline: 'web' });
+    expect(armNames('workloads', names)).toEqual({ canary: 'web-canary-dep', baseline: 'web' });
+  });
+  it('services: the canary and stable Services', () => {
+    expect(armNames('services', names)).toEqual({ canary: 'web-canary', baseline: 'web-stable' });
+  });
+  it('services without service routing is refused, naming the fix', () => {
+    expect(() => armNames('services', { canaryWorkload: 'a', baselineWorkload: 'b' })).toThrow(/routing.mode service/);
+  });
+
+  const routing: [string, CountersSpec | undefined, string, string, RegExp | undefined][] = [
+    ['Istio, subset routing, default template', undefined, 'istio', 'subset', undefined],
+    ['Istio, subset routing, template contour', { template: 'contour' }, 'istio', 'subset', /count per Service, but spec.traffic.routing.mode is subset/],
+    ['Istio, service routing, template contour', { template: 'contour' }, 'istio', 'service', undefined],
+    ['gateway-api (always service routing)', undefined, 'gateway-api', 'service', undefined],
+  ];
+  it.each(routing)('countersRoutingProblem: %s', (_name, spec, provider, mode, problem) => {
+    const p = countersRoutingProblem(spec, provider, mode);
+    if (problem === undefined) expect(p).toBeUndefined();
+    else expect(p).toMatch(problem);
   });
 });
 
