@@ -60,6 +60,9 @@ describe('Gateway API controller (Contour) writes route status', () => {
     metadata: { name },
     spec: {
       parentRefs: [{ ...parentRef, sectionName }],
+      // Contour refuses a route whose matches equal another route's on the same listener
+      // (RuleMatchConflict): every test's routes get a hostname of their own.
+      hostnames: [`${namespace}.example`],
       rules: [{ backendRefs: refs.map(([svc, port, weight]) => ({ name: svc, port, weight })) }],
     },
   });
