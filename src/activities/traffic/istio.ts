@@ -14,7 +14,7 @@ import type { RouteFeature, SetWeightInput, SetWeightResult, TrafficRefOf, Weigh
 import type { PlannedChange, Versions } from '../../domain/rollout/model';
 import type { IstioTraffic } from '../../domain/spec/schema';
 import {
-  buildDestinationRule, buildRestoreRoutesPatch, buildSetWeightPatch, buildSubsetsPatch, DestinationRule,
+  buildDestinationRule, buildRemoveFeaturePatch, buildRestoreRoutesPatch, buildSetFeaturePatch, buildSetWeightPatch, buildSubsetsPatch, DestinationRule,
   ensureSubsets, hostProblems, inspectVirtualService, managedRoutesInWords, IstioContext, planDestinationRule,
   promotionSubsets, readWeights, rebaseSubsets, restoreSubsets, routesToCanary, SnapshotRoute, snapshotRoutes, Subset, SubsetRouting,
   VirtualService,
@@ -39,6 +39,8 @@ export interface IstioSnapshot extends ServiceSnapshot {
   createsDestinationRule?: boolean;
   destinationRuleUid?: string;
   subsets?: Subset[];
+  /** Sticky sessions once set: every weight written afterwards keeps the cookie on the canary entries. */
+  sticky?: { cookie: string; maxAgeSeconds: number };
   // Service mode: the ServiceSnapshot fields.
 }
 
@@ -89,9 +91,12 @@ export function createIstioRouter(kube: k8s.KubeConfig, ref: TrafficRefOf<IstioT
   /** Weights of every managed route after a write; NotApplied unless each carries `want`. */
   const verifyWeights = (vs: VirtualService, want: Weights) => verifySplit(kubeId(vsTarget), weightsOf(vs), want);
 
-  async function writeWeight(vs: VirtualService, canaryWeight: number): Promise<Weights> {
+  /** The context a snapshot's writes use: with sticky sessions when they are set. */
+  const contextOf = (snapshot: IstioSnapshot): IstioContext => (snapshot.sticky ? { ...c, sticky: { ...snapshot.sticky, value: versions.canary } } : c);
+
+  async function writeWeight(vs: VirtualService, canaryWeight: number, snapshot: IstioSnapshot): Promise<Weights> {
     const want = { stable: 100 - canaryWeight, canary: canaryWeight };
-    const ops = buildSetWeightPatch(vs, c, canaryWeight);
+    const ops = buildSetWeightPatch(vs, contextOf(snapshot), canaryWeight);
     if (ops.length === 0) return verifyWeights(vs, want);
     return verifyWeights(await patch<VirtualService>(vsTarget, ops), want);
   }
@@ -159,19 +164,19 @@ export function createIstioRouter(kube: k8s.KubeConfig, ref: TrafficRefOf<IstioT
         return { snapshot };
       }
       case CHANGE.routes:
-        return { snapshot, weights: await writeWeight(await getVs(), 0) };
+        return { snapshot, weights: await writeWeight(await getVs(), 0, snapshot) };
       default:
         throw ApplicationFailure.create({ message: `the Istio router has no change "${change}"`, type: Failure.Invalid });
     }
   };
 
   const setWeight = async (raw: unknown, input: SetWeightInput): Promise<SetWeightResult> => {
-    snapshotOf(raw);
+    const snapshot = snapshotOf(raw);
     assertWeight(input.weight);
     const vs = await getVs();
     const drift = driftFound(kubeId(vsTarget), weightsOf(vs), input, 'routes');
     if (drift) return drift;
-    return { applied: true, weights: await writeWeight(vs, input.weight) };
+    return { applied: true, weights: await writeWeight(vs, input.weight, snapshot) };
   };
 
   /** Removing a destination that still gets traffic would fail those requests (503s). */
@@ -186,6 +191,7 @@ export function createIstioRouter(kube: k8s.KubeConfig, ref: TrafficRefOf<IstioT
   const undo = async (raw: unknown, change: string): Promise<'undone' | 'absent'> => {
     const snapshot = snapshotOf(raw);
     if (services && isServiceChange(change)) return services.undo(snapshot, change);
+    if (change.startsWith('header:')) return undoFeature(snapshot, change);
     switch (change) {
       case CHANGE.routes: {
         const vs = await optionalVs();
@@ -199,6 +205,8 @@ export function createIstioRouter(kube: k8s.KubeConfig, ref: TrafficRefOf<IstioT
         }
         return missing.length === snapshot.routes.length ? 'absent' : 'undone';
       }
+      case 'mirror': case 'sticky':
+        return undoFeature(snapshot, change);
       case CHANGE.subsets: {
         await refuseWhileRouted('the canary subset');
         const name = snapshot.destinationRule!;
@@ -238,9 +246,38 @@ export function createIstioRouter(kube: k8s.KubeConfig, ref: TrafficRefOf<IstioT
     return { snapshot: await services!.promote(snapshot, stage) };
   };
 
-  const setFeature = (_raw: unknown, feature: RouteFeature): Promise<{ snapshot: unknown }> => {
-    throw ApplicationFailure.create({ message: `the Istio router cannot set a ${feature.kind} route yet`, type: Failure.Invalid, nonRetryable: true });
+  /** After a feature write, the VirtualService must carry it: a second patch computed from the answer must be empty. */
+  function verifyFeature(after: VirtualService, rest: JsonPatchOp[], what: string): void {
+    if (rest.length > 0) {
+      throw ApplicationFailure.create({ message: `${kubeId(vsTarget)} does not carry ${what} after the write; something may be rewriting it`, type: Failure.NotApplied });
+    }
+  }
+
+  const setFeature = async (raw: unknown, feature: RouteFeature): Promise<{ snapshot: unknown }> => {
+    const snapshot = snapshotOf(raw);
+    const next: IstioSnapshot = feature.kind === 'sticky' ? { ...snapshot, sticky: { cookie: feature.cookie, maxAgeSeconds: feature.maxAgeSeconds } } : snapshot;
+    const ctx = contextOf(next);
+    const what = `${feature.kind === 'header' ? `header route ${feature.name}` : feature.kind}`;
+    const vs = await getVs();
+    const ops = buildSetFeaturePatch(vs, ctx, feature);
+    if (ops.length > 0) {
+      const after = await patch<VirtualService>(vsTarget, ops);
+      verifyFeature(after, buildSetFeaturePatch(after, ctx, feature), what);
+    }
+    return { snapshot: next };
   };
+
+  /** Takes a feature back; a VirtualService that is gone has nothing left to undo. */
+  async function undoFeature(snapshot: IstioSnapshot, change: string): Promise<'undone' | 'absent'> {
+    const vs = await optionalVs();
+    if (!vs) return 'absent';
+    const ctx = contextOf(snapshot);
+    const ops = buildRemoveFeaturePatch(vs, ctx, change, snapshot.routes);
+    if (ops.length === 0) return 'undone';
+    const after = await patch<VirtualService>(vsTarget, ops);
+    verifyFeature(after, buildRemoveFeaturePatch(after, ctx, change, snapshot.routes), `the undo of ${change}`);
+    return 'undone';
+  }
 
   return withFailures({ writes: 'local', inspect, apply, setWeight, undo, promote, setFeature });
 }

@@ -5,6 +5,7 @@
  * subsets a rollout needs (service routing's Services are in services.ts, shared with Gateway API). The router activity reads objects, calls these,
  * and writes the result; nothing here does I/O, so every decision is table-testable.
  */
+import type { RequestMatch, RouteFeature, StringMatch } from '../rollout/calls';
 import type { Versions } from '../rollout/model';
 import type { IstioTraffic, RouteSelector, Routing } from '../spec/schema';
 import { assertWeight, cloneJson, jsonEqual, JsonPatchOp, ObjectMeta, objectId, TrafficConfigError, versionGuard } from './objects';
@@ -82,6 +83,9 @@ export interface RouteWeights {
 export interface SnapshotRoute {
   selector: string;
   route: unknown[];
+  /** The route's own `mirror` and `mirrorPercentage` as they were, to put back after Ramp's mirror (absent: none). */
+  mirror?: unknown;
+  mirrorPercentage?: unknown;
 }
 
 export type SubsetRouting = Extract<Routing, { mode: 'subset' }>;
@@ -90,6 +94,24 @@ export type SubsetRouting = Extract<Routing, { mode: 'subset' }>;
 export interface IstioContext {
   traffic: IstioTraffic;
   namespace: string;
+  /**
+   * Sticky sessions while they are set: the canary entry of every weighted route then carries the
+   * cookie, so a weight change keeps it (the value is the canary's version).
+   */
+  sticky?: { cookie: string; maxAgeSeconds: number; value: string };
+}
+
+/** Entries whose name starts with this are Ramp's: selectors, snapshots and drift checks ignore them. */
+export const RAMP_ENTRY_PREFIX = 'ramp-';
+
+/** Is this HTTP route one Ramp added (a header route, a sticky-session route)? */
+export function isRampEntry(r: HttpRoute | undefined): boolean {
+  return typeof r?.name === 'string' && r.name.startsWith(RAMP_ENTRY_PREFIX);
+}
+
+/** The routes people wrote, each with its position in spec.http: what selectors count and match. */
+function userRoutes(http: HttpRoute[]): { r: HttpRoute; at: number }[] {
+  return http.flatMap((r, at) => (isRampEntry(r) ? [] : [{ r, at }]));
 }
 
 function hasMatch(r: HttpRoute): boolean {
@@ -245,28 +267,31 @@ function locate(vs: VirtualService, selectors: readonly RouteSelector[]): { rout
   }
   const wanted = selectors.length === 0 ? [{ default: true } as const] : selectors;
   const seen = new Set<string>();
-  const ways = http.map((r, i) => howToSelect(r, i, http)).join(', ');
+  // Ramp's own entries are invisible here, so `{index: N}` and the default route mean what the person wrote.
+  const user = userRoutes(http);
+  const mine = user.map((u) => u.r);
+  const ways = mine.map((r, i) => howToSelect(r, i, mine)).join(', ');
   for (const sel of wanted) {
     const key = selectorKey(sel);
     if (seen.has(key)) continue;
     seen.add(key);
-    const candidates = http.flatMap((r, i) => (matches(r, i, sel) ? [i] : []));
+    const candidates = mine.flatMap((r, i) => (matches(r, i, sel) ? [i] : []));
     if (candidates.length === 0) {
       problems.push(`${id} has no HTTP route ${describeSelector(sel)} (routes: ${ways}); set spec.traffic.virtualService.routes to select the routes Ramp should manage`);
       continue;
     }
     if (candidates.length > 1) {
-      const which = candidates.map((i) => howToSelect(http[i], i, http)).join(', ');
+      const which = candidates.map((i) => howToSelect(mine[i], i, mine)).join(', ');
       problems.push('default' in sel
         ? `${id} has ${candidates.length} HTTP routes without match (${which}), so the default route is ambiguous; select one in spec.traffic.virtualService.routes`
         : `${id} has ${candidates.length} HTTP routes ${describeSelector(sel)} (${which}); select one of them by index`);
       continue;
     }
-    const index = candidates[0]!;
+    const index = user[candidates[0]!]!.at;
     if (routes.some((r) => r.index === index)) continue;
     const r = http[index]!;
     if (!Array.isArray(r.route) || r.route.length === 0) {
-      problems.push(`${id} HTTP route ${routeLabel(r, index)} has no route destinations (a redirect or direct response?); manage a route that forwards to the stable destination`);
+      problems.push(`${id} HTTP route ${routeLabel(r, candidates[0]!)} has no route destinations (a redirect or direct response?); manage a route that forwards to the stable destination`);
       continue;
     }
     routes.push({ index, name: r.name ?? '', route: r.route, selector: key });
@@ -338,9 +363,10 @@ export function weightedRoute(original: RouteDestination[], c: IstioContext, can
   const r = c.traffic.routing;
   const stable = r.mode === 'subset' ? at(destination.host, r.stableSubset) : at(destination.host, undefined);
   const canary = r.mode === 'subset' ? at(destination.host, r.canarySubset) : at(inFormOf(r.canaryService, destination.host, c.namespace), undefined);
+  const canaryRest = c.sticky ? { ...rest, headers: withSetCookie(rest.headers, stickySetCookie(c.sticky)) } : rest;
   return [
     { ...rest, destination: stable, weight: 100 - canaryWeight },
-    { ...rest, destination: canary, weight: canaryWeight },
+    { ...canaryRest, destination: canary, weight: canaryWeight },
   ];
 }
 
@@ -394,7 +420,15 @@ export function buildSetWeightPatch(vs: VirtualService, c: IstioContext, canaryW
 
 /** The managed routes as they are now, for a snapshot. */
 export function snapshotRoutes(vs: VirtualService, c: IstioContext): SnapshotRoute[] {
-  return findManagedRoutes(vs, c).map((r) => ({ selector: r.selector, route: cloneJson(r.route) }));
+  const http = vs.spec?.http ?? [];
+  return findManagedRoutes(vs, c).map((r) => {
+    const { mirror, mirrorPercentage } = http[r.index]!;
+    return {
+      selector: r.selector, route: cloneJson(r.route),
+      ...(mirror !== undefined ? { mirror: cloneJson(mirror) } : {}),
+      ...(mirrorPercentage !== undefined ? { mirrorPercentage: cloneJson(mirrorPercentage) } : {}),
+    };
+  });
 }
 
 /**
@@ -420,6 +454,242 @@ export function routesToCanary(vs: VirtualService, c: IstioContext): string[] {
     const sends = route.some((d) => isCanary(d.destination, c) && (d.weight ?? (route.length === 1 ? 100 : 0)) > 0);
     return sends ? [r.name ? r.name : `#${i} (unnamed)`] : [];
   });
+}
+
+// ---- routing features: header routes, mirroring, sticky sessions ---------------------------
+
+/** Escapes a literal for an RE2 regular expression (Istio's `regex` matches the whole value). */
+export function escapeRegex(literal: string): string {
+  return literal.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** A cookie condition as a regex on the Cookie header: the pair may be anywhere in the list. */
+export function cookieRegex(name: string, value: StringMatch): string {
+  const v = 'exact' in value ? escapeRegex(value.exact) : 'prefix' in value ? `${escapeRegex(value.prefix)}[^;]*` : `(?:${value.regex})`;
+  return `^(.*?;\\s*)?${escapeRegex(name)}=${v}(;.*)?$`;
+}
+
+type IstioStringMatch = { exact: string } | { prefix: string } | { regex: string };
+
+/** The `headers` and `queryParams` a list of conditions adds to a match element (Istio wants header names in lower case). */
+export function conditionsOf(match: readonly RequestMatch[]): { headers?: Record<string, IstioStringMatch>; queryParams?: Record<string, IstioStringMatch> } {
+  const headers: Record<string, IstioStringMatch> = {};
+  const queryParams: Record<string, IstioStringMatch> = {};
+  for (const m of match) {
+    if ('header' in m) headers[m.header.toLowerCase()] = { ...m.value };
+    else if ('query' in m) queryParams[m.query] = { ...m.value };
+    else headers.cookie = { regex: cookieRegex(m.cookie, m.value) };
+  }
+  return {
+    ...(Object.keys(headers).length > 0 ? { headers } : {}),
+    ...(Object.keys(queryParams).length > 0 ? { queryParams } : {}),
+  };
+}
+
+/** A managed route's match list with the conditions added to each element (one element when it has none). */
+function matchWith(r: HttpRoute, match: readonly RequestMatch[]): Record<string, unknown>[] {
+  const add = conditionsOf(match);
+  const elements: Record<string, unknown>[] = hasMatch(r) ? r.match! : [{}];
+  return elements.map((el) => {
+    const out: Record<string, unknown> = { ...cloneJson(el) };
+    if (add.headers) out.headers = { ...(el.headers as object | undefined), ...add.headers };
+    if (add.queryParams) out.queryParams = { ...(el.queryParams as object | undefined), ...add.queryParams };
+    return out;
+  });
+}
+
+/** The name of Ramp's entry in front of the k-th managed route (0-based): `<base>`, then `<base>-2`, `<base>-3` … */
+export function entryName(base: string, k: number): string {
+  return k === 0 ? base : `${base}-${k + 1}`;
+}
+
+/** The names Ramp's entries of one feature carry, given how many routes it manages. */
+function entryNames(base: string, managed: number): Set<string> {
+  return new Set(Array.from({ length: Math.max(managed, 1) }, (_, k) => entryName(base, k)));
+}
+
+/** The base name of a feature's entries: `ramp-header-<name>`, `ramp-sticky`; none for a mirror (a field, not an entry). */
+export function featureEntryBase(change: string): string | undefined {
+  if (change.startsWith('header:')) return `${RAMP_ENTRY_PREFIX}header-${change.slice('header:'.length)}`;
+  if (change === 'sticky') return `${RAMP_ENTRY_PREFIX}sticky`;
+  return undefined;
+}
+
+/** The canary's entry of a managed route as the weighted route builds it, without sticky cookies. */
+function canaryEntry(r: ManagedRoute, c: IstioContext): RouteDestination {
+  return weightedRoute(r.route, { traffic: c.traffic, namespace: c.namespace }, 0)[1]!;
+}
+
+/**
+ * Ramp's entry in front of a managed route: the route's matches with the conditions added, to the
+ * canary at 100, with the route's other fields (timeout, retries, header operations) copied; a
+ * mirror stays the managed route's own.
+ */
+function entryBefore(vs: VirtualService, r: ManagedRoute, c: IstioContext, name: string, match: readonly RequestMatch[]): HttpRoute {
+  const http = vs.spec?.http ?? [];
+  const { name: _name, match: _match, route: _route, mirror: _mirror, mirrorPercentage: _pct, mirrors: _mirrors, ...rest } = http[r.index]!;
+  return { name, match: matchWith(http[r.index]!, match), route: [{ ...canaryEntry(r, c), weight: 100 }], ...cloneJson(rest) };
+}
+
+/** The Set-Cookie value canary responses carry for sticky sessions. */
+export function stickySetCookie(s: { cookie: string; maxAgeSeconds: number; value: string }): string {
+  return `${s.cookie}=${s.value}; Max-Age=${s.maxAgeSeconds}; Path=/`;
+}
+
+function withSetCookie(headers: unknown, value: string): Record<string, unknown> {
+  const h = (headers ?? {}) as { response?: { add?: Record<string, string> } };
+  return { ...h, response: { ...h.response, add: { ...h.response?.add, 'set-cookie': value } } };
+}
+
+/** `headers` without Ramp's Set-Cookie (and without the objects that held only it); undefined when nothing is left. */
+function withoutSetCookie(headers: unknown): unknown {
+  const h = headers as { response?: { add?: Record<string, string>; [k: string]: unknown }; [k: string]: unknown } | undefined;
+  if (!h?.response?.add || !('set-cookie' in h.response.add)) return headers;
+  const { 'set-cookie': _cookie, ...add } = h.response.add;
+  const { add: _add, ...response } = h.response;
+  const nextResponse = Object.keys(add).length > 0 ? { ...response, add } : response;
+  const { response: _response, ...other } = h;
+  const out = Object.keys(nextResponse).length > 0 ? { ...other, response: nextResponse } : other;
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/** A route array with the canary entries' Set-Cookie added (`value`) or taken out (undefined). */
+function stickyRoute(route: RouteDestination[], c: IstioContext, value: string | undefined): RouteDestination[] {
+  return route.map((d) => {
+    if (!isCanary(d.destination, c)) return d;
+    const { headers, ...rest } = d;
+    const next = value === undefined ? withoutSetCookie(headers) : withSetCookie(headers, value);
+    return { ...rest, ...(next !== undefined ? { headers: next } : {}) };
+  });
+}
+
+/** What one feature write changes: fields of managed routes (by index in spec.http), Ramp's entries to drop, entries to add before managed routes. */
+interface FeatureEdit {
+  fields: { index: number; field: string; value: unknown }[];
+  drop: Set<string>;
+  insert?: (r: ManagedRoute, k: number) => HttpRoute;
+}
+
+/**
+ * One guarded JSON Patch for a feature edit, [] when the VirtualService already is as wanted. Field
+ * changes come first (at the indexes read), then Ramp's entries are removed from the end, then the
+ * new ones inserted in front of their routes from the end, so no op shifts an index a later op uses.
+ */
+function featurePatch(vs: VirtualService, c: IstioContext, edit: FeatureEdit): JsonPatchOp[] {
+  const http = vs.spec?.http ?? [];
+  const managed = findManagedRoutes(vs, c);
+  const ops: JsonPatchOp[] = [];
+  const work: HttpRoute[] = http.map((r) => ({ ...r }));
+  for (const f of edit.fields) {
+    const current = http[f.index]?.[f.field];
+    if (jsonEqual(current, f.value)) continue;
+    if (f.value === undefined) ops.push({ op: 'remove', path: `/spec/http/${f.index}/${f.field}` });
+    else ops.push({ op: 'add', path: `/spec/http/${f.index}/${f.field}`, value: f.value });
+    if (f.value === undefined) delete work[f.index]![f.field];
+    else work[f.index]![f.field] = f.value;
+  }
+  for (let i = work.length - 1; i >= 0; i--) {
+    const name = work[i]!.name;
+    if (name !== undefined && edit.drop.has(name)) {
+      ops.push({ op: 'test', path: `/spec/http/${i}/name`, value: name }, { op: 'remove', path: `/spec/http/${i}` });
+      work.splice(i, 1);
+    }
+  }
+  if (edit.insert) {
+    const after = findManagedRoutes({ ...vs, spec: { ...vs.spec, http: work } }, c);
+    const entries = after.map((r, k) => ({ at: r.index, entry: edit.insert!(managed[k]!, k) }));
+    for (const { at, entry } of [...entries].sort((a, b) => b.at - a.at)) {
+      ops.push({ op: 'add', path: `/spec/http/${at}`, value: entry });
+      work.splice(at, 0, entry);
+    }
+  }
+  if (jsonEqual(work, http)) return [];
+  return [...guards(vs.metadata, 'VirtualService', http, managed.map((r) => r.index)), ...ops];
+}
+
+/**
+ * JSON Patch adding a routing feature to the managed routes, or replacing the one with the same
+ * change id; [] when it is already so:
+ * - header: an entry `ramp-header-<name>` in front of each managed route sends requests meeting the
+ *   conditions to the canary;
+ * - mirror: each managed route mirrors `percent` % of its requests to the canary;
+ * - sticky (`c.sticky` set): canary entries set the cookie, and an entry `ramp-sticky` in front of
+ *   each managed route sends requests carrying it to the canary.
+ */
+export function buildSetFeaturePatch(vs: VirtualService, c: IstioContext, feature: RouteFeature): JsonPatchOp[] {
+  const managed = findManagedRoutes(vs, c);
+  switch (feature.kind) {
+    case 'header': {
+      const base = featureEntryBase(`header:${feature.name}`)!;
+      return featurePatch(vs, c, {
+        fields: [], drop: entryNames(base, managed.length),
+        insert: (r, k) => entryBefore(vs, r, c, entryName(base, k), feature.match),
+      });
+    }
+    case 'mirror':
+      return featurePatch(vs, c, {
+        fields: managed.flatMap((r) => [
+          { index: r.index, field: 'mirror', value: cloneJson(canaryEntry(r, c).destination) },
+          { index: r.index, field: 'mirrorPercentage', value: { value: feature.percent } },
+        ]),
+        drop: new Set(),
+      });
+    case 'sticky': {
+      if (!c.sticky) throw new TrafficConfigError(['sticky sessions need the canary version for the cookie value (a bug: the router passes it)']);
+      const sticky = c.sticky;
+      const base = featureEntryBase('sticky')!;
+      const cookie: RequestMatch[] = [{ cookie: sticky.cookie, value: { exact: sticky.value } }];
+      return featurePatch(vs, c, {
+        fields: managed.map((r) => ({ index: r.index, field: 'route', value: stickyRoute(r.route, c, stickySetCookie(sticky)) })),
+        drop: entryNames(base, managed.length),
+        insert: (r, k) => entryBefore(vs, r, c, entryName(base, k), cookie),
+      });
+    }
+  }
+}
+
+/**
+ * JSON Patch taking a feature back by its change id: Ramp's entries of that feature removed (by
+ * name, nothing else), a mirror put back as the snapshot recorded each route's, sticky cookies
+ * taken off the canary entries. Managed routes that are gone are skipped; [] when nothing is left to undo.
+ */
+export function buildRemoveFeaturePatch(vs: VirtualService, c: IstioContext, change: string, routes: SnapshotRoute[]): JsonPatchOp[] {
+  const base = featureEntryBase(change);
+  const present = routes.flatMap((s) => {
+    const { routes: found } = locate(vs, [selectorFromKey(s.selector)]);
+    return found[0] ? [{ s, r: found[0] }] : [];
+  });
+  // Entries are dropped by name whatever the routes now are; only the managed routes that are still there are guarded.
+  const names = base === undefined ? new Set<string>() : entryNames(base, routes.length);
+  const guarded = (edit: FeatureEdit): JsonPatchOp[] => {
+    const probe: IstioContext = { ...c, traffic: { ...c.traffic, virtualService: { ...c.traffic.virtualService, routes: present.map((p) => selectorFromKey(p.s.selector)) } } };
+    if (present.length === 0) return dropOnly(vs, edit.drop);
+    return featurePatch(vs, probe, edit);
+  };
+  if (change === 'mirror') {
+    return guarded({
+      fields: present.flatMap(({ s, r }) => [
+        { index: r.index, field: 'mirror', value: s.mirror },
+        { index: r.index, field: 'mirrorPercentage', value: s.mirrorPercentage },
+      ]),
+      drop: new Set(),
+    });
+  }
+  if (change === 'sticky') {
+    return guarded({ fields: present.map(({ r }) => ({ index: r.index, field: 'route', value: stickyRoute(r.route, c, undefined) })), drop: names });
+  }
+  return guarded({ fields: [], drop: names });
+}
+
+/** Removes Ramp's entries by name when no managed route is left to guard. */
+function dropOnly(vs: VirtualService, drop: Set<string>): JsonPatchOp[] {
+  const http = vs.spec?.http ?? [];
+  const ops: JsonPatchOp[] = [];
+  for (let i = http.length - 1; i >= 0; i--) {
+    const name = http[i]!.name;
+    if (name !== undefined && drop.has(name)) ops.push({ op: 'test', path: `/spec/http/${i}/name`, value: name }, { op: 'remove', path: `/spec/http/${i}` });
+  }
+  return ops.length > 0 ? [versionGuard(vs.metadata, 'VirtualService'), ...ops] : [];
 }
 
 // ---- DestinationRule -----------------------------------------------------------------------
