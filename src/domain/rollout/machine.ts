@@ -18,12 +18,12 @@
  * analysis, a failed call or a cancellation takes the saga back as a rollback instead.
  */
 import type { ResolvedRollout, Step } from '../spec/schema';
-import type { CallCommand, CallName, CallResults, TrafficRef, WorkloadRef } from './calls';
+import { featureChange, type CallCommand, type CallName, type CallResults, type RouteFeature, type TrafficRef, type WorkloadRef } from './calls';
 import { analysisOf, consequence, dueLook, onCalibration, onLook, startRun, type Source } from './looks';
 import type { CallInFlight, Purpose, Rollout } from './model';
 import { Outcome, Phase } from './phases';
 import { describeInverse, nextUndo, recordInverse, undone } from './saga';
-import { analysisSubject, initialStatus, RolloutStatus } from './state';
+import { analysisSubject, describeMatch, describeStep, initialStatus, RolloutStatus } from './state';
 import { beginRollback, endCurrentStep, finish, hold, iso, record, setPhase, showStep } from './transitions';
 import { enterWait, timers, waitOver, type Timer } from './waits';
 
@@ -220,6 +220,13 @@ function onResult(r: Rollout, spec: ResolvedRollout, call: CallInFlight, value: 
           return;
       }
       return;
+    case 'feature': {
+      if (p.op === 'set') r.runtime!.snapshot = (value as CallResults['trafficSetFeature']).snapshot;
+      // Taken back by its step: nothing is left for the saga to undo.
+      else r.saga = r.saga.filter((i) => !(i.kind === 'traffic' && i.change === p.change));
+      if (r.stage.at === 'steps') endCurrentStep(r);
+      return;
+    }
     case 'undo': {
       if (r.stage.at !== 'unwind') return;
       undone(r.stage.unwind, p.inverse, spec);
@@ -239,7 +246,7 @@ function onFailure(r: Rollout, spec: ResolvedRollout, call: CallInFlight, f: Cal
       record(r, 'refused', now, why);
       finish(r, 'Refused', Phase.Refused, `refused before any change: ${why}`, now);
       return;
-    case 'apply': case 'ensureCanary': case 'readiness': case 'setWeight':
+    case 'apply': case 'ensureCanary': case 'readiness': case 'setWeight': case 'feature':
       beginRollback(r, why, now);
       return;
     case 'calibrate': case 'look': {
@@ -339,7 +346,13 @@ function next(r: Rollout, spec: ResolvedRollout, now: number): Next {
       return { call: callOf('preflight', [workloadRef(r, spec), trafficRef(r, spec)], 'preflight: check the target and the traffic objects', 'local', 'forward'), purpose: { kind: 'preflight' } };
     case 'prepare': case 'route': {
       const when = stage.at === 'prepare' ? 'beforeCanary' : 'afterCanary';
-      const change = r.runtime!.changes.filter((c) => c.when === when)[stage.change];
+      const planned = r.runtime!.changes.filter((c) => c.when === when);
+      const change = planned[stage.change];
+      const sticky = s.traffic.stickySession;
+      if (!change && stage.at === 'route' && sticky && stage.change === planned.length) {
+        // Sticky sessions come right after the routes, so the first canary response already sets the cookie.
+        return featureCall(r, spec, { kind: 'sticky', cookie: sticky.cookie, maxAgeSeconds: sticky.maxAgeSeconds }, { kind: 'apply', change: 'sticky' }, now);
+      }
       if (!change) {
         if (stage.at === 'prepare') r.stage = { at: 'canary' };
         else enterSteps(r, spec, now);
@@ -429,6 +442,9 @@ function stepsNext(r: Rollout, spec: ResolvedRollout, now: number): Next {
         r.analyses.step = startRun('step', step.analysis, now);
         setPhase(r, Phase.Progressing, `${n}: analysing ${analysisSubject(step.analysis)}`, now);
         break;
+      case 'setHeaderRoute': case 'setMirror':
+        setPhase(r, Phase.Progressing, `${n}: ${describeStep(step)}`, now);
+        break;
     }
     return 'again';
   }
@@ -460,7 +476,48 @@ function stepsNext(r: Rollout, spec: ResolvedRollout, now: number): Next {
       return looksNext(r, spec, now);
     case 'analysis':
       return looksNext(r, spec, now);
+    case 'setHeaderRoute': case 'setMirror': {
+      const feature = featureOfStep(step);
+      if (feature) return featureCall(r, spec, feature, { kind: 'feature', change: featureChange(feature), op: 'set' }, now);
+      // A step without match (or at 0 %) takes its feature back now; one never set has nothing to take back.
+      const change = step.kind === 'setHeaderRoute' ? `header:${step.name}` : 'mirror';
+      const inverse = r.saga.find((i) => i.kind === 'traffic' && i.change === change);
+      if (!inverse) {
+        endCurrentStep(r);
+        return 'again';
+      }
+      return {
+        call: callOf('trafficUndo', [trafficRef(r, spec), r.runtime!.snapshot, change], `${n}: ${describeStep(step)}`, lane(r), 'forward'),
+        purpose: { kind: 'feature', change, op: 'remove' },
+      };
+    }
   }
+}
+
+/** The feature a step sets, or undefined when the step takes it back (no match, 0 %). */
+function featureOfStep(step: Extract<Step, { kind: 'setHeaderRoute' | 'setMirror' }>): RouteFeature | undefined {
+  if (step.kind === 'setHeaderRoute') return step.match ? { kind: 'header', name: step.name, match: step.match } : undefined;
+  return step.percent > 0 ? { kind: 'mirror', percent: step.percent } : undefined;
+}
+
+/** A feature in words, for the saga and the history. */
+function describeFeature(f: RouteFeature): string {
+  switch (f.kind) {
+    case 'header':
+      return `header route ${f.name} (${describeMatch(f.match)} → canary)`;
+    case 'mirror':
+      return `mirror of ${f.percent}% of requests to the canary`;
+    case 'sticky':
+      return `sticky canary sessions (cookie ${f.cookie}, ${f.maxAgeSeconds}s)`;
+  }
+}
+
+/** Sets a routing feature, its inverse recorded first: it sends requests to the canary, so the canary stays until it is undone. */
+function featureCall(r: Rollout, spec: ResolvedRollout, f: RouteFeature, purpose: Purpose, now: number): Next {
+  const description = describeFeature(f);
+  recordInverse(r, { kind: 'traffic', change: featureChange(f), description, carriesTraffic: true });
+  if (r.stage.at !== 'steps') setPhase(r, Phase.Initializing, `set ${description}`, now);
+  return { call: callOf('trafficSetFeature', [trafficRef(r, spec), r.runtime!.snapshot, f], `set ${description}`, lane(r), 'forward'), purpose };
 }
 
 /** A look due now, the step's analysis first. */

@@ -135,7 +135,9 @@ export type Purpose =
   | { kind: 'look'; source: AnalysisRun['source'] }
   | { kind: 'calibrate'; source: AnalysisRun['source'] }
   | { kind: 'promote'; part: 'begin' | 'stable' | 'wait' | 'end' }
-  | { kind: 'undo'; inverse: Inverse };
+  | { kind: 'undo'; inverse: Inverse }
+  /** A step's routing feature: set (`set`), or taken back by the step (`remove`), by its change id. */
+  | { kind: 'feature'; change: string; op: 'set' | 'remove' };
 
 /** The whole rollout. */
 export interface Rollout {

@@ -60,7 +60,8 @@ export function commandRefusal(r: Rollout, spec: ResolvedRollout, cmd: Command, 
       if (r.requests.promoteFull) return `${w}; promote --full was already requested by ${r.requests.promoteFull.by ?? 'someone'}`;
       if (input.full) return undefined;
       if (r.hold) return undefined;
-      if (step && step.kind !== 'setWeight') return undefined;
+      // Steps that only write (weights, routing features) have nothing to end.
+      if (step && !['setWeight', 'setHeaderRoute', 'setMirror'].includes(step.kind)) return undefined;
       return `${w} at ${stepLabel(r)}, which does not wait for anything, so a plain promote has nothing to end; use promote --full to skip every remaining step`;
     case 'pause':
       if (r.hold?.kind === 'user') return `${w}; it was already paused by ${r.hold.by ?? 'someone'}`;

@@ -6,6 +6,7 @@ import type { JudgeEvidence } from '../analysis/judged';
 import type { JudgeDecision } from '../analysis/judge';
 import type { AnalysisSpec, ResolvedJudge } from '../spec/analysis';
 import type { ResolvedRollout, Step } from '../spec/schema';
+import type { RequestMatch } from './calls';
 import type { Command } from './commands';
 import { Outcome, Phase } from './phases';
 
@@ -79,6 +80,10 @@ export function describeStep(step: Step): string {
       return 'wait for approval';
     case 'analysis':
       return `analysis: ${analysisSubject(step.analysis)} (${step.analysis.count ?? '∞'} × ${Math.round(step.analysis.interval / 1000)}s)`;
+    case 'setHeaderRoute':
+      return step.match ? `header route ${step.name}: ${describeMatch(step.match)} → canary` : `remove header route ${step.name}`;
+    case 'setMirror':
+      return step.percent > 0 ? `mirror ${step.percent}% of requests to the canary` : 'stop mirroring';
   }
 }
 
@@ -104,3 +109,12 @@ export function stepStatus(rollout: ResolvedRollout, index: number): RolloutStat
   return { index, count: steps.length, description: steps[index] ? describeStep(steps[index]) : undefined };
 }
 
+/** Conditions in words: `header x-canary = "true" and cookie beta starts with "qa"`. */
+export function describeMatch(match: readonly RequestMatch[]): string {
+  return match.map((m) => {
+    const what = 'header' in m ? `header ${m.header}` : 'cookie' in m ? `cookie ${m.cookie}` : `query ${m.query}`;
+    const v = m.value;
+    const how = 'exact' in v ? `= ${JSON.stringify(v.exact)}` : 'prefix' in v ? `starts with ${JSON.stringify(v.prefix)}` : `matches /${v.regex}/`;
+    return `${what} ${how}`;
+  }).join(' and ');
+}

@@ -22,7 +22,7 @@ export function enterWait(step: Step, now: number): StepSub | undefined {
       return { kind: 'pause', ...(step.durationMs !== undefined ? { until: now + step.durationMs } : {}) };
     case 'approval':
       return { kind: 'approval', ...(step.timeoutMs !== undefined ? { timeoutAt: now + step.timeoutMs } : {}) };
-    case 'analysis':
+    case 'analysis': case 'setHeaderRoute': case 'setMirror':
       return undefined;
   }
 }

@@ -8,14 +8,16 @@ import { countersRoutingProblem } from '../analysis/counters';
 import { formatDuration } from '../duration';
 import { analysisStep, backgroundAnalysis, type AnalysisSpec } from './analysis';
 import { closest } from './closest';
+import type { RequestMatch } from '../rollout/calls';
 import { duration, int, k8sName, labelKey, labelValue } from './fields';
+import { setHeaderRouteStep, setMirrorStep, stickySession, type StickySession } from './routing';
 
 export const API_VERSION = 'ramp.dev/v1alpha1';
 export const KIND = 'Rollout';
 
 // ---- steps -------------------------------------------------------------------------------
 
-export const STEP_KINDS = ['setWeight', 'pause', 'approval', 'analysis'];
+export const STEP_KINDS = ['setWeight', 'pause', 'approval', 'analysis', 'setHeaderRoute', 'setMirror'];
 
 const stepSchema = z
   .looseObject({
@@ -35,7 +37,9 @@ const stepSchema = z
       description: 'measures the canary for `count` looks: threshold `metrics`, or a `judge` of the canary against its baseline',
       examples: [{ interval: '1m', judge: { sequential: {} } }],
     }),
-  }, { error: 'must be an object with one of setWeight, pause, approval, analysis' })
+    setHeaderRoute: setHeaderRouteStep.optional(),
+    setMirror: setMirrorStep.optional(),
+  }, { error: `must be an object with one of ${STEP_KINDS.join(', ')}` })
   // For the JSON Schema: a step is an object with exactly one of its kinds (the refinement below says so to zod).
   .meta({ minProperties: 1, maxProperties: 1, additionalProperties: false })
   .superRefine((s, ctx) => {
@@ -48,7 +52,7 @@ const stepSchema = z
     if (keys.length !== 1) {
       ctx.addIssue({
         code: 'custom',
-        message: `each step has exactly one of setWeight, pause, approval, analysis; got ${keys.length === 0 ? 'none' : keys.join(' and ')}`,
+        message: `each step has exactly one of ${STEP_KINDS.join(', ')}; got ${keys.length === 0 ? 'none' : keys.join(' and ')}`,
       });
     }
   })
@@ -56,6 +60,8 @@ const stepSchema = z
     if (s.setWeight !== undefined) return { kind: 'setWeight', weight: s.setWeight };
     if (s.pause !== undefined) return { kind: 'pause', durationMs: s.pause.duration };
     if (s.approval !== undefined) return { kind: 'approval', timeoutMs: s.approval.timeout, onTimeout: s.approval.onTimeout };
+    if (s.setHeaderRoute !== undefined) return { kind: 'setHeaderRoute', name: s.setHeaderRoute.name, ...(s.setHeaderRoute.match ? { match: s.setHeaderRoute.match } : {}) };
+    if (s.setMirror !== undefined) return { kind: 'setMirror', percent: s.setMirror.percent };
     return { kind: 'analysis', analysis: { ...s.analysis! } };
   });
 
@@ -122,6 +128,7 @@ const istioTraffic = z.strictObject({
     error: 'must be "subset" (DestinationRule subsets) or "service" (separate stable and canary Services)',
   }).meta({ description: 'how the routes tell stable and canary apart, by `mode`', examples: [{ mode: 'subset' }] }),
   onDrift,
+  stickySession: stickySession.optional(),
 }).meta({
   description: 'Istio: Ramp sets the weights of a VirtualService\'s routes between the stable and the canary destination',
   examples: [{ provider: 'istio', virtualService: { name: 'storefront' }, routing: { mode: 'subset' } }],
@@ -152,6 +159,7 @@ const gatewayTraffic = z.strictObject({
     error: 'must be "service": Gateway API routes send traffic to Services, so the stable and canary pods need a Service each (stableService, canaryService)',
   }).meta({ description: 'the stable and canary Services, the backendRefs of the managed rules', examples: [{ mode: 'service', stableService: 'storefront-stable', canaryService: 'storefront-canary' }] }),
   onDrift,
+  stickySession: stickySession.optional(),
 }).meta({
   description: 'Gateway API: Ramp sets the weights of the stable and canary backendRefs in the managed rules of an HTTPRoute or GRPCRoute',
   examples: [{ provider: 'gateway-api', route: { name: 'storefront' }, routing: { mode: 'service', stableService: 'storefront-stable', canaryService: 'storefront-canary' } }],
@@ -215,7 +223,7 @@ export const rolloutSchema = z
         .meta({ description: 'the canary Deployment Ramp creates next to the stable one, from its pod template', examples: [{ image: 'iad.ocir.io/mushop/storefront:beta', replicas: 1 }] }),
       traffic: trafficSchema,
       steps: z.array(stepSchema).min(1, 'give at least one step, e.g. - setWeight: 10').meta({
-        description: 'the rollout\'s steps, in order; each has exactly one of setWeight, pause, approval, analysis',
+        description: `the rollout's steps, in order; each has exactly one of ${STEP_KINDS.join(', ')}`,
         examples: [[{ setWeight: 10 }, { pause: {} }, { setWeight: 100 }]],
       }),
       analysis: backgroundAnalysis.optional().meta({
@@ -244,6 +252,7 @@ export const rolloutSchema = z
       ...r.spec.steps.flatMap((s, i) => (s.kind === 'analysis' ? [{ a: s.analysis, path: ['spec', 'steps', i, 'analysis'] }] : [])),
       ...(r.spec.analysis ? [{ a: r.spec.analysis, path: ['spec', 'analysis'] }] : []),
     ];
+    routeFeatureIssues(r.spec.traffic, r.spec.steps).forEach((issue) => ctx.addIssue({ code: 'custom', ...issue }));
     for (const { a, path } of analyses) {
       if (a.interval < 1000) ctx.addIssue({ code: 'custom', path: [...path, 'interval'], message: `must be at least 1s, got ${a.interval}ms` });
       const counters = a.judge ? countersRoutingProblem(a.counters, r.spec.traffic.provider, t.mode) : undefined;
@@ -281,11 +290,27 @@ function resolveTraffic(t: z.output<typeof trafficSchema>, targetService: string
       // The host a route's stable destination names: the target Service (subset routing) or the stable Service (service routing).
       return {
         provider: 'istio', virtualService: t.virtualService, host: t.host ?? (t.routing.mode === 'service' ? t.routing.stableService : targetService),
-        port: t.port, routing: t.routing, onDrift: t.onDrift,
+        port: t.port, routing: t.routing, onDrift: t.onDrift, ...(t.stickySession ? { stickySession: t.stickySession } : {}),
       };
     case 'gateway-api':
-      return { provider: 'gateway-api', route: t.route, port: t.port, routing: t.routing, onDrift: t.onDrift };
+      return { provider: 'gateway-api', route: t.route, port: t.port, routing: t.routing, onDrift: t.onDrift, ...(t.stickySession ? { stickySession: t.stickySession } : {}) };
   }
+}
+
+/** What a GRPCRoute cannot express: query parameters (gRPC has none) and response cookies. */
+function routeFeatureIssues(traffic: z.output<typeof trafficSchema>, steps: Step[]): { path: (string | number)[]; message: string }[] {
+  if (traffic.provider !== 'gateway-api' || traffic.route.kind !== 'GRPCRoute') return [];
+  const issues: { path: (string | number)[]; message: string }[] = [];
+  if (traffic.stickySession) {
+    issues.push({ path: ['spec', 'traffic', 'stickySession'], message: 'a GRPCRoute cannot set cookies on responses, so sticky sessions need an HTTPRoute (or Istio); remove stickySession' });
+  }
+  steps.forEach((s, i) => {
+    if (s.kind !== 'setHeaderRoute') return;
+    (s.match ?? []).forEach((m, j) => {
+      if ('query' in m) issues.push({ path: ['spec', 'steps', i, 'setHeaderRoute', 'match', j, 'query'], message: 'a GRPCRoute matches headers only (gRPC requests have no query parameters); match a header instead' });
+    });
+  });
+  return issues;
 }
 
 // ---- resolved types (what the workflow sees) ----------------------------------------------
@@ -294,7 +319,11 @@ export type Step =
   /** Without a duration the rollout waits until resumed. */
   | { kind: 'pause'; durationMs?: number }
   | { kind: 'approval'; timeoutMs?: number; onTimeout: 'abort' | 'promote' }
-  | { kind: 'analysis'; analysis: AnalysisSpec };
+  | { kind: 'analysis'; analysis: AnalysisSpec }
+  /** Adds (or replaces) the header route `name`; without `match` removes it. */
+  | { kind: 'setHeaderRoute'; name: string; match?: RequestMatch[] }
+  /** Mirrors `percent` % of the managed routes' requests to the canary; 0 stops mirroring. */
+  | { kind: 'setMirror'; percent: number };
 
 /** How a managed HTTP route is found in a VirtualService. */
 export type RouteSelector = { name: string } | { index: number } | { default: true } | { prefix: string };
@@ -306,6 +335,8 @@ export type Routing =
 /** What every router's traffic spec has. */
 interface TrafficCommon {
   onDrift: 'pause' | 'reassert';
+  /** Sticky canary sessions, set right after the routes are set up. */
+  stickySession?: StickySession;
 }
 
 export interface IstioTraffic extends TrafficCommon {

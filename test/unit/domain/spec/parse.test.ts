@@ -28,7 +28,7 @@ const yaml = (patch: Record<string, unknown> = {}) => YAML.stringify(newTestRoll
 describe('required fields say "required", what the field is and an example', () => {
   it.each([
     ['steps', { spec: { steps: null } },
-      'spec.steps: required — the rollout\'s steps, in order; each has exactly one of setWeight, pause, approval, analysis, e.g. steps: [{setWeight: 10}, {pause: {}}, {setWeight: 100}]'],
+      'spec.steps: required — the rollout\'s steps, in order; each has exactly one of setWeight, pause, approval, analysis, setHeaderRoute, setMirror, e.g. steps: [{setWeight: 10}, {pause: {}}, {setWeight: 100}]'],
     ['target.deployment', { spec: { target: { deployment: null } } },
       'spec.target.deployment: required — the stable Deployment: the canary copies its pod template, and promotion rolls it to the canary\'s, e.g. deployment: storefront'],
     ['metadata.name', { metadata: { name: null } }, 'metadata.name: required — the rollout\'s name, as `ramp status NAME` takes it, e.g. name: storefront'],
@@ -64,7 +64,7 @@ describe('did you mean: unknown fields name the field they most likely meant, at
 
   it.each([
     ['a step kind in the wrong case', { spec: { steps: [{ setweight: 10 }] } },
-      'spec.steps[0]: unknown step "setweight": did you mean "setWeight"? a step is one of setWeight, pause, approval, analysis'],
+      'spec.steps[0]: unknown step "setweight": did you mean "setWeight"? a step is one of setWeight, pause, approval, analysis, setHeaderRoute, setMirror'],
     ['a field of the chosen union member', { spec: { traffic: { routing: { destinationRul: 'storefront' } } } },
       'spec.traffic.routing: unknown field "destinationRul": did you mean "destinationRule"?'],
     ['a field of the other union member', { spec: { traffic: { routing: { mode: 'service', destinationRule: null, stableService: 'a', canaryServce: 'b' } } } },
