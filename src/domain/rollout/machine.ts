@@ -230,7 +230,8 @@ function onResult(r: Rollout, spec: ResolvedRollout, call: CallInFlight, value: 
     case 'undo': {
       if (r.stage.at !== 'unwind') return;
       undone(r.stage.unwind, p.inverse, spec);
-      if (p.inverse.kind === 'traffic' && r.stage.unwind.why === 'rollback') r.status.weights = { stable: 100, canary: 0 };
+      // A feature's undo leaves the weights as they are; the routes' undo puts them back on stable.
+      if (p.inverse.kind === 'traffic' && !isFeatureChange(p.inverse.change) && r.stage.unwind.why === 'rollback') r.status.weights = { stable: 100, canary: 0 };
       return;
     }
   }
@@ -494,6 +495,11 @@ function stepsNext(r: Rollout, spec: ResolvedRollout, now: number): Next {
   }
 }
 
+/** Is this change id a routing feature's (`featureChange`) rather than one of the router's planned changes? */
+function isFeatureChange(change: string): boolean {
+  return change.startsWith('header:') || change === 'mirror' || change === 'sticky';
+}
+
 /** The feature a step sets, or undefined when the step takes it back (no match, 0 %). */
 function featureOfStep(step: Extract<Step, { kind: 'setHeaderRoute' | 'setMirror' }>): RouteFeature | undefined {
   if (step.kind === 'setHeaderRoute') return step.match ? { kind: 'header', name: step.name, match: step.match } : undefined;
@@ -515,7 +521,10 @@ function describeFeature(f: RouteFeature): string {
 /** Sets a routing feature, its inverse recorded first: it sends requests to the canary, so the canary stays until it is undone. */
 function featureCall(r: Rollout, spec: ResolvedRollout, f: RouteFeature, purpose: Purpose, now: number): Next {
   const description = describeFeature(f);
-  recordInverse(r, { kind: 'traffic', change: featureChange(f), description, carriesTraffic: true });
+  const change = featureChange(f);
+  recordInverse(r, { kind: 'traffic', change, description, carriesTraffic: true });
+  // A step that replaces a feature (same change id) keeps its place in the saga, with the new words.
+  for (const i of r.saga) if (i.kind === 'traffic' && i.change === change) i.description = description;
   if (r.stage.at !== 'steps') setPhase(r, Phase.Initializing, `set ${description}`, now);
   return { call: callOf('trafficSetFeature', [trafficRef(r, spec), r.runtime!.snapshot, f], `set ${description}`, lane(r), 'forward'), purpose };
 }

@@ -11,6 +11,11 @@ import { managedRoutesInWords } from './istio';
  * is one Ramp knows how to name (any other provider is named only by itself).
  */
 export function describeTraffic(t: TrafficSpec): string {
+  const sticky = t.stickySession ? `; sticky sessions: cookie ${t.stickySession.cookie}, ${t.stickySession.maxAgeSeconds}s` : '';
+  return describeRouter(t) + sticky;
+}
+
+function describeRouter(t: TrafficSpec): string {
   const provider: string = t.provider;
   switch (t.provider) {
     case 'istio': {

@@ -88,6 +88,25 @@ describe('routing-feature steps', () => {
     expect(resultOf(d)!.outcome).toBe(outcome);
   });
 
+  it('a step replacing a header route keeps its place in the saga, in the new words', () => {
+    const d = drive(specWith([{ setHeaderRoute: beta }, { setMirror: { percent: 5 } }, { setHeaderRoute: { name: 'beta', match: [{ query: 'b', value: { prefix: 'y' } }] } }, { pause: {} }])).run();
+    expect(d.r.saga.flatMap((i) => (i.kind === 'traffic' ? [[i.change, i.description]] : []))).toEqual([
+      ['subsets', 'set subsets'], ['routes', 'add the canary at 0 %'],
+      ['header:beta', 'header route beta (query b starts with "y" → canary)'], ['mirror', 'mirror of 5% of requests to the canary'],
+    ]);
+  });
+
+  it('during a rollback the status weights go back to stable with the routes\' undo, not with a feature\'s', () => {
+    const d = drive(specWith([{ setWeight: 30 }, { setHeaderRoute: beta }, { pause: {} }], { rollback: { scaleDownDelay: '0s' } })).run();
+    acceptCommand(d.r, d.spec, 'abort', { by: 'oncall' }, 'update', d.now);
+    const seen: string[] = [];
+    d.run((c) => {
+      if (c.activity === 'trafficUndo') seen.push(`${String(c.args[2])}@${d.r.status.weights.canary}`);
+      return undefined;
+    });
+    expect(seen).toEqual(['header:beta@30', 'routes@30', 'subsets@0']);
+  });
+
   it('a feature write that fails rolls back, undoing the feature too (it may have been written)', () => {
     const d = drive(specWith([{ setHeaderRoute: beta }, { pause: {} }], { rollback: { scaleDownDelay: '0s' } }))
       .run((c) => (c.activity === 'trafficSetFeature' ? fail('Invalid', 'the router cannot') : undefined));

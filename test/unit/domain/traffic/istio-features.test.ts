@@ -3,6 +3,7 @@
  * front of (or on) the managed routes, every other route untouched, and each taken back exactly.
  */
 import type { IstioTraffic } from '../../../../src/domain/spec/schema';
+import { describeTraffic } from '../../../../src/domain/traffic/describe';
 import type { RouteFeature } from '../../../../src/domain/rollout/calls';
 import {
   buildRemoveFeaturePatch, buildSetFeaturePatch, buildSetWeightPatch, conditionsOf, cookieRegex, findManagedRoutes, HttpRoute,
@@ -194,5 +195,12 @@ describe('buildSetFeaturePatch: sticky sessions', () => {
 
     const undone = applyPatch(after, buildRemoveFeaturePatch(after, c, 'sticky', snapshotRoutes(vs, c)));
     expect(undone).toEqual(vs);
+  });
+});
+
+describe('describeTraffic', () => {
+  it('names sticky sessions when the spec has them', () => {
+    const t = { ...newTestContext([{ name: 'shop' }]).traffic, stickySession: { cookie: 'ramp-canary', maxAgeSeconds: 3600 } };
+    expect(describeTraffic(t)).toBe('istio (VirtualService storefront, route(s) shop; subset routing via DestinationRule storefront); sticky sessions: cookie ramp-canary, 3600s');
   });
 });
