@@ -678,10 +678,11 @@ export function buildRemoveFeaturePatch(vs: VirtualService, c: IstioContext, cha
   if (change === 'sticky') {
     return guarded({ fields: present.map(({ r }) => ({ index: r.index, field: 'route', value: stickyRoute(r.route, c, undefined) })), drop: names });
   }
-  return guarded({ fields: [], drop: names });
+  // A header route is only entries: removed by name, whatever shape the managed routes are in now.
+  return dropOnly(vs, names);
 }
 
-/** Removes Ramp's entries by name when no managed route is left to guard. */
+/** Removes Ramp's entries by name (each name tested at its index), guarded by the resourceVersion. */
 function dropOnly(vs: VirtualService, drop: Set<string>): JsonPatchOp[] {
   const http = vs.spec?.http ?? [];
   const ops: JsonPatchOp[] = [];

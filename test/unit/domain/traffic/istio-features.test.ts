@@ -151,6 +151,34 @@ describe('buildSetFeaturePatch: header route', () => {
   });
 });
 
+describe('service routing', () => {
+  const c: IstioContext = {
+    namespace: 'mushop',
+    traffic: {
+      provider: 'istio', virtualService: { name: 'storefront', routes: [] }, host: 'storefront-stable', port: 8080,
+      routing: { mode: 'service', stableService: 'storefront-stable', canaryService: 'storefront-canary' }, onDrift: 'pause',
+    },
+  };
+  const vs = newTestVirtualService([apiRoute(), { route: [{ destination: { host: 'storefront-stable.mushop.svc.cluster.local' } }] }]);
+
+  it('the header route and the mirror point at the canary Service, in the host form the route uses', () => {
+    const after = applyPatch(vs, buildSetFeaturePatch(vs, c, header));
+    const canary = { host: 'storefront-canary.mushop.svc.cluster.local', port: { number: 8080 } };
+    expect(after.spec!.http![1]!.route).toEqual([{ destination: canary, weight: 100 }]);
+    const mirrored = applyPatch(after, buildSetFeaturePatch(after, c, { kind: 'mirror', percent: 5 }));
+    expect(mirrored.spec!.http![2]!.mirror).toEqual(canary);
+    // The header route's entry is not a managed route: the mirror is only on the default route.
+    expect(mirrored.spec!.http![1]!.mirror).toBeUndefined();
+  });
+
+  it('a header route is undone by name even when the managed route has changed shape since', () => {
+    const after = applyPatch(vs, buildSetFeaturePatch(vs, c, header));
+    after.spec!.http![2]!.route = [{ destination: { host: 'elsewhere' } }];
+    const undone = applyPatch(after, buildRemoveFeaturePatch(after, c, 'header:beta', snapshotRoutes(vs, c)));
+    expect(undone.spec!.http!.map((r) => r.name)).toEqual(['api', undefined]);
+  });
+});
+
 describe('buildSetFeaturePatch: mirror', () => {
   const c = newTestContext();
   const own = { host: 'shadow' };
