@@ -2,7 +2,8 @@
  * The Istio router's routing features against the real apiserver and the upstream VirtualService
  * CRD: a header route, a mirror and sticky sessions added in front of (or on) the managed routes of
  * a MuShop-shaped VirtualService, each write run twice, other routes byte-identical, index selectors
- * unaffected by Ramp's entries, and every undo giving back the object as it was.
+ * unaffected by Ramp's entries, a concurrent edit failing the write instead of being lost, and every
+ * undo giving back the object as it was.
  */
 import * as k8s from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
@@ -10,6 +11,8 @@ import { createTrafficActivities } from '../../../src/activities/traffic/activit
 import type { IstioSnapshot } from '../../../src/activities/traffic/istio';
 import type { RouteFeature, TrafficRefOf } from '../../../src/domain/rollout/calls';
 import type { IstioTraffic } from '../../../src/domain/spec/schema';
+import { createIstioRouter } from '../../../src/activities/traffic/istio';
+import { InterceptingKubeConfig } from '../../support/intercept';
 import { adminKubeConfig, uniqueName } from '../../support/stack';
 
 const ISTIO = { group: 'networking.istio.io', version: 'v1' } as const;
@@ -159,6 +162,36 @@ describe('Istio router: header routes, mirroring, sticky sessions', () => {
     expect(await activities.trafficUndo(plainRef(), sticky, 'sticky')).toEqual({ done: 'undone' });
     expect(await activities.trafficUndo(plainRef(), sticky, 'sticky')).toEqual({ done: 'undone' });
     await activities.trafficSetWeight(plainRef(), snapshot, { weight: 0, expected: 50, force: false });
+    expect(JSON.stringify((await readVs()).spec)).toBe(JSON.stringify(atZero.spec));
+  });
+
+  it('a route someone adds between Ramp\'s read and its write fails the write (Conflict, nothing written); the retry keeps it', async () => {
+    const watched = new InterceptingKubeConfig(kc);
+    const other = { name: 'promo', match: [{ uri: { prefix: '/promo' } }], route: [{ destination: { host: 'promo' } }] };
+    watched.on({
+      matches: (req) => req.method === 'PATCH' && req.path.endsWith('/virtualservices/storefront'),
+      before: async () => {
+        await custom.patchNamespacedCustomObject(
+          { ...ISTIO, namespace, plural: 'virtualservices', name: 'storefront', body: [{ op: 'add', path: '/spec/http/-', value: other }] },
+          k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch),
+        );
+      },
+    });
+    const router = createIstioRouter(watched, plainRef());
+    const err = await router.setFeature(snapshot, beta).then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(ApplicationFailure);
+    expect((err as ApplicationFailure).type).toBe('Conflict');
+    const edited = await readVs();
+    expect(names(edited)).toEqual(['api', 'assets', 'shop', '(default)', 'promo']);
+
+    // The retry reads again and writes around the other writer's route.
+    await router.setFeature(snapshot, beta);
+    expect(names(await readVs())).toEqual(['api', 'assets', 'ramp-header-beta', 'shop', 'ramp-header-beta-2', '(default)', 'promo']);
+    await router.undo(snapshot, 'header:beta');
+    await custom.patchNamespacedCustomObject(
+      { ...ISTIO, namespace, plural: 'virtualservices', name: 'storefront', body: [{ op: 'test', path: '/spec/http/4/name', value: 'promo' }, { op: 'remove', path: '/spec/http/4' }] },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch),
+    );
     expect(JSON.stringify((await readVs()).spec)).toBe(JSON.stringify(atZero.spec));
   });
 
