@@ -6,7 +6,9 @@
  * unnamed routes, and Services that select every pod of the app (it narrows them for the rollout).
  * Every change is computed by src/domain/traffic/istio.ts and written as one JSON Patch guarded by
  * the resourceVersion that was read, so a concurrent edit fails the write (the retry reads again)
- * instead of being lost; every change is put back exactly from the snapshot afterwards.
+ * instead of being lost; every change is put back exactly from the snapshot afterwards. Routing
+ * features are entries named `ramp-*` in front of the managed routes (header routes, sticky
+ * sessions) or fields on them (the mirror), each written and taken back the same way.
  */
 import * as k8s from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';

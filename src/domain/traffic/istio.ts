@@ -2,7 +2,9 @@
  * Pure Istio routing logic: which HTTP routes of a VirtualService Ramp manages, how their
  * destinations are recognised (hosts resolved as Istio resolves them), what a managed route looks
  * like for a canary weight, the JSON Patches that change only those routes, and the DestinationRule
- * subsets a rollout needs (service routing's Services are in services.ts, shared with Gateway API). The router activity reads objects, calls these,
+ * subsets a rollout needs (service routing's Services are in services.ts, shared with Gateway API),
+ * and the routing features (header routes, mirroring, sticky sessions) as Ramp's own `ramp-*`
+ * entries and fields. The router activity reads objects, calls these,
  * and writes the result; nothing here does I/O, so every decision is table-testable.
  */
 import type { RequestMatch, RouteFeature, StringMatch } from '../rollout/calls';
@@ -302,7 +304,8 @@ function locate(vs: VirtualService, selectors: readonly RouteSelector[]): { rout
 /** Problems with the destinations of one managed route: the stable one must be there, and nothing but stable and canary. */
 function destinationProblems(vs: VirtualService, r: ManagedRoute, c: IstioContext): string[] {
   const id = objectId('VirtualService', vs.metadata);
-  const label = routeLabel(vs.spec?.http?.[r.index], r.index);
+  // Counted as selectors count, without Ramp's entries.
+  const label = routeLabel(vs.spec?.http?.[r.index], userRoutes(vs.spec?.http ?? []).findIndex((u) => u.at === r.index));
   const all = r.route.map((d) => describeDestination(d.destination)).join(', ');
   const stableEntries = r.route.filter((d) => isStable(d.destination, c));
   if (stableEntries.length === 0) {
