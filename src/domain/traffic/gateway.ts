@@ -446,8 +446,10 @@ function conditionsOf(match: RequestMatch[], c: GatewayContext, step: string): {
  * just them). Header names are a list-map key in the CRD and compared case-insensitively by the
  * API, so a condition on a header the match already tests is refused rather than written twice.
  */
-function narrowedMatches(rule: RouteRule, cond: { headers: ValueMatch[]; queryParams: ValueMatch[] }, step: string, label: string): RouteMatch[] {
+function narrowedMatches(rule: RouteRule, cond: { headers: ValueMatch[]; queryParams: ValueMatch[] }, c: GatewayContext, step: string, label: string): RouteMatch[] {
   const base = (rule.matches as RouteMatch[] | undefined) ?? [];
+  // The HTTPRoute CRD defaults a match's path to PathPrefix /: written so, the rule reads back as written.
+  const bare: RouteMatch = c.traffic.route.kind === 'HTTPRoute' ? { path: { type: 'PathPrefix', value: '/' } } : {};
   const narrow = (m: RouteMatch): RouteMatch => {
     const out = cloneJson(m);
     for (const [field, add] of [['headers', cond.headers], ['queryParams', cond.queryParams]] as const) {
@@ -462,7 +464,7 @@ function narrowedMatches(rule: RouteRule, cond: { headers: ValueMatch[]; queryPa
     }
     return out;
   };
-  return base.length === 0 ? [narrow({})] : base.map(narrow);
+  return base.length === 0 ? [narrow(bare)] : base.map(narrow);
 }
 
 /** The feature kind of a change id: `header:<name>` → header. */
@@ -560,7 +562,7 @@ export function buildFeaturePatch(route: GatewayRoute, c: GatewayContext, input:
     if (m) {
       const label = ruleLabel(rule, m.position);
       const stable = stableRefOf(m.backendRefs, c);
-      const ramp = addsRules ? { name: names[managed.indexOf(m)]!, matches: narrowedMatches(rule, cond ?? sticky!.rule, step, label) } : undefined;
+      const ramp = addsRules ? { name: names[managed.indexOf(m)]!, matches: narrowedMatches(rule, cond ?? sticky!.rule, c, step, label) } : undefined;
       if (ramp) {
         const filters = filtersOf(rule).filter((x) => !isRampMirror(x, c));
         const added: RouteRule = { name: ramp.name, matches: ramp.matches, ...(filters.length > 0 ? { filters: cloneJson(filters) } : {}), backendRefs: [refLike(stable, c, c.traffic.routing.canaryService, 1)] };
@@ -596,7 +598,9 @@ function changedRule(rule: RouteRule, m: ManagedRule, c: GatewayContext, kind: R
     if (f?.kind === 'mirror' && f.percent > 0) {
       const stable = stableRefOf(m.backendRefs, c);
       const port = c.traffic.port ?? stable.port;
-      filters.push({ type: 'RequestMirror', requestMirror: { backendRef: { name: c.traffic.routing.canaryService, ...(port !== undefined ? { port } : {}) }, percent: f.percent } });
+      // group and kind are the CRD's defaults, written out so the filter reads back as written.
+      const backendRef = { group: '', kind: 'Service', name: c.traffic.routing.canaryService, ...(port !== undefined ? { port } : {}) };
+      filters.push({ type: 'RequestMirror', requestMirror: { backendRef, percent: f.percent } });
     }
     // An emptied list is removed, not left as [], so undo gives back the rule as the user wrote it.
     const { filters: _old, ...rest } = rule;

@@ -81,7 +81,7 @@ describe('header routes', () => {
       backendRefs: [{ name: 'web-canary', port: 8080, weight: 1 }],
     });
     // The unnamed catch-all has no matches: one match with just the condition.
-    expect(rulesOf(after)[3]).toEqual({ name: 'ramp-header-beta-2', matches: [{ headers: [{ name: 'x-canary', type: 'Exact', value: 'true' }] }], backendRefs: [{ name: 'web-canary', port: 8080, weight: 1 }] });
+    expect(rulesOf(after)[3]).toEqual({ name: 'ramp-header-beta-2', matches: [{ path: { type: 'PathPrefix', value: '/' }, headers: [{ name: 'x-canary', type: 'Exact', value: 'true' }] }], backendRefs: [{ name: 'web-canary', port: 8080, weight: 1 }] });
     // Every rule of the user's is as it was.
     expect([rulesOf(after)[0], rulesOf(after)[2], rulesOf(after)[4]]).toEqual(rulesOf(route));
     expect(plan.rules).toEqual(['ramp-header-beta', 'ramp-header-beta-2']);
@@ -99,7 +99,8 @@ describe('header routes', () => {
   ])('%s', (_, kind, match, want) => {
     const route = newRoute(kind);
     const after = applyPatch(route, buildFeaturePatch(route, ctx([{ index: 2 }], kind), input('header:beta', header(match))).ops);
-    expect(rulesOf(after)[2]!.matches).toEqual([want]);
+    // The rule has no matches: one match with just the conditions (and, on an HTTPRoute, the CRD's default path).
+    expect(rulesOf(after)[2]!.matches).toEqual([kind === 'HTTPRoute' ? { path: { type: 'PathPrefix', value: '/' }, ...want } : want]);
   });
 
   it.each<[string, string, boolean]>([
@@ -186,7 +187,7 @@ describe("Ramp's rules stay out of the user's", () => {
 
 describe('mirroring', () => {
   const c = ctx();
-  const mirror = (percent: number, port = 8080) => ({ type: 'RequestMirror', requestMirror: { backendRef: { name: 'web-canary', port }, percent } });
+  const mirror = (percent: number, port = 8080) => ({ type: 'RequestMirror', requestMirror: { backendRef: { group: '', kind: 'Service', name: 'web-canary', port }, percent } });
 
   it('adds a RequestMirror filter to each managed rule, after the user\'s filters', () => {
     const route = newRoute();
@@ -228,7 +229,7 @@ describe('sticky sessions', () => {
     expect(plan.rules).toEqual(['ramp-sticky', 'ramp-sticky-2']);
     expect(rulesOf(after)[2]!.backendRefs).toEqual([{ name: 'web-stable', port: 8080, weight: 90 }, { name: 'web-canary', port: 8080, weight: 10, filters: [setCookie] }]);
     expect(rulesOf(after)[3]).toEqual({
-      name: 'ramp-sticky-2', matches: [{ headers: [{ name: 'Cookie', type: 'RegularExpression', value: '^(.*?;\\s*)?ramp-canary=v2(;.*)?$' }] }], backendRefs: [{ name: 'web-canary', port: 8080, weight: 1 }],
+      name: 'ramp-sticky-2', matches: [{ path: { type: 'PathPrefix', value: '/' }, headers: [{ name: 'Cookie', type: 'RegularExpression', value: '^(.*?;\\s*)?ramp-canary=v2(;.*)?$' }] }], backendRefs: [{ name: 'web-canary', port: 8080, weight: 1 }],
     });
   });
 
