@@ -15,7 +15,8 @@ import type { GatewayTraffic } from '../../../src/domain/spec/schema';
 import type { BackendRef } from '../../../src/domain/traffic/gateway';
 import { Failure } from '../../../src/shared/failures';
 import { STACK_GATEWAY } from '../../../scripts/stack/kube-bootstrap';
-import { adminKubeConfig, eventually, stackInfo, uniqueName } from '../../support/stack';
+import { contourAccepts, contourConditions, retriedWhilePending } from '../../support/contour';
+import { adminKubeConfig, stackInfo, uniqueName } from '../../support/stack';
 
 type TrafficRef = TrafficRefOf<GatewayTraffic>;
 type Kind = GatewayTraffic['route']['kind'];
@@ -232,24 +233,8 @@ describe('Gateway API routing features on an HTTPRoute attached to the stack\'s 
   const ref = newRef(namespace, 'HTTPRoute', []);
   const activities = createTrafficActivities({ kube: kc });
   const readRoute = async () => (await custom.getNamespacedCustomObject({ ...GATEWAY, namespace, plural: 'httproutes', name: 'storefront' })) as Route;
-  /** Contour's Accepted and ResolvedRefs on the route, as [type, status, reason, observedGeneration], and the route's generation. */
-  const contourSays = async () => {
-    const r = await readRoute();
-    const p = r.status?.parents?.find((x) => x.controllerName === gateway.controllerName);
-    return { generation: r.metadata.generation, conditions: (p?.conditions ?? []).filter((k) => ['Accepted', 'ResolvedRefs'].includes(k.type)).map((k) => [k.type, k.status, k.reason, k.observedGeneration]).sort() };
-  };
-  /** As Temporal runs the activity: RoutePending (Contour batches its status updates) is retried, anything else is not. */
-  async function retriedWhilePending<T>(call: () => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await call();
-      } catch (err) {
-        if (!(err instanceof ApplicationFailure && err.type === Failure.RoutePending) || attempt === 10) throw err;
-      }
-    }
-  }
   const acceptedNow = async () => {
-    const s = await contourSays();
+    const s = contourConditions(await readRoute(), gateway.controllerName);
     expect(s.conditions).toEqual([['Accepted', 'True', 'Accepted', s.generation], ['ResolvedRefs', 'True', 'ResolvedRefs', s.generation]]);
   };
 
@@ -270,10 +255,7 @@ describe('Gateway API routing features on an HTTPRoute attached to the stack\'s 
         },
       },
     });
-    await eventually('Contour accepting the new route', async () => {
-      const s = await contourSays();
-      return s.conditions.length === 2 && s.conditions.every((k) => k[1] === 'True' && k[3] === s.generation) ? true : undefined;
-    });
+    await contourAccepts(readRoute, gateway.controllerName);
   });
 
   afterAll(async () => {
