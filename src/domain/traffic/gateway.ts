@@ -533,9 +533,8 @@ export function buildFeaturePatch(route: GatewayRoute, c: GatewayContext, input:
   const names = addsRules ? featureRuleNames(input.change, managed.length) : [];
   for (const n of names) {
     if (!RULE_NAME.test(n) || n.length > 253) throw new FeatureError(`${step}: the rule name "${n}" is not a valid Gateway API rule name; name the header route with lower-case letters, digits and '-'`);
+    // Every `ramp-` name is Ramp's, so the only clash is with another feature's rules (`header:a`'s second rule is `header:a-2`'s first).
     if (input.others.includes(n)) throw new FeatureError(`${step} needs the rule name "${n}", which another routing feature of this rollout already uses; rename the header route`);
-    const taken = all.find((r) => r.name === n && !isRampRule(r));
-    if (taken) throw new FeatureError(`${step} needs the rule name "${n}", which a rule of the route already has; rename the header route`);
   }
   // The rules this change owns: those recorded, and those this call writes (a retry finds them written).
   const mine = new Set([...input.owned, ...(kind === 'header' || kind === 'sticky' ? featureRuleNames(input.change, managed.length) : [])]);

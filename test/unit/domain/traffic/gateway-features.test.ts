@@ -122,7 +122,7 @@ describe('header routes', () => {
     expect(() => buildFeaturePatch(newRoute(), ctx([{ name: 'primary' }]), input('header:beta', header([{ header: 'X-Beta', value: { exact: '2' } }])))).toThrow(/header "x-beta", which rule "primary"/);
   });
 
-  it('is refused when its rule name is not a valid rule name, or is taken by the user', () => {
+  it('is refused when its rule name is not a valid rule name, or another feature\'s rule has it', () => {
     expect(() => buildFeaturePatch(newRoute(), ctx(), input('header:Beta_1', header([{ header: 'x', value: { exact: '1' } }], 'Beta_1')))).toThrow(/"ramp-header-Beta_1" is not a valid Gateway API rule name/);
     const route = newRoute();
     expect(() => buildFeaturePatch(route, ctx(), { ...input('header:beta', header([{ header: 'x', value: { exact: '1' } }])), others: ['ramp-header-beta-2'] })).toThrow(/another routing feature of this rollout already uses/);
