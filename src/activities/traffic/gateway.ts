@@ -10,11 +10,11 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
-import type { RouteFeature, SetWeightInput, SetWeightResult, TrafficRefOf, Weights } from '../../domain/rollout/calls';
+import { featureChange, type RouteFeature, type SetWeightInput, type SetWeightResult, type TrafficRefOf, type Weights } from '../../domain/rollout/calls';
 import type { PlannedChange } from '../../domain/rollout/model';
 import type { GatewayTraffic } from '../../domain/spec/schema';
 import {
-  Acceptance, buildRestorePatch, buildSetWeightPatch, GatewayContext, GatewayRoute, inspectRoute, managedRulesInWords, readWeights, routeAcceptance,
+  Acceptance, buildFeaturePatch, buildRestorePatch, buildSetWeightPatch, FeatureError, FeaturePlan, GatewayContext, GatewayRoute, inspectRoute, managedRulesInWords, readWeights, routeAcceptance,
   rulesToCanary, SnapshotRule, snapshotRules,
 } from '../../domain/traffic/gateway';
 import { assertWeight, JsonPatchOp } from '../../domain/traffic/objects';
@@ -33,10 +33,17 @@ export interface GatewaySnapshot extends ServiceSnapshot {
   kind: GatewayTraffic['route']['kind'];
   /** Each managed rule, by its key, with its backendRefs as they were. */
   rules: SnapshotRule[];
+  /** The rules each routing feature added, by change id (`header:<name>`, `sticky`), so undo removes exactly those. */
+  features?: Record<string, string[]>;
 }
 
 /** The router's own change id (service routing's are services.ts's). */
 const CHANGE = { routes: 'routes' } as const;
+
+/** A routing feature's change id (`featureChange`): `header:<name>`, `mirror`, `sticky`. */
+function isFeatureChange(change: string): boolean {
+  return change.startsWith('header:') || change === 'mirror' || change === 'sticky';
+}
 
 export interface GatewayRouterOptions {
   /**
@@ -184,6 +191,7 @@ export function createGatewayRouter(kube: k8s.KubeConfig, ref: TrafficRefOf<Gate
   const undo = async (raw: unknown, change: string): Promise<'undone' | 'absent'> => {
     const snapshot = snapshotOf(raw);
     if (isServiceChange(change)) return services.undo(snapshot, change);
+    if (isFeatureChange(change)) return undoFeature(snapshot, change);
     if (change !== CHANGE.routes) throw ApplicationFailure.create({ message: `the Gateway API router has no change "${change}"`, type: Failure.Invalid });
     const route = await optionalRoute();
     if (!route) return 'absent';
@@ -199,9 +207,47 @@ export function createGatewayRouter(kube: k8s.KubeConfig, ref: TrafficRefOf<Gate
 
   const promote = async (raw: unknown, stage: 'begin' | 'end'): Promise<{ snapshot: unknown }> => ({ snapshot: await services.promote(snapshotOf(raw), stage) });
 
-  const setFeature = (_raw: unknown, feature: RouteFeature): Promise<{ snapshot: unknown }> => {
-    throw ApplicationFailure.create({ message: `the Gateway API router cannot set a ${feature.kind} route yet`, type: Failure.Invalid, nonRetryable: true });
+  /** The patch for a feature (undefined: its undo); a feature the route cannot express is a non-retryable Invalid failure. */
+  function featurePlan(route: GatewayRoute, snapshot: GatewaySnapshot, change: string, feature?: RouteFeature): FeaturePlan {
+    const recorded = snapshot.features ?? {};
+    const others = Object.entries(recorded).flatMap(([id, names]) => (id === change ? [] : names));
+    try {
+      return buildFeaturePatch(route, c, { change, feature, owned: recorded[change] ?? [], others, canaryVersion: ref.versions?.canary });
+    } catch (err) {
+      if (err instanceof FeatureError) throw ApplicationFailure.create({ message: `${kubeId(routeTarget)}: ${err.message}`, type: Failure.Invalid, nonRetryable: true });
+      throw err;
+    }
+  }
+
+  /** Writes a feature's patch and reads it back: the route as stored must need no further op. */
+  async function writeFeature(route: GatewayRoute, snapshot: GatewaySnapshot, change: string, feature?: RouteFeature): Promise<{ written: GatewayRoute; plan: FeaturePlan }> {
+    const plan = featurePlan(route, snapshot, change, feature);
+    const written = plan.ops.length === 0 ? route : await patch(plan.ops);
+    if (featurePlan(written, snapshot, change, feature).ops.length > 0) {
+      throw ApplicationFailure.create({ message: `${kubeId(routeTarget)} does not carry ${change} as written after the write; something may be rewriting the route`, type: Failure.NotApplied });
+    }
+    return { written, plan };
+  }
+
+  /**
+   * One guarded write per feature; like a weight, it counts once the route's implementation has
+   * accepted the written generation (a refused header rule or mirror filter fails the step).
+   */
+  const setFeature = async (raw: unknown, feature: RouteFeature): Promise<{ snapshot: unknown }> => {
+    const snapshot = snapshotOf(raw);
+    const change = featureChange(feature);
+    const { written, plan } = await writeFeature(await getRoute(), snapshot, change, feature);
+    await awaitAcceptance(written);
+    return { snapshot: { ...snapshot, features: { ...snapshot.features, [change]: plan.rules } } };
   };
+
+  /** Takes a feature back; like the backendRefs' restore, it does not wait for the implementation. */
+  async function undoFeature(snapshot: GatewaySnapshot, change: string): Promise<'undone' | 'absent'> {
+    const route = await optionalRoute();
+    if (!route) return 'absent';
+    const { plan } = await writeFeature(route, snapshot, change);
+    return plan.ops.length > 0 ? 'undone' : 'absent';
+  }
 
   return withFailures({ writes: 'local', inspect, apply, setWeight, undo, promote, setFeature });
 }

@@ -19,6 +19,7 @@ import { ruleWeights, type BackendRef } from '../../../src/domain/traffic/gatewa
 import { FORWARD_NON_RETRYABLE, Failure } from '../../../src/shared/failures';
 import { InterceptingKubeConfig } from '../../support/intercept';
 import { STACK_GATEWAY } from '../../../scripts/stack/kube-bootstrap';
+import { contourAccepts, contourConditions, retriedWhilePending, type RouteWithStatus } from '../../support/contour';
 import { adminKubeConfig, eventually, stackInfo, uniqueName } from '../../support/stack';
 
 type TrafficRef = TrafficRefOf<GatewayTraffic>;
@@ -446,13 +447,9 @@ describe.each<Kind>(['HTTPRoute', 'GRPCRoute'])('Gateway API traffic router, %s 
     canaryDeployment: 'storefront-canary',
   };
   const activities = createTrafficActivities({ kube: kc });
-  const readRoute = async () => (await custom.getNamespacedCustomObject({ ...GATEWAY, namespace, plural, name: 'storefront' })) as Route & { status?: { parents?: { controllerName: string; conditions: { type: string; status: string; reason: string; observedGeneration: number }[] }[] } };
+  const readRoute = async () => (await custom.getNamespacedCustomObject({ ...GATEWAY, namespace, plural, name: 'storefront' })) as Route & RouteWithStatus;
   /** Contour's conditions on the route, as [type, status, reason, observedGeneration]. */
-  const contourSays = async () => {
-    const r = await readRoute();
-    const p = r.status?.parents?.find((x) => x.controllerName === gateway.controllerName);
-    return { generation: r.metadata.generation, conditions: (p?.conditions ?? []).filter((k) => ['Accepted', 'ResolvedRefs'].includes(k.type)).map((k) => [k.type, k.status, k.reason, k.observedGeneration]).sort() };
-  };
+  const contourSays = async () => contourConditions(await readRoute(), gateway.controllerName);
   let snapshot: GatewaySnapshot;
 
   beforeAll(async () => {
@@ -470,10 +467,7 @@ describe.each<Kind>(['HTTPRoute', 'GRPCRoute'])('Gateway API traffic router, %s 
         },
       },
     });
-    await eventually('Contour accepting the new route', async () => {
-      const s = await contourSays();
-      return s.conditions.length === 2 && s.conditions.every((k) => k[1] === 'True' && k[3] === s.generation) ? true : undefined;
-    });
+    await contourAccepts(readRoute, gateway.controllerName);
   });
 
   afterAll(async () => {
@@ -489,20 +483,6 @@ describe.each<Kind>(['HTTPRoute', 'GRPCRoute'])('Gateway API traffic router, %s 
     expect(f.message).toMatch(new RegExp(`^${kind} ${namespace}/storefront at generation ${generation} is not accepted by Gateway ${gateway.namespace}/${gateway.name} section ${gateway.listener}: ResolvedRefs False, reason BackendNotFound: `));
     expect(await activities.trafficUndo(ref, snapshot, 'routes')).toEqual({ done: 'undone' });
   });
-
-  /**
-   * The activity as Temporal runs it: RoutePending (Contour batches its status updates, and a loaded
-   * machine can take longer than the router's own wait) is retried; anything else is not.
-   */
-  async function retriedWhilePending<T>(call: () => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await call();
-      } catch (err) {
-        if (!(err instanceof ApplicationFailure && err.type === Failure.RoutePending) || attempt === 10) throw err;
-      }
-    }
-  }
 
   it('with the canary Service there, each weight counts as applied once Contour has accepted that generation', async () => {
     snapshot = (await activities.trafficApply(ref, snapshot, 'canaryService')).snapshot as GatewaySnapshot;

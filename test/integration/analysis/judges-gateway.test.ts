@@ -1,0 +1,93 @@
+/**
+ * The sequential judge end to end behind a Gateway API HTTPRoute: the demo service's two versions
+ * behind the storefront route's `storefront` rule (test/support/gateway-shop.ts), the traffic
+ * generator splitting requests by the backendRefs' weights it reads from the apiserver and counting
+ * them as Contour's Envoy does (per upstream Service: `envoy_cluster_upstream_rq*`), the stack's
+ * Prometheus scraping them, and rollouts whose analysis reads them through the built-in `contour`
+ * counter queries — the default for `provider: gateway-api` — with the Services as the arms.
+ *
+ * Both rollouts run at the same time: a healthy canary is promoted, a canary answering 5 % of
+ * requests with 5xx is rolled back.
+ */
+import { validateRollout } from '../../../src/domain/spec/parse';
+import { startRollout } from '../../../src/client/rollouts';
+import { startMushopTraffic, type MushopTraffic } from '../../../scripts/traffic/main';
+import { createGatewayShop, type GatewayShop } from '../../support/gateway-shop';
+import { recordHistory } from '../../support/histories';
+import { awaitResult } from '../../support/results';
+import { adminKubeConfig, stackInfo } from '../../support/stack';
+import { startTestWorker, type TestWorker } from '../../support/worker';
+
+const kc = adminKubeConfig();
+const info = stackInfo();
+let w: TestWorker;
+const opened: { shop: GatewayShop; traffic: MushopTraffic }[] = [];
+
+beforeAll(async () => {
+  w = await startTestWorker();
+});
+afterAll(async () => {
+  await Promise.all(opened.map(async ({ shop, traffic }) => {
+    await traffic.stop();
+    await shop.cleanup();
+  }));
+  await w?.close();
+});
+
+/** A storefront behind an HTTPRoute with 50 requests/s, the canary's share by the managed rule's weights. */
+async function storefront(canaryErrorRate: number, seed: number) {
+  const shop = await createGatewayShop(kc, 'HTTPRoute');
+  const traffic = await startMushopTraffic({
+    namespace: shop.namespace,
+    gatewayRoute: { kind: 'HTTPRoute', name: 'storefront' },
+    rps: 50,
+    seed,
+    kubeconfig: info.kubernetes.kubeconfig,
+    targetsDir: info.prometheus.targetsDir,
+    stable: { errorRate: 0.002, latencyMs: { median: 20, p99: 80 } },
+    canary: { errorRate: canaryErrorRate, latencyMs: { median: 20, p99: 80 } },
+    maxDurationMs: 10 * 60_000,
+  });
+  opened.push({ shop, traffic });
+  return shop;
+}
+
+const steps = (judge: Record<string, unknown>, count: number) => [
+  { setWeight: 20 },
+  { analysis: { interval: '5s', count, judge } },
+  { setWeight: 100 },
+];
+const deadline = { progressDeadline: '60s', rollback: { scaleDownDelay: '1s' } };
+
+it('behind an HTTPRoute, on Contour\'s metrics: a healthy canary is promoted and one with 5 % errors rolled back', async () => {
+  const [good, bad] = await Promise.all([storefront(0.002, 41), storefront(0.05, 42)]);
+  // A minute of looks cannot show the healthy canary no worse than +50 %: `atEnd: pass` promotes it.
+  const healthy = validateRollout(good.rolloutRaw(steps({ sequential: { atEnd: 'pass' } }, 12), deadline));
+  const failing = validateRollout(bad.rolloutRaw(steps({ sequential: {} }, 120), deadline));
+  const [hg, hb] = await Promise.all([healthy, failing].map((r) => startRollout(w.client, r, { taskQueue: w.taskQueue })));
+  const [rg, rb] = await Promise.all([awaitResult(hg!), awaitResult(hb!)]);
+
+  expect(rg.outcome).toBe('Promoted');
+  const a = rg.status.lastAnalysis!;
+  expect(a.phase).toBe('Successful');
+  const ev = a.judge!.evidence!;
+  if (ev.kind !== 'sequential') throw new Error('expected sequential evidence');
+  // Real counters of the two Services: ~10 canary requests/s for a minute, a baseline four times busier.
+  expect(ev.e.errors.canary.requests).toBeGreaterThan(300);
+  expect(ev.e.errors.baseline.requests).toBeGreaterThan(3 * ev.e.errors.canary.requests * 0.8);
+  expect(ev.e.split.observed).toBeGreaterThan(0.15);
+  expect(ev.e.split.observed).toBeLessThan(0.25);
+  expect(ev.e.latency.slowMs).not.toBeNull();
+  // Promoted: the managed rule is back to the stable Service alone, as it was.
+  expect((await good.route()).spec.rules).toEqual(good.original.spec.rules);
+
+  expect(rb.outcome).toBe('RolledBack');
+  expect(rb.reason).toMatch(/^analysis Failed: sequential judge: roll back: canary errors/);
+  const evb = rb.status.lastAnalysis!.judge!.evidence!;
+  if (evb.kind !== 'sequential') throw new Error('expected sequential evidence');
+  expect(evb.e.errors.eRollback).toBeGreaterThanOrEqual(20);
+  expect(evb.e.errors.ratio).toBeGreaterThan(2);
+  expect((await bad.route()).spec.rules).toEqual(bad.original.spec.rules);
+  expect(await bad.service('storefront-canary')).toBeUndefined();
+  await recordHistory(hb!, 'sequential-judge-gateway-rollback');
+}, 300_000);
