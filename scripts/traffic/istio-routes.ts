@@ -39,7 +39,7 @@ export function istioMatchSatisfied(req: GatewayRequest, match: unknown): boolea
   if (match === null || typeof match !== 'object') return false;
   const m = match as { uri?: unknown; method?: unknown; headers?: unknown; queryParams?: unknown; ignoreUriCase?: unknown };
   if (Object.keys(m).some((k) => !EVALUATED.has(k))) return false;
-  if (m.uri !== undefined && !stringMatches(m.uri, req.path.split('?')[0]!, m.ignoreUriCase === true)) return false;
+  if (m.uri !== undefined && !stringMatches(m.uri, req.path.split('?')[0], m.ignoreUriCase === true)) return false;
   if (m.method !== undefined && !stringMatches(m.method, req.method ?? 'GET')) return false;
   for (const [name, sm] of Object.entries((m.headers ?? {}) as Record<string, unknown>)) {
     if (!stringMatches(sm, requestHeader(req, name))) return false;
