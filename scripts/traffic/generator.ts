@@ -208,6 +208,8 @@ export interface TrafficStats {
   mirrorNoEndpoint: number;
   /** Per simulated client, in order. */
   clients: ClientStats[];
+  /** Per request of `requests`, in order: how many were routed and which workloads answered them. */
+  byRequest: { requests: number; byWorkload: Record<string, number> }[];
   /** Which route is followed, e.g. `route "primary"` or `HTTPRoute web`. */
   route: string;
   /** The VirtualService's hosts (a Gateway API route's hostnames), as last read. */
@@ -419,6 +421,8 @@ export async function startTrafficGenerator(opts: TrafficGeneratorOptions): Prom
   const selector = toRouteSelector(opts.route ?? { default: true });
   const routeName = gateway ? `${gateway.kind} ${gateway.name}` : describeRouteSelector(selector);
   const requestMix = opts.requests ?? [{ path: '/' }];
+  /** Per request of the mix: routed requests by the workload that answered ("requests" under the empty key). */
+  const byRequest = requestMix.map(() => new Map<string, number>());
   const clients: ClientState[] = Array.from({ length: opts.clients ?? 1 }, () => ({ jar: new Map(), requests: 0, byWorkload: new Map(), byService: new Map() }));
   const endpointOpts = { versionKey: opts.versionLabel ?? 'version', images: opts.images, defaultUrl: opts.defaultUrl };
   const log = opts.log ?? (() => undefined);
@@ -755,11 +759,12 @@ export async function startTrafficGenerator(opts: TrafficGeneratorOptions): Prom
   };
 
   // Draws are made only where there is a choice, so a seed picks the same routes as before clients and mixes existed.
-  const nextRequest = (): { req: GatewayRequest; client: ClientState } => {
-    const mix = gateway || requestMix.length > 1 ? requestMix[pickByWeight(requestMix.map((r) => r.weight ?? 1), random())]! : requestMix[0]!;
+  const nextRequest = (): { req: GatewayRequest; client: ClientState; kind: Map<string, number> } => {
+    const k = gateway || requestMix.length > 1 ? pickByWeight(requestMix.map((r) => r.weight ?? 1), random()) : 0;
+    const mix = requestMix[k]!;
     const client = clients.length > 1 ? clients[pickUniform(clients.length, random())]! : clients[0]!;
     const cookies = { ...(mix.cookies ?? {}), ...jarCookies(client.jar, performance.now()) };
-    return { req: Object.keys(cookies).length > 0 ? { ...mix, cookies } : mix, client };
+    return { req: Object.keys(cookies).length > 0 ? { ...mix, cookies } : mix, client, kind: byRequest[k]! };
   };
 
   /** Sends each mirror of the group its copy, with its percentage's probability. */
@@ -773,7 +778,7 @@ export async function startTrafficGenerator(opts: TrafficGeneratorOptions): Prom
   };
 
   const dispatchOne = () => {
-    const { req, client } = nextRequest();
+    const { req, client, kind } = nextRequest();
     const group = groupFor(req);
     if (group === undefined || group.entries.length === 0) {
       // No entry takes the request, or it has no destination: the proxy answers itself, and no upstream counts it.
@@ -792,10 +797,12 @@ export async function startTrafficGenerator(opts: TrafficGeneratorOptions): Prom
     c.picked++;
     requests++;
     client.requests++;
+    bump(kind, '');
     bump(client.byService, t.service ?? t.host);
     mirrorOf(group);
     if (t.endpoints.length === 0) {
       bump(client.byWorkload, UNKNOWN);
+      bump(kind, UNKNOWN);
       c.noEndpoint++;
       noEndpoint++;
       const w = countsOf(workloads, UNKNOWN);
@@ -812,6 +819,7 @@ export async function startTrafficGenerator(opts: TrafficGeneratorOptions): Prom
     }
     const e = t.endpoints[pickUniform(t.endpoints.length, random())]!;
     bump(client.byWorkload, e.workload);
+    bump(kind, e.workload);
     send(t, e, client);
   };
 
@@ -1026,6 +1034,7 @@ export async function startTrafficGenerator(opts: TrafficGeneratorOptions): Prom
           byService: Object.fromEntries(c.byService),
           cookies: jarCookies(c.jar, performance.now()),
         })),
+        byRequest: byRequest.map((m) => ({ requests: m.get('') ?? 0, byWorkload: Object.fromEntries([...m].filter(([k]) => k !== '')) })),
         route: routeName,
         hosts: [...hosts],
         entries: table.map((t) => {

@@ -6,7 +6,7 @@ const version = (sent: number, errors = 0, expectedShare = 0): VersionStats =>
 
 function newTestStats(over: Partial<TrafficStats> = {}): TrafficStats {
   return {
-    elapsedMs: 10_000, requests: 0, sent: 0, inFlight: 0, noEndpoint: 0, skipped: 0, unmatched: 0, mirrored: 0, mirrorNoEndpoint: 0, clients: [], route: 'route "primary"', hosts: ['web'],
+    elapsedMs: 10_000, requests: 0, sent: 0, inFlight: 0, noEndpoint: 0, skipped: 0, unmatched: 0, mirrored: 0, mirrorNoEndpoint: 0, clients: [], byRequest: [], route: 'route "primary"', hosts: ['web'],
     entries: [], weightChanges: 1, tableChanges: 1, workloads: {}, images: {}, services: {}, ...over,
   };
 }
