@@ -8,13 +8,12 @@
  * Shares are checked against the binomial sampling error (4 standard deviations; exact when the
  * expected share is 0 or 1). Waits poll for an outcome; nothing here asserts how long something took.
  */
-import * as fs from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
 import axios from 'axios';
 import type { DemoService } from '../../../scripts/traffic/demo-service';
 import { startTrafficGenerator, type TrafficGenerator, type TrafficGeneratorOptions, type TrafficStats } from '../../../scripts/traffic/generator';
 import { eventually, uniqueName } from '../../support/stack';
-import { expectBinomial, query, stackClients, startVersions, statsWhen, V1, V2, webDeployment } from '../../support/traffic';
+import { baseGeneratorOptions, expectBinomial, query, stackClients, startVersions, statsWhen, tearDownTraffic, V1, V2, webDeployment } from '../../support/traffic';
 
 const ISTIO = { group: 'networking.istio.io', version: 'v1' } as const;
 const GATEWAY_API = { group: 'gateway.networking.k8s.io', version: 'v1' } as const;
@@ -27,7 +26,7 @@ const stickyRegex = `^(.*?;\\s*)?${STICKY_COOKIE}=${CANARY}(;.*)?$`;
 // Waits poll for outcomes (pods ready, enough requests counted); a slow machine only makes them longer.
 jest.setTimeout(300_000);
 
-const { info, core, apps, custom } = stackClients();
+const { core, apps, custom } = stackClients();
 const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 
 /** A namespace with web-stable (v1 ×2) and web-canary (v2 ×1), each with its own Service: service routing. */
@@ -56,25 +55,11 @@ async function patchVirtualService(namespace: string, http: unknown[]): Promise<
 
 const readVersion = (rv: string) => (s: TrafficStats) => s.resourceVersion === rv;
 
-function generatorOptions(namespace: string, v: { v1: DemoService; v2: DemoService }, over: Partial<TrafficGeneratorOptions>): TrafficGeneratorOptions {
-  return {
-    kubeconfig: info.kubernetes.kubeconfig,
-    namespace,
-    images: { [V1]: v.v1.url, [V2]: v.v2.url },
-    rps: 80,
-    targetsDir: info.prometheus.targetsDir,
-    seed: 13,
-    maxDurationMs: 10 * 60_000,
-    ...over,
-  };
-}
+const generatorOptions = (namespace: string, v: { v1: DemoService; v2: DemoService }, over: Partial<TrafficGeneratorOptions>): TrafficGeneratorOptions =>
+  ({ ...baseGeneratorOptions(namespace, v, 13), ...over });
 
-async function tearDown(namespace: string, generator: TrafficGenerator | undefined, versions: { v1: DemoService; v2: DemoService } | undefined): Promise<void> {
-  await generator?.stop();
-  await Promise.all([versions?.v1.close(), versions?.v2.close()]);
-  if (generator) fs.rmSync(generator.targetFile, { force: true });
-  await core.deleteNamespace({ name: namespace }).catch(() => undefined);
-}
+const tearDown = (namespace: string, generator: TrafficGenerator | undefined, versions: { v1: DemoService; v2: DemoService } | undefined) =>
+  tearDownTraffic(core, namespace, generator, versions);
 
 /** What changed between two stats: requests routed, per request of the mix by workload, and user-facing and mirrored sends per workload. */
 function delta(before: TrafficStats, after: TrafficStats) {
