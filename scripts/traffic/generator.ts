@@ -391,9 +391,10 @@ function count(c: Counts, code: number): void {
   if (code >= 500) c.errors++;
 }
 
-function describeTable(table: readonly TableEntry[]): string {
+function describeTable(table: readonly TableEntry[], prefix = ''): string {
   return table.map((t) => {
-    const dest = `${t.ruleLabel === undefined ? '' : `rule ${t.ruleLabel}: `}${t.host}${t.subset ? `/${t.subset}` : ''}${t.port === undefined ? '' : `:${t.port}`} ${t.weight}`;
+    const share = 'percent' in t ? `${(t as MirrorEntry).percent} %` : String(t.weight);
+    const dest = `${prefix}${t.ruleLabel === undefined ? '' : `rule ${t.ruleLabel}: `}${t.host}${t.subset ? `/${t.subset}` : ''}${t.port === undefined ? '' : `:${t.port}`} ${share}`;
     if (t.invalid) return `${dest} → invalid (${t.invalid})`;
     if (t.none) return `${dest} → no endpoint (${t.none.problem})`;
     const byWorkload = new Map<string, number>();
@@ -538,7 +539,10 @@ export async function startTrafficGenerator(opts: TrafficGeneratorOptions): Prom
       entriesJson = json;
       weightChanges++;
     }
-    const text = describeTable(table);
+    // Besides the followed route: a VirtualService's other http entries, and every mirror.
+    const others = gateway ? [] : groups.flatMap((g, i) => (i === followedIndex ? [] : [describeTable(g.entries, `route ${vsRoutes[i]?.label ?? `#${i}`}: `)]));
+    const mirrors = groups.flatMap((g, i) => (g.mirrors.length === 0 ? [] : [describeTable(g.mirrors, `mirror of ${gateway ? '' : `route ${vsRoutes[i]?.label ?? `#${i}`}: `}`)]));
+    const text = [describeTable(table), ...others, ...mirrors].filter((x) => x !== '').join('; ');
     if (text !== tableText) {
       tableText = text;
       tableChanges++;

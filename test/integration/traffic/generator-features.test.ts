@@ -85,6 +85,7 @@ describe('VirtualService: header route, mirror and sticky sessions', () => {
   let versions: { v1: DemoService; v2: DemoService } | undefined;
   let generator: TrafficGenerator | undefined;
   const g = () => generator!;
+  const lines: string[] = [];
 
   beforeAll(async () => {
     await createApp(namespace);
@@ -108,6 +109,7 @@ describe('VirtualService: header route, mirror and sticky sessions', () => {
       // A quarter of the requests carry the header.
       requests: [{ path: '/shop', weight: 3 }, { path: '/shop', headers: { 'X-Beta': '1' }, weight: 1 }],
       clients: 40,
+      log: (l) => lines.push(l),
     }));
   });
 
@@ -121,6 +123,7 @@ describe('VirtualService: header route, mirror and sticky sessions', () => {
     expect(w.kind(0, STABLE)).toBe(w.kindTotal(0));
     expectBinomial('canary share (the header requests)', w.sent(CANARY), w.requests, 0.25);
     expect(w.mirrored(CANARY)).toBe(0);
+    expect(lines.some((l) => l.includes(`route ramp-header-beta: ${CANARY} 100 → 1× ${CANARY} (v2, ${V2})`))).toBe(true);
   });
 
   it('(b) mirrors 20 % to the canary at weight 0: mirrored copies only, counted by the canary\'s destination sidecar', async () => {
@@ -132,6 +135,7 @@ describe('VirtualService: header route, mirror and sticky sessions', () => {
     expectBinomial('mirrored to the canary', w.mirrored(CANARY), w.requests, 0.2);
     expect(w.mirrored(STABLE)).toBe(0);
     expect(w.after.workloads[CANARY]!.mirrored.completed).toBeGreaterThan(0);
+    expect(lines.some((l) => l.includes(`mirror of route primary: ${CANARY} 20 % → 1× ${CANARY} (v2, ${V2})`))).toBe(true);
     // The copies are counted where Istio counts them: the canary's destination-side istio_requests_total, no source-side series.
     await eventually('the canary\'s mirrored requests in Prometheus', async () => {
       const rows = await query(`sum(istio_requests_total{reporter="destination",destination_workload_namespace="${namespace}",destination_workload="${CANARY}"})`);
