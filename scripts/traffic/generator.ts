@@ -1,7 +1,8 @@
 /**
- * The traffic generator plays the Istio sidecars of a mesh that KWOK cannot run. It follows one
- * HTTP route of a VirtualService in the real apiserver and routes each request as a sidecar
- * would: a route entry picked by weight, its host's Service, that Service's ready endpoints from
+ * The traffic generator plays the Istio sidecars of a mesh that KWOK cannot run. It follows a
+ * VirtualService in the real apiserver and routes each request as a sidecar would: the first http
+ * entry that matches the request (the followed route, whose weights Ramp sets, is the one its stats
+ * report), a destination picked by weight, its host's Service, that Service's ready endpoints from
  * its EndpointSlices, narrowed to the entry's DestinationRule subset, one pod picked (see
  * mesh.ts). The pod's container image chooses which local demo service answers; the pod's
  * workload, version and revision label the metrics. So what the cluster really selects is what
@@ -72,7 +73,11 @@ export interface TrafficGeneratorOptions {
   namespace: string;
   /** Name of the VirtualService to follow; give it or `gatewayRoute`. */
   virtualService?: string;
-  /** With `virtualService`: its HTTP route whose weights split the traffic: a name, `{ index }`, or `{ default: true }` (the first without match). */
+  /**
+   * With `virtualService`: its HTTP route whose weights split the traffic, reported in `entries`:
+   * a name, `{ index }`, or `{ default: true }` (the first without match). Every http entry is
+   * matched per request; a request no entry matches is `unmatched` (Istio's 404).
+   */
   route?: string | RouteSelector;
   /** The HTTPRoute or GRPCRoute to follow instead of a VirtualService: every rule, matched per request as the gateway would. */
   gatewayRoute?: { kind: GatewayRouteKind; name: string };
