@@ -5,10 +5,15 @@
  * and the backendRef names a Service of the route's namespace whose ready endpoints answer (the
  * endpoint part is mesh.ts' `resolveEntry`, shared with Istio).
  *
- * Matching covers what the standard channel defines as core: HTTPRoute path (Exact, PathPrefix),
- * headers (Exact) and method; GRPCRoute method (Exact: service, method) and headers (Exact).
- * Extended match types (RegularExpression, query parameters) are implementation-specific; a match
- * that uses one never matches here, so a test cannot depend on a guess.
+ * Matching covers HTTPRoute path (Exact, PathPrefix), method, headers and query parameters
+ * (Exact, RegularExpression) and GRPCRoute method (Exact: service, method) and headers (Exact,
+ * RegularExpression). RegularExpression is implementation-specific; it is read as Envoy (and so
+ * Contour) reads it: RE2 matched against the whole value, which JavaScript's engine agrees with
+ * for the patterns Ramp writes. A path RegularExpression never matches here, so a test cannot
+ * depend on a guess.
+ *
+ * A rule's RequestMirror filters and the Set-Cookie of its ResponseHeaderModifier filters (on the
+ * rule or on a backendRef) are read too: the generator mirrors and sets cookies as the gateway would.
  */
 
 /** The route kinds the generator follows (gateway.networking.k8s.io/v1). */
@@ -21,12 +26,17 @@ export const GATEWAY_ROUTE_PLURALS: Readonly<Record<GatewayRouteKind, string>> =
 /** The weight of a backendRef that sets none (Gateway API's default). */
 export const DEFAULT_BACKEND_WEIGHT = 1;
 
-/** One request the generator sends: its path (for gRPC `/<service>/<method>`), method and headers. */
+/** One request the generator sends: its path (for gRPC `/<service>/<method>`), method, headers, query parameters and cookies. */
 export interface GatewayRequest {
+  /** The path, optionally with `?query`, whose parameters join `query`. */
   path: string;
   /** HTTP method; default GET (gRPC: POST, which is what gRPC sends). */
   method?: string;
   headers?: Readonly<Record<string, string>>;
+  /** Query parameters besides those in `path`. */
+  query?: Readonly<Record<string, string>>;
+  /** Cookies sent in the Cookie header, after any the `headers` give it. */
+  cookies?: Readonly<Record<string, string>>;
 }
 
 /** One backendRef of a rule, as read. */
@@ -39,6 +49,16 @@ export interface BackendRefEntry {
   weight: number;
   /** Why requests sent to it are answered 500 by the gateway (a ref Gateway API calls invalid), if so. */
   invalid?: string;
+  /** Set-Cookie values its responses carry (ResponseHeaderModifier filters of the ref and of its rule). */
+  setCookies?: string[];
+}
+
+/** A RequestMirror filter: a copy of `percent` % of the rule's requests goes to a Service port, its response discarded. */
+export interface GatewayMirror {
+  service: string;
+  port?: number;
+  /** 0..100. */
+  percent: number;
 }
 
 /** One rule of the route: its name (or index) and weighted backendRefs. */
@@ -47,6 +67,8 @@ export interface GatewayRule {
   label: string;
   index: number;
   backends: BackendRefEntry[];
+  /** Its RequestMirror filters. */
+  mirrors: GatewayMirror[];
 }
 
 /** Thrown when the route cannot be followed (not an object with rules). */
@@ -58,7 +80,13 @@ interface RawMatch {
   path?: { type?: unknown; value?: unknown };
   method?: unknown;
   headers?: { type?: unknown; name?: unknown; value?: unknown }[];
-  queryParams?: unknown[];
+  queryParams?: { type?: unknown; name?: unknown; value?: unknown }[];
+}
+
+interface RawFilter {
+  type?: unknown;
+  requestMirror?: { backendRef?: { name?: unknown; port?: unknown }; percent?: unknown; fraction?: { numerator?: unknown; denominator?: unknown } };
+  responseHeaderModifier?: { set?: { name?: unknown; value?: unknown }[]; add?: { name?: unknown; value?: unknown }[] };
 }
 
 interface RawGrpcMatch {
@@ -69,7 +97,43 @@ interface RawGrpcMatch {
 interface RawRule {
   name?: unknown;
   matches?: unknown;
-  backendRefs?: { group?: unknown; kind?: unknown; name?: unknown; namespace?: unknown; port?: unknown; weight?: unknown }[];
+  backendRefs?: { group?: unknown; kind?: unknown; name?: unknown; namespace?: unknown; port?: unknown; weight?: unknown; filters?: unknown }[];
+  filters?: unknown;
+}
+
+const filtersOf = (x: unknown): RawFilter[] => (Array.isArray(x) ? (x as RawFilter[]) : []);
+
+/** The Set-Cookie values ResponseHeaderModifier filters set or add (header names are case-insensitive). */
+export function setCookiesOfFilters(filters: unknown): string[] {
+  const out: string[] = [];
+  for (const f of filtersOf(filters)) {
+    if (f.type !== 'ResponseHeaderModifier') continue;
+    for (const h of [...(f.responseHeaderModifier?.set ?? []), ...(f.responseHeaderModifier?.add ?? [])]) {
+      if (typeof h.name === 'string' && h.name.toLowerCase() === 'set-cookie' && typeof h.value === 'string') out.push(h.value);
+    }
+  }
+  return out;
+}
+
+/**
+ * The RequestMirror filters of a rule. `percent` wins over `fraction` (denominator default 100);
+ * with neither every request is mirrored, as Gateway API says.
+ */
+export function mirrorsOfFilters(filters: unknown): GatewayMirror[] {
+  const out: GatewayMirror[] = [];
+  for (const f of filtersOf(filters)) {
+    if (f.type !== 'RequestMirror' || typeof f.requestMirror?.backendRef?.name !== 'string') continue;
+    const m = f.requestMirror;
+    let percent = 100;
+    if (typeof m.percent === 'number') percent = m.percent;
+    else if (typeof m.fraction?.numerator === 'number') {
+      const den = typeof m.fraction.denominator === 'number' ? m.fraction.denominator : 100;
+      percent = den > 0 ? (100 * m.fraction.numerator) / den : 0;
+    }
+    const port = m.backendRef!.port;
+    out.push({ service: m.backendRef!.name as string, ...(typeof port === 'number' ? { port } : {}), percent: Math.min(100, Math.max(0, percent)) });
+  }
+  return out;
 }
 
 function rawRules(route: unknown): RawRule[] {
@@ -89,11 +153,14 @@ export function gatewayRules(route: unknown, namespace: string): GatewayRule[] {
   return rawRules(route).map((r, index) => ({
     label: ruleLabel(r, index),
     index,
+    mirrors: mirrorsOfFilters(r.filters),
     backends: (Array.isArray(r.backendRefs) ? r.backendRefs : []).map((b): BackendRefEntry => {
       const service = typeof b.name === 'string' ? b.name : '';
       const weight = typeof b.weight === 'number' ? b.weight : DEFAULT_BACKEND_WEIGHT;
       const port = typeof b.port === 'number' ? b.port : undefined;
       const entry: BackendRefEntry = { service, weight, ...(port === undefined ? {} : { port }) };
+      const cookies = [...setCookiesOfFilters(r.filters), ...setCookiesOfFilters(b.filters)];
+      if (cookies.length > 0) entry.setCookies = cookies;
       const text = (x: unknown) => (typeof x === 'string' ? x : JSON.stringify(x));
       const group = b.group ?? '';
       const kind = b.kind ?? 'Service';
@@ -120,20 +187,71 @@ export function pathHasPrefix(path: string, prefix: string): boolean {
   return p.length <= e.length && p.every((x, i) => e[i] === x);
 }
 
-/** The header a request carries under `name` (names are case-insensitive). */
-function header(req: GatewayRequest, name: string): string | undefined {
+/**
+ * The header a request carries under `name` (names are case-insensitive). Its `cookies` are part
+ * of the Cookie header, after any cookie the headers give, as a client joins them.
+ */
+export function requestHeader(req: GatewayRequest, name: string): string | undefined {
   const lower = name.toLowerCase();
-  for (const [k, v] of Object.entries(req.headers ?? {})) if (k.toLowerCase() === lower) return v;
-  return undefined;
+  let value: string | undefined;
+  for (const [k, v] of Object.entries(req.headers ?? {})) if (k.toLowerCase() === lower) value = v;
+  if (lower === 'cookie' && req.cookies !== undefined && Object.keys(req.cookies).length > 0) {
+    const jar = Object.entries(req.cookies).map(([k, v]) => `${k}=${v}`).join('; ');
+    value = value === undefined || value === '' ? jar : `${value}; ${jar}`;
+  }
+  return value;
 }
 
-/** Whether every header match is an Exact one the request satisfies (a match of another type never is). */
-function headersMatch(req: GatewayRequest, headers: RawMatch['headers']): boolean {
-  for (const h of headers ?? []) {
-    if ((h.type ?? 'Exact') !== 'Exact' || typeof h.name !== 'string') return false;
-    if (header(req, h.name) !== h.value) return false;
+/** The query parameters of a request: those of its path, then its `query` (which wins on a repeated name). Undecodable text is kept as is. */
+export function requestQuery(req: GatewayRequest): Record<string, string> {
+  const out: Record<string, string> = {};
+  const q = req.path.indexOf('?');
+  if (q >= 0) {
+    for (const part of req.path.slice(q + 1).split('&')) {
+      if (part === '') continue;
+      const eq = part.indexOf('=');
+      const decode = (x: string) => {
+        try {
+          return decodeURIComponent(x.replace(/\+/g, ' '));
+        } catch {
+          return x;
+        }
+      };
+      const name = decode(eq < 0 ? part : part.slice(0, eq));
+      // The first occurrence counts, as Envoy's query parameter matcher reads it.
+      if (!Object.hasOwn(out, name)) out[name] = decode(eq < 0 ? '' : part.slice(eq + 1));
+    }
   }
-  return true;
+  return { ...out, ...(req.query ?? {}) };
+}
+
+/** Whether `value` is wholly matched by `pattern` (Envoy's RE2 matches the whole value); an invalid pattern matches nothing. */
+export function fullRegexMatch(pattern: string, value: string): boolean {
+  try {
+    return new RegExp(`^(?:${pattern})$`, 'u').test(value);
+  } catch {
+    return false;
+  }
+}
+
+/** Whether a value satisfies an Exact or RegularExpression match (type default Exact); another type never does. */
+function valueMatches(type: unknown, want: unknown, value: string | undefined): boolean {
+  if (value === undefined || typeof want !== 'string') return false;
+  if ((type ?? 'Exact') === 'Exact') return value === want;
+  if (type === 'RegularExpression') return fullRegexMatch(want, value);
+  return false;
+}
+
+/** Whether the request satisfies every header match. */
+function headersMatch(req: GatewayRequest, headers: RawMatch['headers']): boolean {
+  return (headers ?? []).every((h) => typeof h.name === 'string' && valueMatches(h.type, h.value, requestHeader(req, h.name)));
+}
+
+/** Whether the request satisfies every query parameter match (names are case-sensitive, as Gateway API says). */
+function queryMatch(req: GatewayRequest, params: RawMatch['queryParams']): boolean {
+  if (!Array.isArray(params) || params.length === 0) return true;
+  const query = requestQuery(req);
+  return params.every((p) => typeof p.name === 'string' && valueMatches(p.type, p.value, Object.hasOwn(query, p.name) ? query[p.name] : undefined));
 }
 
 /**
@@ -156,9 +274,9 @@ export function httpMatchRank(req: GatewayRequest, match: RawMatch): MatchRank |
     return undefined;
   }
   if (typeof match.method === 'string' && match.method !== (req.method ?? 'GET')) return undefined;
-  if (Array.isArray(match.queryParams) && match.queryParams.length > 0) return undefined;
+  if (!queryMatch(req, match.queryParams)) return undefined;
   if (!headersMatch(req, match.headers)) return undefined;
-  return [type === 'Exact' ? 1 : 0, value.length, typeof match.method === 'string' ? 1 : 0, match.headers?.length ?? 0];
+  return [type === 'Exact' ? 1 : 0, value.length, typeof match.method === 'string' ? 1 : 0, match.headers?.length ?? 0, match.queryParams?.length ?? 0];
 }
 
 /**

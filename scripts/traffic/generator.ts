@@ -1,7 +1,8 @@
 /**
- * The traffic generator plays the Istio sidecars of a mesh that KWOK cannot run. It follows one
- * HTTP route of a VirtualService in the real apiserver and routes each request as a sidecar
- * would: a route entry picked by weight, its host's Service, that Service's ready endpoints from
+ * The traffic generator plays the Istio sidecars of a mesh that KWOK cannot run. It follows a
+ * VirtualService in the real apiserver and routes each request as a sidecar would: the first http
+ * entry that matches the request (the followed route, whose weights Ramp sets, is the one its stats
+ * report), a destination picked by weight, its host's Service, that Service's ready endpoints from
  * its EndpointSlices, narrowed to the entry's DestinationRule subset, one pod picked (see
  * mesh.ts). The pod's container image chooses which local demo service answers; the pod's
  * workload, version and revision label the metrics. So what the cluster really selects is what
@@ -23,6 +24,18 @@
  * backendRef weights pick a Service of the namespace, and that Service's ready endpoints a pod.
  * Those requests are counted as Contour's Envoy counts them, per upstream cluster
  * `<namespace>_<service>_<port>` (`envoy_cluster_upstream_rq…`), with no Istio series.
+ *
+ * Requests (`requests`) carry headers, query parameters and cookies, and each comes from one of
+ * `clients` simulated clients with a cookie jar: a VirtualService's http entries are matched in
+ * order as Istio does (istio-routes.ts), so a header route before the followed one takes the
+ * requests it matches. A route's mirror (Istio `mirror` + `mirrorPercentage`, Gateway API
+ * `RequestMirror`) sends a copy of that share of its requests to the mirror's pods: the copy is
+ * counted where the real proxies count it (Istio: the destination sidecar's
+ * `istio_requests_total`, indistinguishable from user traffic and with no source-side series;
+ * Contour: the mirror Service's cluster stats), its response discarded, and the stats keep it
+ * apart from user-facing requests (`mirrored`). A destination's Set-Cookie response header
+ * operation (Istio `headers.response`, Gateway API `ResponseHeaderModifier`) lands in the client's
+ * jar, which sends it on later requests: sticky sessions can be watched per client.
  */
 import * as fs from 'node:fs';
 import * as http from 'node:http';
@@ -30,14 +43,16 @@ import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as k8s from '@kubernetes/client-node';
+import { applySetCookie, jarCookies, type CookieJar } from './cookies';
 import { listenOnLoopback, seededRandom } from './demo-service';
 import { newClusterSeries, newSeries, observe, observeCluster, renderEnvoyClusterMetrics, renderIstioMetrics, type ClusterSeries, type IstioSeries } from './exposition';
 import {
   contourClusterName, GATEWAY_ROUTE_KINDS, GATEWAY_ROUTE_PLURALS, GatewayRouteError, gatewayRules, matchRule,
   type GatewayRequest, type GatewayRouteKind,
 } from './gateway-routes';
+import { httpRoutes, matchHttpRoute, mirrorChosen, type IstioHttpRoute } from './istio-routes';
 import {
-  describeRouteSelector, expectedShares, pickByWeight, pickUniform, resolveEntry, RouteError, routeEntries, toRouteSelector, UNKNOWN,
+  describeRouteSelector, expectedShares, findRoute, pickByWeight, pickUniform, resolveEntry, RouteError, routeEntries, toRouteSelector, UNKNOWN,
   type DestinationRuleLike, type Endpoint, type EndpointSliceLike, type PodLike, type Resolution, type RouteEntry, type RouteSelector,
 } from './mesh';
 import { ObjectCache, type CachedObject } from './object-cache';
@@ -58,15 +73,22 @@ export interface TrafficGeneratorOptions {
   namespace: string;
   /** Name of the VirtualService to follow; give it or `gatewayRoute`. */
   virtualService?: string;
-  /** With `virtualService`: its HTTP route whose weights split the traffic: a name, `{ index }`, or `{ default: true }` (the first without match). */
+  /**
+   * With `virtualService`: its HTTP route whose weights split the traffic, reported in `entries`:
+   * a name, `{ index }`, or `{ default: true }` (the first without match). Every http entry is
+   * matched per request; a request no entry matches is `unmatched` (Istio's 404).
+   */
   route?: string | RouteSelector;
   /** The HTTPRoute or GRPCRoute to follow instead of a VirtualService: every rule, matched per request as the gateway would. */
   gatewayRoute?: { kind: GatewayRouteKind; name: string };
   /**
-   * With `gatewayRoute`: the requests sent, each picked with its `weight`'s share (default 1); the
-   * route's matches choose their rule. gRPC requests have the path `/<service>/<method>`. Default: `GET /`.
+   * The requests sent, each picked with its `weight`'s share (default 1); the route's matches
+   * choose their rule (Gateway API) or http entry (Istio). gRPC requests have the path
+   * `/<service>/<method>`. Default: `GET /`.
    */
   requests?: readonly (GatewayRequest & { weight?: number })[];
+  /** How many simulated clients send the requests, each with its own cookie jar; each request comes from one picked uniformly. Default 1. */
+  clients?: number;
   /** Which demo service plays a pod, by container image: image → http://127.0.0.1:PORT/… */
   images: Readonly<Record<string, string>>;
   /** The demo service for pods whose images `images` does not list; without it they answer 503 (UF). */
@@ -120,15 +142,43 @@ export interface EntryStats {
   endpoints: EndpointStats[];
   /** Why it has no endpoint, when it has none. */
   noEndpointReason?: string;
+  /** Set-Cookie values its responses carry. */
+  setCookies?: string[];
   /** Requests the weights gave it. */
   picked: number;
   /** Of those, answered 503 because it had no ready endpoint. */
   noEndpoint: number;
 }
 
+/** Requests and their outcomes. */
+export interface RequestCounts {
+  /** Requests sent. */
+  sent: number;
+  /** Requests answered (or failed) so far. */
+  completed: number;
+  /** Completed requests with a 5xx code. */
+  errors: number;
+  /** Completed requests by response code. */
+  byCode: Record<string, number>;
+}
+
+/** What one simulated client sent and who answered it. */
+export interface ClientStats {
+  /** User-facing requests it sent. */
+  requests: number;
+  /** Of those, how many each workload answered ("unknown": no pod could). */
+  byWorkload: Record<string, number>;
+  /** Of those, how many each Service (route host or backendRef) took. */
+  byService: Record<string, number>;
+  /** The cookies in its jar now. */
+  cookies: Record<string, string>;
+}
+
 /** What one workload or image got so far. */
 export interface VersionStats {
-  /** Requests sent to it (for "unknown": requests no pod could take). */
+  /** Mirrored copies it served: never a user-facing answer, and not in the other counts. */
+  mirrored: RequestCounts;
+  /** User-facing requests sent to it (for "unknown": requests no pod could take). */
   sent: number;
   /** Requests answered (or failed) so far. */
   completed: number;
@@ -155,8 +205,16 @@ export interface TrafficStats {
   noEndpoint: number;
   /** Requests not sent because all weights were 0, too many were in flight, or the generator fell behind. */
   skipped: number;
-  /** With a Gateway API route: requests no rule matched (the gateway answers 404). */
+  /** Requests no route entry matched (the proxy answers 404), or whose entry has no destination. */
   unmatched: number;
+  /** Mirrored copies sent to a pod (not in `requests` or `sent`). */
+  mirrored: number;
+  /** Mirrored copies dropped because the mirror destination had no ready endpoint (the proxy drops them silently). */
+  mirrorNoEndpoint: number;
+  /** Per simulated client, in order. */
+  clients: ClientStats[];
+  /** Per request of `requests`, in order: how many were routed and which workloads answered them. */
+  byRequest: { requests: number; byWorkload: Record<string, number> }[];
   /** Which route is followed, e.g. `route "primary"` or `HTTPRoute web`. */
   route: string;
   /** The VirtualService's hosts (a Gateway API route's hostnames), as last read. */
@@ -252,7 +310,6 @@ function validate(opts: TrafficGeneratorOptions): void {
     const route = toRouteSelector(opts.route ?? '');
     if ('name' in route && !route.name) problems.push('route needs a name');
     if ('index' in route && !(Number.isInteger(route.index) && route.index >= 0)) problems.push(`route index must be an integer from 0, got ${route.index}`);
-    if (opts.requests !== undefined) problems.push('requests applies to a gatewayRoute; a VirtualService route is followed for every request');
   }
   if (opts.gatewayRoute !== undefined) {
     if (!(GATEWAY_ROUTE_KINDS as readonly string[]).includes(opts.gatewayRoute.kind)) problems.push(`gatewayRoute.kind must be ${GATEWAY_ROUTE_KINDS.join(' or ')}, got ${JSON.stringify(opts.gatewayRoute.kind)}`);
@@ -263,6 +320,7 @@ function validate(opts: TrafficGeneratorOptions): void {
     if (r.weight !== undefined && !(r.weight >= 0)) problems.push(`requests[${i}].weight must be 0 or more, got ${r.weight}`);
   }
   if (opts.requests !== undefined && !opts.requests.some((r) => (r.weight ?? 1) > 0)) problems.push('requests must hold at least one request with a weight above 0');
+  if (opts.clients !== undefined && !(Number.isInteger(opts.clients) && opts.clients >= 1 && opts.clients <= 10_000)) problems.push(`clients must be an integer from 1 to 10000, got ${opts.clients}`);
   if (Object.keys(opts.images).length === 0 && opts.defaultUrl === undefined) problems.push('images must map at least one image to a demo service, or defaultUrl be set');
   for (const [image, url] of Object.entries(opts.images)) checkUrl(`image ${image}`, url, problems);
   if (opts.defaultUrl !== undefined) checkUrl('defaultUrl', opts.defaultUrl, problems);
@@ -293,6 +351,26 @@ interface TableEntry extends RouteEntry, Resolution {
   port?: number;
   cluster?: string;
   invalid?: string;
+  setCookies?: string[];
+}
+
+/** A mirror destination with its resolution and the share of requests it copies. */
+interface MirrorEntry extends TableEntry {
+  /** 0..100. */
+  percent: number;
+}
+
+/** What one VirtualService http entry or Gateway API rule does with a request it takes. */
+interface RouteGroup {
+  entries: TableEntry[];
+  mirrors: MirrorEntry[];
+}
+
+interface ClientState {
+  jar: CookieJar;
+  requests: number;
+  byWorkload: Map<string, number>;
+  byService: Map<string, number>;
 }
 
 interface EntryCounters {
@@ -300,14 +378,17 @@ interface EntryCounters {
   noEndpoint: number;
 }
 
-interface Counts {
-  sent: number;
-  completed: number;
-  errors: number;
-  byCode: Record<string, number>;
+type Counts = RequestCounts;
+
+/** User-facing counts with the mirrored copies kept apart. */
+interface VersionCounts extends Counts {
+  mirrored: Counts;
 }
 
-const newCounts = (): Counts => ({ sent: 0, completed: 0, errors: 0, byCode: {} });
+const newPlainCounts = (): Counts => ({ sent: 0, completed: 0, errors: 0, byCode: {} });
+const newCounts = (): VersionCounts => ({ ...newPlainCounts(), mirrored: newPlainCounts() });
+const copyCounts = (c: Counts): Counts => ({ ...c, byCode: { ...c.byCode } });
+const bump = (m: Map<string, number>, key: string) => m.set(key, (m.get(key) ?? 0) + 1);
 
 function count(c: Counts, code: number): void {
   c.completed++;
@@ -315,9 +396,10 @@ function count(c: Counts, code: number): void {
   if (code >= 500) c.errors++;
 }
 
-function describeTable(table: readonly TableEntry[]): string {
+function describeTable(table: readonly TableEntry[], prefix = ''): string {
   return table.map((t) => {
-    const dest = `${t.ruleLabel === undefined ? '' : `rule ${t.ruleLabel}: `}${t.host}${t.subset ? `/${t.subset}` : ''}${t.port === undefined ? '' : `:${t.port}`} ${t.weight}`;
+    const share = 'percent' in t ? `${(t as MirrorEntry).percent} %` : String(t.weight);
+    const dest = `${prefix}${t.ruleLabel === undefined ? '' : `rule ${t.ruleLabel}: `}${t.host}${t.subset ? `/${t.subset}` : ''}${t.port === undefined ? '' : `:${t.port}`} ${share}`;
     if (t.invalid) return `${dest} → invalid (${t.invalid})`;
     if (t.none) return `${dest} → no endpoint (${t.none.problem})`;
     const byWorkload = new Map<string, number>();
@@ -345,6 +427,9 @@ export async function startTrafficGenerator(opts: TrafficGeneratorOptions): Prom
   const selector = toRouteSelector(opts.route ?? { default: true });
   const routeName = gateway ? `${gateway.kind} ${gateway.name}` : describeRouteSelector(selector);
   const requestMix = opts.requests ?? [{ path: '/' }];
+  /** Per request of the mix: routed requests by the workload that answered ("requests" under the empty key). */
+  const byRequest = requestMix.map(() => new Map<string, number>());
+  const clients: ClientState[] = Array.from({ length: opts.clients ?? 1 }, () => ({ jar: new Map(), requests: 0, byWorkload: new Map(), byService: new Map() }));
   const endpointOpts = { versionKey: opts.versionLabel ?? 'version', images: opts.images, defaultUrl: opts.defaultUrl };
   const log = opts.log ?? (() => undefined);
   const requestTimeoutMs = opts.requestTimeoutMs ?? 10_000;
@@ -378,14 +463,19 @@ export async function startTrafficGenerator(opts: TrafficGeneratorOptions): Prom
   // ---- the routing table ----
   let dirty = true;
   let table: TableEntry[] = [];
-  /** With a Gateway API route: the route as last read usable (its matches pick each request's rule), and each rule's entries. */
+  /** With a Gateway API route: the route as last read usable (its matches pick each request's rule). */
   let gatewayObject: unknown;
-  let ruleTables: TableEntry[][] = [];
+  /** With a VirtualService: its http entries as last read usable (their matches pick each request's entry). */
+  let vsRoutes: IstioHttpRoute[] = [];
+  let vsMatches: { match?: unknown }[] = [];
+  /** Per Gateway API rule or VirtualService http entry, in order: its resolved destinations and mirrors. */
+  let groups: RouteGroup[] = [];
   let entriesJson = '';
   let tableText = '';
   let hosts: string[] = [];
   let resourceVersion: string | undefined;
   let routeProblem: string | undefined;
+  let followedIndex = -1;
   let weightChanges = 0;
   let tableChanges = 0;
   const entryCounters = new Map<string, EntryCounters>();
@@ -412,13 +502,17 @@ export async function startTrafficGenerator(opts: TrafficGeneratorOptions): Prom
       return;
     }
     const vs = vsSource.cache.get(followed);
-    let entries: RouteEntry[] | undefined;
     if (vs === undefined) {
       routeProblem = 'it does not exist (deleted?)';
     } else {
       try {
-        entries = routeEntries(vs, selector);
+        // The followed route must be a weighted route; the others only need to be readable.
+        routeEntries(vs, selector);
+        const routes = httpRoutes(vs);
         routeProblem = undefined;
+        vsRoutes = routes;
+        vsMatches = (vs as { spec?: { http?: { match?: unknown }[] } }).spec?.http ?? [];
+        followedIndex = findRoute(vsMatches, selector);
         resourceVersion = vs.metadata?.resourceVersion;
         const h = (vs as { spec?: { hosts?: unknown } }).spec?.hosts;
         hosts = Array.isArray(h) ? h.filter((x): x is string => typeof x === 'string') : [];
@@ -427,11 +521,21 @@ export async function startTrafficGenerator(opts: TrafficGeneratorOptions): Prom
         routeProblem = err.message;
       }
     }
-    entries ??= table.map((t) => (t.subset === undefined ? { host: t.host, weight: t.weight } : { host: t.host, subset: t.subset, weight: t.weight }));
+    // On a problem the last usable entries stay, resolved against the endpoints as they are now.
     const pods = new Map(podSource.cache.values().map((p) => [p.metadata?.name ?? '', p as PodLike]));
     const state = { namespace, rules: (drSource?.cache.values() ?? []) as DestinationRuleLike[], slices: sliceSource.cache.values() as EndpointSliceLike[], pods };
-    table = entries.map((e) => ({ ...e, ...resolveEntry(e, state, endpointOpts), key: `${e.host}\u0000${e.subset ?? ''}` }));
-    noteTable(JSON.stringify(entries), `${vsName} ${routeName}`);
+    groups = vsRoutes.map((r, i) => {
+      // The followed route's counters survive entries added before it; another entry's are its own.
+      const prefix = i === followedIndex ? '' : `${r.label}\u0000`;
+      const entries = r.destinations.map((d): TableEntry => ({ ...d, ...resolveEntry(d, state, endpointOpts), key: `${prefix}${d.host}\u0000${d.subset ?? ''}` }));
+      const mirrors = r.mirror === undefined ? [] : [{
+        host: r.mirror.host, ...(r.mirror.subset === undefined ? {} : { subset: r.mirror.subset }), weight: 0, percent: r.mirror.percent,
+        ...resolveEntry(r.mirror, state, endpointOpts), key: `mirror\u0000${r.label}`,
+      }];
+      return { entries, mirrors };
+    });
+    table = groups[followedIndex]?.entries ?? [];
+    noteTable(JSON.stringify(vsRoutes), `${vsName} ${routeName}`);
   };
 
   /** Counts a change of weights (`json`) or of the routing table, and logs the table once per change. */
@@ -440,7 +544,10 @@ export async function startTrafficGenerator(opts: TrafficGeneratorOptions): Prom
       entriesJson = json;
       weightChanges++;
     }
-    const text = describeTable(table);
+    // Besides the followed route: a VirtualService's other http entries, and every mirror.
+    const others = gateway ? [] : groups.flatMap((g, i) => (i === followedIndex ? [] : [describeTable(g.entries, `route ${vsRoutes[i]?.label ?? `#${i}`}: `)]));
+    const mirrors = groups.flatMap((g, i) => (g.mirrors.length === 0 ? [] : [describeTable(g.mirrors, `mirror of ${gateway ? '' : `route ${vsRoutes[i]?.label ?? `#${i}`}: `}`)]));
+    const text = [describeTable(table), ...others, ...mirrors].filter((x) => x !== '').join('; ');
     if (text !== tableText) {
       tableText = text;
       tableChanges++;
@@ -464,22 +571,32 @@ export async function startTrafficGenerator(opts: TrafficGeneratorOptions): Prom
         hosts = Array.isArray(h) ? h.filter((x): x is string => typeof x === 'string') : [];
         const pods = new Map(podSource.cache.values().map((p) => [p.metadata?.name ?? '', p as PodLike]));
         const state = { namespace, rules: [], slices: sliceSource.cache.values() as EndpointSliceLike[], pods };
-        ruleTables = rules.map((rule) => rule.backends.map((b): TableEntry => {
-          const base = { host: b.service, weight: b.weight, rule: rule.index, ruleLabel: rule.label, key: `${rule.index}\u0000${b.service}\u0000${b.port ?? ''}` };
-          const port = b.port === undefined ? {} : { port: b.port, cluster: contourClusterName(namespace, b.service, b.port) };
-          if (b.invalid !== undefined) return { ...base, ...port, invalid: b.invalid, fqdn: b.service, endpoints: [] };
-          const resolved = resolveEntry({ host: b.service }, state, endpointOpts);
-          // A Service that does not exist makes the ref invalid (500, no cluster); one without ready endpoints is Envoy's 503.
-          if (resolved.none?.flag === 'NC') return { ...base, ...port, ...resolved, invalid: `backendRef ${b.service}: ${resolved.none.problem}` };
-          return { ...base, ...port, ...resolved };
+        groups = rules.map((rule) => ({
+          entries: rule.backends.map((b): TableEntry => {
+            const base = {
+              host: b.service, weight: b.weight, rule: rule.index, ruleLabel: rule.label, key: `${rule.index}\u0000${b.service}\u0000${b.port ?? ''}`,
+              ...(b.setCookies === undefined ? {} : { setCookies: b.setCookies }),
+            };
+            const port = b.port === undefined ? {} : { port: b.port, cluster: contourClusterName(namespace, b.service, b.port) };
+            if (b.invalid !== undefined) return { ...base, ...port, invalid: b.invalid, fqdn: b.service, endpoints: [] };
+            const resolved = resolveEntry({ host: b.service }, state, endpointOpts);
+            // A Service that does not exist makes the ref invalid (500, no cluster); one without ready endpoints is Envoy's 503.
+            if (resolved.none?.flag === 'NC') return { ...base, ...port, ...resolved, invalid: `backendRef ${b.service}: ${resolved.none.problem}` };
+            return { ...base, ...port, ...resolved };
+          }),
+          mirrors: rule.mirrors.map((m, j): MirrorEntry => ({
+            host: m.service, weight: 0, percent: m.percent, rule: rule.index, ruleLabel: rule.label, key: `mirror\u0000${rule.index}\u0000${j}`,
+            ...(m.port === undefined ? {} : { port: m.port, cluster: contourClusterName(namespace, m.service, m.port) }),
+            ...resolveEntry({ host: m.service }, state, endpointOpts),
+          })),
         }));
       } catch (err) {
         if (!(err instanceof GatewayRouteError)) throw err;
         routeProblem = err.message;
       }
     }
-    table = ruleTables.flat();
-    noteTable(JSON.stringify(table.map((t) => [t.rule, t.host, t.port, t.weight])), `${kind} ${namespace}/${followed}`);
+    table = groups.flatMap((g) => g.entries);
+    noteTable(JSON.stringify(groups.map((g) => [g.entries.map((t) => [t.rule, t.host, t.port, t.weight, t.setCookies]), g.mirrors.map((m) => [m.host, m.port, m.percent])])), `${kind} ${namespace}/${followed}`);
   };
 
   const relist = async (s: Source): Promise<void> => {
@@ -513,10 +630,10 @@ export async function startTrafficGenerator(opts: TrafficGeneratorOptions): Prom
   // ---- metrics ----
   const series = new Map<string, IstioSeries>();
   const clusters = new Map<string, ClusterSeries>();
-  const workloads = new Map<string, Counts>();
-  const images = new Map<string, Counts>();
-  const services = new Map<string, Counts>();
-  const countsOf = (m: Map<string, Counts>, key: string) => {
+  const workloads = new Map<string, VersionCounts>();
+  const images = new Map<string, VersionCounts>();
+  const services = new Map<string, VersionCounts>();
+  const countsOf = (m: Map<string, VersionCounts>, key: string) => {
     let c = m.get(key);
     if (!c) m.set(key, (c = newCounts()));
     return c;
@@ -527,6 +644,8 @@ export async function startTrafficGenerator(opts: TrafficGeneratorOptions): Prom
   let noEndpoint = 0;
   let skipped = 0;
   let unmatched = 0;
+  let mirrored = 0;
+  let mirrorNoEndpoint = 0;
 
   const observeSeries = (labels: Record<string, string>, durationMs: number) => {
     const key = Object.values(labels).join('\u0000');
@@ -578,24 +697,31 @@ export async function startTrafficGenerator(opts: TrafficGeneratorOptions): Prom
     observeCluster(c, code, durationMs);
   };
 
-  const record = (t: TableEntry, e: Endpoint, code: number, flags: string, durationMs: number) => {
+  /** The counts of a request's workload, image and Service: the user-facing ones, or those of mirrored copies. */
+  const countsFor = (t: TableEntry, e: Endpoint, mirror: boolean): Counts[] => {
+    const all = [countsOf(workloads, e.workload), countsOf(images, e.image), countsOf(services, t.service ?? t.host)];
+    return mirror ? all.map((c) => c.mirrored) : all;
+  };
+
+  // A mirrored copy is counted exactly as a user-facing request by the proxy that serves it: Istio's
+  // destination sidecar and Contour's mirror cluster do not tell them apart (and Istio's source side never sees the copy).
+  const record = (t: TableEntry, e: Endpoint, code: number, flags: string, durationMs: number, mirror: boolean) => {
     if (gateway) observeClusterOf(t, code, durationMs);
     else observeSeries(destinationLabels(t, e, code, flags), durationMs);
-    count(countsOf(workloads, e.workload), code);
-    count(countsOf(images, e.image), code);
-    count(countsOf(services, t.service ?? t.host), code);
+    for (const c of countsFor(t, e, mirror)) count(c, code);
   };
 
   // ---- requests ----
   const agent = new http.Agent({ keepAlive: true, maxSockets: maxInFlight });
   const unplayed = new Set<string>();
 
-  const send = (t: TableEntry, e: Endpoint) => {
-    sent++;
+  /** Sends a request to a pod: a user-facing one from `client`, or (without client) a mirrored copy whose response is discarded. */
+  const send = (t: TableEntry, e: Endpoint, client: ClientState | undefined) => {
+    const mirror = client === undefined;
+    if (mirror) mirrored++;
+    else sent++;
     inFlight++;
-    countsOf(workloads, e.workload).sent++;
-    countsOf(images, e.image).sent++;
-    countsOf(services, t.service ?? t.host).sent++;
+    for (const c of countsFor(t, e, mirror)) c.sent++;
     const t0 = performance.now();
     let finished = false;
     // Codes and flags an Envoy sidecar reports when the upstream fails rather than answers.
@@ -603,7 +729,9 @@ export async function startTrafficGenerator(opts: TrafficGeneratorOptions): Prom
       if (finished) return;
       finished = true;
       inFlight--;
-      record(t, e, code, flags, performance.now() - t0);
+      record(t, e, code, flags, performance.now() - t0, mirror);
+      // The proxy adds the destination's response headers to what the pod answered; the client's jar keeps the cookies.
+      if (client !== undefined && flags === '-') for (const c of t.setCookies ?? []) applySetCookie(client.jar, c, performance.now());
     };
     if (e.url === undefined) {
       if (!unplayed.has(e.image)) log(`pod ${e.pod} (${e.workload}) runs image ${e.image}, which no demo service plays: its requests fail (503 UF)`);
@@ -631,22 +759,43 @@ export async function startTrafficGenerator(opts: TrafficGeneratorOptions): Prom
     return c;
   };
 
-  /** The entries that may take the next request: the VirtualService route's, or those of the Gateway API rule its path and headers match. */
-  const candidates = (): TableEntry[] | 'unmatched' => {
-    if (!gateway) return table;
-    const req = requestMix[pickByWeight(requestMix.map((r) => r.weight ?? 1), random())]!;
-    const rule = gatewayObject === undefined ? -1 : matchRule(gatewayObject, gateway.kind, req);
-    return rule < 0 ? 'unmatched' : (ruleTables[rule] ?? []);
+  /** The rule or http entry that takes a request, or undefined when none matches. */
+  const groupFor = (req: GatewayRequest): RouteGroup | undefined => {
+    const i = gateway
+      ? (gatewayObject === undefined ? -1 : matchRule(gatewayObject, gateway.kind, req))
+      : matchHttpRoute(vsMatches, req);
+    return i < 0 ? undefined : groups[i];
+  };
+
+  // Draws are made only where there is a choice, so a seed picks the same routes as before clients and mixes existed.
+  const nextRequest = (): { req: GatewayRequest; client: ClientState; kind: Map<string, number> } => {
+    const k = gateway || requestMix.length > 1 ? pickByWeight(requestMix.map((r) => r.weight ?? 1), random()) : 0;
+    const mix = requestMix[k]!;
+    const client = clients.length > 1 ? clients[pickUniform(clients.length, random())]! : clients[0]!;
+    const cookies = { ...(mix.cookies ?? {}), ...jarCookies(client.jar, performance.now()) };
+    return { req: Object.keys(cookies).length > 0 ? { ...mix, cookies } : mix, client, kind: byRequest[k]! };
+  };
+
+  /** Sends each mirror of the group its copy, with its percentage's probability. */
+  const mirrorOf = (group: RouteGroup) => {
+    for (const m of group.mirrors) {
+      if (!mirrorChosen(m.percent, random())) continue;
+      // Envoy sends a shadow and forgets it: with no endpoint there is nothing to count.
+      if (m.endpoints.length === 0 || m.invalid !== undefined) mirrorNoEndpoint++;
+      else send(m, m.endpoints[pickUniform(m.endpoints.length, random())]!, undefined);
+    }
   };
 
   const dispatchOne = () => {
-    const entries = candidates();
-    if (entries === 'unmatched') {
-      // No rule takes the request: the gateway answers 404 itself, and no cluster counts it.
+    const { req, client, kind } = nextRequest();
+    const group = groupFor(req);
+    if (group === undefined || group.entries.length === 0) {
+      // No entry takes the request, or it has no destination: the proxy answers itself, and no upstream counts it.
       requests++;
       unmatched++;
       return;
     }
+    const entries = group.entries;
     const i = pickByWeight(entries.map((t) => t.weight), random());
     if (i < 0 || inFlight >= maxInFlight) {
       skipped++;
@@ -656,7 +805,13 @@ export async function startTrafficGenerator(opts: TrafficGeneratorOptions): Prom
     const c = countersOf(t.key);
     c.picked++;
     requests++;
+    client.requests++;
+    bump(kind, '');
+    bump(client.byService, t.service ?? t.host);
+    mirrorOf(group);
     if (t.endpoints.length === 0) {
+      bump(client.byWorkload, UNKNOWN);
+      bump(kind, UNKNOWN);
       c.noEndpoint++;
       noEndpoint++;
       const w = countsOf(workloads, UNKNOWN);
@@ -671,7 +826,10 @@ export async function startTrafficGenerator(opts: TrafficGeneratorOptions): Prom
       else if (!t.invalid) observeClusterOf(t, 503, undefined);
       return;
     }
-    send(t, t.endpoints[pickUniform(t.endpoints.length, random())]!);
+    const e = t.endpoints[pickUniform(t.endpoints.length, random())]!;
+    bump(client.byWorkload, e.workload);
+    bump(kind, e.workload);
+    send(t, e, client);
   };
 
   // Requests are due at an even pace from a baseline; after a stall of over a second the
@@ -833,12 +991,11 @@ export async function startTrafficGenerator(opts: TrafficGeneratorOptions): Prom
    * weight share (requests no rule matches have no entry).
    */
   const shareTable = (): { weight: number; endpoints: readonly Endpoint[]; service?: string; host: string }[] => {
-    if (!gateway || gatewayObject === undefined) return table;
     const totalMix = requestMix.reduce((a, r) => a + (r.weight ?? 1), 0);
     const out = new Map<TableEntry, number>();
+    // Cookies in client jars are left out: the expectation is for a client's first request.
     for (const req of requestMix) {
-      const rule = matchRule(gatewayObject, gateway.kind, req);
-      const entries = ruleTables[rule] ?? [];
+      const entries = groupFor(req)?.entries ?? [];
       const sum = entries.reduce((a, t) => a + Math.max(0, t.weight), 0);
       if (sum <= 0) continue;
       for (const t of entries) out.set(t, (out.get(t) ?? 0) + ((req.weight ?? 1) / totalMix) * (Math.max(0, t.weight) / sum));
@@ -854,11 +1011,11 @@ export async function startTrafficGenerator(opts: TrafficGeneratorOptions): Prom
     return out;
   };
 
-  const versionStats = (m: Map<string, Counts>, expected: Record<string, number>): Record<string, VersionStats> => {
+  const versionStats = (m: Map<string, VersionCounts>, expected: Record<string, number>): Record<string, VersionStats> => {
     const out: Record<string, VersionStats> = {};
     for (const key of new Set([...m.keys(), ...Object.keys(expected)])) {
       const c = m.get(key) ?? newCounts();
-      out[key] = { ...c, byCode: { ...c.byCode }, share: requests > 0 ? c.sent / requests : 0, expectedShare: expected[key] ?? 0 };
+      out[key] = { ...copyCounts(c), mirrored: copyCounts(c.mirrored), share: requests > 0 ? c.sent / requests : 0, expectedShare: expected[key] ?? 0 };
     }
     return out;
   };
@@ -878,6 +1035,15 @@ export async function startTrafficGenerator(opts: TrafficGeneratorOptions): Prom
         noEndpoint,
         skipped,
         unmatched,
+        mirrored,
+        mirrorNoEndpoint,
+        clients: clients.map((c) => ({
+          requests: c.requests,
+          byWorkload: Object.fromEntries(c.byWorkload),
+          byService: Object.fromEntries(c.byService),
+          cookies: jarCookies(c.jar, performance.now()),
+        })),
+        byRequest: byRequest.map((m) => ({ requests: m.get('') ?? 0, byWorkload: Object.fromEntries([...m].filter(([k]) => k !== '')) })),
         route: routeName,
         hosts: [...hosts],
         entries: table.map((t) => {
@@ -894,6 +1060,7 @@ export async function startTrafficGenerator(opts: TrafficGeneratorOptions): Prom
             ...(t.service === undefined ? {} : { service: t.service }),
             endpoints: t.endpoints.map((e) => ({ pod: e.pod, workload: e.workload, version: e.version, image: e.image })),
             ...(t.none ? { noEndpointReason: t.none.problem } : {}),
+            ...(t.setCookies === undefined ? {} : { setCookies: [...t.setCookies] }),
             picked: c.picked,
             noEndpoint: c.noEndpoint,
           };

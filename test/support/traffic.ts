@@ -2,10 +2,11 @@
  * What the traffic generator's integration tests share: Prometheus instant queries, the binomial
  * band shares are checked in, waiting on the generator's stats, and the two-version demo app.
  */
+import * as fs from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
 import axios from 'axios';
 import { startDemoService, type DemoService } from '../../scripts/traffic/demo-service';
-import type { TrafficGenerator, TrafficStats } from '../../scripts/traffic/generator';
+import type { TrafficGenerator, TrafficGeneratorOptions, TrafficStats } from '../../scripts/traffic/generator';
 import { adminKubeConfig, eventually, stackInfo } from './stack';
 
 /** The stable and canary images of the demo app; the generator maps each to a demo behaviour. */
@@ -67,4 +68,26 @@ export async function startVersions(seed: number): Promise<{ v1: DemoService; v2
   const v1 = await startDemoService({ version: 'v1', seed, errorRate: 0, latencyMs: { median: 3, p99: 15 } });
   const v2 = await startDemoService({ version: 'v2', seed: seed + 1, errorRate: 0.1, latencyMs: { median: 5, p99: 25 } });
   return { v1, v2 };
+}
+
+/** The options every generator test starts from: the stack's kubeconfig and Prometheus, the two demo versions, 80 requests/s, at most 10 minutes. */
+export function baseGeneratorOptions(namespace: string, v: { v1: DemoService; v2: DemoService }, seed: number): TrafficGeneratorOptions {
+  const info = stackInfo();
+  return {
+    kubeconfig: info.kubernetes.kubeconfig,
+    namespace,
+    images: { [V1]: v.v1.url, [V2]: v.v2.url },
+    rps: 80,
+    targetsDir: info.prometheus.targetsDir,
+    seed,
+    maxDurationMs: 10 * 60_000,
+  };
+}
+
+/** Stops the generator and the demo versions, removes the target file and the namespace (an error deleting it is ignored: the stack's GC has it). */
+export async function tearDownTraffic(core: k8s.CoreV1Api, namespace: string, generator: TrafficGenerator | undefined, versions: { v1: DemoService; v2: DemoService } | undefined): Promise<void> {
+  await generator?.stop();
+  await Promise.all([versions?.v1.close(), versions?.v2.close()]);
+  if (generator) fs.rmSync(generator.targetFile, { force: true });
+  await core.deleteNamespace({ name: namespace }).catch(() => undefined);
 }

@@ -10,21 +10,20 @@
  * deviations; exact when the expected share is 0 or 1). Waits poll for an outcome; nothing here
  * asserts how long something took.
  */
-import * as fs from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
 import axios from 'axios';
 import type { DemoService } from '../../../scripts/traffic/demo-service';
 import { sharesBetween, startTrafficGenerator, type TrafficGenerator, type TrafficGeneratorOptions, type TrafficStats } from '../../../scripts/traffic/generator';
 import { COUNTER_TEMPLATES, renderCounterQueries } from '../../../src/domain/analysis/counters';
 import { eventually, uniqueName } from '../../support/stack';
-import { expectBinomial, query, stackClients, startVersions, statsWhen, V1, V2, webDeployment } from '../../support/traffic';
+import { baseGeneratorOptions, expectBinomial, query, stackClients, startVersions, statsWhen, tearDownTraffic, V1, V2, webDeployment } from '../../support/traffic';
 
 const GATEWAY_API = { group: 'gateway.networking.k8s.io', version: 'v1' } as const;
 
 // Waits poll for outcomes (pods ready, enough requests counted); a slow machine only makes them longer.
 jest.setTimeout(300_000);
 
-const { info, core, apps, custom } = stackClients();
+const { core, apps, custom } = stackClients();
 const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 
 /**
@@ -60,26 +59,11 @@ async function serviceWindow(g: TrafficGenerator, requests: number) {
   return { before, after, requests: shares.requests, sent, unmatched: after.unmatched - before.unmatched };
 }
 
-function generatorOptions(namespace: string, v: { v1: DemoService; v2: DemoService }, over: Partial<TrafficGeneratorOptions>): TrafficGeneratorOptions {
-  return {
-    kubeconfig: info.kubernetes.kubeconfig,
-    namespace,
-    images: { [V1]: v.v1.url, [V2]: v.v2.url },
-    rps: 80,
-    targetsDir: info.prometheus.targetsDir,
-    seed: 9,
-    maxDurationMs: 10 * 60_000,
-    ...over,
-  };
-}
+const generatorOptions = (namespace: string, v: { v1: DemoService; v2: DemoService }, over: Partial<TrafficGeneratorOptions>): TrafficGeneratorOptions =>
+  ({ ...baseGeneratorOptions(namespace, v, 9), ...over });
 
-/** Stops the generator and the demo versions, removes the target file and the namespace. */
-async function tearDown(namespace: string, generator: TrafficGenerator | undefined, versions: { v1: DemoService; v2: DemoService } | undefined): Promise<void> {
-  await generator?.stop();
-  await Promise.all([versions?.v1.close(), versions?.v2.close()]);
-  if (generator) fs.rmSync(generator.targetFile, { force: true });
-  await core.deleteNamespace({ name: namespace }).catch(() => undefined);
-}
+const tearDown = (namespace: string, generator: TrafficGenerator | undefined, versions: { v1: DemoService; v2: DemoService } | undefined) =>
+  tearDownTraffic(core, namespace, generator, versions);
 
 const allResolved = (s: TrafficStats) => s.entries.length > 0 && s.entries.every((e) => e.endpoints.length > 0);
 

@@ -1,5 +1,6 @@
 import {
-  contourClusterName, GatewayRouteError, gatewayRules, grpcMatchRank, httpMatchRank, matchRule, pathHasPrefix, type GatewayRequest,
+  contourClusterName, fullRegexMatch, GatewayRouteError, gatewayRules, grpcMatchRank, httpMatchRank, matchRule, mirrorsOfFilters, pathHasPrefix,
+  requestHeader, requestQuery, setCookiesOfFilters, type GatewayRequest,
 } from '../../../scripts/traffic/gateway-routes';
 
 /** An HTTPRoute as the apiserver returns it, with only what the generator reads. */
@@ -36,8 +37,16 @@ describe('httpMatchRank: which HTTPRoute matches a request satisfies', () => {
     { name: 'header value differs', req: req('/', { 'x-canary': 'no' }), match: { headers: [{ name: 'x-canary', value: 'yes' }] }, matches: false },
     { name: 'header missing', req: req('/'), match: { headers: [{ type: 'Exact', name: 'x-canary', value: 'yes' }] }, matches: false },
     { name: 'RegularExpression is implementation-specific: never matches', req: req('/a'), match: { path: { type: 'RegularExpression', value: '/.*' } }, matches: false },
-    { name: 'header RegularExpression: never matches', req: req('/', { a: 'b' }), match: { headers: [{ type: 'RegularExpression', name: 'a', value: '.*' }] }, matches: false },
-    { name: 'query parameters are not evaluated: never matches', req: req('/?a=b'), match: { queryParams: [{ name: 'a', value: 'b' }] }, matches: false },
+    { name: 'header RegularExpression', req: req('/', { 'x-user': 'beta-7' }), match: { headers: [{ type: 'RegularExpression', name: 'x-user', value: 'beta-\\d+' }] }, matches: true },
+    { name: 'header RegularExpression matches the whole value', req: req('/', { 'x-user': 'xbeta-7' }), match: { headers: [{ type: 'RegularExpression', name: 'x-user', value: 'beta-\\d+' }] }, matches: false },
+    { name: 'header of an unknown type never matches', req: req('/', { a: 'b' }), match: { headers: [{ type: 'Prefix', name: 'a', value: 'b' }] }, matches: false },
+    { name: 'cookie as a Cookie header RegularExpression', req: { path: '/', cookies: { other: '1', canary: 'yes' } }, match: { headers: [{ type: 'RegularExpression', name: 'Cookie', value: '^(.*?;\\s*)?canary=yes(;.*)?$' }] }, matches: true },
+    { name: 'cookie with another value', req: { path: '/', cookies: { canary: 'no' } }, match: { headers: [{ type: 'RegularExpression', name: 'Cookie', value: '^(.*?;\\s*)?canary=yes(;.*)?$' }] }, matches: false },
+    { name: 'query parameter Exact from the path', req: req('/?a=b'), match: { queryParams: [{ name: 'a', value: 'b' }] }, matches: true },
+    { name: 'query parameter Exact from query', req: { path: '/', query: { a: 'b' } }, match: { queryParams: [{ type: 'Exact', name: 'a', value: 'b' }] }, matches: true },
+    { name: 'query parameter names are case-sensitive', req: req('/?A=b'), match: { queryParams: [{ name: 'a', value: 'b' }] }, matches: false },
+    { name: 'query parameter missing', req: req('/'), match: { queryParams: [{ name: 'a', value: 'b' }] }, matches: false },
+    { name: 'query parameter RegularExpression', req: req('/?group=beta'), match: { queryParams: [{ type: 'RegularExpression', name: 'group', value: 'beta|alpha' }] }, matches: true },
     { name: 'method default GET', req: req('/'), match: { method: 'GET' }, matches: true },
     { name: 'method differs', req: req('/', undefined, 'POST'), match: { method: 'GET' }, matches: false },
   ];
@@ -70,6 +79,7 @@ describe('matchRule: the rule a request goes to, by Gateway API precedence', () 
     { name: 'login', matches: [{ path: { type: 'Exact', value: '/api/v2/login' } }], backendRefs: [{ name: 'login', port: 80 }] },
     { name: 'canary-header', matches: [{ path: { value: '/api' }, headers: [{ name: 'x-canary', value: 'yes' }] }], backendRefs: [{ name: 'api-canary', port: 80 }] },
     { name: 'api-again', matches: [{ path: { value: '/api' } }], backendRefs: [{ name: 'never', port: 80 }] },
+    { name: 'beta-query', matches: [{ path: { value: '/api' }, queryParams: [{ name: 'beta', value: '1' }] }], backendRefs: [{ name: 'api-beta', port: 80 }] },
   ]);
   const table: { req: GatewayRequest; rule: string }[] = [
     { req: { path: '/' }, rule: 'catch-all' },
@@ -79,6 +89,9 @@ describe('matchRule: the rule a request goes to, by Gateway API precedence', () 
     { req: { path: '/api/v2/login' }, rule: 'login' },
     { req: { path: '/api/cart', headers: { 'x-canary': 'yes' } }, rule: 'canary-header' },
     { req: { path: '/api/v2/x', headers: { 'x-canary': 'yes' } }, rule: 'api-v2' },
+    // Equal paths: a query parameter match counts after the headers.
+    { req: { path: '/api/cart?beta=1' }, rule: 'beta-query' },
+    { req: { path: '/api/cart?beta=1', headers: { 'x-canary': 'yes' } }, rule: 'canary-header' },
   ];
   const labels = gatewayRules(route, 'shop').map((r) => r.label);
   it.each(table)('$req.path $req.headers → $rule', ({ req, rule }) => {
@@ -110,10 +123,25 @@ describe('gatewayRules: each rule\'s backendRefs with their weights', () => {
       { filters: [{ type: 'RequestRedirect' }] },
     ]), 'shop');
     expect(rules).toEqual([
-      { label: 'split', index: 0, backends: [{ service: 'stable', port: 80, weight: 80 }, { service: 'canary', port: 80, weight: 20 }] },
-      { label: '#1', index: 1, backends: [{ service: 'a', port: 8080, weight: 1 }, { service: 'b', port: 8080, weight: 0 }] },
-      { label: '#2', index: 2, backends: [] },
+      { label: 'split', index: 0, mirrors: [], backends: [{ service: 'stable', port: 80, weight: 80 }, { service: 'canary', port: 80, weight: 20 }] },
+      { label: '#1', index: 1, mirrors: [], backends: [{ service: 'a', port: 8080, weight: 1 }, { service: 'b', port: 8080, weight: 0 }] },
+      { label: '#2', index: 2, mirrors: [], backends: [] },
     ]);
+  });
+
+  it('reads a rule\'s mirrors and the Set-Cookie of the rule\'s and each ref\'s ResponseHeaderModifier', () => {
+    const [rule] = gatewayRules(newTestRoute([{
+      filters: [
+        { type: 'RequestMirror', requestMirror: { backendRef: { name: 'canary', port: 80 }, percent: 20 } },
+        { type: 'ResponseHeaderModifier', responseHeaderModifier: { add: [{ name: 'X-Rule', value: '1' }] } },
+      ],
+      backendRefs: [
+        { name: 'stable', port: 80, weight: 80 },
+        { name: 'canary', port: 80, weight: 20, filters: [{ type: 'ResponseHeaderModifier', responseHeaderModifier: { set: [{ name: 'Set-Cookie', value: 'c=1; Max-Age=60; Path=/' }] } }] },
+      ],
+    }]), 'shop');
+    expect(rule!.mirrors).toEqual([{ service: 'canary', port: 80, percent: 20 }]);
+    expect(rule!.backends.map((b) => b.setCookies)).toEqual([undefined, ['c=1; Max-Age=60; Path=/']]);
   });
 
   const invalid: { ref: object; reason: RegExp }[] = [
@@ -140,5 +168,51 @@ describe('gatewayRules: each rule\'s backendRefs with their weights', () => {
 describe('contourClusterName', () => {
   it('is Contour\'s alt stat name <namespace>_<service>_<port>', () => {
     expect(contourClusterName('shop', 'web-canary', 8080)).toBe('shop_web-canary_8080');
+  });
+});
+
+describe('mirrorsOfFilters: RequestMirror filters and the share they copy', () => {
+  const mirror = (requestMirror: object) => [{ type: 'RequestMirror', requestMirror }];
+  const table: { name: string; filters: unknown; want: unknown }[] = [
+    { name: 'no percent or fraction: every request', filters: mirror({ backendRef: { name: 'c', port: 80 } }), want: [{ service: 'c', port: 80, percent: 100 }] },
+    { name: 'percent', filters: mirror({ backendRef: { name: 'c', port: 80 }, percent: 20 }), want: [{ service: 'c', port: 80, percent: 20 }] },
+    { name: 'fraction', filters: mirror({ backendRef: { name: 'c', port: 80 }, fraction: { numerator: 1, denominator: 8 } }), want: [{ service: 'c', port: 80, percent: 12.5 }] },
+    { name: 'fraction: denominator default 100', filters: mirror({ backendRef: { name: 'c' }, fraction: { numerator: 30 } }), want: [{ service: 'c', percent: 30 }] },
+    { name: 'percent wins over fraction', filters: mirror({ backendRef: { name: 'c', port: 80 }, percent: 5, fraction: { numerator: 1, denominator: 2 } }), want: [{ service: 'c', port: 80, percent: 5 }] },
+    { name: 'other filters are not mirrors', filters: [{ type: 'RequestHeaderModifier' }], want: [] },
+    { name: 'no filters', filters: undefined, want: [] },
+  ];
+  it.each(table)('$name', ({ filters, want }) => {
+    expect(mirrorsOfFilters(filters)).toEqual(want);
+  });
+});
+
+describe('setCookiesOfFilters: the Set-Cookie a ResponseHeaderModifier writes', () => {
+  const table: { name: string; filters: unknown; want: string[] }[] = [
+    { name: 'set', filters: [{ type: 'ResponseHeaderModifier', responseHeaderModifier: { set: [{ name: 'Set-Cookie', value: 'a=1' }] } }], want: ['a=1'] },
+    { name: 'add, name case-insensitive', filters: [{ type: 'ResponseHeaderModifier', responseHeaderModifier: { add: [{ name: 'set-cookie', value: 'a=1' }] } }], want: ['a=1'] },
+    { name: 'another header', filters: [{ type: 'ResponseHeaderModifier', responseHeaderModifier: { set: [{ name: 'X-A', value: '1' }] } }], want: [] },
+    { name: 'a request header modifier does not reach the response', filters: [{ type: 'RequestHeaderModifier', requestHeaderModifier: { set: [{ name: 'Set-Cookie', value: 'a=1' }] } }], want: [] },
+  ];
+  it.each(table)('$name', ({ filters, want }) => {
+    expect(setCookiesOfFilters(filters)).toEqual(want);
+  });
+});
+
+describe('request headers, query and regular expressions', () => {
+  it('joins cookies into the Cookie header after the one the headers give', () => {
+    expect(requestHeader({ path: '/', headers: { Cookie: 'a=1' }, cookies: { b: '2', c: '3' } }, 'cookie')).toBe('a=1; b=2; c=3');
+    expect(requestHeader({ path: '/', cookies: { b: '2' } }, 'Cookie')).toBe('b=2');
+    expect(requestHeader({ path: '/' }, 'cookie')).toBeUndefined();
+  });
+
+  it('reads the query of the path (decoded, first occurrence) and lets `query` override it', () => {
+    expect(requestQuery({ path: '/a?x=1&x=2&y=a%20b&z' })).toEqual({ x: '1', y: 'a b', z: '' });
+    expect(requestQuery({ path: '/a?x=1', query: { x: '9', w: '0' } })).toEqual({ x: '9', w: '0' });
+  });
+
+  const regex: [string, string, boolean][] = [['a.c', 'abc', true], ['a.c', 'xabc', false], ['a|b', 'b', true], ['(', '(', false]];
+  it.each(regex)('%s wholly matches %s → %s (an invalid pattern matches nothing)', (pattern, value, want) => {
+    expect(fullRegexMatch(pattern, value)).toBe(want);
   });
 });

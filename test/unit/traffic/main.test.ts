@@ -2,11 +2,11 @@ import { sharesBetween, type TrafficStats, type VersionStats } from '../../../sc
 import { formatStats, parseRoute, parseTrafficArgs } from '../../../scripts/traffic/main';
 
 const version = (sent: number, errors = 0, expectedShare = 0): VersionStats =>
-  ({ sent, completed: sent, errors, byCode: { 200: sent - errors, ...(errors ? { 500: errors } : {}) }, share: 0, expectedShare });
+  ({ sent, completed: sent, errors, byCode: { 200: sent - errors, ...(errors ? { 500: errors } : {}) }, share: 0, expectedShare, mirrored: { sent: 0, completed: 0, errors: 0, byCode: {} } });
 
 function newTestStats(over: Partial<TrafficStats> = {}): TrafficStats {
   return {
-    elapsedMs: 10_000, requests: 0, sent: 0, inFlight: 0, noEndpoint: 0, skipped: 0, unmatched: 0, route: 'route "primary"', hosts: ['web'],
+    elapsedMs: 10_000, requests: 0, sent: 0, inFlight: 0, noEndpoint: 0, skipped: 0, unmatched: 0, mirrored: 0, mirrorNoEndpoint: 0, clients: [], byRequest: [], route: 'route "primary"', hosts: ['web'],
     entries: [], weightChanges: 1, tableChanges: 1, workloads: {}, images: {}, services: {}, ...over,
   };
 }
