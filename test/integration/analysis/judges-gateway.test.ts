@@ -11,44 +11,36 @@
  */
 import { validateRollout } from '../../../src/domain/spec/parse';
 import { startRollout } from '../../../src/client/rollouts';
-import { startMushopTraffic, type MushopTraffic } from '../../../scripts/traffic/main';
-import { createGatewayShop, type GatewayShop } from '../../support/gateway-shop';
+import { createGatewayShop } from '../../support/gateway-shop';
 import { recordHistory } from '../../support/histories';
 import { awaitResult } from '../../support/results';
-import { adminKubeConfig, stackInfo } from '../../support/stack';
+import { liveTraffic } from '../../support/live-traffic';
+import { adminKubeConfig } from '../../support/stack';
 import { startTestWorker, type TestWorker } from '../../support/worker';
 
 const kc = adminKubeConfig();
-const info = stackInfo();
+const live = liveTraffic();
 let w: TestWorker;
-const opened: { shop: GatewayShop; traffic: MushopTraffic }[] = [];
 
 beforeAll(async () => {
   w = await startTestWorker();
 });
 afterAll(async () => {
-  await Promise.all(opened.map(async ({ shop, traffic }) => {
-    await traffic.stop();
-    await shop.cleanup();
-  }));
+  await live.closeAll();
   await w?.close();
 });
 
 /** A storefront behind an HTTPRoute with 50 requests/s, the canary's share by the managed rule's weights. */
 async function storefront(canaryErrorRate: number, seed: number) {
   const shop = await createGatewayShop(kc, 'HTTPRoute');
-  const traffic = await startMushopTraffic({
-    namespace: shop.namespace,
+  await live.open(shop, {
     gatewayRoute: { kind: 'HTTPRoute', name: 'storefront' },
     rps: 50,
     seed,
-    kubeconfig: info.kubernetes.kubeconfig,
-    targetsDir: info.prometheus.targetsDir,
     stable: { errorRate: 0.002, latencyMs: { median: 20, p99: 80 } },
     canary: { errorRate: canaryErrorRate, latencyMs: { median: 20, p99: 80 } },
     maxDurationMs: 10 * 60_000,
   });
-  opened.push({ shop, traffic });
   return shop;
 }
 

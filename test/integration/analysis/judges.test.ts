@@ -15,43 +15,35 @@ import { activityCalls } from '../../../src/client/history';
 import { startRollout } from '../../../src/client/rollouts';
 import { validateRollout } from '../../../src/domain/spec/parse';
 import type { RolloutResult } from '../../../src/workflows/rollout';
-import { clusterView, createMushop, Mushop } from '../../support/mushop';
+import { clusterView, createMushop } from '../../support/mushop';
 import { recordHistory } from '../../support/histories';
-import { adminKubeConfig, stackInfo } from '../../support/stack';
+import { liveTraffic } from '../../support/live-traffic';
+import { adminKubeConfig } from '../../support/stack';
 import { startTestWorker, TestWorker } from '../../support/worker';
-import { startMushopTraffic, type MushopTraffic } from '../../../scripts/traffic/main';
 import { awaitResult } from '../../support/results';
 
 const kc = adminKubeConfig();
-const info = stackInfo();
+const live = liveTraffic();
 let w: TestWorker;
-const opened: { shop: Mushop; traffic: MushopTraffic }[] = [];
 
 beforeAll(async () => {
   w = await startTestWorker();
 });
 afterAll(async () => {
-  await Promise.all(opened.map(async ({ shop, traffic }) => {
-    await traffic.stop();
-    await shop.cleanup();
-  }));
+  await live.closeAll();
   await w?.close();
 });
 
 /** A storefront namespace with traffic: 50 requests/s, the canary's share by the VirtualService's weights. */
 async function storefront(canaryErrorRate: number, seed: number) {
   const shop = await createMushop(kc, { mode: 'subset' });
-  const traffic = await startMushopTraffic({
-    namespace: shop.namespace,
+  const traffic = await live.open(shop, {
     rps: 50,
     seed,
-    kubeconfig: info.kubernetes.kubeconfig,
-    targetsDir: info.prometheus.targetsDir,
     stable: { errorRate: 0.002, latencyMs: { median: 20, p99: 80 } },
     canary: { errorRate: canaryErrorRate, latencyMs: { median: 20, p99: 80 } },
     maxDurationMs: 15 * 60_000,
   });
-  opened.push({ shop, traffic });
   return { shop, traffic };
 }
 

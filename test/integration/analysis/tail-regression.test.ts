@@ -19,26 +19,22 @@
 import { startRollout } from '../../../src/client/rollouts';
 import type { MetricEvidence } from '../../../src/domain/analysis/sequential-judge';
 import { validateRollout } from '../../../src/domain/spec/parse';
-import { clusterView, createMushop, Mushop } from '../../support/mushop';
+import { clusterView, createMushop } from '../../support/mushop';
 import { recordHistory } from '../../support/histories';
-import { adminKubeConfig, stackInfo } from '../../support/stack';
+import { liveTraffic } from '../../support/live-traffic';
+import { adminKubeConfig } from '../../support/stack';
 import { startTestWorker, TestWorker } from '../../support/worker';
-import { startMushopTraffic, type MushopTraffic } from '../../../scripts/traffic/main';
 import { awaitResult } from '../../support/results';
 
 const kc = adminKubeConfig();
-const info = stackInfo();
+const live = liveTraffic();
 let w: TestWorker;
-const opened: { shop: Mushop; traffic: MushopTraffic }[] = [];
 
 beforeAll(async () => {
   w = await startTestWorker();
 });
 afterAll(async () => {
-  await Promise.all(opened.map(async ({ shop, traffic }) => {
-    await traffic.stop();
-    await shop.cleanup();
-  }));
+  await live.closeAll();
   await w?.close();
 });
 
@@ -50,17 +46,13 @@ type SlowTest = MetricEvidence & { slowMs: number | null };
 
 it('rolls back a canary slower only in its tail: the sequential judge at its defaults, on latency', async () => {
   const shop = await createMushop(kc, { mode: 'subset' });
-  const traffic = await startMushopTraffic({
-    namespace: shop.namespace,
+  const traffic = await live.open(shop, {
     rps: 50,
     seed: 41,
-    kubeconfig: info.kubernetes.kubeconfig,
-    targetsDir: info.prometheus.targetsDir,
     stable: { errorRate: 0.002, latencyMs: LATENCY },
     canary: { errorRate: 0.002, latencyMs: LATENCY, tail: TAIL },
     maxDurationMs: 15 * 60_000,
   });
-  opened.push({ shop, traffic });
   expect(traffic.stable.behaviour()).not.toHaveProperty('tail');
 
   const steps = [{ setWeight: 20 }, { analysis: { interval: '10s', judge: { sequential: {} } } }, { setWeight: 100 }];
