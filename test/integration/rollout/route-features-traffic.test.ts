@@ -14,7 +14,10 @@
  * - with sticky sessions, a client that got a canary answer at weight 20 gets only canary answers
  *   after the weight moves to 50; promotion removes the cookie route and the Set-Cookie.
  *
- * The four rollouts run concurrently. Shares are checked in binomial bands (4σ); nothing is timed.
+ * And behind a Gateway API HTTPRoute, the header rule sends only the header requests to the canary
+ * Service at weight 0 and is gone after promotion.
+ *
+ * The five rollouts run concurrently. Shares are checked in binomial bands (4σ); nothing is timed.
  */
 import { activityCalls } from '../../../src/client/history';
 import { startRollout } from '../../../src/client/rollouts';
@@ -22,6 +25,7 @@ import { validateRollout } from '../../../src/domain/spec/parse';
 import { abortUpdate, promoteUpdate, resumeUpdate, statusQuery } from '../../../src/shared/messages';
 import { startMushopTraffic, STOREFRONT, type MushopTraffic, type MushopTrafficOptions } from '../../../scripts/traffic/main';
 import type { TrafficStats } from '../../../scripts/traffic/generator';
+import { createGatewayShop } from '../../support/gateway-shop';
 import { clusterView, createMushop, type Mushop } from '../../support/mushop';
 import { awaitResult } from '../../support/results';
 import { adminKubeConfig, eventually, stackInfo } from '../../support/stack';
@@ -37,7 +41,7 @@ const CANARY = STOREFRONT.canaryWorkload;
 const fast = { progressDeadline: '60s', rollback: { scaleDownDelay: '1s' } };
 
 type Handle = Awaited<ReturnType<typeof startRollout>>;
-const opened: { shop: Mushop; traffic?: MushopTraffic }[] = [];
+const opened: { shop: { cleanup(): Promise<void> }; traffic?: MushopTraffic }[] = [];
 const handles: Handle[] = [];
 let worker: Promise<TestWorker> | undefined;
 /** One worker for every test; concurrent tests may start before a beforeAll would have finished. */
@@ -69,7 +73,7 @@ async function storefront(seed: number, traffic: Partial<MushopTrafficOptions>) 
   return { shop, generator: entry.traffic.generator, view: clusterView(kc, shop.namespace) };
 }
 
-async function start(shop: Mushop, steps: unknown[], extra: Record<string, unknown> = {}): Promise<Handle> {
+async function start(shop: { rolloutRaw: Mushop['rolloutRaw'] }, steps: unknown[], extra: Record<string, unknown> = {}): Promise<Handle> {
   const w = await theWorker();
   const handle = await startRollout(w.client, validateRollout(shop.rolloutRaw(steps, { ...fast, ...extra })), { taskQueue: w.taskQueue, startedBy: 'jest' });
   handles.push(handle);
@@ -78,10 +82,17 @@ async function start(shop: Mushop, steps: unknown[], extra: Record<string, unkno
 
 type Generator = MushopTraffic['generator'];
 
-/** The generator's stats once it routes by the VirtualService as it is now and every destination of `primary` has a ready pod. */
-async function routingByCurrent(g: Generator, view: ReturnType<typeof clusterView>, what: string): Promise<TrafficStats> {
-  const rv = (await view.vs()).metadata.resourceVersion;
-  return statsWhen(g, `${what}: the generator routes by resourceVersion ${rv}`, (s) => s.resourceVersion === rv && s.entries.every((e) => e.endpoints.length > 0));
+/** Reads the routing object as it is now: the VirtualService, or a Gateway API route. */
+type RoutingObject = { vs(): Promise<{ metadata: { resourceVersion: string } }> } | { route(): Promise<{ metadata: { resourceVersion: string } }> };
+
+/**
+ * The generator's stats once it routes by the routing object as it is now and every destination
+ * of the managed route has a ready pod (a Gateway API route's other rules name Services that do not exist).
+ */
+async function routingByCurrent(g: Generator, object: RoutingObject, what: string): Promise<TrafficStats> {
+  const rv = ('vs' in object ? await object.vs() : await object.route()).metadata.resourceVersion;
+  const managed = (e: TrafficStats['entries'][number]) => e.rule === undefined || e.rule === 'storefront';
+  return statsWhen(g, `${what}: the generator routes by resourceVersion ${rv}`, (s) => s.resourceVersion === rv && s.entries.filter(managed).every((e) => e.endpoints.length > 0));
 }
 
 /** Stats after `n` more requests than `from`. */
@@ -111,9 +122,8 @@ const HEADER_MIX = { requests: [{ path: '/shop', weight: 3 }, { path: '/shop', h
 const HEADER_STEPS = [{ setHeaderRoute: { name: 'beta', match: [{ header: 'x-canary', value: 'yes' }] } }, { pause: {} }];
 
 /** Header requests only to the canary, the others only to the stable, over a window at the pause. */
-async function expectHeaderSplitAtPause(g: Generator, view: ReturnType<typeof clusterView>) {
-  expect(await view.canaryWeight()).toBe(0);
-  const from = await routingByCurrent(g, view, 'the header route');
+async function expectHeaderSplitAtPause(g: Generator, object: RoutingObject) {
+  const from = await routingByCurrent(g, object, 'the header route');
   const d = between(from, await after(g, from, 600));
   expect(d.ofKind(1)).toBeGreaterThan(0);
   // Every request of each kind went to one place: with the header the canary, without it the stable; none unrouted, none mirrored.
@@ -127,6 +137,7 @@ describe('routing features with live traffic, through the workflow (Istio)', () 
     const { shop, generator: g, view } = await storefront(101, HEADER_MIX);
     const h = await start(shop, HEADER_STEPS);
     await waitForPhase(h, 'Paused');
+    expect(await view.canaryWeight()).toBe(0);
     await expectHeaderSplitAtPause(g, view);
 
     await h.executeUpdate(promoteUpdate, { args: [{ by: 'jest' }] });
@@ -147,6 +158,7 @@ describe('routing features with live traffic, through the workflow (Istio)', () 
     const { shop, generator: g, view } = await storefront(202, HEADER_MIX);
     const h = await start(shop, HEADER_STEPS);
     await waitForPhase(h, 'Paused');
+    expect(await view.canaryWeight()).toBe(0);
     await expectHeaderSplitAtPause(g, view);
 
     await h.executeUpdate(abortUpdate, { args: [{ by: 'jest', reason: 'test' }] });
@@ -200,7 +212,8 @@ describe('routing features with live traffic, through the workflow (Istio)', () 
     await waitForPhase(h, 'Paused');
     expect(await view.canaryWeight()).toBe(20);
     const at20 = await routingByCurrent(g, view, 'weight 20 with the sticky route');
-    const before = await after(g, at20, 500);
+    // About six requests a client: most land on the canary at least once, some (0.8⁶ ≈ a quarter) do not.
+    const before = await after(g, at20, 300);
     const clientIds = [...Array(clients).keys()];
     const landed = clientIds.filter((c) => between(at20, before).clientBy(c, CANARY) > 0);
     // Everyone who got a canary answer holds the cookie the canary's responses set.
@@ -215,14 +228,15 @@ describe('routing features with live traffic, through the workflow (Istio)', () 
     }, 60_000, 200);
     expect(await view.canaryWeight()).toBe(50);
     const at50 = await routingByCurrent(g, view, 'weight 50 with the sticky route');
-    const end = await after(g, at50, 500);
+    const end = await after(g, at50, 600);
     // From before the weight change to the end, the landed clients were answered by the canary alone.
     const d = between(before, end);
     for (const c of landed) {
       expect(d.clientRequests(c)).toBeGreaterThan(0);
       expect({ c, canary: d.clientBy(c, CANARY), stable: d.clientBy(c, STABLE) }).toEqual({ c, canary: d.clientRequests(c), stable: 0 });
     }
-    // The others were still split by weight: some went on to the stable.
+    // The others were still split by weight: some of their requests went to the stable (each has about a
+    // dozen, the first at most half likely to be the canary's).
     const rest = clientIds.filter((c) => !landed.includes(c));
     expect(rest.reduce((a, c) => a + d.clientBy(c, STABLE), 0)).toBeGreaterThan(0);
 
@@ -231,5 +245,31 @@ describe('routing features with live traffic, through the workflow (Istio)', () 
     expect((await view.vs()).spec).toEqual(shop.original.vs.spec);
     const done = await routingByCurrent(g, view, 'the original VirtualService');
     expect(done.entries.flatMap((e) => e.setCookies ?? [])).toEqual([]);
+  });
+});
+
+describe('routing features with live traffic, through the workflow (Gateway API)', () => {
+  it.concurrent('HTTPRoute header rule: only requests with the header reach the canary Service at weight 0; promotion removes the rule', async () => {
+    const shop = await createGatewayShop(kc, 'HTTPRoute');
+    const entry: { shop: { cleanup(): Promise<void> }; traffic?: MushopTraffic } = { shop };
+    opened.push(entry);
+    entry.traffic = await startMushopTraffic({
+      namespace: shop.namespace, gatewayRoute: { kind: 'HTTPRoute', name: 'storefront' }, rps: 80, seed: 505,
+      kubeconfig: info.kubernetes.kubeconfig, targetsDir: info.prometheus.targetsDir, maxDurationMs: 5 * 60_000, ...HEADER_MIX,
+    });
+    const g = entry.traffic.generator;
+    const h = await start(shop, HEADER_STEPS);
+    await waitForPhase(h, 'Paused');
+    expect((await shop.managedWeights()).map(([, weight]) => weight)).toEqual([100, 0]);
+    await expectHeaderSplitAtPause(g, shop);
+
+    await h.executeUpdate(promoteUpdate, { args: [{ by: 'jest' }] });
+    expect((await awaitResult(h)).outcome).toBe('Promoted');
+    expect((await shop.route()).spec).toEqual(shop.original.spec);
+    const from = await routingByCurrent(g, shop, 'the original HTTPRoute');
+    const d = between(from, await after(g, from, 400));
+    expect(d.ofKind(1)).toBeGreaterThan(0);
+    expect(d.sent(CANARY)).toBe(0);
+    expect(d.ofKindBy(1, STABLE)).toBe(d.ofKind(1));
   });
 });
