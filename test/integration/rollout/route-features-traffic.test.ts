@@ -15,9 +15,9 @@
  *   after the weight moves to 50; promotion removes the cookie route and the Set-Cookie.
  *
  * And behind a Gateway API HTTPRoute, the header rule sends only the header requests to the canary
- * Service at weight 0 and is gone after promotion.
+ * Service at weight 0 and is gone after promotion and after an abort.
  *
- * The five rollouts run concurrently. Shares are checked in binomial bands (4σ); nothing is timed.
+ * The six rollouts run concurrently. Shares are checked in binomial bands (4σ); nothing is timed.
  */
 import { activityCalls } from '../../../src/client/history';
 import { startRollout } from '../../../src/client/rollouts';
@@ -132,13 +132,19 @@ async function expectHeaderSplitAtPause(g: Generator, object: RoutingObject) {
   expectBinomial('the canary\'s share (the header requests)', d.sent(CANARY), d.requests, 0.25);
 }
 
+/** An Istio storefront with the header mix, its rollout paused at weight 0 with the header route checked. */
+async function headerRouteAtPause(seed: number) {
+  const { shop, generator: g, view } = await storefront(seed, HEADER_MIX);
+  const h = await start(shop, HEADER_STEPS);
+  await waitForPhase(h, 'Paused');
+  expect(await view.canaryWeight()).toBe(0);
+  await expectHeaderSplitAtPause(g, view);
+  return { shop, g, view, h };
+}
+
 describe('routing features with live traffic, through the workflow (Istio)', () => {
   it.concurrent('header route: only requests with the header reach the canary at weight 0; promotion removes it and they reach the new stable', async () => {
-    const { shop, generator: g, view } = await storefront(101, HEADER_MIX);
-    const h = await start(shop, HEADER_STEPS);
-    await waitForPhase(h, 'Paused');
-    expect(await view.canaryWeight()).toBe(0);
-    await expectHeaderSplitAtPause(g, view);
+    const { shop, g, view, h } = await headerRouteAtPause(101);
 
     await h.executeUpdate(promoteUpdate, { args: [{ by: 'jest' }] });
     expect((await awaitResult(h)).outcome).toBe('Promoted');
@@ -155,11 +161,7 @@ describe('routing features with live traffic, through the workflow (Istio)', () 
   });
 
   it.concurrent('header route: an abort during the pause removes it and header requests go back to the stable', async () => {
-    const { shop, generator: g, view } = await storefront(202, HEADER_MIX);
-    const h = await start(shop, HEADER_STEPS);
-    await waitForPhase(h, 'Paused');
-    expect(await view.canaryWeight()).toBe(0);
-    await expectHeaderSplitAtPause(g, view);
+    const { shop, g, view, h } = await headerRouteAtPause(202);
 
     await h.executeUpdate(abortUpdate, { args: [{ by: 'jest', reason: 'test' }] });
     expect((await awaitResult(h)).outcome).toBe('RolledBack');
@@ -248,28 +250,44 @@ describe('routing features with live traffic, through the workflow (Istio)', () 
   });
 });
 
+/** A storefront behind an HTTPRoute with the header mix, its rollout paused at weight 0 with the header rule checked. */
+async function gatewayHeaderRuleAtPause(seed: number) {
+  const shop = await createGatewayShop(kc, 'HTTPRoute');
+  const entry: { shop: { cleanup(): Promise<void> }; traffic?: MushopTraffic } = { shop };
+  opened.push(entry);
+  entry.traffic = await startMushopTraffic({
+    namespace: shop.namespace, gatewayRoute: { kind: 'HTTPRoute', name: 'storefront' }, rps: 80, seed,
+    kubeconfig: info.kubernetes.kubeconfig, targetsDir: info.prometheus.targetsDir, maxDurationMs: 5 * 60_000, ...HEADER_MIX,
+  });
+  const g = entry.traffic.generator;
+  const h = await start(shop, HEADER_STEPS);
+  await waitForPhase(h, 'Paused');
+  expect((await shop.managedWeights()).map(([, weight]) => weight)).toEqual([100, 0]);
+  await expectHeaderSplitAtPause(g, shop);
+  return { shop, g, h };
+}
+
+/** After the rollout ended: the HTTPRoute as before, and header requests answered by the stable workload only. */
+async function expectGatewayHeaderRuleGone(shop: Awaited<ReturnType<typeof createGatewayShop>>, g: Generator) {
+  expect((await shop.route()).spec).toEqual(shop.original.spec);
+  const from = await routingByCurrent(g, shop, 'the original HTTPRoute');
+  const d = between(from, await after(g, from, 400));
+  expect(d.ofKind(1)).toBeGreaterThan(0);
+  expect({ canary: d.sent(CANARY), header: d.ofKindBy(1, STABLE) }).toEqual({ canary: 0, header: d.ofKind(1) });
+}
+
 describe('routing features with live traffic, through the workflow (Gateway API)', () => {
   it.concurrent('HTTPRoute header rule: only requests with the header reach the canary Service at weight 0; promotion removes the rule', async () => {
-    const shop = await createGatewayShop(kc, 'HTTPRoute');
-    const entry: { shop: { cleanup(): Promise<void> }; traffic?: MushopTraffic } = { shop };
-    opened.push(entry);
-    entry.traffic = await startMushopTraffic({
-      namespace: shop.namespace, gatewayRoute: { kind: 'HTTPRoute', name: 'storefront' }, rps: 80, seed: 505,
-      kubeconfig: info.kubernetes.kubeconfig, targetsDir: info.prometheus.targetsDir, maxDurationMs: 5 * 60_000, ...HEADER_MIX,
-    });
-    const g = entry.traffic.generator;
-    const h = await start(shop, HEADER_STEPS);
-    await waitForPhase(h, 'Paused');
-    expect((await shop.managedWeights()).map(([, weight]) => weight)).toEqual([100, 0]);
-    await expectHeaderSplitAtPause(g, shop);
-
+    const { shop, g, h } = await gatewayHeaderRuleAtPause(505);
     await h.executeUpdate(promoteUpdate, { args: [{ by: 'jest' }] });
     expect((await awaitResult(h)).outcome).toBe('Promoted');
-    expect((await shop.route()).spec).toEqual(shop.original.spec);
-    const from = await routingByCurrent(g, shop, 'the original HTTPRoute');
-    const d = between(from, await after(g, from, 400));
-    expect(d.ofKind(1)).toBeGreaterThan(0);
-    expect(d.sent(CANARY)).toBe(0);
-    expect(d.ofKindBy(1, STABLE)).toBe(d.ofKind(1));
+    await expectGatewayHeaderRuleGone(shop, g);
+  });
+
+  it.concurrent('HTTPRoute header rule: an abort during the pause removes it', async () => {
+    const { shop, g, h } = await gatewayHeaderRuleAtPause(606);
+    await h.executeUpdate(abortUpdate, { args: [{ by: 'jest', reason: 'test' }] });
+    expect((await awaitResult(h)).outcome).toBe('RolledBack');
+    await expectGatewayHeaderRuleGone(shop, g);
   });
 });
