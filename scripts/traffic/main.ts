@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { loadStackConfig } from '../stack/config';
 import { readStackInfo } from '../stack/info';
 import { startDemoService, type DemoService, type LatencyMs, type TailBehaviour } from './demo-service';
-import { sharesBetween, startTrafficGenerator, type TrafficGenerator, type TrafficStats } from './generator';
+import { sharesBetween, startTrafficGenerator, type TrafficGenerator, type TrafficGeneratorOptions, type TrafficStats } from './generator';
 import { GATEWAY_ROUTE_KINDS, type GatewayRouteKind } from './gateway-routes';
 import type { RouteSelector } from './mesh';
 
@@ -27,6 +27,10 @@ export interface MushopTrafficOptions {
   route?: string | RouteSelector;
   /** Follow this HTTPRoute or GRPCRoute instead of the VirtualService (requests `GET /`). */
   gatewayRoute?: { kind: GatewayRouteKind; name: string };
+  /** The request mix (headers, query parameters, cookies), as the generator's `requests`. Default `GET /`. */
+  requests?: TrafficGeneratorOptions['requests'];
+  /** Simulated clients, each with a cookie jar, as the generator's `clients`. Default 1. */
+  clients?: number;
   /** Pods running this image are played by v1. Default STOREFRONT.stableImage. */
   stableImage?: string;
   /** Pods running this image, or any image but the stable one, are played by v2. Default STOREFRONT.canaryImage. */
@@ -106,6 +110,8 @@ export async function startMushopTraffic(opts: MushopTrafficOptions = {}): Promi
       ...(opts.gatewayRoute
         ? { gatewayRoute: opts.gatewayRoute }
         : { virtualService: STOREFRONT.virtualService, route: opts.route ?? STOREFRONT.route }),
+      ...(opts.requests ? { requests: opts.requests } : {}),
+      ...(opts.clients ? { clients: opts.clients } : {}),
       images: { [opts.stableImage ?? STOREFRONT.stableImage]: stable.url, [opts.canaryImage ?? STOREFRONT.canaryImage]: canary.url },
       // A rollout may ship any image (`ramp start --image …`): whatever is not the stable image is the new version.
       defaultUrl: canary.url,
