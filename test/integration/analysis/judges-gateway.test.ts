@@ -6,8 +6,9 @@
  * Prometheus scraping them, and rollouts whose analysis reads them through the built-in `contour`
  * counter queries — the default for `provider: gateway-api` — with the Services as the arms.
  *
- * Both rollouts run at the same time: a healthy canary is promoted, a canary answering 5 % of
- * requests with 5xx is rolled back.
+ * Three rollouts run at the same time: a healthy canary is promoted, a canary answering 5 % of
+ * requests with 5xx is rolled back, and so is another whose judge reads counter queries of the
+ * user's own.
  */
 import { validateRollout } from '../../../src/domain/spec/parse';
 import { startRollout } from '../../../src/client/rollouts';
@@ -51,13 +52,31 @@ const steps = (judge: Record<string, unknown>, count: number) => [
 ];
 const deadline = { progressDeadline: '60s', rollback: { scaleDownDelay: '1s' } };
 
-it('behind an HTTPRoute, on Contour\'s metrics: a healthy canary is promoted and one with 5 % errors rolled back', async () => {
-  const [good, bad] = await Promise.all([storefront(0.002, 41), storefront(0.05, 42)]);
+/**
+ * The user's own counter queries, as someone would write them for Contour's Envoy: the `_total`
+ * counter and the 5xx class counter instead of the template's per-code series, grouped by a label
+ * of their own. `template: contour` says the arms are the Services.
+ */
+const OWN_COUNTERS = {
+  template: 'contour',
+  requests: 'sum by (svc) (label_replace(envoy_cluster_upstream_rq_total{envoy_cluster_name=~"{{ namespace }}_({{ workloads }})_80"}, "svc", "$1", "envoy_cluster_name", "[^_]+_(.+)_80"))',
+  errors: 'sum by (svc) (label_replace(envoy_cluster_upstream_rq_xx{envoy_cluster_name=~"{{ namespace }}_({{ workloads }})_80",envoy_response_code_class="5"}, "svc", "$1", "envoy_cluster_name", "[^_]+_(.+)_80"))',
+  latencyBuckets: 'sum by (svc, le) (label_replace(envoy_cluster_upstream_rq_time_bucket{envoy_cluster_name=~"{{ namespace }}_({{ workloads }})_80"}, "svc", "$1", "envoy_cluster_name", "[^_]+_(.+)_80"))',
+  workloadLabel: 'svc',
+};
+
+it('behind an HTTPRoute, on Contour\'s metrics: a healthy canary is promoted and one with 5 % errors rolled back, by the built-in queries and by queries of the user\'s own', async () => {
+  const [good, bad, own] = await Promise.all([storefront(0.002, 41), storefront(0.05, 42), storefront(0.05, 43)]);
   // A minute of looks cannot show the healthy canary no worse than +50 %: `atEnd: pass` promotes it.
   const healthy = validateRollout(good.rolloutRaw(steps({ sequential: { atEnd: 'pass' } }, 12), deadline));
   const failing = validateRollout(bad.rolloutRaw(steps({ sequential: {} }, 120), deadline));
-  const [hg, hb] = await Promise.all([healthy, failing].map((r) => startRollout(w.client, r, { taskQueue: w.taskQueue })));
-  const [rg, rb] = await Promise.all([awaitResult(hg!), awaitResult(hb!)]);
+  const ownQueries = validateRollout(own.rolloutRaw([
+    { setWeight: 20 },
+    { analysis: { interval: '5s', count: 120, judge: { sequential: {} }, counters: OWN_COUNTERS } },
+    { setWeight: 100 },
+  ], deadline));
+  const [hg, hb, ho] = await Promise.all([healthy, failing, ownQueries].map((r) => startRollout(w.client, r, { taskQueue: w.taskQueue })));
+  const [rg, rb, ro] = await Promise.all([awaitResult(hg!), awaitResult(hb!), awaitResult(ho!)]);
 
   expect(rg.outcome).toBe('Promoted');
   const a = rg.status.lastAnalysis!;
@@ -82,4 +101,13 @@ it('behind an HTTPRoute, on Contour\'s metrics: a healthy canary is promoted and
   expect((await bad.route()).spec.rules).toEqual(bad.original.spec.rules);
   expect(await bad.service('storefront-canary')).toBeUndefined();
   await recordHistory(hb!, 'sequential-judge-gateway-rollback');
+
+  // The same verdict from the user's queries: the same requests, read another way.
+  expect(ro.outcome).toBe('RolledBack');
+  expect(ro.reason).toMatch(/^analysis Failed: sequential judge: roll back: canary errors/);
+  const evo = ro.status.lastAnalysis!.judge!.evidence!;
+  if (evo.kind !== 'sequential') throw new Error('expected sequential evidence');
+  expect(evo.e.errors.canary.requests).toBeGreaterThan(0);
+  expect(evo.e.errors.ratio).toBeGreaterThan(2);
+  expect((await own.route()).spec.rules).toEqual(own.original.spec.rules);
 }, 300_000);
