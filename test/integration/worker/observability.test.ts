@@ -93,7 +93,7 @@ it("a rollout's weight, phase, verdicts and outcome read back through PromQL, an
   // The result reaches the client through Temporal while the worker's stdout reaches this process
   // through a pipe: the last activity's lines can trail the result, so wait for them.
   const types = () => new Set(jsonLines(worker.stdout()).filter((l) => l.workflowId === handle.workflowId).map((l) => l.activityType));
-  await eventually('removeCanary logged', async () => (types().has('removeCanary') ? true : undefined), 20_000, 200).catch(() => undefined);
+  await eventually('removeCanary logged', () => Promise.resolve(types().has('removeCanary') ? true : undefined), 20_000, 200).catch(() => undefined);
   const lines = jsonLines(worker.stdout());
   const rolloutKey = `${ns}/storefront`;
   const activity = lines.filter((l) => typeof l.activityType === 'string' && l.workflowId === handle.workflowId);
