@@ -25,6 +25,8 @@ export const DEFAULT_PORTS = {
   /** Contour's metrics and health endpoints share one listener. */
   contourHttp: 18000,
   contourDebug: 18006,
+  /** The git server (smart HTTP with basic auth). */
+  git: 19418,
 } as const;
 
 export type PortName = keyof typeof DEFAULT_PORTS;
@@ -127,6 +129,11 @@ export function statePaths(cfg: StackConfig) {
     schedulerKubeconfig: path.join(d, 'kubeconfig', 'scheduler.kubeconfig'),
     contourKubeconfig: path.join(d, 'kubeconfig', 'contour.kubeconfig'),
     contourConfig: path.join(d, 'contour', 'contour.yaml'),
+    gitRepos: path.join(d, 'git', 'repos'),
+    /** `user:password` lines the git server accepts. */
+    gitCredentials: path.join(d, 'git', 'credentials'),
+    /** The stack user's password alone, for clients that take a password file. */
+    gitPassword: path.join(d, 'git', 'password'),
     info: path.join(d, 'stack.json'),
   };
 }
