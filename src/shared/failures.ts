@@ -47,6 +47,8 @@ export const Failure = {
   GitConflict: 'GitConflict',
   /** git failed for a reason the policy does not name (its message says which); retried. */
   GitFailed: 'GitFailed',
+  /** A pushed commit did not become live (the agent did not apply it, or the cluster does not show it) within the sync timeout. */
+  SyncTimeout: 'SyncTimeout',
 } as const;
 
 export type Failure = (typeof Failure)[keyof typeof Failure];
@@ -58,7 +60,7 @@ export type Failure = (typeof Failure)[keyof typeof Failure];
 export const FORWARD_NON_RETRYABLE: readonly Failure[] = [
   Failure.NotFound, Failure.Unauthorized, Failure.Forbidden, Failure.Invalid, Failure.PreflightRefused,
   Failure.ProgressDeadlineExceeded, Failure.InvalidAnalysis, Failure.TrafficChanged, Failure.NotOurs, Failure.RouteNotAccepted,
-  Failure.GitAuthFailed, Failure.GitNotFound, Failure.GitRejected, Failure.GitConflict,
+  Failure.GitAuthFailed, Failure.GitNotFound, Failure.GitRejected, Failure.GitConflict, Failure.SyncTimeout,
 ];
 
 /**
