@@ -1,7 +1,7 @@
 /** What `stack up` publishes in <state>/stack.json for tests, the demo and people. */
 import * as fs from 'node:fs';
 import { StackConfig, statePaths } from './config';
-import { STACK_GATEWAY } from './kube-bootstrap';
+import { FLUX_NAMESPACE, STACK_GATEWAY } from './kube-bootstrap';
 
 export interface StackInfo {
   temporal: { address: string; namespace: string; uiUrl: string; dbFile: string };
@@ -9,6 +9,11 @@ export interface StackInfo {
   prometheus: { url: string; targetsDir: string; scrapeInterval: string };
   /** The Gateway Contour manages: a route with a parentRef to it gets status from a real controller. */
   gateway: { namespace: string; name: string; className: string; controllerName: string; listener: string; metricsUrl: string };
+  /**
+   * Flux's source-controller and kustomize-controller: GitRepositories and Kustomizations in any
+   * namespace are reconciled. `artifactsUrl` is where source-controller serves what it fetched.
+   */
+  flux: { namespace: string; artifactsUrl: string; sourceControllerMetrics: string; kustomizeControllerMetrics: string };
   stateDir: string;
   logsDir: string;
 }
@@ -26,6 +31,12 @@ export function describeStack(cfg: StackConfig, nodes: string[], k8sVersion: str
     kubernetes: { server: `https://${h}:${cfg.ports.apiserver}`, kubeconfig: s.adminKubeconfig, nodes, version: k8sVersion },
     prometheus: { url: `http://${h}:${cfg.ports.prometheus}`, targetsDir: s.prometheusTargets, scrapeInterval: cfg.scrapeInterval },
     gateway: { ...STACK_GATEWAY, metricsUrl: `http://${h}:${cfg.ports.contourHttp}/metrics` },
+    flux: {
+      namespace: FLUX_NAMESPACE,
+      artifactsUrl: `http://${h}:${cfg.ports.fluxSourceStorage}`,
+      sourceControllerMetrics: `http://${h}:${cfg.ports.fluxSourceMetrics}/metrics`,
+      kustomizeControllerMetrics: `http://${h}:${cfg.ports.fluxKustomizeMetrics}/metrics`,
+    },
     stateDir: s.root,
     logsDir: s.logs,
   };
