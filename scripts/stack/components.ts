@@ -5,10 +5,12 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Connection } from '@temporalio/client';
 import { ensureSearchAttributes } from '../../src/client/search-attributes';
 import { searchAttributeFlags } from '../../src/shared/search-attributes';
-import { BinaryPaths, StackConfig, statePaths } from './config';
+import { BinaryPaths, REPO_ROOT, StackConfig, statePaths } from './config';
+import { ensureBareRepo, ensureStackCredentials, gitServerReady, READY_PROBE_REPO } from './git-server';
 import { httpGet, httpOk } from './health';
 import { STACK_GATEWAY } from './kube-bootstrap';
 
@@ -209,6 +211,28 @@ export function components(cfg: StackConfig): Component[] {
       // (GatewayClass status is no sign: a previous run's Accepted stays in etcd.)
       ready: () => httpOk(`http://${h}:${p.contourHttp}/metrics`, undefined, /^contour_dagrebuild_total [1-9]/m),
       readyTimeoutMs: 60_000,
+    },
+    {
+      // Git over smart HTTP with basic auth (git's own http-backend behind a Node server), the
+      // repository GitOps rollouts commit to. Node runs it with tsx as a loader, so the recorded
+      // pid is the server's own.
+      name: 'git',
+      after: [],
+      exe: () => process.execPath,
+      args: () => [
+        '--import', pathToFileURL(require.resolve('tsx')).href,
+        path.join(REPO_ROOT, 'scripts', 'stack', 'git-server.ts'),
+        `--host=${h}`,
+        `--port=${p.git}`,
+        `--root=${s.gitRepos}`,
+        `--credentials=${s.gitCredentials}`,
+      ],
+      prepare: () => {
+        ensureStackCredentials(s.gitCredentials, s.gitPassword);
+        ensureBareRepo(s.gitRepos, READY_PROBE_REPO);
+      },
+      ready: () => gitServerReady(`http://${h}:${p.git}`, s.gitCredentials),
+      readyTimeoutMs: 30_000,
     },
     ...fluxComponents(cfg),
   ];

@@ -25,6 +25,8 @@ export const DEFAULT_PORTS = {
   /** Contour's metrics and health endpoints share one listener. */
   contourHttp: 18000,
   contourDebug: 18006,
+  /** The git server (smart HTTP with basic auth). */
+  git: 19418,
   /** Flux's source-controller serves the artifacts it fetched here; kustomize-controller downloads them. */
   fluxSourceStorage: 19690,
   fluxSourceMetrics: 19691,
@@ -143,6 +145,11 @@ export function statePaths(cfg: StackConfig) {
     fluxKustomizeKubeconfig: path.join(d, 'kubeconfig', 'flux-kustomize-controller.kubeconfig'),
     /** Where source-controller keeps the artifacts it serves. */
     fluxArtifacts: path.join(d, 'flux', 'artifacts'),
+    gitRepos: path.join(d, 'git', 'repos'),
+    /** `user:password` lines the git server accepts. */
+    gitCredentials: path.join(d, 'git', 'credentials'),
+    /** The stack user's password alone, for clients that take a password file. */
+    gitPassword: path.join(d, 'git', 'password'),
     info: path.join(d, 'stack.json'),
   };
 }

@@ -1,6 +1,7 @@
 /** What `stack up` publishes in <state>/stack.json for tests, the demo and people. */
 import * as fs from 'node:fs';
 import { StackConfig, statePaths } from './config';
+import { STACK_GIT_USER } from './git-server';
 import { FLUX_NAMESPACE, STACK_GATEWAY } from './kube-bootstrap';
 
 export interface StackInfo {
@@ -9,6 +10,11 @@ export interface StackInfo {
   prometheus: { url: string; targetsDir: string; scrapeInterval: string };
   /** The Gateway Contour manages: a route with a parentRef to it gets status from a real controller. */
   gateway: { namespace: string; name: string; className: string; controllerName: string; listener: string; metricsUrl: string };
+  /**
+   * The git server: `<url>/<name>.git` serves `<reposDir>/<name>.git`. Credentials stay in files
+   * (mode 0600): `passwordFile` holds the password, `credentialsFile` the line `username:password`.
+   */
+  git: { url: string; username: string; passwordFile: string; credentialsFile: string; reposDir: string };
   /**
    * Flux's source-controller and kustomize-controller: GitRepositories and Kustomizations in any
    * namespace are reconciled. `artifactsUrl` is where source-controller serves what it fetched.
@@ -31,6 +37,7 @@ export function describeStack(cfg: StackConfig, nodes: string[], k8sVersion: str
     kubernetes: { server: `https://${h}:${cfg.ports.apiserver}`, kubeconfig: s.adminKubeconfig, nodes, version: k8sVersion },
     prometheus: { url: `http://${h}:${cfg.ports.prometheus}`, targetsDir: s.prometheusTargets, scrapeInterval: cfg.scrapeInterval },
     gateway: { ...STACK_GATEWAY, metricsUrl: `http://${h}:${cfg.ports.contourHttp}/metrics` },
+    git: { url: `http://${h}:${cfg.ports.git}`, username: STACK_GIT_USER, passwordFile: s.gitPassword, credentialsFile: s.gitCredentials, reposDir: s.gitRepos },
     flux: {
       namespace: FLUX_NAMESPACE,
       artifactsUrl: `http://${h}:${cfg.ports.fluxSourceStorage}`,
