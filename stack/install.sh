@@ -216,7 +216,7 @@ install_flux() {
   dir="$cache/flux-source-$FLUX_SOURCE_CONTROLLER_VERSION-kustomize-$FLUX_KUSTOMIZE_CONTROLLER_VERSION-$key"
   if [ ! -f "$dir/.complete" ]; then
     t=$(date +%s)
-    log "go build Flux source-controller $FLUX_SOURCE_CONTROLLER_VERSION and kustomize-controller $FLUX_KUSTOMIZE_CONTROLLER_VERSION (cold: ~8 min on 2 cores)"
+    log "go build Flux source-controller $FLUX_SOURCE_CONTROLLER_VERSION and kustomize-controller $FLUX_KUSTOMIZE_CONTROLLER_VERSION (cold: ~12 min on 2 cores)"
     rm -rf "$dir"
     mkdir -p "$dir/bin" "$dir/manifests"
     for name in source-controller kustomize-controller; do

@@ -20,6 +20,8 @@ export interface Component {
   after: string[];
   exe: (bins: BinaryPaths) => string;
   args: () => string[];
+  /** Environment added to this process's own, for programs that take a setting from nowhere else. */
+  env?: () => NodeJS.ProcessEnv;
   /** Files or folders to create before start. */
   prepare?: () => void;
   ready: () => Promise<boolean>;
@@ -248,8 +250,9 @@ function fluxComponents(cfg: StackConfig): Component[] {
   const s = statePaths(cfg);
   const h = cfg.host;
   const p = cfg.ports;
-  const common = (kubeconfig: string, metricsPort: number, healthPort: number) => [
-    `--kubeconfig=${kubeconfig}`,
+  // Neither binary has a --kubeconfig flag: controller-runtime reads KUBECONFIG.
+  const kubeconfig = (file: string) => () => ({ KUBECONFIG: file });
+  const common = (metricsPort: number, healthPort: number) => [
     '--watch-all-namespaces=true',
     '--enable-leader-election=false',
     `--metrics-addr=${h}:${metricsPort}`,
@@ -266,8 +269,9 @@ function fluxComponents(cfg: StackConfig): Component[] {
       after: ['kube-apiserver'],
       afterBootstrap: true,
       exe: (b) => b.fluxSourceController,
+      env: kubeconfig(s.fluxSourceKubeconfig),
       args: () => [
-        ...common(s.fluxSourceKubeconfig, p.fluxSourceMetrics, p.fluxSourceHealth),
+        ...common(p.fluxSourceMetrics, p.fluxSourceHealth),
         `--storage-path=${s.fluxArtifacts}`,
         `--storage-addr=${storage}`,
         // The host in every artifact URL it writes to a source's status: kustomize-controller
@@ -285,7 +289,8 @@ function fluxComponents(cfg: StackConfig): Component[] {
       after: ['kube-apiserver', 'flux-source-controller'],
       afterBootstrap: true,
       exe: (b) => b.fluxKustomizeController,
-      args: () => common(s.fluxKustomizeKubeconfig, p.fluxKustomizeMetrics, p.fluxKustomizeHealth),
+      env: kubeconfig(s.fluxKustomizeKubeconfig),
+      args: () => common(p.fluxKustomizeMetrics, p.fluxKustomizeHealth),
       ready: () => httpOk(`http://${h}:${p.fluxKustomizeHealth}/readyz`),
       readyTimeoutMs: 60_000,
     },

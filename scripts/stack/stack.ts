@@ -41,7 +41,7 @@ async function bringUp(cfg: StackConfig, c: Component, exe: string): Promise<boo
   }
   c.prepare?.();
   const t0 = Date.now();
-  const started = start(dirs, c.name, exe, c.args());
+  const started = start(dirs, c.name, exe, c.args(), c.env?.());
   await waitFor(c.name, async () => {
     if (!isRunning(started)) throw new Error(`${c.name} exited during start; last lines of ${started.log}:\n${tail(started.log)}`);
     return c.ready();
