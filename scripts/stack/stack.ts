@@ -177,7 +177,7 @@ async function main(argv: string[]): Promise<number> {
     case 'status': {
       const st = await stackStatus(cfg);
       for (const c of st) {
-        console.log(`${c.name.padEnd(24)} ${c.running ? `pid ${String(c.pid).padEnd(8)}` : 'stopped     '} ${c.ready ? 'ready' : 'not ready'}`);
+        console.log(`${c.name.padEnd(26)} ${c.running ? `pid ${String(c.pid).padEnd(8)}` : 'stopped     '} ${c.ready ? 'ready' : 'not ready'}`);
       }
       return st.every((c) => c.ready) ? 0 : 1;
     }
