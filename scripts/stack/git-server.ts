@@ -113,8 +113,16 @@ function handle(req: http.IncomingMessage, res: http.ServerResponse, opts: GitSe
     res.end('authentication required\n');
     return;
   }
-  const url = new URL(req.url ?? '/', 'http://git.invalid');
-  const pathInfo = decodeURIComponent(url.pathname);
+  // The path as sent, not WHATWG-normalized: a dot-segment is refused, not silently resolved.
+  const target = req.url ?? '/';
+  const q = target.indexOf('?');
+  const query = q < 0 ? '' : target.slice(q + 1);
+  let pathInfo = '';
+  try {
+    pathInfo = decodeURIComponent(q < 0 ? target : target.slice(0, q));
+  } catch {
+    // A malformed %-escape: refused below like any other path that is not a repository's.
+  }
   if (!SAFE_PATH.test(pathInfo)) {
     req.resume();
     res.writeHead(400, { 'Content-Type': 'text/plain' });
@@ -132,7 +140,7 @@ function handle(req: http.IncomingMessage, res: http.ServerResponse, opts: GitSe
     SERVER_PROTOCOL: `HTTP/${req.httpVersion}`,
     REQUEST_METHOD: req.method ?? 'GET',
     PATH_INFO: pathInfo,
-    QUERY_STRING: url.search.slice(1),
+    QUERY_STRING: query,
     CONTENT_TYPE: req.headers['content-type'] ?? '',
     // Without a length (a chunked upload, as git sends packs over http.postBuffer) http-backend reads to EOF.
     ...(req.headers['content-length'] !== undefined ? { CONTENT_LENGTH: req.headers['content-length'] } : {}),

@@ -29,6 +29,12 @@ export interface KubeErrorFacts {
   verb: Verb;
   /** The apiserver listed field causes (a schema violation) — absent for a failed JSON-Patch `test`. */
   causes: boolean;
+  /**
+   * A 404 that names no object: the apiserver does not serve the path's type right now. After a
+   * restart it answers before its CRD informers sync, so a VirtualService read gets this for a few
+   * seconds; counting it as an absent object would let an undo "succeed" while traffic still flows.
+   */
+  typeNotServed?: boolean;
 }
 
 export interface KubeErrorClass {
@@ -42,7 +48,7 @@ export interface KubeErrorClass {
  * (FORWARD_NON_RETRYABLE, UNDO_NON_RETRYABLE), not here, so a rollback can keep retrying what the
  * forward path gives up on.
  */
-export function classifyKubeError({ status, verb, causes }: KubeErrorFacts, t: Pick<KubeTarget, 'kind' | 'namespace' | 'resource' | 'field'>): KubeErrorClass {
+export function classifyKubeError({ status, verb, causes, typeNotServed }: KubeErrorFacts, t: Pick<KubeTarget, 'kind' | 'namespace' | 'resource' | 'field'>): KubeErrorClass {
   if (status === 'network') return { type: Failure.Unavailable };
   switch (status) {
     case 401:
@@ -50,6 +56,7 @@ export function classifyKubeError({ status, verb, causes }: KubeErrorFacts, t: P
     case 403:
       return { type: Failure.Forbidden, fix: `grant the worker's identity "${verb}" on ${t.resource} in namespace ${t.namespace} (deploy/rbac.yaml)` };
     case 404:
+      if (typeNotServed) return { type: Failure.Unavailable, fix: `the apiserver does not serve ${t.resource} right now: it is starting, or the CRD is not installed (install it)` };
       return { type: Failure.NotFound, fix: t.field ? `create it, or set ${t.field} to an existing ${t.kind}` : 'create it, or fix the Rollout spec' };
     case 409:
       return { type: Failure.Conflict };
@@ -79,7 +86,7 @@ export const KUBE_CALL_FAILURES: readonly Failure[] = [
 interface ApiStatusBody {
   reason?: string;
   message?: string;
-  details?: { causes?: unknown[] };
+  details?: { name?: string; causes?: unknown[] };
 }
 
 function isApiException(err: unknown): err is k8s.ApiException<unknown> {
@@ -87,9 +94,12 @@ function isApiException(err: unknown): err is k8s.ApiException<unknown> {
     || (typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'number' && 'body' in err);
 }
 
-/** The HTTP status of a failed call, or undefined when no answer came. */
-export function apiStatus(err: unknown): number | undefined {
-  return isApiException(err) ? err.code : undefined;
+/**
+ * Whether a failed call says the object does not exist: a 404 whose Status names it. A 404 naming
+ * nothing is a path the apiserver does not serve (see KubeErrorFacts.typeNotServed).
+ */
+export function isAbsent(err: unknown): boolean {
+  return isApiException(err) && err.code === 404 && Boolean(statusBody(err).details?.name);
 }
 
 /** The apiserver's Status object from an ApiException body (client-node leaves it as a JSON string). */
@@ -117,7 +127,8 @@ export function kubeFailure(err: unknown, t: KubeTarget, verb: Verb): Applicatio
   }
   const body = statusBody(err);
   const causes = (body.details?.causes?.length ?? 0) > 0;
-  const { type, fix } = classifyKubeError({ status: err.code, verb, causes }, t);
+  const typeNotServed = err.code === 404 && !body.details?.name;
+  const { type, fix } = classifyKubeError({ status: err.code, verb, causes, typeNotServed }, t);
   const answer = `HTTP ${err.code}${body.reason ? ` ${body.reason}` : ''}: ${body.message ?? 'no message'}`;
   const what = type === Failure.Conflict
     ? `${verb} ${kubeId(t)} failed: it changed between read and write (${answer}); the retry reads it again`
@@ -139,7 +150,7 @@ export async function kubeGetOptional<T>(t: KubeTarget, fn: () => Promise<T>): P
   try {
     return await fn();
   } catch (err) {
-    if (apiStatus(err) === 404) return undefined;
+    if (isAbsent(err)) return undefined;
     throw kubeFailure(err, t, 'get');
   }
 }
@@ -150,7 +161,7 @@ export async function kubeDelete(t: KubeTarget, fn: () => Promise<unknown>): Pro
     await fn();
     return 'deleted';
   } catch (err) {
-    if (apiStatus(err) === 404) return 'absent';
+    if (isAbsent(err)) return 'absent';
     throw kubeFailure(err, t, 'delete');
   }
 }

@@ -14,7 +14,7 @@ import {
   buildCanaryDeployment, checkStable, deploymentReadiness, DeploymentLike, MANAGED_BY, promotedStableTemplate, ROLLOUT_LABEL,
 } from '../domain/workload/canary';
 import { Failure } from '../shared/failures';
-import { apiStatus, kubeCall, kubeDelete, kubeFailure, kubeGetOptional, kubeId, target } from './kube-errors';
+import { isAbsent, kubeCall, kubeDelete, kubeFailure, kubeGetOptional, kubeId, target } from './kube-errors';
 
 export interface WorkloadDeps {
   kube: k8s.KubeConfig;
@@ -199,7 +199,7 @@ export function createWorkloadActivities({ kube, pollMs = 500 }: WorkloadDeps) {
             k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
           );
         } catch (err) {
-          if (apiStatus(err) === 404) return 'absent';
+          if (isAbsent(err)) return 'absent';
           throw kubeFailure(err, t, 'patch');
         }
       }

@@ -35,6 +35,18 @@ export const Failure = {
   RouteNotAccepted: 'RouteNotAccepted',
   /** A Gateway API implementation has not yet reported on the route at the generation Ramp wrote: retried until it does. */
   RoutePending: 'RoutePending',
+  /** The git server refused Ramp's credentials (HTTP 401/403, an SSH key refused, an unknown host key). */
+  GitAuthFailed: 'GitAuthFailed',
+  /** The git server could not be reached or failed to answer (refused, DNS, timeouts, 5xx, a dropped transfer). */
+  GitUnreachable: 'GitUnreachable',
+  /** The repository, branch or commit does not exist on the git server. */
+  GitNotFound: 'GitNotFound',
+  /** The git server refused the push itself (branch protection, a hook). */
+  GitRejected: 'GitRejected',
+  /** Ramp's commit and someone else's change the same lines; the message names the paths and their commits. */
+  GitConflict: 'GitConflict',
+  /** git failed for a reason the policy does not name (its message says which); retried. */
+  GitFailed: 'GitFailed',
 } as const;
 
 export type Failure = (typeof Failure)[keyof typeof Failure];
@@ -46,6 +58,7 @@ export type Failure = (typeof Failure)[keyof typeof Failure];
 export const FORWARD_NON_RETRYABLE: readonly Failure[] = [
   Failure.NotFound, Failure.Unauthorized, Failure.Forbidden, Failure.Invalid, Failure.PreflightRefused,
   Failure.ProgressDeadlineExceeded, Failure.InvalidAnalysis, Failure.TrafficChanged, Failure.NotOurs, Failure.RouteNotAccepted,
+  Failure.GitAuthFailed, Failure.GitNotFound, Failure.GitRejected, Failure.GitConflict,
 ];
 
 /**
@@ -55,4 +68,5 @@ export const FORWARD_NON_RETRYABLE: readonly Failure[] = [
  */
 export const UNDO_NON_RETRYABLE: readonly Failure[] = [
   Failure.NotFound, Failure.Invalid, Failure.TrafficChanged, Failure.NotOurs, Failure.CanaryStillRouted, Failure.ProgressDeadlineExceeded,
+  Failure.GitNotFound, Failure.GitConflict,
 ];

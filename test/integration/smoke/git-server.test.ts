@@ -9,11 +9,14 @@ import * as path from 'node:path';
 import { loadStackConfig, statePaths } from '../../../scripts/stack/config';
 import { gitServerReady } from '../../../scripts/stack/git-server';
 import { restartComponent, stackDown, stackStatus } from '../../../scripts/stack/stack';
+import { stackInfo } from '../../support/stack';
 import { branchHead, cloneAsPerson, commitAndPush, createRepo, git, gitOk, removeTempDirs, tempDir } from '../../support/git';
 
-function rawGet(url: string, authorization?: string): Promise<{ status: number; headers: http.IncomingHttpHeaders }> {
+/** GET with the path sent as written (a URL string would be normalized first). */
+function rawGet(url: string, authorization?: string, rawPath?: string): Promise<{ status: number; headers: http.IncomingHttpHeaders }> {
+  const u = new URL(url);
   return new Promise((resolve, reject) => {
-    const req = http.get(url, { headers: authorization ? { Authorization: authorization } : {} }, (res) => {
+    const req = http.get({ hostname: u.hostname, port: u.port, path: rawPath ?? u.pathname + u.search, headers: authorization ? { Authorization: authorization } : {} }, (res) => {
       res.resume();
       resolve({ status: res.statusCode ?? 0, headers: res.headers });
     });
@@ -95,8 +98,14 @@ describe('git server', () => {
     expect(r.code).not.toBe(0);
     expect(fs.existsSync(path.join(target, 'a.txt'))).toBe(false);
     // The right user with the right password, for contrast: the same request succeeds.
-    const ok = await rawGet(`${repo.url}/info/refs?service=git-upload-pack`, basic(repo.username, fs.readFileSync(repo.passwordFile, 'utf8').trim()));
+    const auth = basic(repo.username, fs.readFileSync(repo.passwordFile, 'utf8').trim());
+    const ok = await rawGet(`${repo.url}/info/refs?service=git-upload-pack`, auth);
     expect(ok.status).toBe(200);
+    // Paths that are not a repository's are refused before git sees them, and the server stays up.
+    for (const bad of ['/%E0%A4%A/info/refs', '/a%2F..%2Fb.git/info/refs', '/../b.git/info/refs', '/.hidden.git/info/refs']) {
+      expect([bad, (await rawGet(stackInfo().git.url, auth, bad)).status]).toEqual([bad, 400]);
+    }
+    expect((await rawGet(`${repo.url}/info/refs?service=git-upload-pack`, auth)).status).toBe(200);
   });
 
   it('runs as a stack component that restartComponent stops and starts again', async () => {

@@ -4,7 +4,7 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
-import { classifyKubeError, kubeFailure, target, Verb } from '../../../src/activities/kube-errors';
+import { classifyKubeError, kubeDelete, kubeFailure, kubeGetOptional, target, Verb } from '../../../src/activities/kube-errors';
 import { Failure, FORWARD_NON_RETRYABLE, UNDO_NON_RETRYABLE } from '../../../src/shared/failures';
 
 const VERBS: Verb[] = ['get', 'list', 'create', 'update', 'patch', 'delete'];
@@ -55,8 +55,13 @@ describe('retry budgets', () => {
   });
 });
 
+const apiError = (code: number, body: unknown) => new k8s.ApiException(code, `HTTP-Code: ${code}`, JSON.stringify(body), {});
+// The two 404 bodies kube-apiserver gives: an object that does not exist names it in details; a
+// path it does not serve (a CRD's type before its informer syncs after a restart) has empty details.
+const OBJECT_NOT_FOUND = { kind: 'Status', status: 'Failure', reason: 'NotFound', code: 404, message: 'virtualservices.networking.istio.io "web" not found', details: { name: 'web', group: 'networking.istio.io', kind: 'virtualservices' } };
+const TYPE_NOT_SERVED = { kind: 'Status', status: 'Failure', reason: 'NotFound', code: 404, message: 'the server could not find the requested resource', details: {} };
+
 describe('kubeFailure: messages name the verb, the object, the answer and the fix', () => {
-  const apiError = (code: number, body: unknown) => new k8s.ApiException(code, `HTTP-Code: ${code}`, JSON.stringify(body), {});
 
   it('403 names the RBAC verb, resource and namespace to grant', () => {
     const f = kubeFailure(apiError(403, { reason: 'Forbidden', message: 'virtualservices.networking.istio.io "web" is forbidden' }), t, 'patch');
@@ -67,8 +72,16 @@ describe('kubeFailure: messages name the verb, the object, the answer and the fi
   });
 
   it('404 names the spec field that names the object', () => {
-    expect(kubeFailure(apiError(404, { reason: 'NotFound', message: 'not found' }), t, 'get').message)
-      .toMatch(/^get VirtualService shop\/web failed: HTTP 404 NotFound: not found — create it, or set spec.traffic.virtualService.name to an existing VirtualService$/);
+    const f = kubeFailure(apiError(404, OBJECT_NOT_FOUND), t, 'get');
+    expect(f.type).toBe(Failure.NotFound);
+    expect(f.message)
+      .toMatch(/^get VirtualService shop\/web failed: HTTP 404 NotFound: virtualservices.networking.istio.io "web" not found — create it, or set spec.traffic.virtualService.name to an existing VirtualService$/);
+  });
+
+  it('a 404 for a type the apiserver does not serve right now (restarting, CRDs not yet synced) is Unavailable, not an absent object', () => {
+    const f = kubeFailure(apiError(404, TYPE_NOT_SERVED), t, 'get');
+    expect(f.type).toBe(Failure.Unavailable);
+    expect(f.message).toMatch(/does not serve virtualservices.networking.istio.io right now/);
   });
 
   it('a failed JSON-Patch test (422, no causes) says the object changed and is retried', () => {
@@ -92,5 +105,17 @@ describe('kubeFailure: messages name the verb, the object, the answer and the fi
 
   it('a body that is not a Status object is quoted as it came', () => {
     expect(kubeFailure(new k8s.ApiException(502, 'bad gateway', '<html>bad gateway</html>', {}), t, 'get').message).toBe('get VirtualService shop/web failed: HTTP 502: <html>bad gateway</html>');
+  });
+});
+
+describe('absent objects: only a 404 that names the object counts as absent', () => {
+  it('kubeGetOptional: an object 404 is undefined; a type-not-served 404 is an Unavailable failure', async () => {
+    await expect(kubeGetOptional(t, () => Promise.reject(apiError(404, OBJECT_NOT_FOUND)))).resolves.toBeUndefined();
+    await expect(kubeGetOptional(t, () => Promise.reject(apiError(404, TYPE_NOT_SERVED)))).rejects.toMatchObject({ type: Failure.Unavailable });
+  });
+
+  it('kubeDelete: an object 404 is absent; a type-not-served 404 is an Unavailable failure, never "absent"', async () => {
+    await expect(kubeDelete(t, () => Promise.reject(apiError(404, OBJECT_NOT_FOUND)))).resolves.toBe('absent');
+    await expect(kubeDelete(t, () => Promise.reject(apiError(404, TYPE_NOT_SERVED)))).rejects.toMatchObject({ type: Failure.Unavailable });
   });
 });

@@ -1,0 +1,103 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { classifyGitError, GitConflictError, gitError, gitFailure, scrub } from '../../../src/infra/git-errors';
+import { GitRepo } from '../../../src/infra/git';
+import { Failure } from '../../../src/shared/failures';
+
+// git's stderr as it prints it with LC_ALL=C (from git 2.39 against the stack's server, GitHub, GitLab and sshd).
+const CASES: [string, number | 'timeout', string, Failure][] = [
+  ['401, prompts off', 128, "fatal: could not read Username for 'http://127.0.0.1:19418': terminal prompts disabled", Failure.GitAuthFailed],
+  ['401 after askpass', 128, "remote: Invalid username or password.\nfatal: Authentication failed for 'https://github.com/o/r.git/'", Failure.GitAuthFailed],
+  ['403', 128, "remote: Permission to o/r.git denied to bot.\nfatal: unable to access 'https://github.com/o/r.git/': The requested URL returned error: 403", Failure.GitAuthFailed],
+  ['GitLab basic', 128, "remote: HTTP Basic: Access denied\nfatal: Authentication failed for 'https://gitlab.com/g/p.git/'", Failure.GitAuthFailed],
+  ['ssh key refused', 128, 'git@github.com: Permission denied (publickey).\nfatal: Could not read from remote repository.\n\nPlease make sure you have the correct access rights\nand the repository exists.', Failure.GitAuthFailed],
+  ['ssh host key', 128, 'Host key verification failed.\nfatal: Could not read from remote repository.', Failure.GitAuthFailed],
+  ['http repo absent', 128, "fatal: repository 'http://127.0.0.1:19418/nope.git/' not found", Failure.GitNotFound],
+  ['404', 128, "fatal: unable to access 'https://h/r.git/': The requested URL returned error: 404", Failure.GitNotFound],
+  ['ssh repo absent', 128, 'ERROR: Repository not found.\nfatal: Could not read from remote repository.', Failure.GitNotFound],
+  ['clone branch absent', 128, 'fatal: Remote branch main not found in upstream origin', Failure.GitNotFound],
+  ['fetch branch absent', 128, "fatal: couldn't find remote ref refs/heads/nope", Failure.GitNotFound],
+  ['unknown sha', 128, 'fatal: Not a valid commit name 0123456789abcdef0123456789abcdef01234567', Failure.GitNotFound],
+  ['log range', 128, "fatal: bad revision 'abc..HEAD'", Failure.GitNotFound],
+  ['refused', 128, "fatal: unable to access 'http://127.0.0.1:1/x.git/': Failed to connect to 127.0.0.1 port 1 after 0 ms: Couldn't connect to server", Failure.GitUnreachable],
+  ['DNS', 128, "fatal: unable to access 'https://nohost.invalid/r.git/': Could not resolve host: nohost.invalid", Failure.GitUnreachable],
+  ['502', 128, "fatal: unable to access 'https://h/r.git/': The requested URL returned error: 502", Failure.GitUnreachable],
+  ['429', 128, "fatal: unable to access 'https://h/r.git/': The requested URL returned error: 429", Failure.GitUnreachable],
+  ['dropped transfer', 128, 'error: RPC failed; curl 18 transfer closed with outstanding read data remaining\nfatal: early EOF', Failure.GitUnreachable],
+  ['ssh refused', 128, 'ssh: connect to host h port 22: Connection refused\nfatal: Could not read from remote repository.', Failure.GitUnreachable],
+  ['TLS', 128, "fatal: unable to access 'https://h/r.git/': server certificate verification failed. CAfile: none CRLfile: none", Failure.GitUnreachable],
+  ['killed at the timeout', 'timeout', '', Failure.GitUnreachable],
+  ['branch moved', 1, " ! [rejected]        HEAD -> main (fetch first)\nerror: failed to push some refs to 'http://h/r.git'\nhint: Updates were rejected because the remote contains work that you do", Failure.Conflict],
+  ['hook', 1, " ! [remote rejected] HEAD -> main (pre-receive hook declined)\nerror: failed to push some refs to 'http://h/r.git'", Failure.GitRejected],
+  ['GitHub protection', 1, 'remote: error: GH006: Protected branch update failed for refs/heads/main.\n ! [remote rejected] HEAD -> main (protected branch hook declined)', Failure.GitRejected],
+  ['index lock', 128, "fatal: Unable to create '/w/.git/index.lock': File exists.", Failure.GitFailed],
+  ['nothing said', 1, '', Failure.GitFailed],
+];
+
+describe('classifyGitError', () => {
+  it.each(CASES)('%s → %s', (_what, exit, stderr, type) => {
+    expect(classifyGitError({ op: 'push', exit, stderr }).type).toBe(type);
+  });
+
+  it('gives a fix for every type a person must act on', () => {
+    for (const [, exit, stderr, type] of CASES) {
+      const { fix } = classifyGitError({ op: 'fetch', exit, stderr });
+      const mustAct: Failure[] = [Failure.GitAuthFailed, Failure.GitNotFound, Failure.GitRejected];
+      if (mustAct.includes(type)) expect(fix).toBeTruthy();
+    }
+  });
+});
+
+describe('gitError', () => {
+  it('names the operation, the repository and git’s answer, and explains a refused password', () => {
+    const err = gitError({ op: 'clone', exit: 128, stderr: "fatal: could not read Username for 'http://h:1': terminal prompts disabled" }, 'http://h:1/r.git (branch main)');
+    expect(err.type).toBe(Failure.GitAuthFailed);
+    expect(err.message).toMatch(/^git clone http:\/\/h:1\/r\.git \(branch main\) failed: the server at http:\/\/h:1 refused the credentials given \(HTTP 401\).* — check the credentials/);
+  });
+
+  it('keeps the error, not the hints', () => {
+    const err = gitError({ op: 'push', exit: 1, stderr: ' ! [remote rejected] HEAD -> main (hook declined)\nhint: see docs\nhint: more' }, 'r');
+    expect(err.message).not.toContain('hint');
+  });
+});
+
+describe('scrub', () => {
+  it.each([
+    ['a password', 'fatal: s3cr3t-pw refused', ['s3cr3t-pw'], 'fatal: *** refused'],
+    ['its base64 form', `Authorization: Basic ${Buffer.from('ramp:s3cr3t-pw').toString('base64')}`, ['s3cr3t-pw', 'ramp:s3cr3t-pw'], 'Authorization: Basic ***'],
+    ['userinfo in a URL', "unable to access 'https://bot:tok3n@h/r.git/'", [], "unable to access 'https://***@h/r.git/'"],
+    ['nothing secret', 'fatal: early EOF', ['s3cr3t-pw'], 'fatal: early EOF'],
+  ])('removes %s', (_what, text, secrets, want) => {
+    expect(scrub(text, secrets)).toBe(want);
+  });
+});
+
+describe('gitFailure', () => {
+  it('carries the type and a conflict’s paths and commits as details', () => {
+    const upstream = [{ sha: 'abc', authorName: 'P', authorEmail: 'p@x', subject: 'hotfix' }];
+    const f = gitFailure(new GitConflictError('conflict', ['a.yaml'], upstream));
+    expect(f).toBeInstanceOf(ApplicationFailure);
+    expect(f.type).toBe(Failure.GitConflict);
+    expect(f.details).toEqual([{ paths: ['a.yaml'], upstream }]);
+    expect(gitFailure(new Error('boom')).type).toBe(Failure.GitFailed);
+  });
+});
+
+describe('GitRepo settings', () => {
+  const base = { url: 'https://h/r.git', branch: 'main', workDir: '/tmp/x', credentials: {}, author: { name: 'R', email: 'r@x' } };
+  it.each([
+    ['credentials in the URL', { url: 'https://bot:tok3n@h/r.git' }, /carries credentials/],
+    ['two kinds of credentials', { credentials: { basicAuthFile: '/a', sshKeyFile: '/b' } }, /one of basicAuthFile, tokenFile, sshKeyFile/],
+    ['a branch like an option', { branch: '--force' }, /branch name "--force" is not valid/],
+    ['a branch with ..', { branch: 'a..b' }, /is not valid/],
+  ])('refuses %s', (_what, over, msg) => {
+    expect(() => new GitRepo({ ...base, ...over })).toThrow(msg);
+  });
+
+  it('keeps the credentials out of the message that refuses a URL carrying them', () => {
+    expect(() => new GitRepo({ ...base, url: 'https://bot:tok3n@h/r.git' })).toThrow(/^(?!.*tok3n)/s);
+  });
+
+  it.each(['../x', '/etc/passwd', '.git/config', 'a/../b', ''])('refuses path %j', async (p) => {
+    await expect(new GitRepo(base).readFile(p)).rejects.toThrow(/must be relative to the repository root/);
+  });
+});
