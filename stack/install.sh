@@ -200,6 +200,42 @@ install_contour() {
 }
 install_contour
 
+# --- Flux: source-controller and kustomize-controller, built from the Go module proxy ---------------
+# The GitOps agent of the local stack (decisions/0029): source-controller fetches a Git repository
+# into an artifact it serves over HTTP; kustomize-controller applies that artifact (server-side
+# apply, field manager kustomize-controller) and prunes what left it. Both modules' go.mod files
+# carry replace directives, so `go install …@version` refuses them; each is built from a wrapper
+# module (stack/flux/<controller>/go.mod) that requires it as a tool and copies its replaces.
+# Their CRDs are copied from the same modules (config/crd/bases) next to the binaries, with the
+# controllers' upstream ClusterRoles (config/rbac/role.yaml).
+install_flux() {
+  pinned flux/source-controller github.com/fluxcd/source-controller "$FLUX_SOURCE_CONTROLLER_VERSION"
+  pinned flux/kustomize-controller github.com/fluxcd/kustomize-controller "$FLUX_KUSTOMIZE_CONTROLLER_VERSION"
+  local key dir t name version src
+  key="$(cat "$here/flux/source-controller/go.sum" "$here/flux/kustomize-controller/go.sum" | sha256sum | cut -c1-12)"
+  dir="$cache/flux-source-$FLUX_SOURCE_CONTROLLER_VERSION-kustomize-$FLUX_KUSTOMIZE_CONTROLLER_VERSION-$key"
+  if [ ! -f "$dir/.complete" ]; then
+    t=$(date +%s)
+    log "go build Flux source-controller $FLUX_SOURCE_CONTROLLER_VERSION and kustomize-controller $FLUX_KUSTOMIZE_CONTROLLER_VERSION (cold: ~12 min on 2 cores)"
+    rm -rf "$dir"
+    mkdir -p "$dir/bin" "$dir/manifests"
+    for name in source-controller kustomize-controller; do
+      version="$FLUX_SOURCE_CONTROLLER_VERSION"
+      [ "$name" = kustomize-controller ] && version="$FLUX_KUSTOMIZE_CONTROLLER_VERSION"
+      (cd "$here/flux/$name" && CGO_ENABLED=0 nice -n 10 go build -trimpath -ldflags "-s -w" \
+        -o "$dir/bin/$name" "github.com/fluxcd/$name")
+      src="$(cd "$here/flux/$name" && go list -m -f '{{.Dir}}' "github.com/fluxcd/$name")"
+      cp "$src"/config/crd/bases/*.yaml "$dir/manifests/"
+      cp "$src/config/rbac/role.yaml" "$dir/manifests/rbac-$name.yaml"
+    done
+    chmod u+w "$dir/manifests"/*.yaml
+    touch "$dir/.complete"
+    took "flux controllers" "$t"
+  fi
+  flux_dir="$dir"
+}
+install_flux
+
 # --- Node dependencies ------------------------------------------------------------------------
 stamp="$root/node_modules/.ramp-lock-$(sha256sum "$root/package-lock.json" | cut -c1-12)"
 if [ ! -f "$stamp" ]; then
@@ -226,7 +262,10 @@ cat > "$cache/paths.json" <<JSON
   "prometheus": "$(command -v prometheus)",
   "crds": "$crddir",
   "contour": "$contour_dir/bin/contour",
-  "contourManifests": "$contour_dir/manifests"
+  "contourManifests": "$contour_dir/manifests",
+  "fluxSourceController": "$flux_dir/bin/source-controller",
+  "fluxKustomizeController": "$flux_dir/bin/kustomize-controller",
+  "fluxManifests": "$flux_dir/manifests"
 }
 JSON
 log "all components installed; binary paths in $cache/paths.json"

@@ -11,7 +11,7 @@ import { ensureSearchAttributes } from '../../src/client/search-attributes';
 import { searchAttributeFlags } from '../../src/shared/search-attributes';
 import { BinaryPaths, REPO_ROOT, StackConfig, statePaths } from './config';
 import { ensureBareRepo, ensureStackCredentials, gitServerReady, READY_PROBE_REPO } from './git-server';
-import { httpOk } from './health';
+import { httpGet, httpOk } from './health';
 import { STACK_GATEWAY } from './kube-bootstrap';
 
 export interface Component {
@@ -20,6 +20,8 @@ export interface Component {
   after: string[];
   exe: (bins: BinaryPaths) => string;
   args: () => string[];
+  /** Environment added to this process's own, for programs that take a setting from nowhere else. */
+  env?: () => NodeJS.ProcessEnv;
   /** Files or folders to create before start. */
   prepare?: () => void;
   ready: () => Promise<boolean>;
@@ -233,6 +235,64 @@ export function components(cfg: StackConfig): Component[] {
       },
       ready: () => gitServerReady(`http://${h}:${p.git}`, s.gitCredentials),
       readyTimeoutMs: 30_000,
+    },
+    ...fluxComponents(cfg),
+  ];
+}
+
+/**
+ * Flux's source-controller and kustomize-controller, the GitOps agent Ramp's GitOps mode works
+ * beside (docs/decisions/0029). They start after bootstrap installed their CRDs and RBAC, and each
+ * talks to the apiserver as its own user. One instance of each per stack, like the
+ * controller-manager: leader election off, so a restart never waits out a Lease.
+ */
+function fluxComponents(cfg: StackConfig): Component[] {
+  const s = statePaths(cfg);
+  const h = cfg.host;
+  const p = cfg.ports;
+  // Neither binary has a --kubeconfig flag: controller-runtime reads KUBECONFIG.
+  const kubeconfig = (file: string) => () => ({ KUBECONFIG: file });
+  const common = (metricsPort: number, healthPort: number) => [
+    '--watch-all-namespaces=true',
+    '--enable-leader-election=false',
+    `--metrics-addr=${h}:${metricsPort}`,
+    `--health-addr=${h}:${healthPort}`,
+    // No notification-controller runs: with no events address the controllers record Kubernetes
+    // Events only.
+    '--events-addr=',
+    '--log-encoding=console',
+  ];
+  const storage = `${h}:${p.fluxSourceStorage}`;
+  return [
+    {
+      name: 'flux-source-controller',
+      after: ['kube-apiserver'],
+      afterBootstrap: true,
+      exe: (b) => b.fluxSourceController,
+      env: kubeconfig(s.fluxSourceKubeconfig),
+      args: () => [
+        ...common(p.fluxSourceMetrics, p.fluxSourceHealth),
+        `--storage-path=${s.fluxArtifacts}`,
+        `--storage-addr=${storage}`,
+        // The host in every artifact URL it writes to a source's status: kustomize-controller
+        // downloads from there, so it must be this loopback listener, not a Service name.
+        `--storage-adv-addr=${storage}`,
+      ],
+      prepare: () => fs.mkdirSync(s.fluxArtifacts, { recursive: true }),
+      // Readyz only pings; the artifact server answering too means kustomize-controller can fetch.
+      ready: async () =>
+        (await httpOk(`http://${h}:${p.fluxSourceHealth}/readyz`)) && (await httpGet(`http://${storage}/`)) !== undefined,
+      readyTimeoutMs: 60_000,
+    },
+    {
+      name: 'flux-kustomize-controller',
+      after: ['kube-apiserver', 'flux-source-controller'],
+      afterBootstrap: true,
+      exe: (b) => b.fluxKustomizeController,
+      env: kubeconfig(s.fluxKustomizeKubeconfig),
+      args: () => common(p.fluxKustomizeMetrics, p.fluxKustomizeHealth),
+      ready: () => httpOk(`http://${h}:${p.fluxKustomizeHealth}/readyz`),
+      readyTimeoutMs: 60_000,
     },
   ];
 }

@@ -27,6 +27,12 @@ export const DEFAULT_PORTS = {
   contourDebug: 18006,
   /** The git server (smart HTTP with basic auth). */
   git: 19418,
+  /** Flux's source-controller serves the artifacts it fetched here; kustomize-controller downloads them. */
+  fluxSourceStorage: 19690,
+  fluxSourceMetrics: 19691,
+  fluxSourceHealth: 19692,
+  fluxKustomizeMetrics: 19693,
+  fluxKustomizeHealth: 19694,
 } as const;
 
 export type PortName = keyof typeof DEFAULT_PORTS;
@@ -48,6 +54,12 @@ export interface BinaryPaths {
   contour: string;
   /** The folder of Contour's own CRDs and upstream RBAC roles (crds.yaml, rbac.yaml). */
   contourManifests: string;
+  /** Flux's source-controller: fetches Git repositories into artifacts it serves over HTTP. */
+  fluxSourceController: string;
+  /** Flux's kustomize-controller: applies those artifacts to the cluster and prunes what left them. */
+  fluxKustomizeController: string;
+  /** The folder of Flux's CRDs and the two controllers' upstream ClusterRoles (rbac-<controller>.yaml). */
+  fluxManifests: string;
 }
 
 export interface StackConfig {
@@ -129,6 +141,10 @@ export function statePaths(cfg: StackConfig) {
     schedulerKubeconfig: path.join(d, 'kubeconfig', 'scheduler.kubeconfig'),
     contourKubeconfig: path.join(d, 'kubeconfig', 'contour.kubeconfig'),
     contourConfig: path.join(d, 'contour', 'contour.yaml'),
+    fluxSourceKubeconfig: path.join(d, 'kubeconfig', 'flux-source-controller.kubeconfig'),
+    fluxKustomizeKubeconfig: path.join(d, 'kubeconfig', 'flux-kustomize-controller.kubeconfig'),
+    /** Where source-controller keeps the artifacts it serves. */
+    fluxArtifacts: path.join(d, 'flux', 'artifacts'),
     gitRepos: path.join(d, 'git', 'repos'),
     /** `user:password` lines the git server accepts. */
     gitCredentials: path.join(d, 'git', 'credentials'),

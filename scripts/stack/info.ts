@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import { StackConfig, statePaths } from './config';
 import { STACK_GIT_USER } from './git-server';
-import { STACK_GATEWAY } from './kube-bootstrap';
+import { FLUX_NAMESPACE, STACK_GATEWAY } from './kube-bootstrap';
 
 export interface StackInfo {
   temporal: { address: string; namespace: string; uiUrl: string; dbFile: string };
@@ -15,6 +15,11 @@ export interface StackInfo {
    * (mode 0600): `passwordFile` holds the password, `credentialsFile` the line `username:password`.
    */
   git: { url: string; username: string; passwordFile: string; credentialsFile: string; reposDir: string };
+  /**
+   * Flux's source-controller and kustomize-controller: GitRepositories and Kustomizations in any
+   * namespace are reconciled. `artifactsUrl` is where source-controller serves what it fetched.
+   */
+  flux: { namespace: string; artifactsUrl: string; sourceControllerMetrics: string; kustomizeControllerMetrics: string };
   stateDir: string;
   logsDir: string;
 }
@@ -33,6 +38,12 @@ export function describeStack(cfg: StackConfig, nodes: string[], k8sVersion: str
     prometheus: { url: `http://${h}:${cfg.ports.prometheus}`, targetsDir: s.prometheusTargets, scrapeInterval: cfg.scrapeInterval },
     gateway: { ...STACK_GATEWAY, metricsUrl: `http://${h}:${cfg.ports.contourHttp}/metrics` },
     git: { url: `http://${h}:${cfg.ports.git}`, username: STACK_GIT_USER, passwordFile: s.gitPassword, credentialsFile: s.gitCredentials, reposDir: s.gitRepos },
+    flux: {
+      namespace: FLUX_NAMESPACE,
+      artifactsUrl: `http://${h}:${cfg.ports.fluxSourceStorage}`,
+      sourceControllerMetrics: `http://${h}:${cfg.ports.fluxSourceMetrics}/metrics`,
+      kustomizeControllerMetrics: `http://${h}:${cfg.ports.fluxKustomizeMetrics}/metrics`,
+    },
     stateDir: s.root,
     logsDir: s.logs,
   };

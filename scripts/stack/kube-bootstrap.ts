@@ -243,3 +243,65 @@ export async function ensureGateway(kc: k8s.KubeConfig, manifestsDir: string): P
   }
   return crds;
 }
+
+/** Flux's API groups: GitRepository and the other sources, and Kustomization. */
+export const FLUX_CRD_GROUPS: readonly string[] = ['source.toolkit.fluxcd.io', 'kustomize.toolkit.fluxcd.io'];
+
+/**
+ * Where Flux's own objects live by convention. The stack's controllers watch every namespace and
+ * need none of their own (no leader-election Lease, no events receiver); GitOps tests put their
+ * GitRepositories and Kustomizations next to what they deploy.
+ */
+export const FLUX_NAMESPACE = 'flux-system';
+
+/** The users in the Flux controllers' client certificates (scripts/stack/pki.ts), by controller. */
+export const FLUX_USERS = {
+  'source-controller': 'ramp-flux-source-controller',
+  'kustomize-controller': 'ramp-flux-kustomize-controller',
+} as const;
+
+/**
+ * The objects that let Flux's controllers run, in apply order: each controller's upstream ClusterRole
+ * (published as `manager-role` in both modules, so renamed `flux-<controller>`) bound to its user,
+ * and, as Flux's own install does (`cluster-reconciler`), cluster-admin for kustomize-controller:
+ * it applies whatever the repository holds, and without a Kustomization's serviceAccountName it
+ * does so as itself.
+ */
+export function fluxObjects(rbacYamlByController: Record<keyof typeof FLUX_USERS, string>): ManifestObject[] {
+  const bind = (name: string, role: string, user: string): ManifestObject => ({
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'ClusterRoleBinding',
+    metadata: { name },
+    roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role },
+    subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: user }],
+  } as ManifestObject);
+  const objects: ManifestObject[] = [{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: FLUX_NAMESPACE } }];
+  for (const controller of Object.keys(FLUX_USERS) as (keyof typeof FLUX_USERS)[]) {
+    const role = `flux-${controller}`;
+    const upstream = YAML.parseAllDocuments(rbacYamlByController[controller])
+      .map((d) => d.toJS() as ManifestObject | null)
+      .filter((o): o is ManifestObject => o?.kind === 'ClusterRole');
+    if (upstream.length !== 1) throw new Error(`expected one ClusterRole in ${controller}'s config/rbac/role.yaml, found ${upstream.length}: run stack/install.sh again`);
+    objects.push({ ...upstream[0]!, metadata: { name: role } }, bind(role, role, FLUX_USERS[controller]));
+  }
+  objects.push(bind('flux-cluster-reconciler', 'cluster-admin', FLUX_USERS['kustomize-controller']));
+  return objects;
+}
+
+/**
+ * Installs Flux's CRDs (from the modules' config/crd/bases, copied by stack/install.sh), the
+ * namespace flux-system and the controllers' RBAC. The controllers start after this: a manager
+ * whose informer cannot find its kind never syncs and exits.
+ */
+export async function ensureFlux(kc: k8s.KubeConfig, manifestsDir: string): Promise<string[]> {
+  const crds = await ensureCrds(kc, loadCrds(manifestsDir, FLUX_CRD_GROUPS));
+  const rbac = (c: string) => fs.readFileSync(path.join(manifestsDir, `rbac-${c}.yaml`), 'utf8');
+  for (const o of fluxObjects({ 'source-controller': rbac('source-controller'), 'kustomize-controller': rbac('kustomize-controller') })) {
+    try {
+      await serverSideApply(kc, objectPath(o), o);
+    } catch (err) {
+      throw new Error(`applying ${o.kind} ${o.metadata.name} for Flux: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  return crds;
+}

@@ -1,7 +1,8 @@
 /**
  * The local cluster's certificates and kubeconfigs, made with the openssl CLI once per state
  * directory: a CA, the apiserver's serving certificate, client certificates for the admin
- * (system:masters), the controller-manager, the scheduler and Contour, and the ServiceAccount signing key.
+ * (system:masters), the controller-manager, the scheduler, Contour and Flux's two controllers, and
+ * the ServiceAccount signing key.
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -26,6 +27,9 @@ export const CLIENTS: ClientIdentity[] = [
   { file: 'scheduler', user: 'system:kube-scheduler', groups: [] },
   // Bound to upstream's `contour` ClusterRole and Role at bootstrap: no more rights than in a cluster.
   { file: 'contour', user: 'ramp-contour', groups: [] },
+  // Flux's controllers, bound at bootstrap as Flux's own install binds them (kube-bootstrap.ts, FLUX_USERS).
+  { file: 'flux-source-controller', user: 'ramp-flux-source-controller', groups: [] },
+  { file: 'flux-kustomize-controller', user: 'ramp-flux-kustomize-controller', groups: [] },
 ];
 
 function subject(cn: string, groups: string[]): string {

@@ -8,7 +8,7 @@ import { components, Component } from './components';
 import { loadBinaryPaths, loadStackConfig, StackConfig, statePaths } from './config';
 import { waitFor } from './health';
 import { describeStack, StackInfo } from './info';
-import { ensureCrds, ensureFakeNodes, ensureGateway, loadCrds, STACK_GATEWAY, waitNodesReady } from './kube-bootstrap';
+import { ensureCrds, ensureFakeNodes, ensureFlux, ensureGateway, FLUX_NAMESPACE, loadCrds, STACK_GATEWAY, waitNodesReady } from './kube-bootstrap';
 import { CLIENTS, ensurePki, writeKubeconfig } from './pki';
 import { isRunning, readRecord, start, stop, tail } from './proc';
 
@@ -24,6 +24,8 @@ function prepareState(cfg: StackConfig): void {
     'controller-manager': s.controllerManagerKubeconfig,
     scheduler: s.schedulerKubeconfig,
     contour: s.contourKubeconfig,
+    'flux-source-controller': s.fluxSourceKubeconfig,
+    'flux-kustomize-controller': s.fluxKustomizeKubeconfig,
   };
   for (const c of CLIENTS) writeKubeconfig(files[c.file]!, server, s.pki, c);
 }
@@ -39,7 +41,7 @@ async function bringUp(cfg: StackConfig, c: Component, exe: string): Promise<boo
   }
   c.prepare?.();
   const t0 = Date.now();
-  const started = start(dirs, c.name, exe, c.args());
+  const started = start(dirs, c.name, exe, c.args(), c.env?.());
   await waitFor(c.name, async () => {
     if (!isRunning(started)) throw new Error(`${c.name} exited during start; last lines of ${started.log}:\n${tail(started.log)}`);
     return c.ready();
@@ -82,6 +84,8 @@ export async function stackUp(cfg = loadStackConfig()): Promise<{ info: StackInf
     log(`KWOK nodes Ready: ${nodes.join(', ')}`);
     const contourCrds = await ensureGateway(kc, bins.contourManifests);
     log(`Contour CRDs established (${contourCrds.length}); Gateway ${STACK_GATEWAY.namespace}/${STACK_GATEWAY.name} applied`);
+    const fluxCrds = await ensureFlux(kc, bins.fluxManifests);
+    log(`Flux CRDs established (${fluxCrds.length}); namespace ${FLUX_NAMESPACE} and the controllers' RBAC applied`);
     await settle(all.filter((c) => c.afterBootstrap));
     const version = await kc.makeApiClient(k8s.VersionApi).getCode();
     const info = describeStack(cfg, nodes, version.gitVersion);
@@ -147,6 +151,7 @@ export function formatInfo(info: StackInfo): string {
     `  kubeconfig  ${info.kubernetes.kubeconfig}`,
     `Prometheus    ${info.prometheus.url} (file SD: ${info.prometheus.targetsDir}/*.json, scrape every ${info.prometheus.scrapeInterval})`,
     `Gateway       ${info.gateway.namespace}/${info.gateway.name} (class ${info.gateway.className}, Contour ${info.gateway.metricsUrl})`,
+    `Flux          source-controller artifacts ${info.flux.artifactsUrl}, kustomize-controller (all namespaces)`,
     `State, logs   ${info.stateDir}, ${info.logsDir}`,
   ].join('\n');
 }
@@ -172,7 +177,7 @@ async function main(argv: string[]): Promise<number> {
     case 'status': {
       const st = await stackStatus(cfg);
       for (const c of st) {
-        console.log(`${c.name.padEnd(24)} ${c.running ? `pid ${String(c.pid).padEnd(8)}` : 'stopped     '} ${c.ready ? 'ready' : 'not ready'}`);
+        console.log(`${c.name.padEnd(26)} ${c.running ? `pid ${String(c.pid).padEnd(8)}` : 'stopped     '} ${c.ready ? 'ready' : 'not ready'}`);
       }
       return st.every((c) => c.ready) ? 0 : 1;
     }
