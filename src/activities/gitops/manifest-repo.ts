@@ -98,6 +98,18 @@ export class ManifestRepo {
   }
 
   /**
+   * The newest commit to `path` made after this rollout's last commit to it by anyone else: who
+   * changed the file under the rollout. Undefined when the rollout's own commit is the newest (or
+   * the rollout never wrote the file and nobody else did).
+   */
+  async lastForeignCommit(path: string, rollout: string): Promise<CommitInfo | undefined> {
+    await this.git.sync();
+    const commits = await this.git.commitsTouching(path);
+    const own = commits.findIndex((c) => c.trailers[TRAILER_KEYS.rollout] === rollout);
+    return own === 0 ? undefined : commits[0];
+  }
+
+  /**
    * Commits by anyone but this rollout since `sinceSha` that changed a managed value of the object:
    * `expected` is what Ramp last wrote. Returns the newest such commit, or undefined. A commit that
    * touched the file elsewhere (a label, another document) is not drift.

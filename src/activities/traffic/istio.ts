@@ -24,12 +24,12 @@ import {
 import { assertWeight, JsonPatchOp } from '../../domain/traffic/objects';
 import { MANAGED_BY, MANAGED_BY_LABEL } from '../../domain/traffic/services';
 import { Failure } from '../../shared/failures';
-import { kubeCall, kubeDelete, kubeGetOptional, kubeId, KubeTarget, target } from '../kube-errors';
+import { kubeId, KubeTarget, target } from '../kube-errors';
+import { createClusterStore } from '../store/cluster';
+import { APIS, ObjectRef, objectRef, ObjectStore, WriteNote } from '../store/store';
 import type { Inspection, TrafficRouter } from './router';
 import { createServiceRouting, isServiceChange, readStableTemplate, ServiceSnapshot } from './services';
 import { driftFound, splitOf, verifySplit, withFailures } from './weights';
-
-const ISTIO = { group: 'networking.istio.io', version: 'v1' } as const;
 
 /** What the Istio router keeps to put things back exactly. */
 export interface IstioSnapshot extends ServiceSnapshot {
@@ -49,9 +49,11 @@ export interface IstioSnapshot extends ServiceSnapshot {
 /** The router's change ids. */
 const CHANGE = { subsets: 'subsets', routes: 'routes' } as const;
 
-/** The Istio TrafficRouter for one rollout's traffic objects. */
-export function createIstioRouter(kube: k8s.KubeConfig, ref: TrafficRefOf<IstioTraffic>): TrafficRouter {
-  const custom = kube.makeApiClient(k8s.CustomObjectsApi);
+/**
+ * The Istio TrafficRouter for one rollout's traffic objects. The store decides where its objects are
+ * read and written: the cluster (default), or git files for a GitOps rollout.
+ */
+export function createIstioRouter(kube: k8s.KubeConfig, ref: TrafficRefOf<IstioTraffic>, store: ObjectStore = createClusterStore(kube)): TrafficRouter {
   const namespace = ref.namespace;
   const traffic: IstioTraffic = ref.traffic;
   const routing = traffic.routing;
@@ -62,18 +64,21 @@ export function createIstioRouter(kube: k8s.KubeConfig, ref: TrafficRefOf<IstioT
   const drTarget = (name: string) => target('DestinationRule', namespace, name, 'spec.traffic.routing.destinationRule');
   const services = routing.mode === 'service' ? createServiceRouting(kube, ref, routing, refuseWhileRouted) : undefined;
 
-  const plural = (t: KubeTarget) => (t.kind === 'VirtualService' ? 'virtualservices' : 'destinationrules');
-  const readCustom = <T>(t: KubeTarget) => custom.getNamespacedCustomObject({ ...ISTIO, namespace, plural: plural(t), name: t.name }) as Promise<T>;
-  const getVs = () => kubeCall(vsTarget, 'get', () => readCustom<VirtualService>(vsTarget));
-  const optionalVs = () => kubeGetOptional(vsTarget, () => readCustom<VirtualService>(vsTarget));
-  const optionalDr = (name: string) => kubeGetOptional(drTarget(name), () => readCustom<DestinationRule>(drTarget(name)));
+  const refOf = (t: KubeTarget): ObjectRef => objectRef(t.kind === 'VirtualService' ? APIS.VirtualService : APIS.DestinationRule, t);
+  const vsRef = refOf(vsTarget);
+  const drRef = (name: string) => refOf(drTarget(name));
+  const optionalVs = () => store.get<VirtualService>(vsRef);
+  const optionalDr = (name: string) => store.get<DestinationRule>(drRef(name));
+  /** An object the step needs: absent is a NotFound failure naming the spec field. */
+  async function required<T>(t: KubeTarget, found: T | undefined): Promise<T> {
+    if (found !== undefined) return found;
+    throw ApplicationFailure.create({ message: `${kubeId(t)} not found — create it, or set ${t.field} to an existing ${t.kind}`, type: Failure.NotFound });
+  }
+  const getVs = async () => required(vsTarget, await optionalVs());
 
   /** One JSON Patch write on an Istio object; the answer is the object as stored. */
-  function patch<T>(t: KubeTarget, ops: JsonPatchOp[]): Promise<T> {
-    return kubeCall(t, 'patch', () => custom.patchNamespacedCustomObject(
-      { ...ISTIO, namespace, plural: plural(t), name: t.name, body: ops },
-      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch),
-    ) as Promise<T>);
+  function patch<T>(t: KubeTarget, ops: JsonPatchOp[], note: WriteNote): Promise<T> {
+    return store.patch<T>(refOf(t), ops, note);
   }
 
 
@@ -96,11 +101,11 @@ export function createIstioRouter(kube: k8s.KubeConfig, ref: TrafficRefOf<IstioT
   /** The context a snapshot's writes use: with sticky sessions when they are set. */
   const contextOf = (snapshot: IstioSnapshot): IstioContext => (snapshot.sticky ? { ...c, sticky: { ...snapshot.sticky, value: versions.canary } } : c);
 
-  async function writeWeight(vs: VirtualService, canaryWeight: number, snapshot: IstioSnapshot): Promise<Weights> {
+  async function writeWeight(vs: VirtualService, canaryWeight: number, snapshot: IstioSnapshot, note: WriteNote): Promise<Weights> {
     const want = { stable: 100 - canaryWeight, canary: canaryWeight };
     const ops = buildSetWeightPatch(vs, contextOf(snapshot), canaryWeight);
     if (ops.length === 0) return verifyWeights(vs, want);
-    return verifyWeights(await patch<VirtualService>(vsTarget, ops), want);
+    return verifyWeights(await patch<VirtualService>(vsTarget, ops, { ...note, weights: want }), want);
   }
 
   const inspect = async (): Promise<Inspection> => {
@@ -121,8 +126,8 @@ export function createIstioRouter(kube: k8s.KubeConfig, ref: TrafficRefOf<IstioT
       if (versions.stable === '' && stable) {
         problems.push(`Deployment ${namespace}/${ref.stableDeployment}: its pods carry no "${key}" label, so no subset can select them; add one to its pod template (a rolling restart of the stable): \`kubectl -n ${namespace} patch deployment ${ref.stableDeployment} --type merge -p '{"spec":{"template":{"metadata":{"labels":{"${key}":"<its version>"}}}}}'\`, or use service routing`);
       }
-      const rules = await kubeCall(drTarget('(list)'), 'list', () => custom.listNamespacedCustomObject({ ...ISTIO, namespace, plural: 'destinationrules' }) as Promise<{ items: DestinationRule[] }>);
-      const plan = planDestinationRule(rules.items, c, ref.rollout);
+      const rules = await store.list<DestinationRule>(drRef('(list)'));
+      const plan = planDestinationRule(rules, c, ref.rollout);
       const subsets = `${r.stableSubset} (${key}=${versions.stable}) and ${r.canarySubset} (${key}=${versions.canary})`;
       if (plan.kind === 'problem') problems.push(plan.problem);
       else if (plan.kind === 'create') {
@@ -157,16 +162,16 @@ export function createIstioRouter(kube: k8s.KubeConfig, ref: TrafficRefOf<IstioT
           if (existing) return { snapshot: { ...snapshot, destinationRuleUid: existing.metadata?.uid } };
           const body = buildDestinationRule(name, c, versions);
           // An earlier attempt whose answer was lost may have created it: the retry finds it above.
-          const created = await kubeCall(drTarget(name), 'create', () => custom.createNamespacedCustomObject({ ...ISTIO, namespace, plural: 'destinationrules', body }) as Promise<DestinationRule>);
+          const created = await store.create<DestinationRule>(drRef(name), body, { action: 'prepare' });
           return { snapshot: { ...snapshot, destinationRuleUid: created.metadata?.uid } };
         }
-        const dr = existing ?? await kubeCall(drTarget(name), 'get', () => readCustom<DestinationRule>(drTarget(name)));
+        const dr = await required(drTarget(name), existing);
         const ops = buildSubsetsPatch(dr, ensureSubsets(dr.spec?.subsets, routing as SubsetRouting, versions));
-        if (ops.length > 0) await patch(drTarget(name), ops);
+        if (ops.length > 0) await patch(drTarget(name), ops, { action: 'prepare', reason: 'add the canary subset' });
         return { snapshot };
       }
       case CHANGE.routes:
-        return { snapshot, weights: await writeWeight(await getVs(), 0, snapshot) };
+        return { snapshot, weights: await writeWeight(await getVs(), 0, snapshot, { action: 'prepare', reason: 'add the canary at 0 %' }) };
       default:
         throw ApplicationFailure.create({ message: `the Istio router has no change "${change}"`, type: Failure.Invalid });
     }
@@ -177,8 +182,12 @@ export function createIstioRouter(kube: k8s.KubeConfig, ref: TrafficRefOf<IstioT
     assertWeight(input.weight);
     const vs = await getVs();
     const drift = driftFound(kubeId(vsTarget), weightsOf(vs), input, 'routes');
-    if (drift) return drift;
-    return { applied: true, weights: await writeWeight(vs, input.weight, snapshot) };
+    if (drift && !drift.applied) {
+      const who = await store.blame(vsRef);
+      return who ? { ...drift, detail: `${drift.detail}; ${who}` } : drift;
+    }
+    const step = input.step === undefined ? {} : { step: { index: input.step, kind: 'setWeight' } };
+    return { applied: true, weights: await writeWeight(vs, input.weight, snapshot, { action: 'setWeight', ...step }) };
   };
 
   /** Removing a destination that still gets traffic would fail those requests (503s). */
@@ -200,7 +209,7 @@ export function createIstioRouter(kube: k8s.KubeConfig, ref: TrafficRefOf<IstioT
         if (!vs) return 'absent';
         const { ops, missing } = buildRestoreRoutesPatch(vs, snapshot.routes);
         if (ops.length > 0) {
-          const after = await patch<VirtualService>(vsTarget, ops);
+          const after = await patch<VirtualService>(vsTarget, ops, { action: 'cleanup-route', weights: { stable: 100, canary: 0 }, reason: 'restore the managed routes as they were before the rollout' });
           if (buildRestoreRoutesPatch(after, snapshot.routes).ops.length > 0) {
             throw ApplicationFailure.create({ message: `${kubeId(vsTarget)} managed routes differ from the snapshot after the write; something may be rewriting it`, type: Failure.NotApplied });
           }
@@ -217,11 +226,11 @@ export function createIstioRouter(kube: k8s.KubeConfig, ref: TrafficRefOf<IstioT
         if (snapshot.createsDestinationRule) {
           // Only the rule Ramp created (by uid): one someone else put in its place stays.
           if (dr.metadata?.labels?.[MANAGED_BY_LABEL] !== MANAGED_BY || (snapshot.destinationRuleUid !== undefined && dr.metadata?.uid !== snapshot.destinationRuleUid)) return 'absent';
-          return kubeDelete(drTarget(name), () => custom.deleteNamespacedCustomObject({ ...ISTIO, namespace, plural: 'destinationrules', name, body: { preconditions: { uid: dr.metadata!.uid! } } }))
+          return store.delete(drRef(name), dr.metadata?.uid, { action: 'cleanup-subset', reason: 'remove the DestinationRule Ramp created' })
             .then((d) => (d === 'deleted' ? 'undone' : 'absent'));
         }
         const ops = buildSubsetsPatch(dr, restoreSubsets(dr.spec?.subsets, snapshot.subsets, routing as SubsetRouting));
-        if (ops.length > 0) await patch(drTarget(name), ops);
+        if (ops.length > 0) await patch(drTarget(name), ops, { action: 'cleanup-subset', reason: 'remove the canary subset' });
         return 'undone';
       }
       default:
@@ -240,9 +249,9 @@ export function createIstioRouter(kube: k8s.KubeConfig, ref: TrafficRefOf<IstioT
     if (versions.stablePinned) return { snapshot };
     if (routing.mode === 'subset') {
       const name = snapshot.destinationRule!;
-      const dr = await kubeCall(drTarget(name), 'get', () => readCustom<DestinationRule>(drTarget(name)));
+      const dr = await required(drTarget(name), await optionalDr(name));
       const ops = buildSubsetsPatch(dr, promotionSubsets(dr.spec?.subsets, routing, versions, stage));
-      if (ops.length > 0) await patch(drTarget(name), ops);
+      if (ops.length > 0) await patch(drTarget(name), ops, { action: 'promote', reason: stage === 'begin' ? 'the stable subset stops selecting by version while the stable rolls' : 'the stable subset selects the new version' });
       return { snapshot: stage === 'end' ? { ...snapshot, subsets: rebaseSubsets(snapshot.subsets, routing, versions) } : snapshot };
     }
     return { snapshot: await services!.promote(snapshot, stage) };
@@ -263,7 +272,7 @@ export function createIstioRouter(kube: k8s.KubeConfig, ref: TrafficRefOf<IstioT
     const vs = await getVs();
     const ops = buildSetFeaturePatch(vs, ctx, feature);
     if (ops.length > 0) {
-      const after = await patch<VirtualService>(vsTarget, ops);
+      const after = await patch<VirtualService>(vsTarget, ops, { action: 'setWeight', reason: `set ${what}` });
       verifyFeature(after, buildSetFeaturePatch(after, ctx, feature), what);
     }
     return { snapshot: next };
@@ -276,10 +285,10 @@ export function createIstioRouter(kube: k8s.KubeConfig, ref: TrafficRefOf<IstioT
     const ctx = contextOf(snapshot);
     const ops = buildRemoveFeaturePatch(vs, ctx, change, snapshot.routes);
     if (ops.length === 0) return 'undone';
-    const after = await patch<VirtualService>(vsTarget, ops);
+    const after = await patch<VirtualService>(vsTarget, ops, { action: 'cleanup-route', reason: `remove ${change}` });
     verifyFeature(after, buildRemoveFeaturePatch(after, ctx, change, snapshot.routes), `the undo of ${change}`);
     return 'undone';
   }
 
-  return withFailures({ writes: 'local', inspect, apply, setWeight, undo, promote, setFeature });
+  return withFailures({ writes: store.kind === 'git' ? 'slow' : 'local', inspect, apply, setWeight, undo, promote, setFeature });
 }

@@ -17,6 +17,10 @@ export const TRAILER_KEYS = {
 
 /** What a commit does. */
 export const COMMIT_ACTIONS = {
+  /** Before the first step: the canary's subset, and its route destinations at 0 %. */
+  prepare: 'prepare',
+  /** The canary Deployment's manifest is added. */
+  deployCanary: 'deploy-canary',
   /** A weight step: the canary's share of the traffic changes. */
   setWeight: 'setWeight',
   /** The canary's version becomes the stable's. */
@@ -65,7 +69,9 @@ function oneLine(s: string): string {
 function summary(c: RolloutCommit): string {
   const w = c.weights ? `stable ${c.weights.stable}% / canary ${c.weights.canary}%` : undefined;
   switch (c.action) {
-    case 'setWeight': return `set weights ${w ?? '(unknown)'}`;
+    case 'prepare': return `prepare the canary's routes${c.reason ? `: ${c.reason}` : ''}`;
+    case 'deploy-canary': return 'add the canary Deployment';
+    case 'setWeight': return w ? `set weights ${w}` : `${c.reason ?? 'change the routes'}`;
     case 'promote': return 'promote the canary to stable';
     case 'rollback': return `roll back${w ? `: ${w}` : ''}`;
     case 'cleanup-route': return "remove Ramp's route entries";

@@ -8,6 +8,7 @@ import type { ArmCounters } from '../analysis/judge';
 import type { Measurement } from '../analysis/evaluate';
 import type { AnalysisSpec } from '../spec/analysis';
 import type { CanarySpec, TrafficSpec } from '../spec/schema';
+import type { GitOpsSpec } from '../spec/gitops';
 import type { Runtime, Versions } from './model';
 
 /** Everything the workload activities need to find the stable and the canary. */
@@ -22,6 +23,8 @@ export interface WorkloadRef {
   versions?: Versions;
   /** uid of the canary Ramp created: its delete carries it as a precondition. */
   canaryUid?: string;
+  /** The manifests live in git: where, and how changes reach the cluster. */
+  gitops?: GitOpsSpec;
 }
 
 /** Everything a traffic router needs to find the objects it manages. */
@@ -37,6 +40,8 @@ export interface TrafficRef {
   /** The stable Deployment and the canary's name, for routers that select pods. */
   stableDeployment: string;
   canaryDeployment: string;
+  /** The manifests live in git: where, and how changes reach the cluster. */
+  gitops?: GitOpsSpec;
 }
 
 /** A TrafficRef whose traffic is one router's: what that router is built from. */
@@ -91,6 +96,8 @@ export interface SetWeightInput {
    * have written (src/domain/traffic/drift.ts). Absent in inputs of rollouts started before it.
    */
   ahead?: number[];
+  /** The step's index, for the commit that records it in git mode. */
+  step?: number;
 }
 
 export type SetWeightResult =

@@ -78,6 +78,7 @@ export function workloadRef(r: Rollout, spec: ResolvedRollout): WorkloadRef {
   return {
     namespace: spec.metadata.namespace, rollout: spec.metadata.name, stableDeployment: s.target.deployment, service: s.target.service, canary: s.canary,
     ...(r.runtime ? { versions: r.runtime.versions } : {}), ...(r.runtime?.canaryUid ? { canaryUid: r.runtime.canaryUid } : {}),
+    ...(s.gitops ? { gitops: s.gitops } : {}),
   };
 }
 
@@ -87,6 +88,7 @@ export function trafficRef(r: Rollout, spec: ResolvedRollout): TrafficRef {
     namespace: spec.metadata.namespace, rollout: spec.metadata.name, traffic: s.traffic, targetService: s.target.service,
     stableDeployment: s.target.deployment, canaryDeployment: s.canary.deploymentName,
     ...(r.runtime ? { versions: r.runtime.versions } : {}),
+    ...(s.gitops ? { gitops: s.gitops } : {}),
   };
 }
 
@@ -369,7 +371,7 @@ function next(r: Rollout, spec: ResolvedRollout, now: number): Next {
     case 'canary':
       recordInverse(r, { kind: 'canary' });
       setPhase(r, Phase.Initializing, `deploying canary ${s.canary.deploymentName}`, now);
-      return { call: callOf('ensureCanary', [workloadRef(r, spec)], `create canary ${s.canary.deploymentName}`, 'local', 'forward'), purpose: { kind: 'ensureCanary' } };
+      return { call: callOf('ensureCanary', [workloadRef(r, spec)], `create canary ${s.canary.deploymentName}`, lane(r), 'forward'), purpose: { kind: 'ensureCanary' } };
     case 'readiness':
       return {
         call: callOf('waitAvailable', [{ namespace: spec.metadata.namespace, name: s.canary.deploymentName, deadlineAt: stage.deadlineAt }], `wait for canary ${s.canary.deploymentName} to be Available`, 'wait', 'forward'),
@@ -455,7 +457,7 @@ function stepsNext(r: Rollout, spec: ResolvedRollout, now: number): Next {
     case 'setWeight': {
       const force = stage.sub?.kind === 'write' && stage.sub.force;
       return {
-        call: callOf('trafficSetWeight', [trafficRef(r, spec), r.runtime!.snapshot, { weight: step.weight, expected: r.status.weights.canary, force, ahead: weightsAhead(steps, stage.index) }],
+        call: callOf('trafficSetWeight', [trafficRef(r, spec), r.runtime!.snapshot, { weight: step.weight, expected: r.status.weights.canary, force, ahead: weightsAhead(steps, stage.index), step: stage.index }],
           `set weight: canary ${step.weight}%${force ? ' (re-assert)' : ''}`, lane(r), 'forward'),
         purpose: { kind: 'setWeight', weight: step.weight },
       };
@@ -554,7 +556,7 @@ function promoteNext(r: Rollout, spec: ResolvedRollout): Next {
     case 'begin':
       return { call: callOf('trafficPromote', [trafficRef(r, spec), r.runtime!.snapshot, 'begin'], 'promotion: prepare the stable destination for the new version', lane(r), 'forward'), purpose: { kind: 'promote', part: 'begin' } };
     case 'stable':
-      return { call: callOf('promoteStable', [workloadRef(r, spec)], `promote ${s.target.deployment} to the canary's pod template`, 'local', 'forward'), purpose: { kind: 'promote', part: 'stable' } };
+      return { call: callOf('promoteStable', [workloadRef(r, spec)], `promote ${s.target.deployment} to the canary's pod template`, spec.spec.gitops ? 'slow' : lane(r), 'forward'), purpose: { kind: 'promote', part: 'stable' } };
     case 'wait':
       return {
         call: callOf('waitAvailable', [{ namespace: spec.metadata.namespace, name: s.target.deployment, deadlineAt: stage.deadlineAt! }], `wait for ${s.target.deployment} to be Available`, 'wait', 'forward'),
@@ -580,7 +582,7 @@ function unwindNext(r: Rollout, spec: ResolvedRollout, now: number): Next {
       const summary = `${prefix}: ${describeInverse(inv, spec)}`;
       return inv.kind === 'traffic'
         ? { call: callOf('trafficUndo', [trafficRef(r, spec), r.runtime!.snapshot, inv.change], summary, lane(r), 'undo'), purpose: { kind: 'undo', inverse: inv } }
-        : { call: callOf('removeCanary', [workloadRef(r, spec)], summary, 'local', 'undo'), purpose: { kind: 'undo', inverse: inv } };
+        : { call: callOf('removeCanary', [workloadRef(r, spec)], summary, lane(r), 'undo'), purpose: { kind: 'undo', inverse: inv } };
     }
     case 'done':
       endUnwind(r, spec, now);

@@ -11,6 +11,7 @@ import { closest } from './closest';
 import type { RequestMatch } from '../rollout/calls';
 import { duration, int, k8sName, labelKey, labelValue } from './fields';
 import { setHeaderRouteStep, setMirrorStep, stickySession, type StickySession } from './routing';
+import { gitopsIssues, gitopsSchema, resolveGitOps, type GitOpsSpec } from './gitops';
 
 export const API_VERSION = 'ramp.dev/v1alpha1';
 export const KIND = 'Rollout';
@@ -231,6 +232,7 @@ export const rolloutSchema = z
         examples: [{ interval: '1m', metrics: [{ name: 'request-success-rate', thresholdRange: { min: 99 } }] }],
       }),
       progressDeadline: duration.prefault(PROGRESS_DEADLINE).meta({ description: 'how long the canary may take to become Available before the rollout rolls back', examples: ['5m'] }),
+      gitops: gitopsSchema.optional(),
       rollback: z.strictObject({
         scaleDownDelay: duration.prefault(SCALE_DOWN_DELAY).meta({ description: 'how long the canary keeps running after traffic is back on stable, for requests in flight', examples: ['1m'] }),
       }).prefault({}).meta({ description: 'how a rollback ends', examples: [{ scaleDownDelay: '1m' }] }),
@@ -253,6 +255,7 @@ export const rolloutSchema = z
       ...(r.spec.analysis ? [{ a: r.spec.analysis, path: ['spec', 'analysis'] }] : []),
     ];
     routeFeatureIssues(r.spec.traffic, r.spec.steps).forEach((issue) => ctx.addIssue({ code: 'custom', ...issue }));
+    if (r.spec.gitops) gitopsIssues(r.spec.gitops, r.spec.traffic).forEach((issue) => ctx.addIssue({ code: 'custom', ...issue }));
     for (const { a, path } of analyses) {
       if (a.interval < 1000) ctx.addIssue({ code: 'custom', path: [...path, 'interval'], message: `must be at least 1s, got ${a.interval}ms` });
       const counters = a.judge ? countersRoutingProblem(a.counters, r.spec.traffic.provider, t.mode) : undefined;
@@ -280,6 +283,7 @@ export const rolloutSchema = z
         analysis: s.analysis,
         progressDeadlineMs: s.progressDeadline,
         rollback: { scaleDownDelayMs: s.rollback.scaleDownDelay },
+        ...(s.gitops ? { gitops: resolveGitOps(s.gitops, s.canary.deploymentName ?? `${s.target.deployment}-canary`) } : {}),
       },
     };
   });
@@ -383,5 +387,7 @@ export interface ResolvedRollout {
     analysis?: AnalysisSpec;
     progressDeadlineMs: number;
     rollback: { scaleDownDelayMs: number };
+    /** The manifests live in git (docs/gitops.md); absent: Ramp writes the cluster only. */
+    gitops?: GitOpsSpec;
   };
 }

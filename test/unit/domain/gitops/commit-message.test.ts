@@ -61,7 +61,7 @@ describe('parseTrailers', () => {
   it.each([
     ['Ramp-Rollout: checkout\nRamp-Run: r\nRamp-Action: promote', /Ramp-Rollout: "checkout" is not namespace\/name/],
     ['Ramp-Rollout: a/b\nRamp-Action: promote', /Ramp-Run: "" is not present/],
-    ['Ramp-Rollout: a/b\nRamp-Run: r\nRamp-Action: dance', /Ramp-Action: "dance" is not one of setWeight, promote/],
+    ['Ramp-Rollout: a/b\nRamp-Run: r\nRamp-Action: dance', /Ramp-Action: "dance" is not one of prepare, deploy-canary, setWeight, promote/],
     ['Ramp-Rollout: a/b\nRamp-Run: r\nRamp-Action: promote\nRamp-Step: two', /Ramp-Step: "two" is not a step index/],
     ['Ramp-Rollout: a/b\nRamp-Run: r\nRamp-Action: promote\nRamp-Weights: 40/60', /Ramp-Weights: "40\/60" is not stable=<n>,canary=<n>/],
   ])('malformed: %s', (trailers, message) => {

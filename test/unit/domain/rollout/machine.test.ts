@@ -19,8 +19,8 @@ describe('the forward path', () => {
     expect(d.r.saga).toEqual([{ kind: 'canary' }, { kind: 'traffic', change: 'subsets', description: 'set subsets' }, { kind: 'traffic', change: 'routes', description: 'add the canary at 0 %', carriesTraffic: true }]);
     // Each weight write names the weights of the weight steps right after it: a lost workflow task
     // may have written them (src/domain/traffic/drift.ts).
-    expect(d.calls[5]!.args[2]).toEqual({ weight: 10, expected: 0, force: false, ahead: [50] });
-    expect(d.calls[6]!.args[2]).toEqual({ weight: 50, expected: 10, force: false, ahead: [] });
+    expect(d.calls[5]!.args[2]).toEqual({ weight: 10, expected: 0, force: false, ahead: [50], step: 0 });
+    expect(d.calls[6]!.args[2]).toEqual({ weight: 50, expected: 10, force: false, ahead: [], step: 1 });
   });
 
   it('after approval: promotion hooks around the stable\'s roll, then the saga as cleanup, in reverse order', () => {
@@ -107,7 +107,7 @@ describe('holds and promote', () => {
     acceptCommand(d.r, d.spec, 'resume', { by: 'carol' }, 'update', d.now);
     d.run();
     expect(d.calls.filter((c) => c.activity === 'trafficSetWeight').map((c) => c.args[2])).toEqual([
-      { weight: 10, expected: 0, force: false, ahead: [50] }, { weight: 50, expected: 10, force: false, ahead: [] }, { weight: 50, expected: 33, force: true, ahead: [] },
+      { weight: 10, expected: 0, force: false, ahead: [50], step: 0 }, { weight: 50, expected: 10, force: false, ahead: [], step: 1 }, { weight: 50, expected: 33, force: true, ahead: [], step: 1 },
     ]);
     expect(resultOf(d)?.outcome).toBe('Promoted');
   });
