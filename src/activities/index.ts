@@ -8,6 +8,7 @@ import type { MetricsProviders } from './metrics/provider';
 import { createPreflightActivities } from './preflight';
 import { createTrafficActivities } from './traffic/activities';
 import { createWorkloadActivities } from './workload';
+import { createStores, DEFAULT_GIT_SETTINGS, GitWorkerSettings } from './store/factory';
 
 export interface ActivityDeps {
   kube: k8s.KubeConfig;
@@ -15,11 +16,15 @@ export interface ActivityDeps {
   prometheusUrl: string;
   /** The metrics providers analyses may name (src/activities/metrics/factory.ts). */
   metrics: MetricsProviders;
+  /** GitOps rollouts: the worker's clone folder and commit author. */
+  git?: GitWorkerSettings;
 }
 
 export function createActivities(deps: ActivityDeps) {
-  const workload = createWorkloadActivities({ kube: deps.kube });
-  const traffic = createTrafficActivities({ kube: deps.kube });
+  // One set of stores: every call of a rollout shares its git clone.
+  const stores = createStores(deps.kube, deps.git ?? DEFAULT_GIT_SETTINGS);
+  const workload = createWorkloadActivities({ kube: deps.kube, stores });
+  const traffic = createTrafficActivities({ kube: deps.kube, stores });
   const activities = {
     ...createDoctorActivities(deps),
     ...workload,

@@ -14,12 +14,21 @@ import {
   buildCanaryDeployment, checkStable, deploymentReadiness, DeploymentLike, MANAGED_BY, promotedStableTemplate, ROLLOUT_LABEL,
 } from '../domain/workload/canary';
 import { Failure } from '../shared/failures';
-import { isAbsent, kubeCall, kubeDelete, kubeFailure, kubeGetOptional, kubeId, target } from './kube-errors';
+import { isAbsent, kubeDelete, kubeFailure, kubeGetOptional, kubeId, target } from './kube-errors';
+import { createStores, StoreScope, Stores } from './store/factory';
+import { APIS, objectRef, ObjectStore } from './store/store';
 
 export interface WorkloadDeps {
   kube: k8s.KubeConfig;
   /** Poll interval while waiting for readiness. */
   pollMs?: number;
+  /** Where Deployments are written (the cluster, or git for a GitOps rollout); default: built from `kube`. */
+  stores?: Stores;
+}
+
+/** What a workload call's store needs to know about the rollout. */
+function workloadScope(ref: WorkloadRef): StoreScope {
+  return { namespace: ref.namespace, rollout: ref.rollout, stableDeployment: ref.stableDeployment, canaryDeployment: ref.canary.deploymentName, ...(ref.gitops ? { gitops: ref.gitops } : {}) };
 }
 
 /** What the preflight learns about the stable Deployment. */
@@ -41,13 +50,17 @@ function specHash(spec: unknown): string {
 /** How often a promotion re-reads and re-applies after the Deployment changed under it, within one attempt. */
 const PROMOTE_CONFLICT_RETRIES = 5;
 
-export function createWorkloadActivities({ kube, pollMs = 500 }: WorkloadDeps) {
+export function createWorkloadActivities({ kube, pollMs = 500, stores = createStores(kube) }: WorkloadDeps) {
   const apps = kube.makeApiClient(k8s.AppsV1Api);
   const core = kube.makeApiClient(k8s.CoreV1Api);
 
   const deployment = (namespace: string, name: string, field?: string) => target('Deployment', namespace, name, field);
-  const readDeployment = (namespace: string, name: string, field?: string) =>
-    kubeGetOptional(deployment(namespace, name, field), () => apps.readNamespacedDeployment({ name, namespace }) as Promise<DeploymentLike>);
+  const deploymentRef = (namespace: string, name: string, field?: string) => objectRef(APIS.Deployment, deployment(namespace, name, field));
+  /** As the cluster has it: readiness is the cluster's. */
+  const readLive = (namespace: string, name: string) =>
+    kubeGetOptional(deployment(namespace, name), () => apps.readNamespacedDeployment({ name, namespace }) as Promise<DeploymentLike>);
+  /** As the rollout's store has it: the cluster, or the file in git that holds it. */
+  const readIn = (store: ObjectStore, namespace: string, name: string, field?: string) => store.get<DeploymentLike>(deploymentRef(namespace, name, field));
 
   function isOurs(d: DeploymentLike, ref: WorkloadRef): boolean {
     return d.metadata?.labels?.[MANAGED_BY.key] === MANAGED_BY.value && d.metadata?.labels?.[ROLLOUT_LABEL] === ref.rollout;
@@ -57,7 +70,8 @@ export function createWorkloadActivities({ kube, pollMs = 500 }: WorkloadDeps) {
     /** Reads the stable Deployment, its Service and the canary's name; lists every problem. Writes nothing. */
     async inspectWorkload(ref: WorkloadRef): Promise<WorkloadInspection> {
       const problems: string[] = [];
-      const stable = await readDeployment(ref.namespace, ref.stableDeployment, 'spec.target.deployment');
+      const store = stores.storeFor(workloadScope(ref));
+      const stable = await readIn(store, ref.namespace, ref.stableDeployment, 'spec.target.deployment');
       if (!stable) problems.push(`${kubeId(deployment(ref.namespace, ref.stableDeployment))} not found; create it, or set spec.target.deployment to an existing Deployment`);
       const svc = target('Service', ref.namespace, ref.service, 'spec.target.service');
       if (!(await kubeGetOptional(svc, () => core.readNamespacedService({ name: ref.service, namespace: ref.namespace })))) {
@@ -67,7 +81,7 @@ export function createWorkloadActivities({ kube, pollMs = 500 }: WorkloadDeps) {
       problems.push(...checkStable(stable, ref.canary));
       const resolved = resolveVersions(stable, ref.canary);
       problems.push(...resolved.problems);
-      const existing = await readDeployment(ref.namespace, ref.canary.deploymentName);
+      const existing = await readIn(store, ref.namespace, ref.canary.deploymentName);
       if (existing && !isOurs(existing, ref)) {
         problems.push(`Deployment ${ref.namespace}/${ref.canary.deploymentName} already exists and is not Ramp's canary for rollout ${ref.rollout}; set spec.canary.deploymentName to a free name`);
       }
@@ -78,7 +92,8 @@ export function createWorkloadActivities({ kube, pollMs = 500 }: WorkloadDeps) {
 
     /** Creates the canary Deployment, or brings Ramp's existing one to the wanted spec. Returns its uid. */
     async ensureCanary(ref: WorkloadRef): Promise<CallResults['ensureCanary']> {
-      const stable = await readDeployment(ref.namespace, ref.stableDeployment, 'spec.target.deployment');
+      const store = stores.storeFor(workloadScope(ref));
+      const stable = await readIn(store, ref.namespace, ref.stableDeployment, 'spec.target.deployment');
       if (!stable) throw ApplicationFailure.create({ message: `Deployment ${ref.namespace}/${ref.stableDeployment} disappeared during the rollout`, type: Failure.NotFound });
       if (!ref.versions) throw ApplicationFailure.create({ message: 'ensureCanary needs the versions the preflight resolved', type: Failure.Invalid });
       let wanted: DeploymentLike;
@@ -88,31 +103,33 @@ export function createWorkloadActivities({ kube, pollMs = 500 }: WorkloadDeps) {
         throw ApplicationFailure.create({ message: (err as Error).message, type: Failure.Invalid });
       }
       const name = ref.canary.deploymentName;
-      const t = deployment(ref.namespace, name, 'spec.canary.deploymentName');
       // The hash of what we want, kept on the object: an unchanged canary is not written again
       // (no new generation, no new ReplicaSet) when this activity is retried.
       const hash = specHash(wanted.spec);
       wanted.metadata = { ...wanted.metadata, annotations: { ...(wanted.metadata?.annotations ?? {}), [SPEC_HASH]: hash } };
       const c = wanted.spec!.template.spec!.containers;
       const image = (ref.canary.container ? c.find((x) => x.name === ref.canary.container) : c[0])?.image;
-      const existing = await readDeployment(ref.namespace, name);
+      const existing = await readIn(store, ref.namespace, name);
       if (existing && !isOurs(existing, ref)) {
         throw ApplicationFailure.create({ message: `Deployment ${ref.namespace}/${name} exists and is not Ramp's canary for rollout ${ref.rollout}; set spec.canary.deploymentName to a free name`, type: Failure.NotOurs });
       }
-      if (existing && existing.metadata?.annotations?.[SPEC_HASH] === hash) return { name, image, uid: existing.metadata.uid! };
+      const live = async () => (existing?.metadata?.uid ? existing : await readLive(ref.namespace, name));
+      if (existing && existing.metadata?.annotations?.[SPEC_HASH] === hash) return { name, image, uid: (await live())?.metadata?.uid ?? '' };
+      const note = { action: 'deploy-canary' as const, reason: `canary ${image ?? ''}`.trim() };
       let written: DeploymentLike;
       if (!existing) {
-        try {
-          written = await apps.createNamespacedDeployment({ namespace: ref.namespace, body: wanted as k8s.V1Deployment }) as DeploymentLike;
-        } catch (err) {
-          // Created by an earlier attempt whose answer was lost: the retry reads and reconciles it.
-          throw kubeFailure(err, t, 'create');
-        }
+        // Created by an earlier attempt whose answer was lost: the retry reads and reconciles it.
+        written = await store.create<DeploymentLike>(deploymentRef(ref.namespace, name, 'spec.canary.deploymentName'), wanted, note);
       } else {
-        wanted.metadata = { ...wanted.metadata, resourceVersion: existing.metadata?.resourceVersion };
-        written = await kubeCall(t, 'update', () => apps.replaceNamespacedDeployment({ name, namespace: ref.namespace, body: wanted as k8s.V1Deployment }) as Promise<DeploymentLike>);
+        written = await store.patch<DeploymentLike>(deploymentRef(ref.namespace, name, 'spec.canary.deploymentName'), [
+          { op: 'test', path: '/metadata/resourceVersion', value: existing.metadata?.resourceVersion },
+          { op: 'replace', path: '/metadata/labels', value: wanted.metadata?.labels ?? {} },
+          { op: 'replace', path: '/metadata/annotations', value: { ...(existing.metadata?.annotations ?? {}), ...(wanted.metadata?.annotations ?? {}) } },
+          { op: 'replace', path: '/spec', value: wanted.spec },
+        ], note);
+        if (!written.metadata?.uid) written = (await readLive(ref.namespace, name)) ?? written;
       }
-      return { name, image, uid: written.metadata!.uid! };
+      return { name, image, uid: written.metadata?.uid ?? '' };
     },
 
     /**
@@ -122,7 +139,7 @@ export function createWorkloadActivities({ kube, pollMs = 500 }: WorkloadDeps) {
     async waitAvailable(input: WaitInput): Promise<string> {
       const ctx = Context.current();
       for (;;) {
-        const d = await readDeployment(input.namespace, input.name);
+        const d = await readLive(input.namespace, input.name);
         if (!d) throw ApplicationFailure.create({ message: `Deployment ${input.namespace}/${input.name} not found while waiting for it`, type: Failure.NotFound });
         const r = deploymentReadiness(d);
         if (r.state === 'ready') return r.message;
@@ -141,10 +158,10 @@ export function createWorkloadActivities({ kube, pollMs = 500 }: WorkloadDeps) {
      * Deployment in between (its controller, an HPA), it reads again and re-applies.
      */
     async promoteStable(ref: WorkloadRef): Promise<CallResults['promoteStable']> {
-      const t = deployment(ref.namespace, ref.stableDeployment, 'spec.target.deployment');
+      const store = stores.storeFor(workloadScope(ref));
       for (let attempt = 0; ; attempt++) {
-        const canary = await readDeployment(ref.namespace, ref.canary.deploymentName);
-        const stable = await readDeployment(ref.namespace, ref.stableDeployment);
+        const canary = await readIn(store, ref.namespace, ref.canary.deploymentName);
+        const stable = await readIn(store, ref.namespace, ref.stableDeployment);
         if (!canary || !stable) {
           const missing = !canary ? `the canary Deployment ${ref.namespace}/${ref.canary.deploymentName}` : `the stable Deployment ${ref.namespace}/${ref.stableDeployment}`;
           throw ApplicationFailure.create({ message: `cannot promote: ${missing} was deleted during the rollout`, type: Failure.NotFound });
@@ -154,21 +171,13 @@ export function createWorkloadActivities({ kube, pollMs = 500 }: WorkloadDeps) {
         const image = template.spec?.containers.find((c) => ref.canary.container === undefined || c.name === ref.canary.container)?.image;
         if (JSON.stringify(template) === JSON.stringify(stable.spec!.template)) return { image };
         try {
-          await apps.patchNamespacedDeployment(
-            {
-              name: ref.stableDeployment,
-              namespace: ref.namespace,
-              body: [
-                { op: 'test', path: '/metadata/resourceVersion', value: stable.metadata?.resourceVersion },
-                { op: 'replace', path: '/spec/template', value: template },
-              ],
-            },
-            k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch),
-          );
+          await store.patch(deploymentRef(ref.namespace, ref.stableDeployment, 'spec.target.deployment'), [
+            { op: 'test', path: '/metadata/resourceVersion', value: stable.metadata?.resourceVersion },
+            { op: 'replace', path: '/spec/template', value: template },
+          ], { action: 'promote', reason: `stable takes ${image ?? 'the canary\'s pod template'}` });
           return { image };
         } catch (err) {
-          const f = kubeFailure(err, t, 'patch');
-          if (f.type !== Failure.Conflict || attempt >= PROMOTE_CONFLICT_RETRIES) throw f;
+          if (!(err instanceof ApplicationFailure) || err.type !== Failure.Conflict || attempt >= PROMOTE_CONFLICT_RETRIES) throw err;
         }
       }
     },
@@ -181,16 +190,19 @@ export function createWorkloadActivities({ kube, pollMs = 500 }: WorkloadDeps) {
     async removeCanary(ref: WorkloadRef): Promise<'deleted' | 'absent'> {
       const name = ref.canary.deploymentName;
       const t = deployment(ref.namespace, name, 'spec.canary.deploymentName');
-      const d = await readDeployment(ref.namespace, name);
+      const store = stores.storeFor(workloadScope(ref));
+      const d = await readIn(store, ref.namespace, name);
       if (!d) return 'absent';
       // Ramp's canary was deleted and another Deployment took its name: Ramp's is gone, this one is not Ramp's.
-      if (ref.canaryUid !== undefined && d.metadata?.uid !== ref.canaryUid) return 'absent';
+      if (!store.inGit(deploymentRef(ref.namespace, name)) && ref.canaryUid !== undefined && d.metadata?.uid !== ref.canaryUid) return 'absent';
       if (!isOurs(d, ref)) {
         throw ApplicationFailure.create({
           message: `refusing to delete Deployment ${ref.namespace}/${name}: it is not Ramp's canary for rollout ${ref.rollout} (its labels were changed); delete it yourself if it is a leftover`,
           type: Failure.NotOurs,
         });
       }
+      // In git the canary's file is removed in one commit; the agent prunes the Deployment.
+      if (store.inGit(deploymentRef(ref.namespace, name))) return store.delete(deploymentRef(ref.namespace, name), undefined, { action: 'cleanup-canary' });
       const uid = d.metadata!.uid!;
       if ((d.spec?.replicas ?? 0) > 0) {
         try {

@@ -202,6 +202,13 @@ export class GitRepo {
     });
   }
 
+  /** Whether commit `a` is `b` or in its history (both must have been fetched: sync() first). */
+  async isAncestor(a: string, b: string): Promise<boolean> {
+    assertRev(a);
+    assertRev(b);
+    return this.serial(async () => (await this.git('check', ['merge-base', '--is-ancestor', a, b], [0, 1, 128])).code === 0);
+  }
+
   /** Pushes HEAD to another branch (a proposal to merge), never forcing; pushing the commit already there is a no-op. */
   async pushBranch(name: string): Promise<string> {
     assertBranch(name);

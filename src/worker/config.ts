@@ -45,6 +45,10 @@ export const workerEnvShape = {
   RAMP_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce.number().int().min(2, { error: 'must be a whole number ≥ 2 (sticky execution needs two slots)' }).optional(),
   /** A prebuilt workflow bundle (`npm run build:bundle`); unset: the worker bundles at start. */
   RAMP_WORKFLOW_BUNDLE: optionalPath,
+  /** GitOps rollouts: where the worker keeps its clones (one per rollout), and who its commits are by. */
+  RAMP_GIT_WORKDIR: optionalPath,
+  RAMP_GIT_AUTHOR_NAME: z.string().min(1).default('Ramp'),
+  RAMP_GIT_AUTHOR_EMAIL: z.string().regex(/^[^\s<>@]+@[^\s<>@]+$/, { error: 'must be an email address, e.g. ramp@example.com' }).default('ramp@localhost'),
   /** Where the worker serves /healthz, /readyz and Ramp's /metrics. */
   RAMP_HTTP_ADDRESS: hostPort.default('0.0.0.0:9464'),
   /** Where the Temporal SDK's own exporter serves the worker's SDK metrics (pollers, slots, latencies) at /metrics. */

@@ -9,6 +9,7 @@ import axios from 'axios';
 import type { Logger } from '@temporalio/common';
 import { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
 import * as fs from 'node:fs';
+import { DEFAULT_GIT_SETTINGS } from '../activities/store/factory';
 import { createActivities } from '../activities';
 import { createMetricsProviders, type MetricsProviderSettings } from '../activities/metrics/factory';
 import type { PrometheusOptions } from '../activities/metrics/prometheus';
@@ -68,7 +69,10 @@ export async function createRampWorker(
       namespace: config.TEMPORAL_NAMESPACE,
       taskQueue: config.RAMP_TASK_QUEUE,
       ...(codec ? { dataConverter: { payloadCodecs: [codec] } } : {}),
-      activities: createActivities({ kube, http, prometheusUrl: config.RAMP_PROMETHEUS_URL, metrics }),
+      activities: createActivities({
+        kube, http, prometheusUrl: config.RAMP_PROMETHEUS_URL, metrics,
+        git: { workRoot: config.RAMP_GIT_WORKDIR ?? DEFAULT_GIT_SETTINGS.workRoot, author: { name: config.RAMP_GIT_AUTHOR_NAME, email: config.RAMP_GIT_AUTHOR_EMAIL } },
+      }),
       sinks: rollouts.sinks(),
       interceptors: { activity: [activityInterceptors(rampMetrics, rollouts)] },
       maxConcurrentActivityTaskExecutions: config.RAMP_MAX_CONCURRENT_ACTIVITIES,

@@ -30,8 +30,8 @@ export function permissionsOf(rules: PolicyRule[]): Set<string> {
   return out;
 }
 
-export function chartRules(): PolicyRule[] {
-  return YAML.parse(fs.readFileSync(CHART_RULES_FILE, 'utf8')) as PolicyRule[];
+export function chartRules(file = 'rules.yaml'): PolicyRule[] {
+  return YAML.parse(fs.readFileSync(path.join(path.dirname(CHART_RULES_FILE), file), 'utf8')) as PolicyRule[];
 }
 
 /** The one Role or ClusterRole in a multi-document manifest. */

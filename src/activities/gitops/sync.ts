@@ -9,7 +9,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { managedDiff } from '../../domain/gitops/managed';
 import { locatorInWords, ObjectLocator } from '../../domain/gitops/manifest-file';
 import { Failure } from '../../shared/failures';
-import { isAbsent, kubeFailure } from '../kube-errors';
+import { kubeFailure } from '../kube-errors';
 
 /** The agent that applies the repository, when it reports the revision it applied. */
 export type AgentRef =
@@ -24,6 +24,8 @@ export interface LiveExpectation {
 
 export interface SyncDeps {
   kube: k8s.KubeConfig;
+  /** Reads an object as the cluster has it (the cluster store), undefined when absent. */
+  readLive: (l: LiveExpectation['locator']) => Promise<unknown>;
   /** Called with progress while waiting (an activity's heartbeat). */
   heartbeat?: (details: string) => void;
   pollMs?: number;
@@ -31,9 +33,6 @@ export interface SyncDeps {
   cancelled?: Promise<never>;
 }
 
-const FLUX = { group: 'kustomize.toolkit.fluxcd.io', version: 'v1', plural: 'kustomizations' } as const;
-const FLUX_SOURCE = { group: 'source.toolkit.fluxcd.io', version: 'v1', plural: 'gitrepositories' } as const;
-const ARGO = { group: 'argoproj.io', version: 'v1alpha1', plural: 'applications' } as const;
 const REQUESTED_AT = 'reconcile.fluxcd.io/requestedAt';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -53,29 +52,31 @@ export function appliedCommit(revision: string | undefined): string | undefined 
   return m?.[1];
 }
 
-export function createSync({ kube, heartbeat, pollMs = 500, cancelled }: SyncDeps) {
-  const objects = k8s.KubernetesObjectApi.makeApiClient(kube);
-  const custom = kube.makeApiClient(k8s.CustomObjectsApi);
+const KUSTOMIZATION = (namespace: string, name: string) => ({ kind: 'Kustomization', namespace, name, resource: 'kustomizations.kustomize.toolkit.fluxcd.io' });
+const GIT_REPOSITORY = (namespace: string, name: string) => ({ kind: 'GitRepository', namespace, name, resource: 'gitrepositories.source.toolkit.fluxcd.io' });
+const APPLICATION = (namespace: string, name: string) => ({ kind: 'Application', namespace, name, resource: 'applications.argoproj.io' });
 
-  async function readLive(l: LiveExpectation['locator']): Promise<unknown> {
-    const spec = { apiVersion: l.apiVersion, kind: l.kind, metadata: { name: l.name, namespace: l.namespace } };
-    try {
-      return await objects.read(spec);
-    } catch (err) {
-      if (isAbsent(err)) return undefined;
-      throw kubeFailure(err, { kind: l.kind, namespace: l.namespace, name: l.name, resource: l.kind }, 'get');
-    }
+/** Runs one call on an agent's object; a failure comes back through the Kubernetes error policy. */
+async function agentCall<T>(t: ReturnType<typeof KUSTOMIZATION>, verb: 'get' | 'patch', fn: () => Promise<unknown>): Promise<T> {
+  try {
+    return await fn() as T;
+  } catch (err) {
+    throw kubeFailure(err, t, verb);
   }
+}
+
+export function createSync({ kube, readLive, heartbeat, pollMs = 500, cancelled }: SyncDeps) {
+  const custom = kube.makeApiClient(k8s.CustomObjectsApi);
+  const merge = () => k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 
   async function agentRevision(agent: AgentRef): Promise<string | undefined> {
-    const api = agent.kind === 'FluxKustomization' ? FLUX : ARGO;
-    const t = { kind: agent.kind === 'FluxKustomization' ? 'Kustomization' : 'Application', namespace: agent.namespace, name: agent.name, resource: `${api.plural}.${api.group}` };
-    try {
-      const o = await custom.getNamespacedCustomObject({ ...api, namespace: agent.namespace, name: agent.name }) as FluxKustomization & { status?: { sync?: { revision?: string } } };
-      return agent.kind === 'FluxKustomization' ? o.status?.lastAppliedRevision : o.status?.sync?.revision;
-    } catch (err) {
-      throw kubeFailure(err, t, 'get');
+    const { namespace, name } = agent;
+    if (agent.kind === 'FluxKustomization') {
+      const k = await agentCall<FluxKustomization>(KUSTOMIZATION(namespace, name), 'get', () => custom.getNamespacedCustomObject({ group: 'kustomize.toolkit.fluxcd.io', version: 'v1', namespace, plural: 'kustomizations', name }));
+      return k.status?.lastAppliedRevision;
     }
+    const a = await agentCall<{ status?: { sync?: { revision?: string } } }>(APPLICATION(namespace, name), 'get', () => custom.getNamespacedCustomObject({ group: 'argoproj.io', version: 'v1alpha1', namespace, plural: 'applications', name }));
+    return a.status?.sync?.revision;
   }
 
   /** What is not yet live, in words; empty when everything is. */
@@ -111,19 +112,21 @@ export function createSync({ kube, heartbeat, pollMs = 500, cancelled }: SyncDep
      * --with-source` does); Argo CD refreshes on `argocd.argoproj.io/refresh`.
      */
     async requestReconcile(agent: AgentRef, at: string): Promise<void> {
-      const merge = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
-      const annotate = (api: { group: string; version: string; plural: string }, namespace: string, name: string, key: string, kind: string) =>
-        custom.patchNamespacedCustomObject({ ...api, namespace, name, body: { metadata: { annotations: { [key]: at } } } }, merge)
-          .catch((err: unknown) => { throw kubeFailure(err, { kind, namespace, name, resource: `${api.plural}.${api.group}` }, 'patch'); });
+      const { namespace, name } = agent;
       if (agent.kind === 'ArgoApplication') {
-        await annotate(ARGO, agent.namespace, agent.name, 'argocd.argoproj.io/refresh', 'Application');
+        const body = { metadata: { annotations: { 'argocd.argoproj.io/refresh': 'normal' } } };
+        await agentCall(APPLICATION(namespace, name), 'patch', () => custom.patchNamespacedCustomObject({ group: 'argoproj.io', version: 'v1alpha1', namespace, plural: 'applications', name, body }, merge()));
         return;
       }
-      const k = await custom.getNamespacedCustomObject({ ...FLUX, namespace: agent.namespace, name: agent.name })
-        .catch((err: unknown) => { throw kubeFailure(err, { kind: 'Kustomization', namespace: agent.namespace, name: agent.name, resource: `${FLUX.plural}.${FLUX.group}` }, 'get'); }) as FluxKustomization;
+      const body = { metadata: { annotations: { [REQUESTED_AT]: at } } };
+      const k = await agentCall<FluxKustomization>(KUSTOMIZATION(namespace, name), 'get', () => custom.getNamespacedCustomObject({ group: 'kustomize.toolkit.fluxcd.io', version: 'v1', namespace, plural: 'kustomizations', name }));
       const src = k.spec?.sourceRef;
-      if (src?.kind === 'GitRepository' && src.name) await annotate(FLUX_SOURCE, src.namespace ?? agent.namespace, src.name, REQUESTED_AT, 'GitRepository');
-      await annotate(FLUX, agent.namespace, agent.name, REQUESTED_AT, 'Kustomization');
+      if (src?.kind === 'GitRepository' && src.name) {
+        const srcNs = src.namespace ?? namespace;
+        const srcName = src.name;
+        await agentCall(GIT_REPOSITORY(srcNs, srcName), 'patch', () => custom.patchNamespacedCustomObject({ group: 'source.toolkit.fluxcd.io', version: 'v1', namespace: srcNs, plural: 'gitrepositories', name: srcName, body }, merge()));
+      }
+      await agentCall(KUSTOMIZATION(namespace, name), 'patch', () => custom.patchNamespacedCustomObject({ group: 'kustomize.toolkit.fluxcd.io', version: 'v1', namespace, plural: 'kustomizations', name, body }, merge()));
     },
 
     /**

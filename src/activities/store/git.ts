@@ -106,7 +106,7 @@ export function createGitStore(d: GitStoreDeps): ObjectStore {
   }
 
   return {
-    kind: 'git',
+    inGit: (o) => placed(o) !== undefined,
 
     async get<T>(o: ObjectRef): Promise<T | undefined> {
       const p = placed(o);

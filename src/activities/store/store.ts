@@ -35,8 +35,8 @@ export interface WriteNote {
 }
 
 export interface ObjectStore {
-  /** `cluster` or `git`: the workload controller skips the scale-down a git delete makes pointless. */
-  readonly kind: 'cluster' | 'git';
+  /** Whether the object lives in git (its writes are commits; it has no uid of its own there). */
+  inGit(o: Pick<ObjectRef, 'kind' | 'name'>): boolean;
   /** The object, or undefined when it does not exist. */
   get<T>(o: ObjectRef): Promise<T | undefined>;
   /** The objects of the kind in the namespace, as the cluster has them. */

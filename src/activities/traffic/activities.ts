@@ -5,15 +5,18 @@
  */
 import type * as k8s from '@kubernetes/client-node';
 import type { CallResults, RouteFeature, SetWeightInput, TrafficRef } from '../../domain/rollout/calls';
-import { createTrafficRouter } from './factory';
+import { createTrafficRouter, trafficScope } from './factory';
 import type { Inspection } from './router';
+import { createStores, Stores } from '../store/factory';
 
 export interface TrafficDeps {
   kube: k8s.KubeConfig;
+  /** Where objects are written (the cluster, or git for a GitOps rollout); default: built from `kube`. */
+  stores?: Stores;
 }
 
-export function createTrafficActivities({ kube }: TrafficDeps) {
-  const router = (ref: TrafficRef) => createTrafficRouter(kube, ref);
+export function createTrafficActivities({ kube, stores = createStores(kube) }: TrafficDeps) {
+  const router = (ref: TrafficRef) => createTrafficRouter(kube, ref, stores.storeFor(trafficScope(ref)));
   return {
     /** Inspects the rollout's traffic objects (no writes): problems, planned changes, snapshot. */
     async inspectTraffic(ref: TrafficRef): Promise<Inspection & { writes: 'local' | 'slow' }> {

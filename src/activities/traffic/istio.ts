@@ -70,7 +70,7 @@ export function createIstioRouter(kube: k8s.KubeConfig, ref: TrafficRefOf<IstioT
   const optionalVs = () => store.get<VirtualService>(vsRef);
   const optionalDr = (name: string) => store.get<DestinationRule>(drRef(name));
   /** An object the step needs: absent is a NotFound failure naming the spec field. */
-  async function required<T>(t: KubeTarget, found: T | undefined): Promise<T> {
+  function required<T>(t: KubeTarget, found: T | undefined): T {
     if (found !== undefined) return found;
     throw ApplicationFailure.create({ message: `${kubeId(t)} not found — create it, or set ${t.field} to an existing ${t.kind}`, type: Failure.NotFound });
   }
@@ -165,7 +165,7 @@ export function createIstioRouter(kube: k8s.KubeConfig, ref: TrafficRefOf<IstioT
           const created = await store.create<DestinationRule>(drRef(name), body, { action: 'prepare' });
           return { snapshot: { ...snapshot, destinationRuleUid: created.metadata?.uid } };
         }
-        const dr = await required(drTarget(name), existing);
+        const dr = required(drTarget(name), existing);
         const ops = buildSubsetsPatch(dr, ensureSubsets(dr.spec?.subsets, routing as SubsetRouting, versions));
         if (ops.length > 0) await patch(drTarget(name), ops, { action: 'prepare', reason: 'add the canary subset' });
         return { snapshot };
@@ -249,7 +249,7 @@ export function createIstioRouter(kube: k8s.KubeConfig, ref: TrafficRefOf<IstioT
     if (versions.stablePinned) return { snapshot };
     if (routing.mode === 'subset') {
       const name = snapshot.destinationRule!;
-      const dr = await required(drTarget(name), await optionalDr(name));
+      const dr = required(drTarget(name), await optionalDr(name));
       const ops = buildSubsetsPatch(dr, promotionSubsets(dr.spec?.subsets, routing, versions, stage));
       if (ops.length > 0) await patch(drTarget(name), ops, { action: 'promote', reason: stage === 'begin' ? 'the stable subset stops selecting by version while the stable rolls' : 'the stable subset selects the new version' });
       return { snapshot: stage === 'end' ? { ...snapshot, subsets: rebaseSubsets(snapshot.subsets, routing, versions) } : snapshot };
@@ -290,5 +290,5 @@ export function createIstioRouter(kube: k8s.KubeConfig, ref: TrafficRefOf<IstioT
     return 'undone';
   }
 
-  return withFailures({ writes: store.kind === 'git' ? 'slow' : 'local', inspect, apply, setWeight, undo, promote, setFeature });
+  return withFailures({ writes: store.inGit(vsRef) ? 'slow' : 'local', inspect, apply, setWeight, undo, promote, setFeature });
 }

@@ -83,12 +83,13 @@ export function resolveGitOps(g: GitOpsInput, canaryName: string): GitOpsSpec {
  * DestinationRule (subset routing) and Deployments; other routers and service routing write the
  * cluster only.
  */
-export function gitopsIssues(g: GitOpsInput, traffic: { provider: string; routing: { mode: string } }): { path: (string | number)[]; message: string }[] {
+export function gitopsIssues(g: GitOpsInput, traffic: { provider: string; routing: { mode: string; destinationRule?: string } }): { path: (string | number)[]; message: string }[] {
   if (g.mode !== 'git') return [];
   const out: { path: (string | number)[]; message: string }[] = [];
   if (traffic.provider !== 'istio') out.push({ path: ['spec', 'gitops', 'mode'], message: `git mode writes Istio objects only; with provider ${traffic.provider} use mode: cluster` });
   else if (traffic.routing.mode !== 'subset') out.push({ path: ['spec', 'gitops', 'mode'], message: 'git mode needs subset routing (spec.traffic.routing.mode: subset); with service routing use mode: cluster' });
   if (!g.manifests.virtualService) out.push({ path: ['spec', 'gitops', 'manifests', 'virtualService'], message: 'required in git mode: the file that holds the VirtualService' });
   if (traffic.routing.mode === 'subset' && !g.manifests.destinationRule) out.push({ path: ['spec', 'gitops', 'manifests', 'destinationRule'], message: 'required in git mode with subset routing: the file that holds the DestinationRule' });
+  if (traffic.routing.mode === 'subset' && !traffic.routing.destinationRule) out.push({ path: ['spec', 'traffic', 'routing', 'destinationRule'], message: 'required in git mode: the name of the DestinationRule in spec.gitops.manifests.destinationRule' });
   return out;
 }
