@@ -11,7 +11,7 @@ import type { CallResults, WaitInput, WorkloadRef } from '../domain/rollout/call
 import type { Versions } from '../domain/rollout/model';
 import { resolveVersions } from '../domain/workload/versions';
 import {
-  buildCanaryDeployment, checkStable, deploymentReadiness, DeploymentLike, MANAGED_BY, promotedStableTemplate, ROLLOUT_LABEL,
+  buildCanaryDeployment, checkStable, deploymentReadiness, DeploymentLike, gitPromotedStableTemplate, MANAGED_BY, promotedStableTemplate, ROLLOUT_LABEL,
 } from '../domain/workload/canary';
 import { Failure } from '../shared/failures';
 import { isAbsent, kubeDelete, kubeFailure, kubeGetOptional, kubeId, target } from './kube-errors';
@@ -167,7 +167,8 @@ export function createWorkloadActivities({ kube, pollMs = 500, stores = createSt
           throw ApplicationFailure.create({ message: `cannot promote: ${missing} was deleted during the rollout`, type: Failure.NotFound });
         }
         if (!ref.versions) throw ApplicationFailure.create({ message: 'promoteStable needs the versions the preflight resolved', type: Failure.Invalid });
-        const template = promotedStableTemplate(canary.spec!.template, ref.versions);
+        const inGit = store.inGit(deploymentRef(ref.namespace, ref.stableDeployment));
+        const template = inGit ? gitPromotedStableTemplate(stable.spec!.template, canary.spec!.template) : promotedStableTemplate(canary.spec!.template, ref.versions);
         const image = template.spec?.containers.find((c) => ref.canary.container === undefined || c.name === ref.canary.container)?.image;
         if (JSON.stringify(template) === JSON.stringify(stable.spec!.template)) return { image };
         try {

@@ -246,7 +246,9 @@ export function createIstioRouter(kube: k8s.KubeConfig, ref: TrafficRefOf<IstioT
    */
   const promote = async (raw: unknown, stage: 'begin' | 'end'): Promise<{ snapshot: unknown }> => {
     const snapshot = snapshotOf(raw);
-    if (versions.stablePinned) return { snapshot };
+    // A stable Deployment in git keeps its version label at promotion (gitPromotedStableTemplate):
+    // its destination keeps selecting it, as when the label is pinned.
+    if (versions.stablePinned || store.inGit({ kind: 'Deployment', name: ref.stableDeployment })) return { snapshot };
     if (routing.mode === 'subset') {
       const name = snapshot.destinationRule!;
       const dr = required(drTarget(name), await optionalDr(name));

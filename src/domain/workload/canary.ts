@@ -131,6 +131,17 @@ export function promotedStableTemplate(canaryTemplate: PodTemplateLike, versions
   return t;
 }
 
+/**
+ * Stable's new pod template at promotion when its manifest lives in git: the canary's pod spec under
+ * the stable's own pod metadata. The stable keeps its version label (its pods stay "ga", say), so
+ * its manifest changes only where the canary's pod spec differs (the image) and the routes' stable
+ * destination needs no change during the roll.
+ */
+export function gitPromotedStableTemplate(stableTemplate: PodTemplateLike, canaryTemplate: PodTemplateLike): PodTemplateLike {
+  const t = JSON.parse(JSON.stringify(canaryTemplate)) as PodTemplateLike;
+  return { ...t, metadata: JSON.parse(JSON.stringify(stableTemplate.metadata ?? {})) as PodTemplateLike['metadata'] };
+}
+
 export type Readiness =
   | { state: 'ready'; message: string }
   | { state: 'progressing'; message: string }

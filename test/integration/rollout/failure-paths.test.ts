@@ -48,7 +48,7 @@ it('promotion: another writer changes the stable Deployment between Ramp\'s read
   const ns = shop.namespace;
   let bumped = 0;
   kube.on({
-    matches: (r) => r.method === 'PATCH' && r.path === `/apis/apps/v1/namespaces/${ns}/deployments/${STABLE}` && /json-patch/.test(r.contentType ?? ''),
+    matches: (r) => r.method === 'PATCH' && r.path.split('?')[0] === `/apis/apps/v1/namespaces/${ns}/deployments/${STABLE}` && /json-patch/.test(r.contentType ?? ''),
     // An HPA or the Deployment controller writing in between: any write bumps the resourceVersion.
     before: async () => {
       bumped++;
@@ -159,7 +159,7 @@ it('a weight edited between Ramp\'s read and its write is never overwritten: the
   const handle = await startRollout(w.client, validateRollout(shop.rolloutRaw([{ setWeight: 10 }, { pause: {} }, { setWeight: 50 }])), { taskQueue: w.taskQueue });
   await waitForPhase(handle, 'Paused');
   kube.on({
-    matches: (r) => r.method === 'PATCH' && r.path === `/apis/networking.istio.io/v1/namespaces/${ns}/virtualservices/storefront`,
+    matches: (r) => r.method === 'PATCH' && r.path.split('?')[0] === `/apis/networking.istio.io/v1/namespaces/${ns}/virtualservices/storefront`,
     // Someone sets the canary to 33 % with kubectl just before Ramp's write lands.
     before: async () => {
       const vs = await view.vs();

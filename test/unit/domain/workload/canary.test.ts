@@ -1,4 +1,4 @@
-import { buildCanaryDeployment, checkStable, deploymentReadiness, DeploymentLike, mergePatch, promotedStableTemplate } from '../../../../src/domain/workload/canary';
+import { buildCanaryDeployment, checkStable, deploymentReadiness, DeploymentLike, gitPromotedStableTemplate, mergePatch, promotedStableTemplate } from '../../../../src/domain/workload/canary';
 import { imageTag, resolveVersions, tagAsLabelValue } from '../../../../src/domain/workload/versions';
 import { validateRollout } from '../../../../src/domain/spec/parse';
 import { newTestRolloutRaw } from '../../../support/builders';
@@ -112,6 +112,18 @@ describe('promotedStableTemplate', () => {
     const free = { ...VERSIONS, stablePinned: false };
     const c = buildCanaryDeployment(newStable({ selector: { matchLabels: { app: 'storefront' } } }), canarySpec(), 'storefront', free);
     expect(promotedStableTemplate(c.spec!.template, free).metadata!.labels).toEqual({ app: 'storefront', version: 'beta' });
+  });
+});
+
+describe('gitPromotedStableTemplate', () => {
+  it("the canary's pod spec under the stable's own pod metadata: a manifest in git changes only where the pod specs differ", () => {
+    const stable = newStable({ selector: { matchLabels: { app: 'storefront' } } });
+    const c = buildCanaryDeployment(stable, canarySpec(), 'storefront', { ...VERSIONS, stablePinned: false });
+    const t = gitPromotedStableTemplate(stable.spec!.template, c.spec!.template);
+    expect(t.metadata).toEqual(stable.spec!.template.metadata);
+    expect(t.spec!.containers[0]!.image).toBe('storefront:beta');
+    expect(t.spec!.containers.slice(1)).toEqual(stable.spec!.template.spec!.containers.slice(1));
+    expect({ ...t, spec: { ...t.spec!, containers: [{ ...t.spec!.containers[0]!, image: 'storefront:v1' }, ...t.spec!.containers.slice(1)] } }).toEqual(stable.spec!.template);
   });
 });
 

@@ -1,0 +1,242 @@
+/**
+ * Git mode end to end, as the podinfo guide does it: the Service, the stable ("ga") Deployment, the
+ * DestinationRule and the VirtualService live in a repository on the stack's git server; Flux
+ * (source-controller + kustomize-controller) applies it; every change of the rollout is a commit,
+ * live in the cluster before the next. Real git server, real Flux, real apiserver, real Temporal.
+ */
+import * as k8s from '@kubernetes/client-node';
+import type { WorkflowHandle } from '@temporalio/client';
+import YAML from 'yaml';
+import { RolloutHandle, startRollout } from '../../../src/client/rollouts';
+import { parseTrailers } from '../../../src/domain/gitops/commit-message';
+import { validateRollout } from '../../../src/domain/spec/parse';
+import { abortUpdate, approveUpdate } from '../../../src/shared/messages';
+import { createFluxObject, gitCredentialsSecret, gitRepository, gitRevision, kustomization, waitForAppliedRevision } from '../../support/flux';
+import { branchHead, cloneAsPerson, commitAndPush, createRepo, gitOk, removeTempDirs, TestRepo } from '../../support/git';
+import { awaitResult } from '../../support/results';
+import { adminKubeConfig, eventually, uniqueName } from '../../support/stack';
+import { startTestWorker, TestWorker, waitForPhase } from '../../support/worker';
+
+const kc = adminKubeConfig();
+const core = kc.makeApiClient(k8s.CoreV1Api);
+const apps = kc.makeApiClient(k8s.AppsV1Api);
+const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+const DIR = 'apps/podinfo';
+
+/** The guide's manifests, written as people write them (comments, flow style). */
+function manifests(ns: string): Record<string, string> {
+  return {
+    [`${DIR}/service.yaml`]: `apiVersion: v1
+kind: Service
+metadata:
+  name: podinfo
+  namespace: ${ns}
+spec:
+  selector: { app: podinfo }
+  ports:
+    - { name: http, port: 9898 }
+`,
+    [`${DIR}/deployment.yaml`]: `# podinfo, general availability
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: podinfo
+  namespace: ${ns}
+spec:
+  replicas: 1
+  selector:
+    matchLabels: { app: podinfo }
+  template:
+    metadata:
+      labels:
+        app: podinfo
+        version: ga
+    spec:
+      containers:
+        - name: podinfo
+          image: ghcr.io/stefanprodan/podinfo:6.0.0 # ga
+`,
+    [`${DIR}/destinationrule.yaml`]: `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  name: podinfo
+  namespace: ${ns}
+spec:
+  host: podinfo
+  subsets:
+    - name: ga
+      labels: { version: ga }
+`,
+    [`${DIR}/virtualservice.yaml`]: `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: podinfo
+  namespace: ${ns}
+spec:
+  hosts: [podinfo]
+  http:
+    - name: primary
+      route:
+        - destination:
+            host: podinfo
+            subset: ga
+          weight: 100
+`,
+  };
+}
+
+interface Shop {
+  ns: string;
+  repo: TestRepo;
+  original: Record<string, string>;
+}
+
+async function podinfoRepo(): Promise<Shop> {
+  const ns = uniqueName('podinfo');
+  await core.createNamespace({ body: { metadata: { name: ns } } });
+  const original = manifests(ns);
+  const repo = await createRepo('podinfo', original);
+  await core.createNamespacedSecret({ namespace: ns, body: gitCredentialsSecret('git-auth', repo) });
+  await createFluxObject(kc, gitRepository(ns, 'podinfo', repo, { secretName: 'git-auth', interval: '1m' }));
+  await createFluxObject(kc, kustomization(ns, 'podinfo', { source: 'podinfo', path: `./${DIR}`, interval: '1m', prune: true }));
+  await waitForAppliedRevision(kc, ns, 'podinfo', gitRevision(repo.branch, await branchHead(repo)), 90_000);
+  await eventually('podinfo Available', async () => {
+    const d = await apps.readNamespacedDeployment({ namespace: ns, name: 'podinfo' });
+    return d.status?.availableReplicas === 1 ? true : undefined;
+  }, 90_000);
+  return { ns, repo, original };
+}
+
+function rollout(s: Shop, steps: unknown[]) {
+  return validateRollout({
+    apiVersion: 'ramp.dev/v1alpha1',
+    kind: 'Rollout',
+    metadata: { name: 'podinfo', namespace: s.ns },
+    spec: {
+      target: { deployment: 'podinfo', service: 'podinfo' },
+      canary: { image: 'ghcr.io/stefanprodan/podinfo:6.1.0', deploymentName: 'podinfo-canary', versionLabel: { key: 'version', stable: 'ga', canary: 'canary' } },
+      traffic: {
+        provider: 'istio', virtualService: { name: 'podinfo', routes: ['primary'] }, host: 'podinfo',
+        routing: { mode: 'subset', destinationRule: 'podinfo', stableSubset: 'ga', canarySubset: 'canary' },
+      },
+      gitops: {
+        mode: 'git',
+        repository: { url: s.repo.url, branch: s.repo.branch, credentials: { basicAuthFile: s.repo.credentialsFile } },
+        manifests: {
+          deployment: `${DIR}/deployment.yaml`, virtualService: `${DIR}/virtualservice.yaml`, destinationRule: `${DIR}/destinationrule.yaml`,
+        },
+        agent: { kind: 'FluxKustomization', namespace: s.ns, name: 'podinfo' },
+        syncTimeout: '90s',
+      },
+      progressDeadline: '3m',
+      rollback: { scaleDownDelay: '1s' },
+      steps,
+    },
+  });
+}
+
+/** Ramp's commits on the branch, oldest first: action and weights from their trailers. */
+async function rampCommits(repo: TestRepo): Promise<{ sha: string; action: string; canary?: number; step?: number }[]> {
+  const out = await gitOk(['--git-dir', repo.bareDir, 'log', '--reverse', '--format=%H%x1f%B%x1e', repo.branch]);
+  return out.split('\x1e').map((r) => r.trim()).filter(Boolean).flatMap((r) => {
+    const [sha, message] = r.split('\x1f') as [string, string];
+    const t = parseTrailers(message);
+    return t ? [{ sha, action: t.action, ...(t.weights ? { canary: t.weights.canary } : {}), ...(t.step !== undefined ? { step: t.step } : {}) }] : [];
+  });
+}
+
+const fileAt = (repo: TestRepo, path: string) => gitOk(['--git-dir', repo.bareDir, 'show', `${repo.branch}:${path}`]).catch(() => undefined);
+
+async function liveVs(ns: string): Promise<{ spec: { http: { route: { destination: { subset: string }; weight?: number }[] }[] } }> {
+  return await custom.getNamespacedCustomObject({ group: 'networking.istio.io', version: 'v1', namespace: ns, plural: 'virtualservices', name: 'podinfo' }) as never;
+}
+
+let w: TestWorker;
+const shops: Shop[] = [];
+beforeAll(async () => {
+  w = await startTestWorker();
+});
+afterAll(async () => {
+  await w?.close();
+  for (const s of shops) await core.deleteNamespace({ name: s.ns }).catch(() => undefined);
+  removeTempDirs();
+});
+
+it('the podinfo guide in git mode: 10 → 60 → approval → 100, one commit per step, each live before the next; promoted, the files as before but the image, the cluster equal to the repo', async () => {
+  const s = await podinfoRepo();
+  shops.push(s);
+  const handle = await startRollout(w.client, rollout(s, [{ setWeight: 10 }, { setWeight: 60 }, { approval: {} }, { setWeight: 100 }]), { taskQueue: w.taskQueue });
+  await waitForPhase(handle, 'AwaitingApproval', 240_000);
+  // Paused at 60 %: the cluster shows what the repository says.
+  const vs = YAML.parse((await fileAt(s.repo, `${DIR}/virtualservice.yaml`))!) as { spec: unknown };
+  expect((await liveVs(s.ns)).spec).toEqual(vs.spec);
+  expect((await liveVs(s.ns)).spec.http[0]!.route.map((r) => [r.destination.subset, r.weight])).toEqual([['ga', 40], ['canary', 60]]);
+  await handle.executeUpdate(approveUpdate, { args: [{ by: 'alice' }] });
+  const result = await awaitResult(handle);
+  expect(result.outcome === 'Promoted' ? result.outcome : `${result.outcome}: ${result.reason}`).toBe('Promoted');
+
+  const commits = await rampCommits(s.repo);
+  // One commit per weight step, in order, each naming its step.
+  expect(commits.filter((c) => c.action === 'setWeight').map((c) => [c.step, c.canary])).toEqual([[0, 10], [1, 60], [3, 100]]);
+  // The safe order: prepared before any weight; stable takes the new image, then the routes go back
+  // to stable, then the canary subset, then the canary Deployment.
+  const order = commits.map((c) => c.action);
+  expect(order.indexOf('deploy-canary')).toBeLessThan(order.indexOf('setWeight'));
+  const tail = order.slice(order.lastIndexOf('setWeight') + 1).filter((a, i, all) => a !== all[i - 1]);
+  expect(tail).toEqual(['promote', 'cleanup-route', 'cleanup-subset', 'cleanup-canary']);
+
+  // The files are as they were, except the stable's image.
+  for (const [file, text] of Object.entries(s.original)) {
+    const now = await fileAt(s.repo, file);
+    if (file.endsWith('deployment.yaml')) expect(now).toBe(text.replace('podinfo:6.0.0 # ga', 'podinfo:6.1.0 # ga'));
+    else expect(now).toBe(text);
+  }
+  expect(await fileAt(s.repo, `${DIR}/podinfo-canary.yaml`)).toBeUndefined();
+  // The cluster equals the repository.
+  expect((await liveVs(s.ns)).spec).toEqual((YAML.parse(s.original[`${DIR}/virtualservice.yaml`]!) as { spec: unknown }).spec);
+  const stable = await apps.readNamespacedDeployment({ namespace: s.ns, name: 'podinfo' });
+  expect(stable.spec?.template.spec?.containers[0]?.image).toBe('ghcr.io/stefanprodan/podinfo:6.1.0');
+  await eventually('canary Deployment pruned', async () => (await apps.listNamespacedDeployment({ namespace: s.ns })).items.map((d) => d.metadata?.name).join() === 'podinfo' ? true : undefined, 60_000);
+}, 600_000);
+
+it('abort during a pause in git mode: the canary leaves traffic at once (emergency write), and the repository is restored by commits', async () => {
+  const s = await podinfoRepo();
+  shops.push(s);
+  const handle: RolloutHandle & WorkflowHandle = await startRollout(w.client, rollout(s, [{ setWeight: 30 }, { pause: {} }, { setWeight: 100 }]), { taskQueue: w.taskQueue });
+  await waitForPhase(handle, 'Paused', 240_000);
+  expect((await liveVs(s.ns)).spec.http[0]!.route.map((r) => r.weight)).toEqual([70, 30]);
+  await handle.executeUpdate(abortUpdate, { args: [{ reason: 'bad canary', by: 'bob' }] });
+  const result = await awaitResult(handle);
+  expect(result.outcome).toBe('RolledBack');
+  const order = (await rampCommits(s.repo)).map((c) => c.action);
+  expect(order.slice(order.lastIndexOf('setWeight') + 1)).toEqual(['cleanup-route', 'cleanup-subset', 'cleanup-canary']);
+  for (const [file, text] of Object.entries(s.original)) expect(await fileAt(s.repo, file)).toBe(text);
+  expect((await liveVs(s.ns)).spec.http[0]!.route.map((r) => r.weight ?? 100)).toEqual([100]);
+}, 600_000);
+
+it("a person's commit to an unrelated file is rebased under Ramp's; a commit to a managed weight holds the rollout with a message naming it", async () => {
+  const s = await podinfoRepo();
+  shops.push(s);
+  const handle = await startRollout(w.client, rollout(s, [{ setWeight: 20 }, { pause: {} }, { setWeight: 50 }, { pause: {} }, { setWeight: 100 }]), { taskQueue: w.taskQueue });
+  await waitForPhase(handle, 'Paused', 240_000);
+  const person = await cloneAsPerson(s.repo);
+  await commitAndPush(s.repo, person, { 'README.md': 'podinfo runs here\n' }, 'Docs: where podinfo runs');
+  await handle.executeUpdate('resume', { args: [{ by: 'carol' }] });
+  await eventually('paused at 50 %', async () => ((await rampCommits(s.repo)).some((c) => c.canary === 50) ? true : undefined), 240_000);
+  await waitForPhase(handle, 'Paused', 240_000);
+  const subjects = (await gitOk(['--git-dir', s.repo.bareDir, 'log', '--format=%s', s.repo.branch])).split('\n');
+  expect(subjects).toContain('Docs: where podinfo runs');
+
+  await gitOk(['pull', '--quiet', '--rebase', 'origin', s.repo.branch], { cwd: person, auth: s.repo });
+  const vsPath = `${DIR}/virtualservice.yaml`;
+  const text = (await fileAt(s.repo, vsPath))!;
+  const human = await commitAndPush(s.repo, person, { [vsPath]: text.replace('weight: 50', 'weight: 5').replace('weight: 50', 'weight: 95') }, 'Ops: less canary please');
+  await handle.executeUpdate('resume', { args: [{ by: 'carol' }] });
+  const held = await eventually('held by drift', async () => {
+    const st = await handle.query('status') as { message?: string; phase: string };
+    return /changed outside Ramp/.test(st.message ?? '') ? st : undefined;
+  }, 120_000);
+  expect(held.message).toContain(`commit ${human.slice(0, 12)} by Test Person <person@example.test> ("Ops: less canary please")`);
+  await handle.executeUpdate(abortUpdate, { args: [{ reason: 'done', by: 'jest' }] });
+  expect((await awaitResult(handle)).outcome).toBe('RolledBack');
+}, 600_000);
