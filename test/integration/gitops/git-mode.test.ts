@@ -10,7 +10,7 @@ import YAML from 'yaml';
 import { RolloutHandle, startRollout } from '../../../src/client/rollouts';
 import { parseTrailers } from '../../../src/domain/gitops/commit-message';
 import { validateRollout } from '../../../src/domain/spec/parse';
-import { abortUpdate, approveUpdate } from '../../../src/shared/messages';
+import { abortUpdate, approveUpdate, statusQuery } from '../../../src/shared/messages';
 import { createFluxObject, gitCredentialsSecret, gitRepository, gitRevision, kustomization, waitForAppliedRevision } from '../../support/flux';
 import { branchHead, cloneAsPerson, commitAndPush, createRepo, gitOk, removeTempDirs, TestRepo } from '../../support/git';
 import { awaitResult } from '../../support/results';
@@ -233,7 +233,7 @@ it("a person's commit to an unrelated file is rebased under Ramp's; a commit to 
   const human = await commitAndPush(s.repo, person, { [vsPath]: text.replace('weight: 50', 'weight: 5').replace('weight: 50', 'weight: 95') }, 'Ops: less canary please');
   await handle.executeUpdate('resume', { args: [{ by: 'carol' }] });
   const held = await eventually('held by drift', async () => {
-    const st = await handle.query('status') as { message?: string; phase: string };
+    const st = await handle.query(statusQuery);
     return /changed outside Ramp/.test(st.message ?? '') ? st : undefined;
   }, 120_000);
   expect(held.message).toContain(`commit ${human.slice(0, 12)} by Test Person <person@example.test> ("Ops: less canary please")`);
