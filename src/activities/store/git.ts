@@ -83,12 +83,19 @@ export function createGitStore(d: GitStoreDeps): ObjectStore {
   /** Commits, pushes, and waits until the cluster shows `expected` (null: the object gone). */
   async function commitLive(o: ObjectRef, path: string, expected: object | null, note: WriteNote): Promise<void> {
     const { sha } = await d.manifests.commit([{ locator: locator(o), path, after: expected }], commitOf(note), d.now());
-    if (expected !== null && d.spec.emergency && EMERGENCY_ACTIONS.has(note.action) && o.kind === 'VirtualService') await emergencyWrite(o, expected);
+    const emergency = expected !== null && d.spec.emergency && EMERGENCY_ACTIONS.has(note.action) && o.kind === 'VirtualService';
+    if (emergency) await emergencyWrite(o, expected);
     if (d.spec.agent) await d.sync.requestReconcile(d.spec.agent, d.now().toISOString());
-    await d.sync.waitLive({
-      sha, agent: d.spec.agent, timeoutMs: d.spec.syncTimeoutMs, isAncestor: d.isAncestor,
-      expectations: [{ locator: { ...locator(o), namespace: o.namespace }, expected: expected === null ? null : asManifest(expected) }],
-    });
+    const live = { locator: { ...locator(o), namespace: o.namespace }, expected: expected === null ? null : asManifest(expected) };
+    try {
+      await d.sync.waitLive({ sha, agent: d.spec.agent, timeoutMs: d.spec.syncTimeoutMs, isAncestor: d.isAncestor, expectations: [live] });
+    } catch (err) {
+      // The routes restored by the emergency write are safe whether or not the agent applies the
+      // commit now: when it comes back it applies the same values. Waiting longer would only hold
+      // the rest of the rollback; the cluster check proves the emergency write still stands.
+      if (!(emergency && err instanceof ApplicationFailure && err.type === Failure.SyncTimeout)) throw err;
+      await d.sync.waitLive({ sha, agent: undefined, timeoutMs: 0, isAncestor: d.isAncestor, expectations: [live] }).catch(() => { throw err; });
+    }
   }
 
   /**
