@@ -26,6 +26,11 @@ export interface WorkloadDeps {
   stores?: Stores;
 }
 
+/** Git mode: the commits a call pushed, for its result in history. */
+function commitsOf(store: ObjectStore): { commits?: string[] } {
+  return store.commits.length > 0 ? { commits: [...store.commits] } : {};
+}
+
 /** What a workload call's store needs to know about the rollout. */
 function workloadScope(ref: WorkloadRef): StoreScope {
   return { namespace: ref.namespace, rollout: ref.rollout, stableDeployment: ref.stableDeployment, canaryDeployment: ref.canary.deploymentName, ...(ref.gitops ? { gitops: ref.gitops } : {}) };
@@ -129,7 +134,7 @@ export function createWorkloadActivities({ kube, pollMs = 500, stores = createSt
         ], note);
         if (!written.metadata?.uid) written = (await readLive(ref.namespace, name)) ?? written;
       }
-      return { name, image, uid: written.metadata?.uid ?? '' };
+      return { name, image, uid: written.metadata?.uid ?? '', ...commitsOf(store) };
     },
 
     /**
@@ -176,7 +181,7 @@ export function createWorkloadActivities({ kube, pollMs = 500, stores = createSt
             { op: 'test', path: '/metadata/resourceVersion', value: stable.metadata?.resourceVersion },
             { op: 'replace', path: '/spec/template', value: template },
           ], { action: 'promote', reason: `stable takes ${image ?? 'the canary\'s pod template'}` });
-          return { image };
+          return { image, ...commitsOf(store) };
         } catch (err) {
           if (!(err instanceof ApplicationFailure) || err.type !== Failure.Conflict || attempt >= PROMOTE_CONFLICT_RETRIES) throw err;
         }

@@ -43,6 +43,7 @@ export function createClusterStore(kube: k8s.KubeConfig, blameOf?: (o: ObjectRef
 
   return {
     inGit: () => false,
+    commits: [],
     get,
     async list<T>(o: Omit<ObjectRef, 'name'>): Promise<T[]> {
       if (o.kind !== 'DestinationRule') unsupported(o, 'list');

@@ -80,9 +80,12 @@ export function createGitStore(d: GitStoreDeps): ObjectStore {
     return await d.manifests.read({ locator: locator(o), path }) as Record<string, unknown> | undefined;
   }
 
+  const pushed: string[] = [];
+
   /** Commits, pushes, and waits until the cluster shows `expected` (null: the object gone). */
   async function commitLive(o: ObjectRef, path: string, expected: object | null, note: WriteNote): Promise<void> {
-    const { sha } = await d.manifests.commit([{ locator: locator(o), path, after: expected }], commitOf(note), d.now());
+    const { sha, committed } = await d.manifests.commit([{ locator: locator(o), path, after: expected }], commitOf(note), d.now());
+    if (committed) pushed.push(sha);
     const emergency = expected !== null && d.spec.emergency && EMERGENCY_ACTIONS.has(note.action) && o.kind === 'VirtualService';
     if (emergency) await emergencyWrite(o, expected);
     if (d.spec.agent) await d.sync.requestReconcile(d.spec.agent, d.now().toISOString());
@@ -114,6 +117,7 @@ export function createGitStore(d: GitStoreDeps): ObjectStore {
 
   return {
     inGit: (o) => placed(o) !== undefined,
+    commits: pushed,
 
     async get<T>(o: ObjectRef): Promise<T | undefined> {
       const p = placed(o);

@@ -52,6 +52,8 @@ export interface ObjectStore {
    * kustomize-controller …"), for a drift message; undefined when nothing says.
    */
   blame(o: ObjectRef): Promise<string | undefined>;
+  /** The commits this store pushed, oldest first (always empty for the cluster store). */
+  readonly commits: readonly string[];
 }
 
 /** An ObjectRef for an object of a router's or the workload controller's kinds. */

@@ -6,7 +6,7 @@
 import type * as k8s from '@kubernetes/client-node';
 import type { CallResults, RouteFeature, SetWeightInput, TrafficRef } from '../../domain/rollout/calls';
 import { createTrafficRouter, trafficScope } from './factory';
-import type { Inspection } from './router';
+import type { Inspection, TrafficRouter } from './router';
 import { createStores, Stores } from '../store/factory';
 
 export interface TrafficDeps {
@@ -16,6 +16,12 @@ export interface TrafficDeps {
 }
 
 export function createTrafficActivities({ kube, stores = createStores(kube) }: TrafficDeps) {
+  /** Runs one router call; the commits its store pushed (git mode) come back with the result, into history. */
+  async function withRouter<T extends object>(ref: TrafficRef, fn: (r: TrafficRouter) => Promise<T>): Promise<T & { commits?: string[] }> {
+    const store = stores.storeFor(trafficScope(ref));
+    const result = await fn(createTrafficRouter(kube, ref, store));
+    return store.commits.length > 0 ? { ...result, commits: [...store.commits] } : result;
+  }
   const router = (ref: TrafficRef) => createTrafficRouter(kube, ref, stores.storeFor(trafficScope(ref)));
   return {
     /** Inspects the rollout's traffic objects (no writes): problems, planned changes, snapshot. */
@@ -25,23 +31,23 @@ export function createTrafficActivities({ kube, stores = createStores(kube) }: T
     },
     /** Makes one of the router's planned changes. */
     async trafficApply(ref: TrafficRef, snapshot: unknown, change: string): Promise<CallResults['trafficApply']> {
-      return router(ref).apply(snapshot, change);
+      return withRouter(ref, (r) => r.apply(snapshot, change));
     },
     /** Sets the canary weight of every managed route in one write, unless it was changed outside Ramp. */
     async trafficSetWeight(ref: TrafficRef, snapshot: unknown, input: SetWeightInput): Promise<CallResults['trafficSetWeight']> {
-      return router(ref).setWeight(snapshot, input);
+      return withRouter(ref, (r) => r.setWeight(snapshot, input));
     },
     /** Takes one planned change back; objects already gone count as undone. */
     async trafficUndo(ref: TrafficRef, snapshot: unknown, change: string): Promise<CallResults['trafficUndo']> {
-      return { done: await router(ref).undo(snapshot, change) };
+      return withRouter(ref, async (r) => ({ done: await r.undo(snapshot, change) }));
     },
     /** Promotion hooks around the stable's roll. */
     async trafficPromote(ref: TrafficRef, snapshot: unknown, stage: 'begin' | 'end'): Promise<CallResults['trafficPromote']> {
-      return router(ref).promote(snapshot, stage);
+      return withRouter(ref, (r) => r.promote(snapshot, stage));
     },
     /** Adds or replaces a routing feature of a step (header route, mirror, sticky sessions). */
     async trafficSetFeature(ref: TrafficRef, snapshot: unknown, feature: RouteFeature): Promise<CallResults['trafficSetFeature']> {
-      return router(ref).setFeature(snapshot, feature);
+      return withRouter(ref, (r) => r.setFeature(snapshot, feature));
     },
   };
 }

@@ -68,6 +68,7 @@ export function statusBlock(s: RolloutStatus, nowMs: number): string[] {
     if (s.lastAnalysis.judge?.evidence) lines.push(...judgeEvidenceLines(s.lastAnalysis.judge.evidence).map((l) => `             ${l}`));
     if (s.lastAnalysis.judge?.calibration) lines.push(`             ${s.lastAnalysis.judge.calibration}`);
   }
+  if (s.git) lines.push(`Git        last commit ${s.git.lastCommit.slice(0, 12)} (${s.git.commits} by this rollout) — ramp story lists each step's`);
   if (s.reason && s.phase !== 'Progressing') lines.push(`Reason     ${s.reason}`);
   for (const l of s.leftToFix ?? []) lines.push(`TO FIX     ${l}`);
   return lines;

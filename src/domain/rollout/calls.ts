@@ -100,8 +100,13 @@ export interface SetWeightInput {
   step?: number;
 }
 
+/** Git mode: the commits a call pushed, oldest first (they are in its result in history). */
+export interface Commits {
+  commits?: string[];
+}
+
 export type SetWeightResult =
-  | { applied: true; weights: Weights }
+  | { applied: true; weights: Weights; commits?: string[] }
   /** The managed weights are neither what Ramp set nor what it is setting: nothing was written. */
   | { applied: false; found: Weights; detail: string };
 
@@ -173,14 +178,14 @@ export interface CallArgs {
 /** Results of each call, by activity name. */
 export interface CallResults {
   preflight: PreflightResult;
-  ensureCanary: { name: string; image?: string; uid: string };
+  ensureCanary: { name: string; image?: string; uid: string } & Commits;
   waitAvailable: string;
-  trafficApply: { snapshot: unknown; weights?: Weights };
+  trafficApply: { snapshot: unknown; weights?: Weights } & Commits;
   trafficSetWeight: SetWeightResult;
-  trafficUndo: { done: 'undone' | 'absent' };
-  trafficPromote: { snapshot: unknown };
-  trafficSetFeature: { snapshot: unknown };
-  promoteStable: { image?: string };
+  trafficUndo: { done: 'undone' | 'absent' } & Commits;
+  trafficPromote: { snapshot: unknown } & Commits;
+  trafficSetFeature: { snapshot: unknown } & Commits;
+  promoteStable: { image?: string } & Commits;
   removeCanary: 'deleted' | 'absent';
   readCounters: ReadCountersResult;
   readBaselineHistory: ReadHistoryResult;

@@ -126,6 +126,8 @@ export function reduce(r: Rollout, spec: ResolvedRollout, e: MachineEvent): void
 
 function onResult(r: Rollout, spec: ResolvedRollout, call: CallInFlight, value: unknown, now: number): void {
   const p = call.purpose;
+  const commits = (value as { commits?: unknown } | undefined)?.commits;
+  if (Array.isArray(commits) && commits.length > 0) r.status.git = { lastCommit: String(commits.at(-1)), commits: (r.status.git?.commits ?? 0) + commits.length };
   switch (p.kind) {
     case 'preflight': {
       const res = value as CallResults['preflight'];

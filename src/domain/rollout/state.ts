@@ -65,6 +65,8 @@ export interface RolloutStatus {
   reason?: string;
   /** RollbackFailed: what is left to fix by hand. */
   leftToFix?: string[];
+  /** Git mode: the last commit Ramp pushed and how many it pushed in all. */
+  git?: { lastCommit: string; commits: number };
   /** Refused: every problem the preflight found, each with its fix. */
   problems?: string[];
   audit: AuditEntry[];

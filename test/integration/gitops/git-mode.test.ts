@@ -8,6 +8,7 @@ import * as k8s from '@kubernetes/client-node';
 import type { WorkflowHandle } from '@temporalio/client';
 import YAML from 'yaml';
 import { RolloutHandle, startRollout } from '../../../src/client/rollouts';
+import { storyOf } from '../../../src/client/cli/commands/story';
 import { parseTrailers } from '../../../src/domain/gitops/commit-message';
 import { validateRollout } from '../../../src/domain/spec/parse';
 import { abortUpdate, approveUpdate, statusQuery } from '../../../src/shared/messages';
@@ -177,7 +178,14 @@ it('the podinfo guide in git mode: 10 → 60 → approval → 100, one commit pe
 
   const commits = await rampCommits(s.repo);
   // One commit per weight step, in order, each naming its step.
-  expect(commits.filter((c) => c.action === 'setWeight').map((c) => [c.step, c.canary])).toEqual([[0, 10], [1, 60], [3, 100]]);
+  const weightCommits = commits.filter((c) => c.action === 'setWeight');
+  expect(weightCommits.map((c) => [c.step, c.canary])).toEqual([[0, 10], [1, 60], [3, 100]]);
+  // Each step's commit is in the rollout's history: `ramp story` names it, `ramp status` the last one.
+  const story = storyOf((await handle.fetchHistory()).events ?? []).map((l) => l.text);
+  for (const [c, weight] of weightCommits.map((x, i) => [x, [10, 60, 100][i]] as const)) {
+    expect(story).toContain(`✔ set weight: canary ${weight}% — commit ${c.sha.slice(0, 12)}`);
+  }
+  expect(commits.map((c) => c.sha)).toContain(result.status.git?.lastCommit);
   // The safe order: prepared before any weight; stable takes the new image, then the routes go back
   // to stable, then the canary subset, then the canary Deployment.
   const order = commits.map((c) => c.action);

@@ -75,6 +75,19 @@ describe('statusBlock: the last judged analysis says how its noise priors were s
   });
 });
 
+describe('statusBlock: git mode names the last commit', () => {
+  it('prints the Git line with the short sha and the count, and none without commits', () => {
+    const base: RolloutStatus = {
+      rollout: { namespace: 'shop', name: 'web' }, phase: 'Paused', message: 'paused', step: { index: 1, count: 3 },
+      weights: { stable: 40, canary: 60 }, canaryDeployment: 'web-canary', startedAt: '2026-11-23T07:00:00.000Z', phaseSince: '2026-11-23T07:00:00.000Z', audit: [],
+    };
+    const now = Date.parse('2026-11-23T07:01:00.000Z');
+    expect(statusBlock({ ...base, git: { lastCommit: '0123456789abcdef0123456789abcdef01234567', commits: 5 } }, now))
+      .toContain("Git        last commit 0123456789ab (5 by this rollout) — ramp story lists each step's");
+    expect(statusBlock(base, now).some((l) => l.startsWith('Git'))).toBe(false);
+  });
+});
+
 describe('statusBlock: a refused rollout is not a rollback', () => {
   it('lists every problem, and no step or weights (nothing ran)', () => {
     const s: RolloutStatus = {

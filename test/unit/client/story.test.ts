@@ -113,3 +113,17 @@ describe('storyOf: a rollout whose workflow failed with its outcome (decisions/0
     expect(storyOf(events).map((l) => [l.kind, l.text])).toEqual([['end', 'failed: workflow task failed']]);
   });
 });
+
+describe('storyOf: git mode', () => {
+  const payload = (v: unknown) => ({ payloads: [defaultPayloadConverter.toPayload(v)] });
+  const ev = (o: object) => o as unknown as HistoryEvent;
+  it("an activity that pushed commits names them; one that did not is unchanged", () => {
+    const events = [
+      ev({ eventId: 5, userMetadata: { summary: defaultPayloadConverter.toPayload('set weight: canary 10%') }, activityTaskScheduledEventAttributes: { activityType: { name: 'trafficSetWeight' } } }),
+      ev({ eventId: 7, eventTime: { seconds: 7, nanos: 0 }, activityTaskCompletedEventAttributes: { scheduledEventId: 5, result: payload({ applied: true, weights: { stable: 90, canary: 10 }, commits: ['aaaaaaaaaaaabbbbbbbbbbbbbbbbbbbbbbbbbbbb'] }) } }),
+      ev({ eventId: 8, activityTaskScheduledEventAttributes: { activityType: { name: 'waitAvailable' } } }),
+      ev({ eventId: 9, eventTime: { seconds: 9, nanos: 0 }, activityTaskCompletedEventAttributes: { scheduledEventId: 8, result: payload('ready') } }),
+    ];
+    expect(storyOf(events).map((l) => l.text)).toEqual(['✔ set weight: canary 10% — commit aaaaaaaaaaaa', '✔ waitAvailable']);
+  });
+});

@@ -48,6 +48,12 @@ function inputOf(payloads: Payload[] | null | undefined): Record<string, unknown
   return typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {};
 }
 
+/** Git mode: the commits an activity pushed, from its result. */
+function commitsText(result: unknown): string {
+  const commits = (result as { commits?: unknown } | undefined)?.commits;
+  return Array.isArray(commits) && commits.length > 0 ? ` — commit ${commits.map((c) => String(c).slice(0, 12)).join(', ')}` : '';
+}
+
 const isCommand = (name: string | null | undefined): boolean => (COMMANDS as readonly string[]).includes(name ?? '');
 const signalEntries = (audit: readonly AuditEntry[] | undefined) => (audit ?? []).filter((a) => a.via === 'signal');
 
@@ -108,7 +114,7 @@ export function storyOf(events: Event[], context: StoryContext = {}): StoryLine[
       scheduled.set(String(e.eventId), name);
     } else if (e.activityTaskCompletedEventAttributes) {
       const name = scheduled.get(String(e.activityTaskCompletedEventAttributes.scheduledEventId)) ?? 'activity';
-      lines.push({ at, kind: 'activity', text: `✔ ${name}` });
+      lines.push({ at, kind: 'activity', text: `✔ ${name}${commitsText(decode(e.activityTaskCompletedEventAttributes.result?.payloads?.[0]))}` });
     } else if (e.activityTaskFailedEventAttributes) {
       const name = scheduled.get(String(e.activityTaskFailedEventAttributes.scheduledEventId)) ?? 'activity';
       const f = e.activityTaskFailedEventAttributes.failure;

@@ -74,6 +74,19 @@ describe('waits', () => {
   });
 });
 
+describe('git mode: commits in call results', () => {
+  it('the status keeps the last commit and counts them; calls without commits change nothing', () => {
+    const d = drive(specWith([{ setWeight: 10 }, { setWeight: 50 }])).run((c) => {
+      if (c.activity !== 'trafficSetWeight') return undefined;
+      const weight = (c.args[2] as { weight: number }).weight;
+      return { value: { applied: true, weights: { stable: 100 - weight, canary: weight }, commits: [`sha-${weight}`] } };
+    });
+    expect(resultOf(d)?.outcome).toBe('Promoted');
+    expect(d.r.status.git).toEqual({ lastCommit: 'sha-50', commits: 2 });
+    expect(drive(specWith([{ setWeight: 10 }])).run().r.status.git).toBeUndefined();
+  });
+});
+
 describe('holds and promote', () => {
   it('a pause sent mid-step holds at the next boundary; a plain promote ends the hold and moves on', () => {
     const d = drive(specWith([{ setWeight: 10 }, { pause: { duration: '10s' } }, { setWeight: 50 }])).run();
