@@ -4,6 +4,7 @@
  * (source-controller + kustomize-controller) applies it; every change of the rollout is a commit,
  * live in the cluster before the next. Real git server, real Flux, real apiserver, real Temporal.
  */
+import * as fs from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
 import type { WorkflowHandle } from '@temporalio/client';
 import YAML from 'yaml';
@@ -15,7 +16,7 @@ import { abortUpdate, approveUpdate, statusQuery } from '../../../src/shared/mes
 import { createFluxObject, gitCredentialsSecret, gitRepository, gitRevision, kustomization, waitForAppliedRevision } from '../../support/flux';
 import { branchHead, cloneAsPerson, commitAndPush, createRepo, gitOk, removeTempDirs, TestRepo } from '../../support/git';
 import { awaitResult } from '../../support/results';
-import { adminKubeConfig, eventually, uniqueName } from '../../support/stack';
+import { adminKubeConfig, eventually, stackInfo, uniqueName } from '../../support/stack';
 import { startTestWorker, TestWorker, waitForPhase } from '../../support/worker';
 
 const kc = adminKubeConfig();
@@ -154,6 +155,8 @@ async function liveVs(ns: string): Promise<{ spec: { http: { route: { destinatio
 
 let w: TestWorker;
 const shops: Shop[] = [];
+/** Every rollout this file started, for the credential scan at the end. */
+const handles: WorkflowHandle[] = [];
 beforeAll(async () => {
   w = await startTestWorker();
 });
@@ -167,6 +170,7 @@ it('the podinfo guide in git mode: 10 → 60 → approval → 100, one commit pe
   const s = await podinfoRepo();
   shops.push(s);
   const handle = await startRollout(w.client, rollout(s, [{ setWeight: 10 }, { setWeight: 60 }, { approval: {} }, { setWeight: 100 }]), { taskQueue: w.taskQueue });
+  handles.push(handle);
   await waitForPhase(handle, 'AwaitingApproval', 240_000);
   // Paused at 60 %: the cluster shows what the repository says.
   const vs = YAML.parse((await fileAt(s.repo, `${DIR}/virtualservice.yaml`))!) as { spec: unknown };
@@ -211,6 +215,7 @@ it('abort during a pause in git mode: the canary leaves traffic at once (emergen
   const s = await podinfoRepo();
   shops.push(s);
   const handle: RolloutHandle & WorkflowHandle = await startRollout(w.client, rollout(s, [{ setWeight: 30 }, { pause: {} }, { setWeight: 100 }]), { taskQueue: w.taskQueue });
+  handles.push(handle);
   await waitForPhase(handle, 'Paused', 240_000);
   expect((await liveVs(s.ns)).spec.http[0]!.route.map((r) => r.weight)).toEqual([70, 30]);
   await handle.executeUpdate(abortUpdate, { args: [{ reason: 'bad canary', by: 'bob' }] });
@@ -226,6 +231,7 @@ it("a person's commit to an unrelated file is rebased under Ramp's; a commit to 
   const s = await podinfoRepo();
   shops.push(s);
   const handle = await startRollout(w.client, rollout(s, [{ setWeight: 20 }, { pause: {} }, { setWeight: 50 }, { pause: {} }, { setWeight: 100 }]), { taskQueue: w.taskQueue });
+  handles.push(handle);
   await waitForPhase(handle, 'Paused', 240_000);
   const person = await cloneAsPerson(s.repo);
   await commitAndPush(s.repo, person, { 'README.md': 'podinfo runs here\n' }, 'Docs: where podinfo runs');
@@ -248,3 +254,19 @@ it("a person's commit to an unrelated file is rebased under Ramp's; a commit to 
   await handle.executeUpdate(abortUpdate, { args: [{ reason: 'done', by: 'jest' }] });
   expect((await awaitResult(handle)).outcome).toBe('RolledBack');
 }, 600_000);
+
+it("no history of this file's rollouts holds the git password, alone or as the basic-auth header", async () => {
+  const git = stackInfo().git;
+  const password = fs.readFileSync(git.passwordFile, 'utf8').trim();
+  const secrets = [password, Buffer.from(`${git.username}:${password}`).toString('base64')];
+  expect(handles.length).toBeGreaterThanOrEqual(3);
+  for (const h of handles) {
+    const raw = JSON.stringify(await h.fetchHistory());
+    // Payloads are base64 in the history's JSON: decode each, then search both.
+    const decoded = [...raw.matchAll(/"data":"([A-Za-z0-9+/=]+)"/g)].map((m) => Buffer.from(m[1]!, 'base64').toString('latin1'));
+    const text = [raw, ...decoded].join('\n');
+    // The scan reads the input: the spec names the credentials file, never its content.
+    expect(text).toContain('basicAuthFile');
+    for (const secret of secrets) expect(text.includes(secret)).toBe(false);
+  }
+});

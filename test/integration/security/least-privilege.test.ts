@@ -239,6 +239,12 @@ it('with payload encryption on, the rollout runs and the server stores only ciph
 
 it('no history on the server holds a credential configured in this suite', async () => {
   expect(configured).toHaveLength(2);
+  // The stack's git server password: GitOps rollouts name its file; the worker reads it (alone and
+  // as the basic-auth header git sends) and it must never reach a history.
+  if (info.git) {
+    const password = fs.readFileSync(info.git.passwordFile, 'utf8').trim();
+    configured.push(password, Buffer.from(`${info.git.username}:${password}`).toString('base64'));
+  }
   const connection = await Connection.connect({ address: info.temporal.address });
   try {
     const client = new Client({ connection, namespace: info.temporal.namespace });
