@@ -141,7 +141,7 @@ export function createSync({ kube, readLive, heartbeat, pollMs = 500, cancelled 
         if (left.length === 0) return { elapsedMs: Date.now() - start };
         if (Date.now() - start > input.timeoutMs) {
           throw ApplicationFailure.create({
-            message: `commit ${input.sha.slice(0, 12)} is not live after ${Math.round(input.timeoutMs / 1000)} s: ${left.join('; ')}. Check that the GitOps agent is running and applies this branch (spec.gitops.sync.timeout sets the wait)`,
+            message: `commit ${input.sha.slice(0, 12)} is not live after ${Math.round(input.timeoutMs / 1000)} s: ${left.join('; ')}. Check that the GitOps agent is running and applies this branch (spec.gitops.syncTimeout sets the wait)`,
             type: Failure.SyncTimeout,
           });
         }
