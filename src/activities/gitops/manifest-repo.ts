@@ -5,10 +5,12 @@
  * one of those values (drift) from one that did not. Built on an injected GitRepo, so every
  * operation is the git CLI on a real repository.
  */
+import { posix } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { commitMessage, RolloutCommit, TRAILER_KEYS } from '../../domain/gitops/commit-message';
 import { applyObjectChange, renderNewManifest } from '../../domain/gitops/edit';
 import { managedDiff, ManagedDifference } from '../../domain/gitops/managed';
+import { addResource, KUSTOMIZATION_FILES, KustomizationError, removeResource } from '../../domain/gitops/kustomization';
 import { findObject, locatorInWords, ManifestError, ObjectLocator, parseManifestFile } from '../../domain/gitops/manifest-file';
 import { Failure } from '../../shared/failures';
 import type { CommitInfo, GitRepo } from '../../infra/git';
@@ -70,11 +72,33 @@ export class ManifestRepo {
     for (const c of changes) {
       const current = files[c.path] ?? await this.git.readFile(c.path);
       files[c.path] = this.edited(c, current ?? undefined);
+      // A new file, or a file removed, in a folder kustomize builds: list it there, or unlist it.
+      if ((current === undefined) !== (files[c.path] === null)) await this.listInKustomization(files, c.path, files[c.path] !== null);
     }
     const { message } = commitMessage(note);
     const sha = await this.git.writeAndCommit({ files, message, ...(date ? { date } : {}) });
     if (sha === before) return { sha, committed: false };
     return { sha: await this.git.push(), committed: true };
+  }
+
+  /**
+   * The agent builds a folder with a kustomization file from its `resources:` only: a file Ramp adds
+   * there is listed in it in the same commit, and unlisted when Ramp removes the file.
+   */
+  private async listInKustomization(files: Record<string, string | null>, file: string, add: boolean): Promise<void> {
+    const dir = posix.dirname(file);
+    for (const name of KUSTOMIZATION_FILES) {
+      const k = dir === '.' ? name : `${dir}/${name}`;
+      const text = files[k] ?? await this.git.readFile(k);
+      if (text === undefined || text === null) continue;
+      try {
+        files[k] = add ? addResource(k, text, posix.basename(file)) : removeResource(k, text, posix.basename(file));
+      } catch (err) {
+        if (err instanceof KustomizationError) throw ApplicationFailure.create({ message: err.message, type: Failure.Invalid, cause: err });
+        throw err;
+      }
+      return;
+    }
   }
 
   /** The file's new text for one change; null removes the file. */

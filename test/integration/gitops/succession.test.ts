@@ -5,9 +5,9 @@
  * whose strategic-merge patch holds the VirtualService's routes and weights. Flux applies
  * `./overlays/prod`; the rollout's VirtualService file is that patch, a partial object (no hosts).
  *
- * The canary's file goes to `canary/prod/`, applied by a Kustomization of its own: a folder with a
- * kustomization.yaml is built as it is, so a file Ramp added beside the overlay (or the base) would
- * never be applied (Flux applies the commit, the Deployment never appears).
+ * The canary's file goes into the prod overlay: a folder with a kustomization.yaml is built from its
+ * `resources:` only, so Ramp lists the file there in the same commit and unlists it at cleanup
+ * (src/domain/gitops/kustomization.ts); the staging overlay never sees it.
  *
  * Real git server, real Flux, real apiserver, real Temporal.
  */
@@ -32,12 +32,12 @@ const PATCH = 'overlays/prod/virtualservice-patch.yaml';
 const STAGING_PATCH = 'overlays/staging/virtualservice-patch.yaml';
 const DEPLOYMENT = 'base/deployment.yaml';
 const DESTINATION_RULE = 'base/destinationrule.yaml';
-const CANARY_FILE = 'canary/prod/myapp-canary.yaml';
+const CANARY_FILE = 'overlays/prod/myapp-canary.yaml';
+const PROD_KUSTOMIZATION = 'overlays/prod/kustomization.yaml';
 const STABLE_IMAGE = 'registry.example.com/emarsys/myapp:1.0.0';
 const CANARY_IMAGE = 'registry.example.com/emarsys/myapp:2.0.0';
-/** The Flux Kustomizations: the prod overlay (the rollout's agent) and the canary's folder. */
+/** The Flux Kustomization of the prod overlay (the rollout's agent). */
 const PROD = 'myapp-prod';
-const CANARIES = 'myapp-canaries';
 
 /** The routes as an overlay's patch holds them, each sending everything to subset v1. */
 const routes = (comment: string) => `  http:
@@ -148,8 +148,6 @@ metadata:
   name: myapp
 spec:
 ${routes('staging')}`,
-    // Keeps the folder in git while it holds no canary; Flux applies only its YAML files.
-    'canary/prod/README.md': 'Ramp writes the canary Deployment of a rollout here and removes it when the rollout ends.\n',
   };
 }
 
@@ -167,11 +165,8 @@ async function successionRepo(): Promise<Shop> {
   await core.createNamespacedSecret({ namespace: ns, body: gitCredentialsSecret('git-auth', repo) });
   await createFluxObject(kc, gitRepository(ns, 'myapp', repo, { secretName: 'git-auth', interval: '1m' }));
   await createFluxObject(kc, kustomization(ns, PROD, { source: 'myapp', path: './overlays/prod', interval: '1m', prune: true }));
-  const canaries = kustomization(ns, CANARIES, { source: 'myapp', path: './canary/prod', interval: '1m', prune: true });
-  await createFluxObject(kc, { ...canaries, spec: { ...canaries.spec, targetNamespace: ns } });
   const head = gitRevision(repo.branch, await branchHead(repo));
   await waitForAppliedRevision(kc, ns, PROD, head, 90_000);
-  await waitForAppliedRevision(kc, ns, CANARIES, head, 90_000);
   await eventually('myapp Available', async () => {
     const d = await apps.readNamespacedDeployment({ namespace: ns, name: 'myapp' });
     return d.status?.availableReplicas === 1 ? true : undefined;
@@ -346,7 +341,11 @@ it('the succession guide in git mode on kustomize: weights in the overlay patch,
   // The whole sequence, and the files each commit touched. The DestinationRule already had both
   // subsets: no commit adds the canary's, and none removes it at cleanup (no cleanup-subset).
   expect(commits.map((c) => c.action)).toEqual(['deploy-canary', 'prepare', 'setWeight', 'setWeight', 'setWeight', 'promote', 'cleanup-route', 'cleanup-canary']);
-  expect(commits.map((c) => c.files)).toEqual([[CANARY_FILE], [PATCH], [PATCH], [PATCH], [PATCH], [DEPLOYMENT], [PATCH], [CANARY_FILE]]);
+  // The canary's file is listed in the overlay's kustomization.yaml in the commit that adds it, and
+  // unlisted in the one that removes it.
+  const both = [CANARY_FILE, PROD_KUSTOMIZATION].sort();
+  expect(commits.map((c) => c.files)).toEqual([both, [PATCH], [PATCH], [PATCH], [PATCH], [DEPLOYMENT], [PATCH], both]);
+  expect(await fileAt(s.repo, commits[0]!.sha, PROD_KUSTOMIZATION)).toContain('  - myapp-canary.yaml\n');
 
   // Each commit live before the next appeared on the server: Flux reported commit n applied no later
   // than the sighting of commit n+1 on the branch (the first, after the repository's own commit).
