@@ -36,7 +36,18 @@ export type GitAuth = { username: string; passwordFile: string } | { username: s
 
 const COMMITTER = { GIT_AUTHOR_NAME: 'Test Person', GIT_AUTHOR_EMAIL: 'person@example.test', GIT_COMMITTER_NAME: 'Test Person', GIT_COMMITTER_EMAIL: 'person@example.test' };
 
-function gitServerInfo() {
+/** A git server repositories are made on: the stack's (stack.json), or one a test starts itself. */
+export interface GitServerRef {
+  /** `http://host:port`, no credentials. */
+  url: string;
+  username: string;
+  passwordFile: string;
+  credentialsFile: string;
+  /** The folder the server serves bare repositories from. */
+  reposDir: string;
+}
+
+function gitServerInfo(): GitServerRef {
   const info = stackInfo();
   if (!info.git) throw new Error(`${info.stateDir}/stack.json names no git server: bring the stack up with this checkout (npm run stack -- up)`);
   return info.git;
@@ -106,12 +117,12 @@ export function removeTempDirs(): void {
 }
 
 /**
- * A new bare repository on the stack's git server whose branch holds one commit of `files`.
- * The commit is made with the git CLI on the server's disk (no HTTP), so a broken server cannot
- * make the fixture fail.
+ * A new bare repository on a git server (default: the stack's) whose branch holds one commit of
+ * `files`. The commit is made with the git CLI on the server's disk (no HTTP), so a broken server
+ * cannot make the fixture fail.
  */
-export async function createRepo(prefix: string, files: Record<string, string | Buffer>, branch = 'main'): Promise<TestRepo> {
-  const g = gitServerInfo();
+export async function createRepo(prefix: string, files: Record<string, string | Buffer>, branch = 'main', server?: GitServerRef): Promise<TestRepo> {
+  const g = server ?? gitServerInfo();
   const name = uniqueName(prefix);
   const bareDir = ensureBareRepo(g.reposDir, name, branch);
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ramp-seed-'));

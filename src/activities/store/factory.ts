@@ -15,7 +15,7 @@ import { GitRepo } from '../../infra/git';
 import { ManifestRepo } from '../gitops/manifest-repo';
 import { createSync } from '../gitops/sync';
 import { createClusterStore } from './cluster';
-import { createGitStore, GitPlacement } from './git';
+import { createGitStore, GitPlacement, withGitFailures } from './git';
 import { APIS, FIELD_MANAGER, ObjectRef, objectRef, ObjectStore } from './store';
 
 export interface GitWorkerSettings {
@@ -114,7 +114,7 @@ export function createStores(kube: k8s.KubeConfig, settings: GitWorkerSettings =
       if (!scope.gitops) return cluster;
       const git = repoFor(scope);
       const call = callContext();
-      return createGitStore({
+      return withGitFailures(createGitStore({
         cluster,
         manifests: new ManifestRepo(git),
         sync: createSync({ kube, readLive, heartbeat: call.heartbeat, ...(call.cancelled ? { cancelled: call.cancelled } : {}) }),
@@ -124,7 +124,7 @@ export function createStores(kube: k8s.KubeConfig, settings: GitWorkerSettings =
         runId: call.runId,
         now: () => call.scheduledAt,
         isAncestor: (a, b) => git.isAncestor(a, b),
-      });
+      }));
     },
   };
 }

@@ -19,6 +19,7 @@ import type { RolloutCommit } from '../../domain/gitops/commit-message';
 import type { ObjectLocator } from '../../domain/gitops/manifest-file';
 import type { GitOpsSpec } from '../../domain/spec/gitops';
 import type { JsonPatchOp } from '../../domain/traffic/objects';
+import { GitError, gitFailure } from '../../infra/git-errors';
 import { Failure } from '../../shared/failures';
 import type { ManifestRepo } from '../gitops/manifest-repo';
 import type { createSync } from '../gitops/sync';
@@ -173,5 +174,30 @@ export function createGitStore(d: GitStoreDeps): ObjectStore {
       const c = await d.manifests.lastForeignCommit(p.path, `${d.rollout.namespace}/${d.rollout.name}`);
       return c ? `changed in git by commit ${c.sha.slice(0, 12)} by ${c.authorName} <${c.authorEmail}> ("${c.subject}") in ${p.path}; revert it or make the values Ramp's again` : undefined;
     },
+  };
+}
+
+/**
+ * The store with git's errors turned into the ApplicationFailures the workflow's retry policies
+ * match on. A GitError that reached Temporal as it is would carry the type "GitError": an outage
+ * would not read as GitUnreachable, and a refused password (GitAuthFailed) would be retried for
+ * the whole budget instead of ending the step.
+ */
+export function withGitFailures(s: ObjectStore): ObjectStore {
+  const guard = async <R>(call: () => Promise<R>): Promise<R> => {
+    try {
+      return await call();
+    } catch (err) {
+      throw err instanceof GitError ? gitFailure(err) : err;
+    }
+  };
+  return {
+    inGit: (o) => s.inGit(o),
+    get: <T>(o: ObjectRef) => guard(() => s.get<T>(o)),
+    list: <T>(o: Omit<ObjectRef, 'name'>) => guard(() => s.list<T>(o)),
+    patch: <T>(o: ObjectRef, ops: JsonPatchOp[], note: WriteNote) => guard(() => s.patch<T>(o, ops, note)),
+    create: <T>(o: ObjectRef, body: object, note: WriteNote) => guard(() => s.create<T>(o, body, note)),
+    delete: (o, uid, note) => guard(() => s.delete(o, uid, note)),
+    blame: (o) => guard(() => s.blame(o)),
   };
 }
