@@ -47,8 +47,9 @@ const retry = (budget: Budget) => ({
 });
 
 /**
- * Per lane and budget: forward calls retry an outage for up to 10 minutes; undo calls are bounded at
- * 5 so a rollback that cannot finish ends in RollbackFailed instead of hanging. Local activities
+ * Per lane and budget: local calls retry an outage for up to 10 minutes forward and 5 in a rollback,
+ * so a rollback that cannot finish ends in RollbackFailed instead of hanging; slow calls (a git
+ * commit and its sync) get 30 minutes either way, as an agent may take that long to come back. Local activities
  * whose retry backs off longer than 5 s wait on a durable timer, not inside the workflow task.
  */
 const OPTIONS: Record<Lane, Record<Budget, object>> = {

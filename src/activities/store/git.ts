@@ -193,6 +193,9 @@ export function withGitFailures(s: ObjectStore): ObjectStore {
   };
   return {
     inGit: (o) => s.inGit(o),
+    get commits() {
+      return s.commits;
+    },
     get: <T>(o: ObjectRef) => guard(() => s.get<T>(o)),
     list: <T>(o: Omit<ObjectRef, 'name'>) => guard(() => s.list<T>(o)),
     patch: <T>(o: ObjectRef, ops: JsonPatchOp[], note: WriteNote) => guard(() => s.patch<T>(o, ops, note)),

@@ -10,7 +10,7 @@ const note = { action: 'setWeight' } as never;
 /** A store whose every call fails with `err`. */
 function failing(err: Error): ObjectStore {
   const fail = () => Promise.reject(err);
-  return { inGit: () => true, get: fail, list: fail, patch: fail, create: fail, delete: fail, blame: fail };
+  return { inGit: () => true, commits: [], get: fail, list: fail, patch: fail, create: fail, delete: fail, blame: fail };
 }
 
 describe('withGitFailures', () => {
