@@ -8,6 +8,8 @@
  * the rollout's report (`ramp report`) next to the stack's state.
  * `npm run demo -- --bad` makes the canary answer 20 % of requests with 5xx: the analysis fails
  * and the rollout rolls back.
+ * `npm run demo -- --gitops` keeps the storefront in a repository on the stack's git server that
+ * Flux applies, and runs the rollout in git mode: every step is a commit (scripts/demo/gitops.ts).
  * The stack stays up afterwards so the history can be read in the Temporal UI.
  */
 import * as fs from 'node:fs';
@@ -25,6 +27,7 @@ import { approveUpdate, statusQuery } from '../src/shared/messages';
 import { loadWorkerConfig } from '../src/worker/config';
 import { createRampWorker } from '../src/worker/worker';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { gitopsDemo } from './demo/gitops';
 import { createMushop } from './demo/mushop';
 import { formatStats, startMushopTraffic } from './traffic/main';
 import { loadStackConfig } from './stack/config';
@@ -32,6 +35,7 @@ import { formatInfo, stackUp } from './stack/stack';
 
 const NAMESPACE = 'mushop';
 const bad = process.argv.includes('--bad');
+const gitops = process.argv.includes('--gitops');
 
 function bar(canary: number): string {
   const n = Math.round(canary / 5);
@@ -68,12 +72,15 @@ async function main(): Promise<void> {
   const kc = new k8s.KubeConfig();
   kc.loadFromFile(info.kubernetes.kubeconfig);
   await resetNamespace(kc);
-  await createMushop(kc, { mode: 'subset', namespace: NAMESPACE });
-  console.log(`Created the MuShop storefront in namespace ${NAMESPACE}: Deployment storefront-original (version: original), Service storefront,`);
-  console.log('VirtualService storefront (routes api, assets, primary) and DestinationRule storefront (subset stable).\n');
+  const inGit = gitops ? await gitopsDemo(kc, info, NAMESPACE) : undefined;
+  if (!inGit) {
+    await createMushop(kc, { mode: 'subset', namespace: NAMESPACE });
+    console.log(`Created the MuShop storefront in namespace ${NAMESPACE}: Deployment storefront-original (version: original), Service storefront,`);
+    console.log('VirtualService storefront (routes api, assets, primary) and DestinationRule storefront (subset stable).\n');
+  }
 
   const specFile = path.resolve(__dirname, '../examples/mushop/rollout.yaml');
-  const rollout = parseRollout(fs.readFileSync(specFile, 'utf8'), { source: specFile });
+  const rollout = inGit ? inGit.rollout() : parseRollout(fs.readFileSync(specFile, 'utf8'), { source: specFile });
   const traffic = await startMushopTraffic({
     namespace: NAMESPACE,
     rps: 40,
@@ -142,6 +149,7 @@ async function main(): Promise<void> {
     writeAtomically(reportFile, reportHtml(collectReport(await rolloutRuns(ramp.client, handle.workflowId)), { temporalUiUrl: uiUrl, generatedAt: Date.now() }));
     console.log(`The rollout as one page (steps, weights, every analysis look, who approved): ${reportFile}`);
     console.log(`  made again with: npm run ramp -- report ${handle.workflowId} -o report.html`);
+    if (inGit) for (const l of await inGit.summary()) console.log(l);
     console.log(`Cluster: KUBECONFIG=${info.kubernetes.kubeconfig}; stop the stack with: npm run stack -- down`);
     process.exitCode = r.outcome === 'Promoted' || bad ? 0 : 1;
     console.log(`Traffic seen: ${formatStats(traffic.generator.stats())}`);

@@ -4,13 +4,16 @@
  *   2. verdict → safe: from a failing analysis measurement (its activity's completion in history)
  *      to the apiserver showing canary weight 0;
  *   3. cost of a standard rollout: history events, Temporal actions (the dev server's own `action`
- *      counter, which Temporal Cloud bills by), and VirtualService writes per weight change.
+ *      counter, which Temporal Cloud bills by), and VirtualService writes per weight change;
+ *   4. git mode, abort → canary weight 0 in the cluster, with the emergency path on and off
+ *      (bench/rollout/git-abort.ts); `--git-runs N` runs each variant N times (default 5, 0 skips it).
  * Results: bench/results/rollout.json and .md, with the machine's details. Timings never decide a
  * test's pass or fail; this is a measurement.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
 import * as k8s from '@kubernetes/client-node';
@@ -24,10 +27,19 @@ import { clusterView, createMushop, Mushop } from '../../scripts/demo/mushop';
 import { stackUp } from '../../scripts/stack/stack';
 import { loadStackConfig } from '../../scripts/stack/config';
 import { delta, scrape, type Snapshot } from '../scale/scrape';
+import { untilCanaryZero } from './canary-zero';
+import { GIT_FLUX_INTERVAL, GIT_POLL_MS, gitAbortToSafe } from './git-abort';
 
 const ABORTS = Number(process.env.RAMP_BENCH_ABORTS ?? '60');
 const VERDICTS = Number(process.env.RAMP_BENCH_VERDICTS ?? '50');
 const CONCURRENCY = 4;
+
+function gitRunsFlag(): number {
+  const { values } = parseArgs({ options: { 'git-runs': { type: 'string', default: '5' } } });
+  const n = Number(values['git-runs']);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`--git-runs ${values['git-runs']}: must be a whole number of runs per variant, 0 or more (e.g. npm run bench:rollout -- --git-runs 5)`);
+  return n;
+}
 
 function quantile(sorted: number[], q: number): number {
   if (sorted.length === 0) return NaN;
@@ -38,17 +50,6 @@ function quantile(sorted: number[], q: number): number {
 function summary(ms: number[]) {
   const s = [...ms].sort((a, b) => a - b);
   return { n: s.length, p50: quantile(s, 0.5), p90: quantile(s, 0.9), p99: quantile(s, 0.99), max: s.at(-1) ?? NaN, mean: s.reduce((a, b) => a + b, 0) / s.length };
-}
-
-/** Polls the VirtualService every 2 ms until the canary has weight 0; returns that moment. */
-async function untilCanaryZero(kc: k8s.KubeConfig, ns: string, timeoutMs = 30_000): Promise<number> {
-  const view = clusterView(kc, ns);
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if ((await view.canaryWeight()) === 0) return Date.now();
-    if (Date.now() > deadline) throw new Error(`canary weight not 0 in ${ns} after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
 }
 
 /** Growth of the dev server's `action` counter (what Temporal Cloud bills) between two scrapes, by action type. */
@@ -75,6 +76,7 @@ async function pool<T>(n: number, worker: (i: number) => Promise<T>): Promise<T[
 }
 
 async function main(): Promise<void> {
+  const gitRuns = gitRunsFlag();
   const { info } = await stackUp();
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const kc = new k8s.KubeConfig();
@@ -104,7 +106,7 @@ async function main(): Promise<void> {
       }
       await h.executeUpdate(abortUpdate, { args: [{ reason: 'bench', by: 'bench' }] });
       const accepted = Date.now();
-      const safe = await untilCanaryZero(kc, s.namespace);
+      const safe = await untilCanaryZero(kc, s.namespace, { everyMs: 2, timeoutMs: 30_000 });
       await rolloutResult(h);
       await s.cleanup();
       return safe - accepted;
@@ -164,9 +166,17 @@ async function main(): Promise<void> {
     };
     process.stderr.write(`cost: ${JSON.stringify(cost)}\n`);
 
+    // 4. git mode: abort → safe, emergency path on and off
+    const gitMs = await gitAbortToSafe(kc, client, info, taskQueue, gitRuns, (l) => process.stderr.write(`${l}\n`));
+    const gitAbort = { emergency: summary(gitMs.emergency), noEmergency: summary(gitMs.noEmergency) };
+    process.stderr.write(`git abort → safe: ${JSON.stringify(gitAbort)}\n`);
+
     const cpu = fs.readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/)?.[1] ?? os.cpus()[0]?.model;
     const machine = { date: new Date().toISOString(), cpu, nproc: os.cpus().length, memGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, kubernetes: info.kubernetes.version };
-    const out = { machine, abortToSafeMs: summary(abortMs), verdictToSafeMs: summary(verdictMs), standardRollout: cost, raw: { abortToSafeMs: abortMs, verdictToSafeMs: verdictMs } };
+    const out = {
+      machine, abortToSafeMs: summary(abortMs), verdictToSafeMs: summary(verdictMs), standardRollout: cost, gitAbortToSafeMs: gitAbort,
+      raw: { abortToSafeMs: abortMs, verdictToSafeMs: verdictMs, gitAbortToSafeMs: gitMs },
+    };
     const dir = path.resolve(__dirname, '../results');
     fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(path.join(dir, 'rollout.json'), JSON.stringify(out, null, 2) + '\n');
@@ -195,6 +205,17 @@ async function main(): Promise<void> {
       `| activity tasks / local activities / timers | ${cost.activities} / ${cost.localActivities} / ${cost.timers} | — |`,
       `| Temporal actions (the dev server's \`action\` counter, the unit Temporal Cloud bills) | ${cost.actions}: ${Object.entries(cost.actionsByType).map(([k, v]) => `${k} ${v}`).join(', ')} | — |`,
       `| VirtualService writes per weight change | ${cost.writesPerWeightChange} (${cost.virtualServiceWrites} writes in all: the canary added at 0, ${cost.weightChanges} weight changes, the routes restored) | exactly 1: ${cost.writesPerWeightChange === 1 ? 'met' : '**missed**'} |`,
+      '',
+      '## Git mode: abort → canary weight 0 in the cluster',
+      '',
+      `From the \`abort\` update accepted to the first poll of the live VirtualService (one every ${GIT_POLL_MS} ms) showing canary weight 0; measured ${machine.date} on ${machine.cpu}, ${machine.nproc} cores, Kubernetes ${machine.kubernetes}. Each run commits the MuShop storefront to a new repository on the stack's git server, applied by the stack's Flux (source-controller and kustomize-controller; GitRepository and Kustomization \`interval: ${GIT_FLUX_INTERVAL}\`, Ramp requests a reconcile after each push either way), pauses a rollout at 20 % and aborts it; one rollout at a time, the two variants alternating.`,
+      '',
+      '| `spec.gitops.emergency` | n | median | max |',
+      '|---|---|---|---|',
+      `| \`true\` (default): the \`cleanup-route\` commit pushed, then the same routes written to the cluster | ${gitAbort.emergency.n} | ${f(gitAbort.emergency.p50)} | ${f(gitAbort.emergency.max)} |`,
+      `| \`false\`: the routes come back when Flux applies the commit | ${gitAbort.noEmergency.n} | ${f(gitAbort.noEmergency.p50)} | ${f(gitAbort.noEmergency.max)} |`,
+      '',
+      'With the emergency path the routes reach the cluster right after the push (pushed first, so an agent reconciling in between applies the same routes, never the old ones): that time is Ramp\'s fetch, commit and push over HTTP, then one write. Without it they wait for Flux to fetch and apply the commit, which Ramp\'s reconcile request starts at once; an agent that ignores or queues that request would leave the canary serving until its next interval.',
       '',
     ].join('\n'));
   } finally {
