@@ -4,9 +4,9 @@
  * commits; every other object is the cluster store's. A write:
  * 1. reads the object from its file and applies the router's JSON Patch to it (its `test` ops guard
  *    it against the file's content, as a resourceVersion guards a cluster write);
- * 2. commits the file edited in place (only the values that changed) and pushes without force;
- * 3. in a rollback (`emergency`), writes the same routes to the cluster at once, so a bad canary
- *    does not keep traffic while the agent syncs;
+ * 2. in a rollback (`emergency`), first writes the same routes to the cluster, so a bad canary
+ *    does not keep traffic while the commit is pushed and the agent syncs;
+ * 3. commits the file edited in place (only the values that changed) and pushes without force;
  * 4. asks the agent to reconcile and waits until the cluster shows the commit (SyncTimeout after
  *    spec.gitops.syncTimeout).
  * The objects it returns carry a resourceVersion of their own (`git:<hash of the object>`), so the
@@ -85,10 +85,13 @@ export function createGitStore(d: GitStoreDeps): ObjectStore {
 
   /** Commits, pushes, and waits until the cluster shows `expected` (null: the object gone). */
   async function commitLive(o: ObjectRef, path: string, expected: object | null, note: WriteNote): Promise<void> {
-    const { sha, committed } = await d.manifests.commit([{ locator: locator(o), path, after: expected }], commitOf(note), d.now());
-    if (committed) pushed.push(sha);
+    // The emergency write goes first: traffic leaves the canary at once, even while the git server
+    // is unreachable. An agent reconciling the previous commit before the push lands may put the
+    // old routes back for a moment; the reconcile Ramp requests after the push applies the new ones.
     const emergency = expected !== null && d.spec.emergency && EMERGENCY_ACTIONS.has(note.action) && o.kind === 'VirtualService';
     if (emergency) await emergencyWrite(o, expected);
+    const { sha, committed } = await d.manifests.commit([{ locator: locator(o), path, after: expected }], commitOf(note), d.now());
+    if (committed) pushed.push(sha);
     if (d.spec.agent) await d.sync.requestReconcile(d.spec.agent, d.now().toISOString());
     const live = { locator: { ...locator(o), namespace: o.namespace }, expected: expected === null ? null : asManifest(expected) };
     try {
