@@ -169,7 +169,7 @@ describe('Istio router: header routes, mirroring, sticky sessions', () => {
     const watched = new InterceptingKubeConfig(kc);
     const other = { name: 'promo', match: [{ uri: { prefix: '/promo' } }], route: [{ destination: { host: 'promo' } }] };
     watched.on({
-      matches: (req) => req.method === 'PATCH' && req.path.endsWith('/virtualservices/storefront'),
+      matches: (req) => req.method === 'PATCH' && req.path.split('?')[0]!.endsWith('/virtualservices/storefront'),
       before: async () => {
         await custom.patchNamespacedCustomObject(
           { ...ISTIO, namespace, plural: 'virtualservices', name: 'storefront', body: [{ op: 'add', path: '/spec/http/-', value: other }] },
