@@ -19,7 +19,7 @@ pinned etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION"
 
 took() { log "$1 ready ($(( $(date +%s) - $2 ))s)"; }
 
-# --- Debian packages: Prometheus, Chromium, tmux ------------------------------------------------
+# --- Debian packages: Prometheus, Chromium, tmux, git -------------------------------------------
 apt_pkgs=()
 command -v prometheus >/dev/null 2>&1 || apt_pkgs+=(prometheus)
 # promtool (the alert rules' tests) ships in the same package.
@@ -29,6 +29,11 @@ command -v openssl >/dev/null 2>&1 || apt_pkgs+=(openssl)
 # browser of its own), and the live view's terminal test.
 command -v chromium >/dev/null 2>&1 || apt_pkgs+=(chromium)
 command -v tmux >/dev/null 2>&1 || apt_pkgs+=(tmux)
+# The worker image's Debian packages (packages/worker/image.sh system): the image replay test runs
+# the worker with this machine's git and ssh, and requires each package installed here.
+for p in git openssh-client ca-certificates; do
+  [ "$(dpkg-query --show --showformat='${db:Status-Status}' "$p" 2>/dev/null)" = installed ] || apt_pkgs+=("$p")
+done
 if [ ${#apt_pkgs[@]} -gt 0 ]; then
   t=$(date +%s)
   log "apt-get install ${apt_pkgs[*]}"

@@ -7,6 +7,8 @@
 #                              with this script beside it for the install step
 #   image.sh install TGZ PREFIX  install that package globally under PREFIX (bin/ramp-worker), keeping
 #                              only this machine's native binaries
+#   image.sh system [--simulate]  the Debian packages the worker runs besides Node (git mode's git and ssh);
+#                              --simulate installs nothing (see the step)
 set -eu
 
 case "${1:-}" in
@@ -53,8 +55,28 @@ case "${1:-}" in
       done
     done
     ;;
+  system)
+    # GitOps mode (spec.gitops) drives the git CLI from the worker (src/infra/git.ts), and git runs
+    # ssh for ssh:// and git@host: URLs; ca-certificates lets git verify an https:// server. No
+    # recommended packages (git's would add less and patch) and no apt lists left in the layer.
+    packages="git openssh-client ca-certificates"
+    if [ "${2:-}" = --simulate ]; then
+      # For the replay test, which has a folder and not the image to install into: apt resolves the
+      # same packages against this machine's Debian lists (its report on stderr), then each package
+      # is listed on stdout as this machine has it ("name version status"; "name" alone when it has
+      # never had it), since the replayed worker runs this machine's git and ssh.
+      apt-get install --simulate --no-install-recommends $packages >&2
+      for p in $packages; do
+        echo "$p $(dpkg-query --show --showformat='${Version} ${db:Status-Status}' "$p" 2>/dev/null || true)"
+      done
+      exit
+    fi
+    apt-get update
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $packages
+    rm -rf /var/lib/apt/lists/*
+    ;;
   *)
-    echo "usage: image.sh deps | pack OUT | install TGZ PREFIX (see the comment at the top of packages/worker/image.sh)" >&2
+    echo "usage: image.sh deps | pack OUT | install TGZ PREFIX | system [--simulate] (see the comment at the top of packages/worker/image.sh)" >&2
     exit 2
     ;;
 esac

@@ -2,9 +2,17 @@
  * Replays a Dockerfile without a container engine: each stage's filesystem is a folder, COPY
  * copies from the build context (filtered by .dockerignore) or from another stage's folder, RUN
  * runs its shell command in the stage's folder with every absolute path in it moved into that
- * folder, and mounts of another stage are copies. It knows the instructions Ramp's Dockerfile uses
- * and refuses any other, so a change to the Dockerfile that the replay cannot follow fails loudly
- * instead of being skipped.
+ * folder, and mounts are copies. It knows the instructions Ramp's Dockerfile uses and refuses any
+ * other, so a change to the Dockerfile that the replay cannot follow fails loudly instead of being
+ * skipped.
+ *
+ * A RUN must be a step of packages/worker/image.sh: a command of its own would run on this machine,
+ * as the user running the tests (root on CI), outside any folder. Of those steps, `system` installs
+ * Debian packages into the base image's system folders, which a folder cannot stand in for (apt and
+ * dpkg act on the machine). The replay runs it as `image.sh system --simulate` instead: apt resolves
+ * the same packages against this machine's Debian lists, and the machine must have every one of them
+ * installed, on the base image's Debian release, because the replayed stage runs this machine's
+ * /usr/bin (its git, its ssh) where the image would run its own.
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -106,7 +114,48 @@ export function readDockerignore(context: string): string[] {
 /** What a replay leaves: each stage's folder, and the final stage's settings. */
 export interface Replayed {
   roots: Map<string, string>;
-  final: { root: string; env: Record<string, string>; user?: string; workdir: string; entrypoint?: string[] };
+  final: {
+    root: string;
+    env: Record<string, string>;
+    user?: string;
+    workdir: string;
+    entrypoint?: string[];
+    /** The Debian packages its `image.sh system` step installs, each with the version this machine has (the one the replayed stage runs). */
+    packages: Record<string, string>;
+  };
+}
+
+/** The steps of packages/worker/image.sh the replay runs as they are; `system` it simulates (see the top of this file). */
+const RUN_AS_IS = ['deps', 'pack', 'install'];
+
+/** The Debian release a base image's tag names (node:24-bookworm-slim: bookworm), or undefined. */
+function debianRelease(base: string): string | undefined {
+  const words = (base.split(':')[1] ?? '').split('-').filter((w) => !/^[\d.]+$/.test(w) && w !== 'slim');
+  return words.length === 1 ? words[0] : undefined;
+}
+
+/**
+ * Checks an `image.sh system` step against this machine: same Debian release as the stage's base
+ * image, and every package the step installs (listed by `simulate`, which runs the step with
+ * --simulate) installed here. Returns the packages with this machine's versions.
+ */
+function checkSystemPackages(simulate: () => string, base: string, where: string): Record<string, string> {
+  const image = debianRelease(base);
+  const osRelease = fs.existsSync('/etc/os-release') ? fs.readFileSync('/etc/os-release', 'utf8') : '';
+  const here = /^VERSION_CODENAME=(\S+)$/m.exec(osRelease)?.[1];
+  if (!image || here !== image) {
+    throw new Error(`${where}: installs Debian packages into ${base} (Debian ${image ?? 'of a release its tag does not name'}); the replay runs this machine's packages instead, so this machine must run the same release, and it runs ${here ?? 'no Debian'}`);
+  }
+  const packages: Record<string, string> = {};
+  for (const line of simulate().split('\n').filter(Boolean)) {
+    const [name, version, status] = line.split(' ');
+    if (status !== 'installed') {
+      throw new Error(`${where}: the image gets the Debian package ${name} and this machine ${status ? `has it ${status}` : 'does not have it'}, but the replayed stage runs this machine's: list it with the image's packages in stack/install.sh`);
+    }
+    packages[name!] = version!;
+  }
+  if (Object.keys(packages).length === 0) throw new Error(`${where}: image.sh system --simulate listed no package`);
+  return packages;
 }
 
 /** Replays `stages` with `context` as the build context, each stage's filesystem in a folder under `into`. */
@@ -123,6 +172,7 @@ export function replayDockerfile(stages: Stage[], context: string, into: string,
     let workdir = '/';
     let user: string | undefined;
     let entrypoint: string[] | undefined;
+    let packages: Record<string, string> = {};
     const at = (s: Instruction) => `Dockerfile line ${s.line} (${s.op} ${s.rest})`;
     for (const step of stage.steps) {
       switch (step.op) {
@@ -165,31 +215,43 @@ export function replayDockerfile(stages: Stage[], context: string, into: string,
           break;
         }
         case 'RUN': {
+          const script = /^sh\s+(\S*image\.sh)\s+(\w+)(?:\s|$)/.exec(step.rest);
+          if (!script || ![...RUN_AS_IS, 'system'].includes(script[2]!)) {
+            throw new Error(`${at(step)}: the replay runs only the steps of packages/worker/image.sh (${RUN_AS_IS.join(', ')}; system simulated): put the command into a step there, and teach this file how to replay a new step`);
+          }
           for (const flag of step.flags) {
             const mount = /^--mount=(.*)$/.exec(flag)?.[1];
             if (!mount) throw new Error(`${at(step)}: the replay knows only RUN --mount`);
             const o = Object.fromEntries(mount.split(',').map((kv) => kv.split('=') as [string, string]));
             // A cache mount keeps npm's cache out of the layers; here the machine's own cache plays it.
             if (o.type === 'cache') continue;
-            if (o.type !== 'bind' || !o.from || !o.source || !o.target) throw new Error(`${at(step)}: the replay knows cache mounts and bind mounts from a stage, not ${mount}`);
-            fs.cpSync(path.join(roots.get(o.from) ?? '', o.source), inRoot(o.target), { recursive: true });
+            if (o.type !== 'bind' || !o.source || !o.target) throw new Error(`${at(step)}: the replay knows cache mounts and bind mounts, not ${mount}`);
+            // Without `from`, a bind mount shows the build context, as much of it as .dockerignore leaves.
+            if (!o.from && ignoredBy(ignore, path.posix.normalize(o.source))) throw new Error(`${at(step)}: ${o.source} is left out of the build context by .dockerignore`);
+            fs.cpSync(o.from ? path.join(roots.get(o.from) ?? '', o.source) : path.join(context, o.source), inRoot(o.target), { recursive: true });
           }
           // Absolute paths name the image's filesystem: move them into the stage's folder.
           const command = step.rest.split(/\s+/).map((w) => (w.startsWith('/') ? inRoot(w) : w)).join(' ');
-          log(`[replay] ${stage.name}: RUN ${step.rest}`);
-          try {
-            execFileSync('sh', ['-c', command], { cwd: inRoot(workdir), env: { ...runEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-          } catch (err) {
-            const e = err as { status?: number; stdout?: string; stderr?: string };
-            throw new Error(`${at(step)} exited ${e.status}:\n${(e.stdout ?? '').slice(-4000)}\n${(e.stderr ?? '').slice(-4000)}`, { cause: err });
-          }
+          const run = (cmd: string) => {
+            log(`[replay] ${stage.name}: ${cmd === command ? `RUN ${step.rest}` : `RUN ${step.rest}, simulated as ${cmd}`}`);
+            try {
+              return execFileSync('sh', ['-c', cmd], { cwd: inRoot(workdir), env: { ...runEnv, ...env }, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+            } catch (err) {
+              const e = err as { status?: number; stdout?: string; stderr?: string };
+              throw new Error(`${at(step)} exited ${e.status}:\n${(e.stdout ?? '').slice(-4000)}\n${(e.stderr ?? '').slice(-4000)}`, { cause: err });
+            }
+          };
+          if (script[2] === 'system') {
+            if (step.rest !== script[0]) throw new Error(`${at(step)}: the replay simulates \`image.sh system\` without arguments only`);
+            packages = { ...packages, ...checkSystemPackages(() => run(`${command} --simulate`), stage.base, at(step)) };
+          } else run(command);
           break;
         }
         default:
           throw new Error(`${at(step)}: the replay does not know ${step.op}; extend test/integration/packaging/dockerfile.ts or keep the step inside packages/worker/image.sh`);
       }
     }
-    final = { root, env, user, workdir, entrypoint };
+    final = { root, env, user, workdir, entrypoint, packages };
   }
   if (!final) throw new Error('the Dockerfile has no FROM');
   return { roots, final };

@@ -4,19 +4,25 @@
  * stage, `npm install --global` of the @ramp-delivery/worker tarball in the final one — then its
  * ENTRYPOINT started as its USER against the local stack until Temporal lists it among the task
  * queue's pollers, and stopped with SIGTERM. This is also the worker package's install test: the
- * image installs the tarball exactly as `npm install -g` does.
+ * image installs the tarball exactly as `npm install -g` does. The image's Debian packages (git and
+ * ssh for GitOps mode) cannot be installed into a folder: the replay simulates that step and
+ * requires this machine to have them (./dockerfile.ts), and the packaged GitRepo, run as the image's
+ * user with the image's PATH, clones from the stack's git server.
  * Not checked here: the base image itself and `docker build` (layers, BuildKit mounts).
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import YAML from 'yaml';
 import { Client, Connection } from '@temporalio/client';
 import { workflowPollers } from '../../../src/client/workers';
+import { Failure } from '../../../src/shared/failures';
+import { branchHead, createRepo } from '../../support/git';
 import { eventually, stackInfo, uniqueName } from '../../support/stack';
 import { ignoredBy, parseDockerfile, readDockerignore, replayDockerfile, Replayed } from './dockerfile';
-import { mib, node24Bin, ROOT, treeSize, userEnv } from './support';
+import { mib, node24Bin, ROOT, run, treeSize, userEnv } from './support';
 
 const info = stackInfo();
 const stages = parseDockerfile(fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8'));
@@ -28,6 +34,43 @@ let pkg: string;
 let connection: Connection;
 let client: Client;
 let worker: ChildProcess | undefined;
+/**
+ * The oldest git and OpenSSH src/infra/git.ts works with: it commits with `git commit --trailer`
+ * (git 2.32) and runs ssh with `StrictHostKeyChecking=accept-new` (OpenSSH 7.6).
+ */
+const MIN_GIT = [2, 32];
+const MIN_OPENSSH = [7, 6];
+
+/** The image's USER, as a uid of the base image. */
+function imageUid(): number {
+  const uid = USERS[image.final.user!];
+  if (uid === undefined) throw new Error(`the Dockerfile's USER ${image.final.user} is not a user of the base image this test knows: add it to USERS`);
+  return uid;
+}
+
+/** What a process started in the image gets: the base image's PATH (its /usr/local/bin and the system's), HOME at the WORKDIR. */
+function imageEnv(): Record<string, string> {
+  const { root, env, workdir } = image.final;
+  return { ...env, PATH: `${path.join(root, 'usr/local/bin')}:/usr/bin:/bin`, HOME: path.join(root, workdir) };
+}
+
+/** A file mounted into the container as a Secret is: readable by the worker's user only. */
+function mountSecret(rel: string, content: string | Buffer): string {
+  const file = path.join(image.final.root, rel);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, content, { mode: 0o600 });
+  fs.chownSync(file, imageUid(), imageUid());
+  return file;
+}
+
+/** `[major, minor]` from the first `<major>.<minor>` after `prefix` in `text`. */
+function version(text: string, prefix: string): number[] {
+  const m = new RegExp(`${prefix}(\\d+)\\.(\\d+)`).exec(text);
+  if (!m) throw new Error(`no version after ${JSON.stringify(prefix)} in ${JSON.stringify(text)}`);
+  return [Number(m[1]), Number(m[2])];
+}
+
+const atLeast = (v: number[], min: number[]) => v[0]! > min[0]! || (v[0] === min[0] && v[1]! >= min[1]!);
 
 /** The stack's admin kubeconfig with its certificate files inlined, as one file a container can mount. */
 function selfContainedKubeconfig(file: string): string {
@@ -75,7 +118,14 @@ beforeAll(async () => {
   image = replayDockerfile(stages, ROOT, work, userEnv({ PATH: `${node24}:${process.env.PATH}` }), (l) => process.stderr.write(`${l}\n`));
   pkg = path.join(image.final.root, 'usr/local/lib/node_modules/@ramp-delivery/worker');
   const size = treeSize(pkg);
-  process.stderr.write(`[packaging] worker image replayed on Node 24 in ${Math.round((Date.now() - t0) / 1000)}s; @ramp-delivery/worker with its dependencies: ${mib(size.bytes)} in ${size.files} files (on top of the base image)\n`);
+  process.stderr.write(`[packaging] worker image replayed on Node 24 in ${Math.round((Date.now() - t0) / 1000)}s; @ramp-delivery/worker with its dependencies: ${mib(size.bytes)} in ${size.files} files (on top of the base image); Debian packages, as this machine has them: ${Object.entries(image.final.packages).map(([p, v]) => `${p} ${v}`).join(', ')}\n`);
+  // The base image's node is /usr/local/bin/node; the Node 24 under test plays it.
+  fs.copyFileSync(path.join(node24, 'node'), path.join(image.final.root, 'usr/local/bin/node'));
+  fs.chmodSync(path.join(image.final.root, 'usr/local/bin/node'), 0o755);
+  // The base image makes the WORKDIR (/home/node) its user's, and /tmp writable by all.
+  fs.chownSync(path.join(image.final.root, image.final.workdir), imageUid(), imageUid());
+  fs.mkdirSync(path.join(image.final.root, 'tmp'), { recursive: true });
+  fs.chmodSync(path.join(image.final.root, 'tmp'), 0o1777);
   connection = await Connection.connect({ address: info.temporal.address });
   client = new Client({ connection, namespace: info.temporal.namespace });
 }, 600_000);
@@ -97,6 +147,16 @@ it('refuses a Dockerfile step the replay cannot follow, instead of skipping it',
   expect(odd[0]!.base).toBe('node:24-bookworm-slim');
   expect(() => replayDockerfile(odd, ROOT, path.join(work, 'odd'), {}, () => undefined))
     .toThrow('Dockerfile line 3 (HEALTHCHECK CMD true): the replay does not know HEALTHCHECK; extend test/integration/packaging/dockerfile.ts or keep the step inside packages/worker/image.sh');
+  // A command of its own would run on this machine, as root on CI: apt-get would install here.
+  const apt = parseDockerfile('FROM node:24-bookworm-slim\nRUN apt-get install -y curl\n');
+  expect(() => replayDockerfile(apt, ROOT, path.join(work, 'apt'), {}, () => undefined))
+    .toThrow('Dockerfile line 2 (RUN apt-get install -y curl): the replay runs only the steps of packages/worker/image.sh (deps, pack, install; system simulated)');
+  const step = parseDockerfile('FROM node:24-bookworm-slim\nRUN sh packages/worker/image.sh locales\n');
+  expect(() => replayDockerfile(step, ROOT, path.join(work, 'step'), {}, () => undefined)).toThrow('the replay runs only the steps of packages/worker/image.sh');
+  // The simulation stands for the image only on the base image's Debian release (buster: long out of support, on no machine of the project's).
+  const release = parseDockerfile('FROM node:24-buster-slim\nRUN sh /tmp/image.sh system\n');
+  expect(() => replayDockerfile(release, ROOT, path.join(work, 'release'), {}, () => undefined))
+    .toThrow("Dockerfile line 2 (RUN sh /tmp/image.sh system): installs Debian packages into node:24-buster-slim (Debian buster); the replay runs this machine's packages instead, so this machine must run the same release, and it runs ");
 });
 
 it('keeps local state, installs and build output out of the build context', () => {
@@ -138,18 +198,63 @@ it('gives its user nothing to write: every installed file belongs to root', () =
   expect([...owners]).toEqual([0]);
 });
 
+/**
+ * Run by the image's node as its user with its environment: GitRepo from the installed package
+ * clones over HTTP (basic auth), then over SSH from a port nothing listens on. Prints the results as JSON.
+ */
+const GIT_PROBE = `
+const { GitRepo } = require(process.argv[1]);
+const [http, ssh, file] = JSON.parse(process.argv[2]);
+(async () => {
+  const repo = new GitRepo(http);
+  const head = await repo.sync();
+  const content = await repo.readFile(file);
+  const sshError = await new GitRepo(ssh).sync().then(() => undefined, (e) => ({ type: e.type, message: e.message }));
+  process.stdout.write(JSON.stringify({ head, content, sshError }));
+})().catch((e) => { console.error(e); process.exit(1); });
+`;
+
+it('carries git and ssh for GitOps mode: its user finds them on its PATH, new enough, and the packaged GitRepo clones', async () => {
+  // What the image's step installs (resolved by apt, installed on this machine: ./dockerfile.ts).
+  expect(Object.keys(image.final.packages)).toEqual(expect.arrayContaining(['git', 'openssh-client', 'ca-certificates']));
+  const uid = imageUid();
+  const { root, workdir } = image.final;
+  const asUser = { cwd: path.join(root, workdir), uid, gid: uid, env: imageEnv() };
+  const gitVersion = await run('git', ['--version'], asUser);
+  expect(gitVersion.code).toBe(0);
+  expect([gitVersion.stdout.trim(), atLeast(version(gitVersion.stdout, 'git version '), MIN_GIT)]).toEqual([gitVersion.stdout.trim(), true]);
+  const sshVersion = await run('ssh', ['-V'], asUser);
+  expect(sshVersion.code).toBe(0);
+  expect([sshVersion.stderr.trim(), atLeast(version(sshVersion.stderr, 'OpenSSH_'), MIN_OPENSSH)]).toEqual([sshVersion.stderr.trim(), true]);
+
+  const repo = await createRepo('image', { 'apps/web/deployment.yaml': 'kind: Deployment\n' });
+  // A port nothing listens on: ssh itself must run and report the refused connection.
+  const closed = await new Promise<number>((resolve) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+  const author = { name: 'Ramp', email: 'ramp@localhost' };
+  // Where the worker's clones go by default (RAMP_GIT_WORKDIR unset): the image's /tmp.
+  const http = { url: repo.url, branch: repo.branch, workDir: path.join(root, 'tmp/ramp-git', repo.name), credentials: { basicAuthFile: mountSecret('etc/ramp/git/credentials', fs.readFileSync(repo.credentialsFile)) }, author };
+  const ssh = { url: `ssh://git@127.0.0.1:${closed}/${repo.name}.git`, branch: repo.branch, workDir: path.join(root, 'tmp/ramp-git', `${repo.name}-ssh`), credentials: { sshKeyFile: mountSecret('etc/ramp/git/id_ed25519', 'no key is read before the connection\n') }, author };
+  const probe = await run(path.join(root, 'usr/local/bin/node'), ['-e', GIT_PROBE, path.join(pkg, 'dist/infra/git.js'), JSON.stringify([http, ssh, 'apps/web/deployment.yaml'])], asUser);
+  if (probe.code !== 0) throw new Error(`the packaged GitRepo failed in the image's environment:\n${probe.stderr}${probe.stdout}`);
+  const out = JSON.parse(probe.stdout) as { head: string; content: string; sshError?: { type: string; message: string } };
+  expect(out.head).toBe(await branchHead(repo));
+  expect(out.content).toBe('kind: Deployment\n');
+  // git ran ssh and ssh reached for the port (without ssh, git's shell says "ssh: not found", and
+  // the classifier calls that GitUnreachable too: the message tells the two apart).
+  expect(out.sshError?.type).toBe(Failure.GitUnreachable);
+  expect(out.sshError?.message).toContain(`ssh: connect to host 127.0.0.1 port ${closed}: Connection refused`);
+}, 60_000);
+
 it('its ENTRYPOINT, started as its USER on Node 24, polls the task queue and stops on SIGTERM', async () => {
-  const { root, env, entrypoint, user, workdir } = image.final;
-  const uid = USERS[user!];
-  if (uid === undefined) throw new Error(`the Dockerfile's USER ${user} is not a user of the base image this test knows: add it to USERS`);
-  // The base image's node is /usr/local/bin/node; the Node 24 under test plays it.
-  fs.copyFileSync(path.join(node24Bin(), 'node'), path.join(root, 'usr/local/bin/node'));
-  fs.chmodSync(path.join(root, 'usr/local/bin/node'), 0o755);
-  fs.chownSync(path.join(root, workdir), uid, uid);
+  const { root, entrypoint, workdir } = image.final;
+  const uid = imageUid();
   // Mounted as docker-compose.yml mounts it: one file, readable by the worker's user only.
-  fs.mkdirSync(path.join(root, 'kube'));
-  fs.writeFileSync(path.join(root, 'kube/config'), selfContainedKubeconfig(info.kubernetes.kubeconfig), { mode: 0o600 });
-  fs.chownSync(path.join(root, 'kube/config'), uid, uid);
+  const kubeconfig = mountSecret('kube/config', selfContainedKubeconfig(info.kubernetes.kubeconfig));
 
   const taskQueue = uniqueName('image');
   let out = '';
@@ -159,13 +264,11 @@ it('its ENTRYPOINT, started as its USER on Node 24, polls the task queue and sto
     uid,
     gid: uid,
     env: {
-      ...env,
-      PATH: `${path.join(root, 'usr/local/bin')}:/usr/bin:/bin`,
-      HOME: path.join(root, workdir),
+      ...imageEnv(),
       TEMPORAL_ADDRESS: info.temporal.address,
       TEMPORAL_NAMESPACE: info.temporal.namespace,
       RAMP_TASK_QUEUE: taskQueue,
-      KUBECONFIG: path.join(root, 'kube/config'),
+      KUBECONFIG: kubeconfig,
       RAMP_PROMETHEUS_URL: info.prometheus.url,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
