@@ -107,7 +107,7 @@ function keygen(file: string, comment: string): void {
  * dot-segments) and served from the repos folder through git-shell. Anything else is refused with
  * git's own words for a missing repository, so a client reports it as such.
  */
-function forcedCommandScript(reposDir: string, gitShell: string): string {
+export function forcedCommandScript(reposDir: string, gitShell: string): string {
   return `#!/bin/sh
 # Written by scripts/stack/git-ssh.ts at every start of the stack's SSH git server; edits are lost.
 # The only program a session runs (sshd's ForceCommand, and command= in authorized_keys): git's
