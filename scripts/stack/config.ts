@@ -27,6 +27,8 @@ export const DEFAULT_PORTS = {
   contourDebug: 18006,
   /** The git server (smart HTTP with basic auth). */
   git: 19418,
+  /** The git server over SSH (OpenSSH's sshd, git-shell only), serving the same repositories. */
+  gitSsh: 19422,
   /** Flux's source-controller serves the artifacts it fetched here; kustomize-controller downloads them. */
   fluxSourceStorage: 19690,
   fluxSourceMetrics: 19691,
@@ -60,6 +62,8 @@ export interface BinaryPaths {
   fluxKustomizeController: string;
   /** The folder of Flux's CRDs and the two controllers' upstream ClusterRoles (rbac-<controller>.yaml). */
   fluxManifests: string;
+  /** OpenSSH's sshd (Debian's openssh-server): the git server over SSH. */
+  sshd: string;
 }
 
 export interface StackConfig {
@@ -150,6 +154,8 @@ export function statePaths(cfg: StackConfig) {
     gitCredentials: path.join(d, 'git', 'credentials'),
     /** The stack user's password alone, for clients that take a password file. */
     gitPassword: path.join(d, 'git', 'password'),
+    /** The SSH side of the git server: sshd's config, host key, authorized_keys, and the client's key and known_hosts. */
+    gitSsh: path.join(d, 'git', 'ssh'),
     info: path.join(d, 'stack.json'),
   };
 }

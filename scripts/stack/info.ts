@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import { StackConfig, statePaths } from './config';
 import { STACK_GIT_USER } from './git-server';
+import { sshBaseUrl, sshServerFiles, sshUser } from './git-ssh';
 import { FLUX_NAMESPACE, STACK_GATEWAY } from './kube-bootstrap';
 
 export interface StackInfo {
@@ -14,7 +15,15 @@ export interface StackInfo {
    * The git server: `<url>/<name>.git` serves `<reposDir>/<name>.git`. Credentials stay in files
    * (mode 0600): `passwordFile` holds the password, `credentialsFile` the line `username:password`.
    */
-  git: { url: string; username: string; passwordFile: string; credentialsFile: string; reposDir: string };
+  git: {
+    url: string; username: string; passwordFile: string; credentialsFile: string; reposDir: string;
+    /**
+     * The same repositories over SSH: `<url>/<name>.git` serves `<reposDir>/<name>.git`, for the
+     * account `user` with the private key `keyFile` (mode 0600); `knownHostsFile` holds the
+     * server's host key.
+     */
+    ssh: { url: string; user: string; port: number; keyFile: string; knownHostsFile: string };
+  };
   /**
    * Flux's source-controller and kustomize-controller: GitRepositories and Kustomizations in any
    * namespace are reconciled. `artifactsUrl` is where source-controller serves what it fetched.
@@ -26,6 +35,7 @@ export interface StackInfo {
 
 export function describeStack(cfg: StackConfig, nodes: string[], k8sVersion: string): StackInfo {
   const s = statePaths(cfg);
+  const ssh = sshServerFiles(s.gitSsh);
   const h = cfg.host;
   return {
     temporal: {
@@ -37,7 +47,10 @@ export function describeStack(cfg: StackConfig, nodes: string[], k8sVersion: str
     kubernetes: { server: `https://${h}:${cfg.ports.apiserver}`, kubeconfig: s.adminKubeconfig, nodes, version: k8sVersion },
     prometheus: { url: `http://${h}:${cfg.ports.prometheus}`, targetsDir: s.prometheusTargets, scrapeInterval: cfg.scrapeInterval },
     gateway: { ...STACK_GATEWAY, metricsUrl: `http://${h}:${cfg.ports.contourHttp}/metrics` },
-    git: { url: `http://${h}:${cfg.ports.git}`, username: STACK_GIT_USER, passwordFile: s.gitPassword, credentialsFile: s.gitCredentials, reposDir: s.gitRepos },
+    git: {
+      url: `http://${h}:${cfg.ports.git}`, username: STACK_GIT_USER, passwordFile: s.gitPassword, credentialsFile: s.gitCredentials, reposDir: s.gitRepos,
+      ssh: { url: sshBaseUrl(h, cfg.ports.gitSsh), user: sshUser(), port: cfg.ports.gitSsh, keyFile: ssh.clientKey, knownHostsFile: ssh.knownHosts },
+    },
     flux: {
       namespace: FLUX_NAMESPACE,
       artifactsUrl: `http://${h}:${cfg.ports.fluxSourceStorage}`,

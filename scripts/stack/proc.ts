@@ -34,14 +34,26 @@ export function readRecord(dirs: ProcDirs, name: string): ProcRecord | undefined
   }
 }
 
-/** True when pid is alive and its /proc cmdline starts with exe (guards against pid reuse). */
+/**
+ * True when pid is alive and runs exe (guards against pid reuse): its /proc cmdline starts with
+ * exe, or, for a program that rewrites its process title (sshd shows `sshd: … [listener]`), its
+ * /proc exe link is exe.
+ */
 export function isRunning(rec: ProcRecord): boolean {
   try {
     const argv0 = fs.readFileSync(`/proc/${rec.pid}/cmdline`, 'utf8').split('\0')[0];
     const stat = fs.readFileSync(`/proc/${rec.pid}/stat`, 'utf8');
     // A zombie has exited; it only waits to be reaped by its parent.
     const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return argv0 === rec.exe && state !== 'Z';
+    return state !== 'Z' && (argv0 === rec.exe || runsExe(rec.pid, rec.exe));
+  } catch {
+    return false;
+  }
+}
+
+function runsExe(pid: number, exe: string): boolean {
+  try {
+    return fs.readlinkSync(`/proc/${pid}/exe`) === fs.realpathSync(exe);
   } catch {
     return false;
   }

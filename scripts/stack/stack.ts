@@ -151,6 +151,8 @@ export function formatInfo(info: StackInfo): string {
     `  kubeconfig  ${info.kubernetes.kubeconfig}`,
     `Prometheus    ${info.prometheus.url} (file SD: ${info.prometheus.targetsDir}/*.json, scrape every ${info.prometheus.scrapeInterval})`,
     `Gateway       ${info.gateway.namespace}/${info.gateway.name} (class ${info.gateway.className}, Contour ${info.gateway.metricsUrl})`,
+    `Git           ${info.git.url} (user ${info.git.username}, password file ${info.git.passwordFile})`,
+    `  over SSH    ${info.git.ssh.url} (key ${info.git.ssh.keyFile}, known_hosts ${info.git.ssh.knownHostsFile})`,
     `Flux          source-controller artifacts ${info.flux.artifactsUrl}, kustomize-controller (all namespaces)`,
     `State, logs   ${info.stateDir}, ${info.logsDir}`,
   ].join('\n');

@@ -24,17 +24,58 @@ export interface GitErrorClass {
   fix?: string;
 }
 
-/** Ordered: the first matching row wins (ssh prints "Could not read from remote repository" after a refused key too). */
-const RULES: { type: Failure; pattern: RegExp; fix?: string }[] = [
+/**
+ * The SSH server an ssh message names (`[host]:port` or `host`), as `ssh-keyscan` takes it, for
+ * the fix's command line.
+ */
+function keyscan(stderr: string): string {
+  const m = /(?:host key is known for|Host key for) (?:\[([^\]\s]+)\]:(\d+)|([^\s\]]+))/.exec(stderr);
+  if (!m) return 'ssh-keyscan -p PORT HOST';
+  return m[1] !== undefined ? `ssh-keyscan -p ${m[2]} ${m[1]}` : `ssh-keyscan ${m[3]}`;
+}
+
+const KNOWN_HOSTS = 'the known_hosts file Ramp is given (spec.gitops.repository.credentials.knownHostsFile)';
+
+/**
+ * Ordered: the first matching row wins. ssh's own complaint comes before git's closing "Could not
+ * read from remote repository", and a key ssh would not load ends in "Permission denied
+ * (publickey)" too, so the specific ssh rows come first.
+ */
+const RULES: { type: Failure; pattern: RegExp; fix?: string | ((stderr: string) => string) }[] = [
+  {
+    type: Failure.GitAuthFailed,
+    pattern: /UNPROTECTED PRIVATE KEY FILE|Load key "[^"]*": bad permissions/,
+    fix: 'ssh will not use a private key file that group or others may read when the worker runs as its owner: '
+      + 'make the key file (credentials.sshKeyFile) mode 0600 or 0400 (chmod 600; on Kubernetes, defaultMode: 0400 on the Secret volume)',
+  },
+  {
+    type: Failure.GitAuthFailed,
+    pattern: /Identity file \S+ not accessible|Load key "[^"]*": (Permission denied|No such file)/,
+    fix: "ssh cannot read the key file (credentials.sshKeyFile): mount the key there, readable by the worker's user",
+  },
+  {
+    type: Failure.GitAuthFailed,
+    pattern: /REMOTE HOST IDENTIFICATION HAS CHANGED|Host key for \S+ has changed/,
+    fix: (stderr) => `the SSH server answered with a host key other than the one ${KNOWN_HOSTS} holds for it, and Ramp did not log in: `
+      + `if the server's key was replaced, put its new key in the file (\`${keyscan(stderr)}\` prints it; compare its fingerprint with the one the server's owner publishes); `
+      + 'if not, something else is answering for the server',
+  },
+  {
+    type: Failure.GitAuthFailed,
+    pattern: /host key is known for|Host key verification failed/,
+    fix: (stderr) => `${KNOWN_HOSTS} has no key for this SSH server: add the server's key to it `
+      + `(\`${keyscan(stderr)}\` prints the line; compare its fingerprint with the one the server's owner publishes)`,
+  },
+  {
+    type: Failure.GitAuthFailed,
+    pattern: /Permission denied \(publickey/,
+    fix: "the SSH server refused the key (credentials.sshKeyFile): it is not authorized for this repository or for the URL's user — "
+      + 'add its public half to the repository (a deploy key with write access) or to the account Ramp pushes as',
+  },
   {
     type: Failure.GitAuthFailed,
     pattern: /Authentication failed|could not read (Username|Password)|returned error: 40[13]\b|Permission denied \(|HTTP Basic: Access denied|Invalid username or password/i,
     fix: 'check the credentials Ramp is given for this repository (the basic-auth, token or SSH key file) and that they may read and push it',
-  },
-  {
-    type: Failure.GitAuthFailed,
-    pattern: /Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/i,
-    fix: "the SSH server's host key is not the one known for it: check the known_hosts entry Ramp uses",
   },
   {
     type: Failure.GitRejected,
@@ -58,7 +99,8 @@ const RULES: { type: Failure; pattern: RegExp; fix?: string }[] = [
 export function classifyGitError({ exit, stderr }: GitErrorFacts): GitErrorClass {
   if (exit === 'timeout') return { type: Failure.GitUnreachable };
   const row = RULES.find((r) => r.pattern.test(stderr));
-  if (row) return row.fix ? { type: row.type, fix: row.fix } : { type: row.type };
+  if (row?.fix) return { type: row.type, fix: typeof row.fix === 'string' ? row.fix : row.fix(stderr) };
+  if (row) return { type: row.type };
   return { type: Failure.GitFailed };
 }
 
@@ -118,9 +160,20 @@ function explain(answer: string): string {
   return answer.replace(/^fatal: could not read (Username|Password) for '([^']*)'.*$/m, "the server at $2 refused the credentials given (HTTP 401), or asked for credentials and none were given");
 }
 
-/** git's last few stderr lines: the error is at the end, progress and hints before it. */
+/**
+ * git's last few stderr lines: the error is at the end, progress and hints before it. Left out
+ * too: ssh's banner lines of `@`, and the advice git adds after every failed ssh connection
+ * ("Please make sure you have the correct access rights and the repository exists"), which
+ * would push ssh's own reason out of the lines kept.
+ */
 function lastLines(stderr: string, n = 6): string {
-  return stderr.trim().split('\n').filter((l) => !/^hint:/.test(l)).slice(-n).join('\n');
+  return stderr
+    .replace(/\n*Please make sure you have the correct access rights\nand the repository exists\.\s*$/, '')
+    .trim()
+    .split('\n')
+    .filter((l) => !/^hint:/.test(l) && !/^@+$/.test(l.trim()) && l.trim() !== '')
+    .slice(-n)
+    .join('\n');
 }
 
 /** The ApplicationFailure an activity throws for a GitError (anything else passes through as GitFailed). */

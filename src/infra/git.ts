@@ -18,9 +18,13 @@ export interface GitCredentials {
   tokenFile?: string;
   /** The user a token is sent as; GitHub, GitLab and Azure DevOps accept `x-access-token` (the default). */
   tokenUsername?: string;
-  /** An SSH private key file (mode 0600, as ssh requires), for `ssh://` and `git@host:` URLs. */
+  /** An SSH private key file (mode 0600 or 0400 when the worker owns it, as ssh requires), for `ssh://` and `git@host:` URLs. */
   sshKeyFile?: string;
-  /** An ssh known_hosts file to check the server against; unset, ssh's own file learns a new host's key once. */
+  /**
+   * The known_hosts file the SSH server's host key is checked against, and the only one: required
+   * with sshKeyFile. ssh refuses a server whose key is not in it (StrictHostKeyChecking=yes) and
+   * never writes it, nor ~/.ssh.
+   */
   knownHostsFile?: string;
 }
 
@@ -85,6 +89,8 @@ export class GitRepo {
     assertBranch(s.branch);
     const kinds = (['basicAuthFile', 'tokenFile', 'sshKeyFile'] as const).filter((k) => s.credentials[k] !== undefined);
     if (kinds.length > 1) throw new GitError(Failure.GitAuthFailed, `git credentials for ${s.url}: give one of basicAuthFile, tokenFile, sshKeyFile, not ${kinds.join(' and ')}`);
+    const sshIssue = sshCredentialsIssue(s.credentials);
+    if (sshIssue) throw new GitError(Failure.GitAuthFailed, `git credentials for ${s.url}: ${sshIssue}`);
     this.timeoutMs = s.timeoutMs ?? 120_000;
     this.maxPushAttempts = s.maxPushAttempts ?? 5;
   }
@@ -337,10 +343,17 @@ export class GitRepo {
       // Scoped to this repository's URL: a redirect elsewhere does not get the header.
       config.push([`http.${this.s.url}.extraHeader`, `Authorization: Basic ${Buffer.from(pair).toString('base64')}`]);
     }
-    if (c.sshKeyFile) {
+    if (c.sshKeyFile && c.knownHostsFile) {
       if (!fs.existsSync(c.sshKeyFile)) throw new GitError(Failure.GitAuthFailed, `git SSH key file ${c.sshKeyFile} for ${this.s.url} is missing; mount the key there`);
-      const opts = ['-i', c.sshKeyFile, '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=30', '-o', 'StrictHostKeyChecking=accept-new'];
-      if (c.knownHostsFile) opts.push('-o', `UserKnownHostsFile=${c.knownHostsFile}`);
+      if (!fs.existsSync(c.knownHostsFile)) {
+        throw new GitError(Failure.GitAuthFailed, `git known_hosts file ${c.knownHostsFile} for ${this.s.url} is missing; mount it there (it holds the SSH server's host key: \`ssh-keyscan -p PORT HOST\` prints the line)`);
+      }
+      // Only the given known_hosts decides (not ~/.ssh, not /etc/ssh), and a host not in it is refused:
+      // a read-only worker could not write ssh's own file, and trusting the first key seen is not a check.
+      const opts = [
+        '-i', c.sshKeyFile, '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=30',
+        '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${c.knownHostsFile}`, '-o', 'GlobalKnownHostsFile=/dev/null',
+      ];
       env.GIT_SSH_COMMAND = ['ssh', ...opts].map(shellQuote).join(' ');
     }
     env.GIT_CONFIG_COUNT = String(config.length);
@@ -350,6 +363,16 @@ export class GitRepo {
     });
     return { env, secrets };
   }
+}
+
+/** What is wrong with the SSH half of credentials (the spec refuses the same), or undefined. */
+export function sshCredentialsIssue(c: GitCredentials): string | undefined {
+  if (c.sshKeyFile !== undefined && c.knownHostsFile === undefined) {
+    return 'sshKeyFile needs knownHostsFile too: a known_hosts file on the worker holding the SSH server\'s host key '
+      + '(`ssh-keyscan -p PORT HOST` prints the line; compare its fingerprint with the one the server\'s owner publishes)';
+  }
+  if (c.knownHostsFile !== undefined && c.sshKeyFile === undefined) return 'knownHostsFile is for SSH: give sshKeyFile with it, or remove it';
+  return undefined;
 }
 
 function readSecret(file: string, url: string): string {

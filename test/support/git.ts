@@ -45,6 +45,8 @@ export interface GitServerRef {
   credentialsFile: string;
   /** The folder the server serves bare repositories from. */
   reposDir: string;
+  /** The same repositories over SSH (the stack's server only). */
+  ssh?: { url: string; user: string; port: number; keyFile: string; knownHostsFile: string };
 }
 
 function gitServerInfo(): GitServerRef {
@@ -136,6 +138,18 @@ export async function createRepo(prefix: string, files: Record<string, string | 
     fs.rmSync(work, { recursive: true, force: true });
   }
   return { name, url: `${g.url}/${name}.git`, branch, username: g.username, passwordFile: g.passwordFile, credentialsFile: g.credentialsFile, bareDir };
+}
+
+/** The stack's git server over SSH (stack.json's git.ssh), or an error saying to bring the stack up with this checkout. */
+export function sshServerInfo(): NonNullable<GitServerRef['ssh']> {
+  const ssh = gitServerInfo().ssh;
+  if (!ssh) throw new Error(`${stackInfo().stateDir}/stack.json names no SSH git server: bring the stack up with this checkout (npm run stack -- up)`);
+  return ssh;
+}
+
+/** The repository's URL on the stack's SSH server: the same bare repository the HTTP URL serves. */
+export function sshUrlOf(repo: TestRepo): string {
+  return `${sshServerInfo().url}/${repo.name}.git`;
 }
 
 /** A person's clone of the repository over HTTP, for pushing changes beside Ramp's. */

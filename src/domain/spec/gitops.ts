@@ -25,8 +25,24 @@ const workerFile = z.string().min(1).refine((p) => p.startsWith('/'), { error: '
 const credentials = z.strictObject({
   basicAuthFile: workerFile.optional().meta({ description: 'a file on the worker holding `user:password`, sent as HTTP basic auth', examples: ['/etc/ramp/git/credentials'] }),
   tokenFile: workerFile.optional().meta({ description: 'a file on the worker holding an access token (sent as basic auth with user `x-access-token`)', examples: ['/etc/ramp/git/token'] }),
-  sshKeyFile: workerFile.optional().meta({ description: 'an SSH private key file on the worker, for ssh:// and git@host: URLs', examples: ['/etc/ramp/git/id_ed25519'] }),
-}).refine((c) => [c.basicAuthFile, c.tokenFile, c.sshKeyFile].filter((x) => x !== undefined).length <= 1, { error: 'give one of basicAuthFile, tokenFile and sshKeyFile' })
+  sshKeyFile: workerFile.optional().meta({ description: 'an SSH private key file on the worker, for ssh:// and git@host: URLs; needs knownHostsFile', examples: ['/etc/ramp/git/id_ed25519'] }),
+  knownHostsFile: workerFile.optional().meta({
+    description: 'with sshKeyFile, required: a known_hosts file on the worker holding the SSH server\'s host key (`ssh-keyscan -p PORT HOST` prints its line); a server whose key is not in it is refused',
+    examples: ['/etc/ramp/git/known_hosts'],
+  }),
+}).superRefine((c, ctx) => {
+  if ([c.basicAuthFile, c.tokenFile, c.sshKeyFile].filter((x) => x !== undefined).length > 1) ctx.addIssue({ code: 'custom', message: 'give one of basicAuthFile, tokenFile and sshKeyFile' });
+  if (c.sshKeyFile !== undefined && c.knownHostsFile === undefined) {
+    ctx.addIssue({
+      code: 'custom', path: ['knownHostsFile'],
+      message: 'required with sshKeyFile: a known_hosts file on the worker holding the SSH server\'s host key, so ssh checks whom it talks to '
+        + '(`ssh-keyscan -p PORT HOST` prints the line; compare its fingerprint with the one the server\'s owner publishes), e.g. knownHostsFile: /etc/ramp/git/known_hosts',
+    });
+  }
+  if (c.knownHostsFile !== undefined && c.sshKeyFile === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['knownHostsFile'], message: 'is for SSH: give sshKeyFile with it, or remove it' });
+  }
+})
   .meta({ description: 'how the worker authenticates to the git server: one file it reads at each call; absent for a public repository', examples: [{ basicAuthFile: '/etc/ramp/git/credentials' }] });
 
 export const gitopsSchema = z.strictObject({
@@ -59,7 +75,7 @@ export type GitOpsInput = z.output<typeof gitopsSchema>;
 /** The resolved `spec.gitops`: durations in ms, the canary's file named. */
 export interface GitOpsSpec {
   mode: 'git' | 'cluster';
-  repository: { url: string; branch: string; credentials?: { basicAuthFile?: string; tokenFile?: string; sshKeyFile?: string } };
+  repository: { url: string; branch: string; credentials?: { basicAuthFile?: string; tokenFile?: string; sshKeyFile?: string; knownHostsFile?: string } };
   manifests: { deployment: string; canaryDeployment: string; virtualService?: string; destinationRule?: string };
   agent?: { kind: 'FluxKustomization' | 'ArgoApplication'; namespace: string; name: string };
   syncTimeoutMs: number;
