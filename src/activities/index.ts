@@ -3,6 +3,7 @@ import type * as k8s from '@kubernetes/client-node';
 import type { AxiosInstance } from 'axios';
 import type { RolloutCalls } from '../domain/rollout/calls';
 import { createDoctorActivities } from './doctor';
+import { createProposalActivities } from './gitops/proposal';
 import { createMetricsActivities } from './metrics/activities';
 import type { MetricsProviders } from './metrics/provider';
 import { createPreflightActivities } from './preflight';
@@ -31,6 +32,7 @@ export function createActivities(deps: ActivityDeps) {
     ...traffic,
     ...createPreflightActivities({ workload, traffic }),
     ...createMetricsActivities({ metrics: deps.metrics }),
+    ...createProposalActivities({ stores }),
   };
   // The rollout state machine's calls, exactly as it makes them: a mismatch fails the type check here.
   const calls: RolloutCalls = activities;

@@ -185,14 +185,18 @@ export class GitRepo {
     });
   }
 
-  /** Commits after `sinceSha` up to `ref` (default HEAD) that change `file`, newest first. */
-  async commitsTouching(file: string, sinceSha?: string, ref = 'HEAD'): Promise<CommitInfo[]> {
+  /**
+   * Commits after `sinceSha` up to `ref` (default HEAD) that change `file`, newest first.
+   * `firstParent`: only the branch's own commits, a merge counted as the commit that brought its changes in.
+   */
+  async commitsTouching(file: string, sinceSha?: string, ref = 'HEAD', opts: { firstParent?: boolean; max?: number } = {}): Promise<CommitInfo[]> {
     assertPath(file);
     assertRev(ref);
     if (sinceSha !== undefined) assertRev(sinceSha);
     return this.serial(async () => {
       const range = sinceSha ? `${sinceSha}..${ref}` : ref;
-      const out = await this.git('log', ['log', `--format=${LOG_FORMAT}`, '--end-of-options', range, '--', file]);
+      const extra = [...(opts.firstParent ? ['--first-parent'] : []), ...(opts.max !== undefined ? [`--max-count=${opts.max}`] : [])];
+      const out = await this.git('log', ['log', `--format=${LOG_FORMAT}`, ...extra, '--end-of-options', range, '--', file]);
       return parseLog(out.stdout).map((c) => ({ ...c, trailers: parseTrailers(c.trailers) }));
     });
   }
@@ -228,6 +232,27 @@ export class GitRepo {
         throw err;
       }
       return this.head();
+    });
+  }
+
+  /** The head of the server's branch `name`, or undefined when the server has no such branch. */
+  async remoteBranchHead(name: string): Promise<string | undefined> {
+    assertBranch(name);
+    return this.serial(async () => {
+      const out = await this.remote('fetch', ['ls-remote', '--heads', 'origin', `refs/heads/${name}`]);
+      const line = out.stdout.split('\n').find((l) => l.endsWith(`\trefs/heads/${name}`));
+      return line?.split('\t')[0];
+    });
+  }
+
+  /** Deletes the server's branch `name` (never the branch this client commits to); absent counts as done. */
+  async deleteBranch(name: string): Promise<'deleted' | 'absent'> {
+    assertBranch(name);
+    if (name === this.s.branch) throw new GitError(Failure.GitFailed, `git delete branch ${name} of ${this.s.url}: that is the branch Ramp commits to; refusing to delete it`);
+    if (await this.remoteBranchHead(name) === undefined) return 'absent';
+    return this.serial(async () => {
+      await this.remote('push', ['push', '--quiet', 'origin', '--delete', `refs/heads/${name}`]);
+      return 'deleted' as const;
     });
   }
 

@@ -42,6 +42,13 @@ export function okAnswer(c: CallCommand): Answer {
     trafficUndo: () => ({ done: 'undone' }),
     trafficPromote: () => ({ snapshot: { v: 2 } }),
     trafficSetFeature: () => ({ snapshot: { v: 3 } }),
+    trafficPropose: () => {
+      const input = c.args[2] as { weight: number; branch: string };
+      const expect = { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', namespace: 'shop', name: 'storefront', path: 'vs.yaml', object: { weight: input.weight } };
+      return { applied: true, weights: { stable: 100 - input.weight, canary: input.weight }, proposal: { branch: input.branch, commit: 'c0ffee0000000000000000000000000000000000', expect } };
+    },
+    waitMerged: () => ({ state: 'merged', head: 'beef000000000000000000000000000000000000', by: 'Alice <alice@example.com>' }),
+    withdrawProposal: () => 'deleted',
     promoteStable: () => ({ image: 'storefront:beta' }),
     removeCanary: () => 'deleted',
     readCounters: () => ({ ok: true, canary: { requests: 1000, errors: 0 }, baseline: { requests: 1000, errors: 0 } }),

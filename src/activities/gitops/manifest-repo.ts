@@ -64,9 +64,10 @@ export class ManifestRepo {
   /**
    * Commits the changes as one commit and pushes it; returns the commit pushed, or the head when the
    * files already hold the changes (a retried activity makes no second commit). `date` makes a
-   * retried commit the same commit (pass the workflow's time).
+   * retried commit the same commit (pass the workflow's time). `branch`: push the commit to that
+   * branch instead (a proposal to merge); the work tree goes back to the target branch at the next sync.
    */
-  async commit(changes: ObjectChange[], note: RolloutCommit, date?: Date): Promise<{ sha: string; committed: boolean }> {
+  async commit(changes: ObjectChange[], note: RolloutCommit, date?: Date, branch?: string): Promise<{ sha: string; committed: boolean }> {
     const before = await this.git.sync();
     const files: Record<string, string | null> = {};
     for (const c of changes) {
@@ -78,7 +79,7 @@ export class ManifestRepo {
     const { message } = commitMessage(note);
     const sha = await this.git.writeAndCommit({ files, message, ...(date ? { date } : {}) });
     if (sha === before) return { sha, committed: false };
-    return { sha: await this.git.push(), committed: true };
+    return { sha: branch ? await this.git.pushBranch(branch) : await this.git.push(), committed: true };
   }
 
   /**
@@ -119,6 +120,19 @@ export class ManifestRepo {
     } catch (err) {
       return manifestFailure(err);
     }
+  }
+
+  /**
+   * Whether the branch's head holds `expected`'s managed values (weights, route entries, subsets):
+   * a proposed change has been merged, squashed, rebased or made by hand. Returns the head and the
+   * commit on the branch's own line that last changed the file (who merged it).
+   */
+  async holds(o: ManagedObject, expected: unknown): Promise<{ head: string; by?: CommitInfo } | undefined> {
+    const head = await this.git.sync();
+    const now = await this.readSynced(o);
+    if (now === undefined || managedDiff(expected, now).length > 0) return undefined;
+    const [by] = await this.git.commitsTouching(o.path, undefined, 'HEAD', { firstParent: true, max: 1 });
+    return { head, ...(by ? { by } : {}) };
   }
 
   /**

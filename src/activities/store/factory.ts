@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import type * as k8s from '@kubernetes/client-node';
 import { Context } from '@temporalio/activity';
 import { agentFight, agentFightInWords } from '../../domain/gitops/field-owners';
+import type { ProposedObject } from '../../domain/rollout/calls';
 import type { GitOpsSpec } from '../../domain/spec/gitops';
 import { GitRepo } from '../../infra/git';
 import { ManifestRepo } from '../gitops/manifest-repo';
@@ -107,23 +108,36 @@ export function createStores(kube: k8s.KubeConfig, settings: GitWorkerSettings =
     return cluster.get(objectRef(api ?? { group: '', version: '', plural: l.kind }, { kind: l.kind, namespace: l.namespace, name: l.name, resource: api ? `${api.plural}.${api.group}` : l.kind }));
   }
 
+  /** A GitOps rollout's clone, manifests and agent sync, for one call. */
+  function gitFor(scope: StoreScope) {
+    const repo = repoFor(scope);
+    const call = callContext();
+    return {
+      repo,
+      call,
+      manifests: new ManifestRepo(repo),
+      sync: createSync({ kube, readLive, heartbeat: call.heartbeat, ...(call.cancelled ? { cancelled: call.cancelled } : {}) }),
+    };
+  }
+
   return {
     cluster,
-    /** The store for one call of a rollout. */
-    storeFor(scope: StoreScope): ObjectStore {
+    gitFor,
+    /** The store for one call of a rollout; `proposal`: commits go to that branch (approval by merge). */
+    storeFor(scope: StoreScope, proposal?: { branch: string; onProposed: (p: ProposedObject) => void }): ObjectStore {
       if (!scope.gitops) return cluster;
-      const git = repoFor(scope);
-      const call = callContext();
+      const { repo, call, manifests, sync } = gitFor(scope);
       return withGitFailures(createGitStore({
         cluster,
-        manifests: new ManifestRepo(git),
-        sync: createSync({ kube, readLive, heartbeat: call.heartbeat, ...(call.cancelled ? { cancelled: call.cancelled } : {}) }),
+        manifests,
+        sync,
         spec: scope.gitops,
         placements: placements(scope),
         rollout: { namespace: scope.namespace, name: scope.rollout },
         runId: call.runId,
         now: () => call.scheduledAt,
-        isAncestor: (a, b) => git.isAncestor(a, b),
+        isAncestor: (a, b) => repo.isAncestor(a, b),
+        ...(proposal ? { proposeTo: proposal.branch, onProposed: proposal.onProposed } : {}),
       }));
     },
   };

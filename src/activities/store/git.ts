@@ -17,6 +17,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { applyPatch, JsonPatchError, type Operation } from 'fast-json-patch';
 import type { RolloutCommit } from '../../domain/gitops/commit-message';
 import type { ObjectLocator } from '../../domain/gitops/manifest-file';
+import type { ProposedObject } from '../../domain/rollout/calls';
 import type { GitOpsSpec } from '../../domain/spec/gitops';
 import type { JsonPatchOp } from '../../domain/traffic/objects';
 import { GitError, gitFailure } from '../../infra/git-errors';
@@ -45,12 +46,18 @@ export interface GitStoreDeps {
   now: () => Date;
   /** Whether commit a is in commit b's history (after a fetch). */
   isAncestor: (a: string, b: string) => Promise<boolean>;
+  /**
+   * Approval by merge: commit to this branch instead, and return without waiting for the agent
+   * (nothing is live until the branch is merged). Each object proposed is reported to `onProposed`.
+   */
+  proposeTo?: string;
+  onProposed?: (p: ProposedObject) => void;
 }
 
 const GIT_VERSION = 'git:';
 
 /** Fields the apiserver sets that a manifest in git never carries. */
-function asManifest(obj: object): Record<string, unknown> {
+export function asManifest(obj: object): Record<string, unknown> {
   const o = structuredClone(obj) as Record<string, unknown> & { metadata?: Record<string, unknown> };
   delete o.status;
   if (o.metadata) {
@@ -88,6 +95,14 @@ export function createGitStore(d: GitStoreDeps): ObjectStore {
     // The emergency write goes first: traffic leaves the canary at once, even while the git server
     // is unreachable. An agent reconciling the previous commit before the push lands may put the
     // old routes back for a moment; the reconcile Ramp requests after the push applies the new ones.
+    if (d.proposeTo !== undefined) {
+      const { sha, committed } = await d.manifests.commit([{ locator: locator(o), path, after: expected }], commitOf(note), d.now(), d.proposeTo);
+      if (committed) {
+        pushed.push(sha);
+        d.onProposed?.({ ...locator(o), namespace: o.namespace, path, object: expected });
+      }
+      return;
+    }
     const emergency = expected !== null && d.spec.emergency && EMERGENCY_ACTIONS.has(note.action) && o.kind === 'VirtualService';
     if (emergency) await emergencyWrite(o, expected);
     const { sha, committed } = await d.manifests.commit([{ locator: locator(o), path, after: expected }], commitOf(note), d.now());

@@ -4,7 +4,9 @@
  * credentials.
  */
 import type * as k8s from '@kubernetes/client-node';
-import type { CallResults, RouteFeature, SetWeightInput, TrafficRef } from '../../domain/rollout/calls';
+import { ApplicationFailure } from '@temporalio/common';
+import type { CallResults, ProposedObject, RouteFeature, SetWeightInput, TrafficRef } from '../../domain/rollout/calls';
+import { Failure } from '../../shared/failures';
 import { createTrafficRouter, trafficScope } from './factory';
 import type { Inspection, TrafficRouter } from './router';
 import { createStores, Stores } from '../store/factory';
@@ -36,6 +38,26 @@ export function createTrafficActivities({ kube, stores = createStores(kube) }: T
     /** Sets the canary weight of every managed route in one write, unless it was changed outside Ramp. */
     async trafficSetWeight(ref: TrafficRef, snapshot: unknown, input: SetWeightInput): Promise<CallResults['trafficSetWeight']> {
       return withRouter(ref, (r) => r.setWeight(snapshot, input));
+    },
+    /**
+     * Approval by merge: the weight step's change as a commit on `input.branch` instead of the
+     * target branch; nothing is live until someone merges it.
+     */
+    async trafficPropose(ref: TrafficRef, snapshot: unknown, input: SetWeightInput & { branch: string }): Promise<CallResults['trafficPropose']> {
+      if (!ref.gitops || ref.gitops.mode !== 'git') {
+        throw ApplicationFailure.create({ message: 'approval by merge needs spec.gitops.mode: git; use via: command', type: Failure.Invalid });
+      }
+      const proposed: ProposedObject[] = [];
+      const store = stores.storeFor(trafficScope(ref), { branch: input.branch, onProposed: (p) => proposed.push(p) });
+      const { branch, ...weight } = input;
+      const res = await createTrafficRouter(kube, ref, store).setWeight(snapshot, weight);
+      if (!res.applied) return res;
+      const commit = store.commits.at(-1);
+      if (commit === undefined || proposed.length !== 1) {
+        if (proposed.length > 1) throw ApplicationFailure.create({ message: `approval by merge proposes one object's change, but the weight step changed ${proposed.length}`, type: Failure.Invalid });
+        return { applied: true, weights: res.weights };
+      }
+      return { applied: true, weights: res.weights, proposal: { branch, commit, expect: proposed[0]! } };
     },
     /** Takes one planned change back; objects already gone count as undone. */
     async trafficUndo(ref: TrafficRef, snapshot: unknown, change: string): Promise<CallResults['trafficUndo']> {

@@ -110,6 +110,42 @@ export type SetWeightResult =
   /** The managed weights are neither what Ramp set nor what it is setting: nothing was written. */
   | { applied: false; found: Weights; detail: string };
 
+/**
+ * The object a proposal changes, as the proposed commit has it. The change counts as merged once the
+ * target branch's file holds the same managed values, however it got there (a merge, a squash, a
+ * rebase, or a person's own edit).
+ */
+export interface ProposedObject {
+  apiVersion: string;
+  kind: string;
+  namespace: string;
+  name: string;
+  path: string;
+  object: unknown;
+}
+
+/** Approval by merge: what to wait for, until when. */
+export interface MergeWaitInput {
+  branch: string;
+  /** The commit Ramp pushed to the branch. */
+  commit: string;
+  expect: ProposedObject;
+  /** Epoch ms: the call returns `pending` then, and the workflow asks again (or times the approval out). */
+  deadlineAt: number;
+}
+
+export type MergeWaitResult =
+  /** The target branch holds the change (merged, squashed or rebased) and the cluster shows it. */
+  | { state: 'merged'; head: string; by: string }
+  /** The branch was deleted without being merged: the change was turned down. */
+  | { state: 'closed' }
+  | { state: 'pending' };
+
+/** A proposal pushed (`branch`), or none because the target branch already holds the change. */
+export type ProposeResult =
+  | { applied: true; weights: Weights; proposal?: { branch: string; commit: string; expect: ProposedObject } }
+  | { applied: false; found: Weights; detail: string };
+
 export interface ReadCountersInput {
   namespace: string;
   /** `destination_workload` of the canary and of its baseline (the Deployments' names). */
@@ -168,6 +204,9 @@ export interface CallArgs {
   trafficUndo: [TrafficRef, unknown, string];
   trafficPromote: [TrafficRef, unknown, 'begin' | 'end'];
   trafficSetFeature: [TrafficRef, unknown, RouteFeature];
+  trafficPropose: [TrafficRef, unknown, SetWeightInput & { branch: string }];
+  waitMerged: [TrafficRef, MergeWaitInput];
+  withdrawProposal: [TrafficRef, string];
   promoteStable: [WorkloadRef];
   removeCanary: [WorkloadRef];
   readCounters: [ReadCountersInput];
@@ -185,6 +224,9 @@ export interface CallResults {
   trafficUndo: { done: 'undone' | 'absent' } & Commits;
   trafficPromote: { snapshot: unknown } & Commits;
   trafficSetFeature: { snapshot: unknown } & Commits;
+  trafficPropose: ProposeResult;
+  waitMerged: MergeWaitResult;
+  withdrawProposal: 'deleted' | 'absent';
   promoteStable: { image?: string } & Commits;
   removeCanary: 'deleted' | 'absent';
   readCounters: ReadCountersResult;

@@ -17,10 +17,11 @@
  * template, its readiness, router hook) → the saga taken back as cleanup. An abort, a failed
  * analysis, a failed call or a cancellation takes the saga back as a rollback instead.
  */
+import { proposalBranch } from '../gitops/proposal';
 import type { ResolvedRollout, Step } from '../spec/schema';
 import { featureChange, type CallCommand, type CallName, type CallResults, type RouteFeature, type TrafficRef, type WorkloadRef } from './calls';
 import { analysisOf, consequence, dueLook, onCalibration, onLook, startRun, type Source } from './looks';
-import type { CallInFlight, Purpose, Rollout } from './model';
+import type { CallInFlight, Inverse, Purpose, Rollout } from './model';
 import { Outcome, Phase } from './phases';
 import { describeInverse, nextUndo, recordInverse, undone } from './saga';
 import { analysisSubject, describeMatch, describeStep, initialStatus, RolloutStatus } from './state';
@@ -185,6 +186,43 @@ function onResult(r: Rollout, spec: ResolvedRollout, call: CallInFlight, value: 
       hold(r, { kind: 'drift', by: 'drift detection', reason: `${change}; resume to re-assert Ramp's weights, or abort` }, `held: ${change}; resume to re-assert Ramp's weights, or abort`, now);
       return;
     }
+    case 'propose': {
+      const res = value as CallResults['trafficPropose'];
+      const stage = r.stage;
+      if (stage.at !== 'steps' || stage.sub?.kind !== 'approval') return;
+      if (!res.applied) {
+        r.status.weights = res.found;
+        const change = `${res.detail} — changed outside Ramp`;
+        record(r, 'drift', now, change);
+        hold(r, { kind: 'drift', by: 'drift detection', reason: `${change}; resume to propose the change again, or abort` }, `held: ${change}; resume to propose the change again, or abort`, now);
+        return;
+      }
+      if (!res.proposal) {
+        // The target branch already holds the change: there is nothing left to approve.
+        record(r, 'approve', now, `the target branch ${spec.spec.gitops?.repository.branch} already holds the proposed change`);
+        endCurrentStep(r);
+        return;
+      }
+      stage.sub.proposal = res.proposal;
+      showMergeWait(r, spec, stage.index, now);
+      return;
+    }
+    case 'merge': {
+      const res = value as CallResults['waitMerged'];
+      const stage = r.stage;
+      if (stage.at !== 'steps' || stage.sub?.kind !== 'approval' || !stage.sub.proposal) return;
+      const branch = stage.sub.proposal.branch;
+      if (res.state === 'merged') {
+        r.status.audit.push({ at: iso(now), event: 'approve', via: 'workflow', by: res.by, reason: `merged ${branch} into ${spec.spec.gitops?.repository.branch} (${res.head.slice(0, 12)})`, accepted: true });
+        endCurrentStep(r);
+      } else if (res.state === 'closed') {
+        beginRollback(r, `the approval was turned down: branch ${branch} was deleted without being merged into ${spec.spec.gitops?.repository.branch}`, now);
+      }
+      return;
+    }
+    case 'withdraw':
+      r.saga = r.saga.filter((i) => !(i.kind === 'proposal' && i.branch === p.branch));
+      return;
     case 'calibrate': {
       const run = r.analyses[p.source];
       const analysis = run && analysisOf(spec, p.source, r.stage.at === 'steps' ? r.stage.index : -1);
@@ -251,8 +289,16 @@ function onFailure(r: Rollout, spec: ResolvedRollout, call: CallInFlight, f: Cal
       record(r, 'refused', now, why);
       finish(r, 'Refused', Phase.Refused, `refused before any change: ${why}`, now);
       return;
-    case 'apply': case 'ensureCanary': case 'readiness': case 'setWeight': case 'feature':
+    case 'apply': case 'ensureCanary': case 'readiness': case 'setWeight': case 'feature': case 'propose':
       beginRollback(r, why, now);
+      return;
+    case 'merge':
+      // Cancelled because the wait no longer matters (an abort, a promote): nothing to take into account.
+      if (!f.cancelled) beginRollback(r, `waiting for the approval by merge failed: ${why}`, now);
+      return;
+    case 'withdraw':
+      // The saga keeps the proposal: the unwind deletes the branch again, or reports it.
+      for (const i of r.saga) if (i.kind === 'proposal' && i.branch === p.branch) i.tried = true;
       return;
     case 'calibrate': case 'look': {
       const run = r.analyses[p.source];
@@ -314,7 +360,7 @@ function callOf<K extends CallName>(activity: K, args: Extract<CallCommand, { ac
 export function plan(r: Rollout, spec: ResolvedRollout, now: number): Plan {
   const commands: MachineCommand[] = [];
   if (r.call) {
-    if (r.call.cancellable && !r.call.cancelling && r.stage.at === 'unwind') {
+    if (r.call.cancellable && !r.call.cancelling && (r.stage.at === 'unwind' || (r.call.purpose.kind === 'merge' && mergeWaitStale(r)))) {
       r.call.cancelling = true;
       commands.push({ kind: 'cancel', id: r.call.id });
     }
@@ -409,6 +455,11 @@ function startPromotion(r: Rollout, spec: ResolvedRollout, now: number): void {
 function stepsNext(r: Rollout, spec: ResolvedRollout, now: number): Next {
   const stage = r.stage as Extract<Rollout['stage'], { at: 'steps' }>;
   const steps = spec.spec.steps;
+  // A proposal the step did not end by merging: delete its branch before anything else changes.
+  const open = r.saga.find((i): i is Extract<Inverse, { kind: 'proposal' }> => i.kind === 'proposal' && !i.tried);
+  if (open && (!stage.entered || r.requests.promoteFull)) {
+    return { call: callOf('withdrawProposal', [trafficRef(r, spec), open.branch], `delete branch ${open.branch} (approval by merge)`, 'slow', 'forward'), purpose: { kind: 'withdraw', branch: open.branch } };
+  }
   if (r.requests.promoteFull || stage.index >= steps.length) {
     startPromotion(r, spec, now);
     return 'again';
@@ -478,6 +529,11 @@ function stepsNext(r: Rollout, spec: ResolvedRollout, now: number): Next {
         else endCurrentStep(r);
         return 'again';
       }
+      if (step.via === 'merge') {
+        // A look that is due goes first: the merge wait hands back in time for it.
+        const look = looksNext(r, spec, now);
+        return look !== 'idle' ? look : mergeNext(r, spec, now) ?? 'idle';
+      }
       return looksNext(r, spec, now);
     case 'analysis':
       return looksNext(r, spec, now);
@@ -497,6 +553,50 @@ function stepsNext(r: Rollout, spec: ResolvedRollout, now: number): Next {
       };
     }
   }
+}
+
+/** How long one wait for a merge runs before it hands back, so the workflow's looks and timers still run. */
+const MERGE_WAIT_SLICE_MS = 10 * 60_000;
+
+/**
+ * Approval by merge: push the next step's commit to the proposal branch, then wait until the
+ * target branch holds it. The wait hands back before the next look or the timeout is due.
+ */
+function mergeNext(r: Rollout, spec: ResolvedRollout, now: number): Next | undefined {
+  const stage = r.stage as Extract<Rollout['stage'], { at: 'steps' }>;
+  const sub = stage.sub?.kind === 'approval' ? stage.sub : undefined;
+  const next = spec.spec.steps[stage.index + 1];
+  if (!sub || next?.kind !== 'setWeight') return undefined;
+  if (!sub.proposal) {
+    const branch = proposalBranch(spec.metadata);
+    if (!r.saga.some((i) => i.kind === 'proposal' && i.branch === branch && !i.tried)) r.saga.unshift({ kind: 'proposal', branch });
+    return {
+      call: callOf('trafficPropose', [trafficRef(r, spec), r.runtime!.snapshot, { weight: next.weight, expected: r.status.weights.canary, force: false, step: stage.index + 1, branch }],
+        `propose canary ${next.weight}% on branch ${branch} (approval by merge)`, 'slow', 'forward'),
+      purpose: { kind: 'propose' },
+    };
+  }
+  const due = [now + MERGE_WAIT_SLICE_MS, sub.timeoutAt, r.analyses.step?.nextAt, r.analyses.background?.nextAt].filter((t): t is number => t !== undefined);
+  const deadlineAt = Math.max(now + 1000, Math.min(...due));
+  return {
+    call: callOf('waitMerged', [trafficRef(r, spec), { ...sub.proposal, deadlineAt }], `wait for ${sub.proposal.branch} to be merged into ${spec.spec.gitops?.repository.branch}`, 'wait', 'forward'),
+    purpose: { kind: 'merge' }, cancellable: true,
+  };
+}
+
+/** The merge wait in flight no longer matters: the step ended otherwise (promote, timeout) or the rollout is ending. */
+function mergeWaitStale(r: Rollout): boolean {
+  return r.stage.at !== 'steps' || !r.stage.entered || r.requests.promoteFull !== undefined;
+}
+
+/** The phase while a proposal waits to be merged. */
+function showMergeWait(r: Rollout, spec: ResolvedRollout, index: number, now: number): void {
+  const stage = r.stage as Extract<Rollout['stage'], { at: 'steps' }>;
+  const p = stage.sub?.kind === 'approval' ? stage.sub.proposal : undefined;
+  const into = spec.spec.gitops?.repository.branch ?? 'main';
+  if (!p || !r.status.pendingApproval) return;
+  r.status.pendingApproval.merge = { branch: p.branch, commit: p.commit, into };
+  setPhase(r, Phase.AwaitingApproval, `step ${index + 1}/${spec.spec.steps.length}: waiting for branch ${p.branch} (commit ${p.commit.slice(0, 12)}) to be merged into ${into}; merging it approves`, now);
 }
 
 /** Is this change id a routing feature's (`featureChange`) rather than one of the router's planned changes? */
@@ -578,17 +678,22 @@ function unwindNext(r: Rollout, spec: ResolvedRollout, now: number): Next {
     case 'delay':
       if (step.newly) setPhase(r, Phase.RollingBack, `${r.status.reason ?? 'rolling back'}; traffic back on stable, canary removed in ${Math.round(spec.spec.rollback.scaleDownDelayMs / 1000)}s`, now);
       return 'idle';
-    case 'undo': {
-      const inv = step.inverse;
-      const prefix = u.why === 'rollback' ? 'rollback' : 'cleanup';
-      const summary = `${prefix}: ${describeInverse(inv, spec)}`;
-      return inv.kind === 'traffic'
-        ? { call: callOf('trafficUndo', [trafficRef(r, spec), r.runtime!.snapshot, inv.change], summary, lane(r), 'undo'), purpose: { kind: 'undo', inverse: inv } }
-        : { call: callOf('removeCanary', [workloadRef(r, spec)], summary, lane(r), 'undo'), purpose: { kind: 'undo', inverse: inv } };
-    }
+    case 'undo':
+      return { call: undoCall(r, spec, step.inverse, `${u.why === 'rollback' ? 'rollback' : 'cleanup'}: ${describeInverse(step.inverse, spec)}`), purpose: { kind: 'undo', inverse: step.inverse } };
     case 'done':
       endUnwind(r, spec, now);
       return 'again';
+  }
+}
+
+function undoCall(r: Rollout, spec: ResolvedRollout, inv: Inverse, summary: string): Omit<CallCommand, 'id' | 'kind'> {
+  switch (inv.kind) {
+    case 'traffic':
+      return callOf('trafficUndo', [trafficRef(r, spec), r.runtime!.snapshot, inv.change], summary, lane(r), 'undo');
+    case 'canary':
+      return callOf('removeCanary', [workloadRef(r, spec)], summary, lane(r), 'undo');
+    case 'proposal':
+      return callOf('withdrawProposal', [trafficRef(r, spec), inv.branch], summary, 'slow', 'undo');
   }
 }
 

@@ -5,6 +5,7 @@
  */
 import type { JudgedState } from '../analysis/judged';
 import type { Measurement } from '../analysis/evaluate';
+import type { ProposedObject } from './calls';
 import type { RolloutStatus } from './state';
 
 /** The version label that tells stable pods from canary pods, as resolved against the cluster. */
@@ -47,7 +48,12 @@ export type Inverse =
   /** Undo a traffic router change (by its id). */
   | { kind: 'traffic'; change: string; description: string; carriesTraffic?: boolean }
   /** Delete the canary Deployment. */
-  | { kind: 'canary' };
+  | { kind: 'canary' }
+  /**
+   * Delete the branch an approval by merge proposed, so nobody merges a change the rollout moved
+   * past. `tried`: the step's own delete failed; the unwind tries again.
+   */
+  | { kind: 'proposal'; branch: string; tried?: boolean };
 
 /** What holds the forward path until a person resumes, promotes or aborts. */
 export interface Hold {
@@ -89,8 +95,15 @@ export type StepSub =
   | { kind: 'write'; force: boolean }
   /** pause: until `until` (epoch ms), or until resumed. */
   | { kind: 'pause'; until?: number }
-  /** approval: until approved, or `timeoutAt`. */
-  | { kind: 'approval'; timeoutAt?: number };
+  /** approval: until approved, or `timeoutAt`; by merge: once `proposal` (the next step's commit on a branch) is merged. */
+  | { kind: 'approval'; timeoutAt?: number; proposal?: Proposal };
+
+/** An approval by merge: the branch Ramp pushed the next step's commit to, and that commit. */
+export interface Proposal {
+  branch: string;
+  commit: string;
+  expect: ProposedObject;
+}
 
 /** Taking the saga back, for a rollback or after a promotion. */
 export interface Unwind {
@@ -136,6 +149,10 @@ export type Purpose =
   | { kind: 'calibrate'; source: AnalysisRun['source'] }
   | { kind: 'promote'; part: 'begin' | 'stable' | 'wait' | 'end' }
   | { kind: 'undo'; inverse: Inverse }
+  /** Approval by merge: push the next step's commit to a branch; wait until it is merged; delete the branch. */
+  | { kind: 'propose' }
+  | { kind: 'merge' }
+  | { kind: 'withdraw'; branch: string }
   /** A step's routing feature: set (`set`), or taken back by the step (`remove`), by its change id. */
   | { kind: 'feature'; change: string; op: 'set' | 'remove' };
 

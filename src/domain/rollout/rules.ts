@@ -10,6 +10,7 @@
  * holds the rollout at the next step boundary: a step under way (an analysis, a pause step) runs to
  * its end first.
  */
+import { proposalBranch } from '../gitops/proposal';
 import type { ResolvedRollout } from '../spec/schema';
 import type { Command, CommandInput } from './commands';
 import type { Rollout } from './model';
@@ -53,6 +54,10 @@ export function commandRefusal(r: Rollout, spec: ResolvedRollout, cmd: Command, 
     case 'abort':
       return undefined;
     case 'approve':
+      if (step?.kind === 'approval' && step.via === 'merge') {
+        const into = spec.spec.gitops?.repository.branch ?? 'main';
+        return `${w} at ${stepLabel(r)}, which is approved by merging branch ${proposalBranch(spec.metadata)} into ${into}, not by command: merge it (or let its review merge it), or abort; promote skips the merge`;
+      }
       if (step?.kind === 'approval') return undefined;
       return `nothing awaits approval: ${w} at ${stepLabel(r)}`;
     case 'promote':

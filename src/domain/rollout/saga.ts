@@ -9,13 +9,18 @@
  * exception: when the undo of a change that routes traffic (a router marks it) has failed, the
  * canary may still receive traffic, so it is kept running (deleting it would fail those requests)
  * and reported instead.
+ *
+ * A proposal (approval by merge) is put at the saga's start instead, so it is taken back last: it
+ * carries no traffic, and deleting its branch must not delay taking traffic off the canary.
  */
 import type { ResolvedRollout } from '../spec/schema';
 import type { Inverse, Rollout, Unwind } from './model';
 
 /** Records an inverse unless the same one is already recorded (a change re-applied after a hand-over). */
 export function recordInverse(r: Rollout, inverse: Inverse): void {
-  const same = (i: Inverse) => i.kind === inverse.kind && (i.kind !== 'traffic' || (inverse.kind === 'traffic' && i.change === inverse.change));
+  const same = (i: Inverse) => i.kind === inverse.kind
+    && (i.kind !== 'traffic' || (inverse.kind === 'traffic' && i.change === inverse.change))
+    && (i.kind !== 'proposal' || (inverse.kind === 'proposal' && i.branch === inverse.branch));
   if (!r.saga.some(same)) r.saga.push(inverse);
 }
 
@@ -60,10 +65,21 @@ export function undone(u: Unwind, inverse: Inverse, spec: ResolvedRollout, failu
     } else if (inverse.carriesTraffic) u.trafficUndone = true;
     return;
   }
+  if (inverse.kind === 'proposal') {
+    if (failure) u.left.push(`delete branch ${inverse.branch} (an approval by merge proposed it; merging it now would change the routes): ${failure}`);
+    return;
+  }
   if (failure) u.left.push(`delete the canary Deployment ${spec.metadata.namespace}/${spec.spec.canary.deploymentName}: ${failure}`);
 }
 
 /** In words, for the history and the UI. */
 export function describeInverse(inverse: Inverse, spec: ResolvedRollout): string {
-  return inverse.kind === 'traffic' ? `undo: ${inverse.description}` : `delete canary ${spec.spec.canary.deploymentName}`;
+  switch (inverse.kind) {
+    case 'traffic':
+      return `undo: ${inverse.description}`;
+    case 'canary':
+      return `delete canary ${spec.spec.canary.deploymentName}`;
+    case 'proposal':
+      return `delete branch ${inverse.branch} (approval by merge)`;
+  }
 }

@@ -54,7 +54,8 @@ export interface RolloutStatus {
   weights: { stable: number; canary: number };
   image?: string;
   canaryDeployment: string;
-  pendingApproval?: { since: string; timeoutAt?: string; onTimeout: 'abort' | 'promote' };
+  /** `merge`: approved by merging this branch (holding this commit) into the target branch. */
+  pendingApproval?: { since: string; timeoutAt?: string; onTimeout: 'abort' | 'promote'; merge?: { branch: string; commit: string; into: string } };
   pause?: { since: string; until?: string; by?: string; reason?: string };
   /** The last analysis verdict with its evidence (one measurement per metric). */
   lastAnalysis?: AnalysisVerdict;

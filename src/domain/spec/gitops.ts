@@ -95,6 +95,21 @@ export function resolveGitOps(g: GitOpsInput, canaryName: string): GitOpsSpec {
 }
 
 /**
+ * An approval by merge stands before the weight step whose commit it proposes: merging that commit
+ * is the approval, and it is a commit only in git mode.
+ */
+export function mergeApprovalIssues(steps: readonly { kind: string; via?: string }[], mode: 'git' | 'cluster' | undefined): { path: (string | number)[]; message: string }[] {
+  const out: { path: (string | number)[]; message: string }[] = [];
+  steps.forEach((s, i) => {
+    if (s.kind !== 'approval' || s.via !== 'merge') return;
+    const path = ['spec', 'steps', i, 'approval', 'via'];
+    if (mode !== 'git') out.push({ path, message: 'approval by merge needs spec.gitops.mode: git (the approved change is a commit); use via: command, or git mode' });
+    else if (steps[i + 1]?.kind !== 'setWeight') out.push({ path, message: `approval by merge proposes the next step's weight as a commit, so step ${i + 2} must be a setWeight step; put the approval right before one (e.g. - setWeight: 100)` });
+  });
+  return out;
+}
+
+/**
  * What git mode cannot do yet, each with its path and fix: it writes an Istio VirtualService and
  * DestinationRule (subset routing) and Deployments; other routers and service routing write the
  * cluster only.

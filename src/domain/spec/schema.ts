@@ -11,7 +11,7 @@ import { closest } from './closest';
 import type { RequestMatch } from '../rollout/calls';
 import { duration, int, k8sName, labelKey, labelValue } from './fields';
 import { setHeaderRouteStep, setMirrorStep, stickySession, type StickySession } from './routing';
-import { gitopsIssues, gitopsSchema, resolveGitOps, type GitOpsSpec } from './gitops';
+import { gitopsIssues, gitopsSchema, mergeApprovalIssues, resolveGitOps, type GitOpsSpec } from './gitops';
 
 export const API_VERSION = 'ramp.dev/v1alpha1';
 export const KIND = 'Rollout';
@@ -31,6 +31,8 @@ const stepSchema = z
         timeout: duration.optional().meta({ description: 'how long to wait for `ramp approve`; without it, as long as it takes', examples: ['1h'] }),
         onTimeout: z.enum(['abort', 'promote'], { error: 'must be "abort" or "promote"' }).default('abort')
           .meta({ description: 'what the timeout does: `abort` rolls back, `promote` moves on', examples: ['promote'] }),
+        via: z.enum(['command', 'merge'], { error: 'must be "command" (ramp approve) or "merge" (git mode: merging a branch approves)' }).default('command')
+          .meta({ description: '`command`: a person runs `ramp approve`; `merge` (git mode, before a setWeight step): Ramp pushes that step\'s commit to a branch and whoever merges it into the target branch approves', examples: ['merge'] }),
       })
       .optional()
       .meta({ description: 'waits for a person: `ramp approve`', examples: [{ timeout: '1h', onTimeout: 'abort' }] }),
@@ -60,7 +62,7 @@ const stepSchema = z
   .transform((s): Step => {
     if (s.setWeight !== undefined) return { kind: 'setWeight', weight: s.setWeight };
     if (s.pause !== undefined) return { kind: 'pause', durationMs: s.pause.duration };
-    if (s.approval !== undefined) return { kind: 'approval', timeoutMs: s.approval.timeout, onTimeout: s.approval.onTimeout };
+    if (s.approval !== undefined) return { kind: 'approval', timeoutMs: s.approval.timeout, onTimeout: s.approval.onTimeout, via: s.approval.via };
     if (s.setHeaderRoute !== undefined) return { kind: 'setHeaderRoute', name: s.setHeaderRoute.name, ...(s.setHeaderRoute.match ? { match: s.setHeaderRoute.match } : {}) };
     if (s.setMirror !== undefined) return { kind: 'setMirror', percent: s.setMirror.percent };
     return { kind: 'analysis', analysis: { ...s.analysis! } };
@@ -256,6 +258,7 @@ export const rolloutSchema = z
     ];
     routeFeatureIssues(r.spec.traffic, r.spec.steps).forEach((issue) => ctx.addIssue({ code: 'custom', ...issue }));
     if (r.spec.gitops) gitopsIssues(r.spec.gitops, r.spec.traffic).forEach((issue) => ctx.addIssue({ code: 'custom', ...issue }));
+    mergeApprovalIssues(r.spec.steps, r.spec.gitops?.mode).forEach((issue) => ctx.addIssue({ code: 'custom', ...issue }));
     for (const { a, path } of analyses) {
       if (a.interval < 1000) ctx.addIssue({ code: 'custom', path: [...path, 'interval'], message: `must be at least 1s, got ${a.interval}ms` });
       const counters = a.judge ? countersRoutingProblem(a.counters, r.spec.traffic.provider, t.mode) : undefined;
@@ -322,7 +325,8 @@ export type Step =
   | { kind: 'setWeight'; weight: number }
   /** Without a duration the rollout waits until resumed. */
   | { kind: 'pause'; durationMs?: number }
-  | { kind: 'approval'; timeoutMs?: number; onTimeout: 'abort' | 'promote' }
+  /** `via: merge`: the next step's commit waits on a branch until it is merged (git mode). */
+  | { kind: 'approval'; timeoutMs?: number; onTimeout: 'abort' | 'promote'; via: 'command' | 'merge' }
   | { kind: 'analysis'; analysis: AnalysisSpec }
   /** Adds (or replaces) the header route `name`; without `match` removes it. */
   | { kind: 'setHeaderRoute'; name: string; match?: RequestMatch[] }

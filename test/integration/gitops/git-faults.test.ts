@@ -12,10 +12,10 @@ import { GitServer, startGitServer } from '../../../scripts/stack/git-server';
 import { activityCalls } from '../../../src/client/history';
 import { startRollout } from '../../../src/client/rollouts';
 import { parseTrailers, RampTrailers } from '../../../src/domain/gitops/commit-message';
-import { validateRollout } from '../../../src/domain/spec/parse';
 import { Failure } from '../../../src/shared/failures';
-import { createFluxObject, gitCredentialsSecret, gitRepository, gitRevision, KUSTOMIZE, kustomization, patchFluxObject, readFluxObject, waitForAppliedRevision } from '../../support/flux';
-import { branchHead, createRepo, GitServerRef, gitOk, removeTempDirs, tempDir, TestRepo } from '../../support/git';
+import { gitRevision, KUSTOMIZE, patchFluxObject, readFluxObject, waitForAppliedRevision } from '../../support/flux';
+import { branchHead, GitServerRef, gitOk, removeTempDirs, tempDir, TestRepo } from '../../support/git';
+import { fluxApp, gitRollout, Shop } from '../../support/podinfo-gitops';
 import { awaitResult } from '../../support/results';
 import { adminKubeConfig, eventually, sleep, uniqueName } from '../../support/stack';
 import { startTestWorker, TestWorker, waitForPhase } from '../../support/worker';
@@ -49,51 +49,12 @@ function appFiles(ns: string): Record<string, string> {
   return Object.fromEntries(Object.entries(objects).map(([file, o]) => [file, YAML.stringify(o)]));
 }
 
-interface App {
-  ns: string;
-  repo: TestRepo;
-  original: Record<string, string>;
-}
+type App = Shop;
 
 /** A namespace, the app's repository on `server`, and Flux applying it: returns once the stable is Available. */
-async function deployApp(server?: GitServerRef): Promise<App> {
-  const ns = uniqueName('gitfault');
-  await core.createNamespace({ body: { metadata: { name: ns } } });
-  const original = appFiles(ns);
-  const repo = await createRepo('web', original, 'main', server);
-  await core.createNamespacedSecret({ namespace: ns, body: gitCredentialsSecret('git-auth', repo) });
-  await createFluxObject(kc, gitRepository(ns, 'web', repo, { secretName: 'git-auth', interval: '1m' }));
-  await createFluxObject(kc, kustomization(ns, 'web', { source: 'web', path: `./${DIR}`, interval: '1m', prune: true }));
-  await waitForAppliedRevision(kc, ns, 'web', gitRevision(repo.branch, await branchHead(repo)), 90_000);
-  await eventually(`${ns}/web Available`, async () => ((await apps.readNamespacedDeployment({ namespace: ns, name: 'web' })).status?.availableReplicas === 1 ? true : undefined), 90_000);
-  return { ns, repo, original };
-}
+const deployApp = (server?: GitServerRef): Promise<App> => fluxApp('web', DIR, appFiles, server);
 
-function webRollout(app: App, steps: unknown[], syncTimeout: string) {
-  return validateRollout({
-    apiVersion: 'ramp.dev/v1alpha1',
-    kind: 'Rollout',
-    metadata: { name: 'web', namespace: app.ns },
-    spec: {
-      target: { deployment: 'web', service: 'web' },
-      canary: { image: 'ghcr.io/stefanprodan/podinfo:6.1.0', deploymentName: 'web-canary', versionLabel: { key: 'version', stable: 'ga', canary: 'canary' } },
-      traffic: {
-        provider: 'istio', virtualService: { name: 'web', routes: ['primary'] }, host: 'web',
-        routing: { mode: 'subset', destinationRule: 'web', stableSubset: 'ga', canarySubset: 'canary' },
-      },
-      gitops: {
-        mode: 'git',
-        repository: { url: app.repo.url, branch: app.repo.branch, credentials: { basicAuthFile: app.repo.credentialsFile } },
-        manifests: FILES,
-        agent: { kind: 'FluxKustomization', namespace: app.ns, name: 'web' },
-        syncTimeout,
-      },
-      progressDeadline: '3m',
-      rollback: { scaleDownDelay: '1s' },
-      steps,
-    },
-  });
-}
+const webRollout = (app: App, steps: unknown[], syncTimeout: string) => gitRollout(app, { name: 'web', dir: DIR, steps, syncTimeout });
 
 /** The trailers of every Ramp commit on the branch, oldest first. */
 async function rampTrailers(repo: TestRepo): Promise<RampTrailers[]> {

@@ -5,153 +5,16 @@
  * live in the cluster before the next. Real git server, real Flux, real apiserver, real Temporal.
  */
 import * as fs from 'node:fs';
-import * as k8s from '@kubernetes/client-node';
 import type { WorkflowHandle } from '@temporalio/client';
 import YAML from 'yaml';
 import { RolloutHandle, startRollout } from '../../../src/client/rollouts';
 import { storyOf } from '../../../src/client/cli/commands/story';
-import { parseTrailers } from '../../../src/domain/gitops/commit-message';
-import { validateRollout } from '../../../src/domain/spec/parse';
 import { abortUpdate, approveUpdate, statusQuery } from '../../../src/shared/messages';
-import { createFluxObject, gitCredentialsSecret, gitRepository, gitRevision, kustomization, waitForAppliedRevision } from '../../support/flux';
-import { branchHead, cloneAsPerson, commitAndPush, createRepo, gitOk, removeTempDirs, TestRepo } from '../../support/git';
+import { cloneAsPerson, commitAndPush, gitOk, removeTempDirs } from '../../support/git';
+import { apps, core, DIR, fileAt, liveVs, podinfoRepo, rampCommits, rollout, Shop } from '../../support/podinfo-gitops';
 import { awaitResult } from '../../support/results';
-import { adminKubeConfig, eventually, stackInfo, uniqueName } from '../../support/stack';
+import { eventually, stackInfo } from '../../support/stack';
 import { startTestWorker, TestWorker, waitForPhase } from '../../support/worker';
-
-const kc = adminKubeConfig();
-const core = kc.makeApiClient(k8s.CoreV1Api);
-const apps = kc.makeApiClient(k8s.AppsV1Api);
-const custom = kc.makeApiClient(k8s.CustomObjectsApi);
-const DIR = 'apps/podinfo';
-
-/** The guide's manifests, written as people write them (comments, flow style). */
-function manifests(ns: string): Record<string, string> {
-  return {
-    [`${DIR}/service.yaml`]: `apiVersion: v1
-kind: Service
-metadata:
-  name: podinfo
-  namespace: ${ns}
-spec:
-  selector: { app: podinfo }
-  ports:
-    - { name: http, port: 9898 }
-`,
-    [`${DIR}/deployment.yaml`]: `# podinfo, general availability
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: podinfo
-  namespace: ${ns}
-spec:
-  replicas: 1
-  selector:
-    matchLabels: { app: podinfo }
-  template:
-    metadata:
-      labels:
-        app: podinfo
-        version: ga
-    spec:
-      containers:
-        - name: podinfo
-          image: ghcr.io/stefanprodan/podinfo:6.0.0 # ga
-`,
-    [`${DIR}/destinationrule.yaml`]: `apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata:
-  name: podinfo
-  namespace: ${ns}
-spec:
-  host: podinfo
-  subsets:
-    - name: ga
-      labels: { version: ga }
-`,
-    [`${DIR}/virtualservice.yaml`]: `apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata:
-  name: podinfo
-  namespace: ${ns}
-spec:
-  hosts: [podinfo]
-  http:
-    - name: primary
-      route:
-        - destination:
-            host: podinfo
-            subset: ga
-          weight: 100
-`,
-  };
-}
-
-interface Shop {
-  ns: string;
-  repo: TestRepo;
-  original: Record<string, string>;
-}
-
-async function podinfoRepo(): Promise<Shop> {
-  const ns = uniqueName('podinfo');
-  await core.createNamespace({ body: { metadata: { name: ns } } });
-  const original = manifests(ns);
-  const repo = await createRepo('podinfo', original);
-  await core.createNamespacedSecret({ namespace: ns, body: gitCredentialsSecret('git-auth', repo) });
-  await createFluxObject(kc, gitRepository(ns, 'podinfo', repo, { secretName: 'git-auth', interval: '1m' }));
-  await createFluxObject(kc, kustomization(ns, 'podinfo', { source: 'podinfo', path: `./${DIR}`, interval: '1m', prune: true }));
-  await waitForAppliedRevision(kc, ns, 'podinfo', gitRevision(repo.branch, await branchHead(repo)), 90_000);
-  await eventually('podinfo Available', async () => {
-    const d = await apps.readNamespacedDeployment({ namespace: ns, name: 'podinfo' });
-    return d.status?.availableReplicas === 1 ? true : undefined;
-  }, 90_000);
-  return { ns, repo, original };
-}
-
-function rollout(s: Shop, steps: unknown[]) {
-  return validateRollout({
-    apiVersion: 'ramp.dev/v1alpha1',
-    kind: 'Rollout',
-    metadata: { name: 'podinfo', namespace: s.ns },
-    spec: {
-      target: { deployment: 'podinfo', service: 'podinfo' },
-      canary: { image: 'ghcr.io/stefanprodan/podinfo:6.1.0', deploymentName: 'podinfo-canary', versionLabel: { key: 'version', stable: 'ga', canary: 'canary' } },
-      traffic: {
-        provider: 'istio', virtualService: { name: 'podinfo', routes: ['primary'] }, host: 'podinfo',
-        routing: { mode: 'subset', destinationRule: 'podinfo', stableSubset: 'ga', canarySubset: 'canary' },
-      },
-      gitops: {
-        mode: 'git',
-        repository: { url: s.repo.url, branch: s.repo.branch, credentials: { basicAuthFile: s.repo.credentialsFile } },
-        manifests: {
-          deployment: `${DIR}/deployment.yaml`, virtualService: `${DIR}/virtualservice.yaml`, destinationRule: `${DIR}/destinationrule.yaml`,
-        },
-        agent: { kind: 'FluxKustomization', namespace: s.ns, name: 'podinfo' },
-        syncTimeout: '90s',
-      },
-      progressDeadline: '3m',
-      rollback: { scaleDownDelay: '1s' },
-      steps,
-    },
-  });
-}
-
-/** Ramp's commits on the branch, oldest first: action and weights from their trailers. */
-async function rampCommits(repo: TestRepo): Promise<{ sha: string; action: string; canary?: number; step?: number }[]> {
-  const out = await gitOk(['--git-dir', repo.bareDir, 'log', '--reverse', '--format=%H%x1f%B%x1e', repo.branch]);
-  return out.split('\x1e').map((r) => r.trim()).filter(Boolean).flatMap((r) => {
-    const [sha, message] = r.split('\x1f') as [string, string];
-    const t = parseTrailers(message);
-    return t ? [{ sha, action: t.action, ...(t.weights ? { canary: t.weights.canary } : {}), ...(t.step !== undefined ? { step: t.step } : {}) }] : [];
-  });
-}
-
-const fileAt = (repo: TestRepo, path: string) => gitOk(['--git-dir', repo.bareDir, 'show', `${repo.branch}:${path}`]).catch(() => undefined);
-
-async function liveVs(ns: string): Promise<{ spec: { http: { route: { destination: { subset: string }; weight?: number }[] }[] } }> {
-  return await custom.getNamespacedCustomObject({ group: 'networking.istio.io', version: 'v1', namespace: ns, plural: 'virtualservices', name: 'podinfo' }) as never;
-}
 
 let w: TestWorker;
 const shops: Shop[] = [];

@@ -14,7 +14,7 @@ describe('Rollout spec: defaults resolved once', () => {
     expect(r.spec.traffic.routing).toEqual({ mode: 'subset', destinationRule: 'storefront', stableSubset: 'stable', canarySubset: 'canary' });
     expect(r.spec.steps).toEqual([
       { kind: 'setWeight', weight: 10 }, { kind: 'setWeight', weight: 50 },
-      { kind: 'approval', timeoutMs: undefined, onTimeout: 'abort' }, { kind: 'setWeight', weight: 100 },
+      { kind: 'approval', timeoutMs: undefined, onTimeout: 'abort', via: 'command' }, { kind: 'setWeight', weight: 100 },
     ]);
     expect(r.spec.progressDeadlineMs).toBe(600_000);
     expect(r.spec.rollback).toEqual({ scaleDownDelayMs: 30_000 });
