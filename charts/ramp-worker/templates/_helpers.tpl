@@ -44,6 +44,8 @@ clientTls: /etc/ramp/temporal-client-tls
 ca: /etc/ramp/temporal-ca
 prometheus: /etc/ramp/prometheus
 codec: /etc/ramp/codec
+git: /etc/ramp/git
+gitWork: /var/lib/ramp/git
 {{- end -}}
 
 {{/*
@@ -104,6 +106,13 @@ search-attribute Job.
     items:
       - { key: {{ $v.codec.key | quote }}, path: key }
 {{- end }}
+{{- if $v.gitops.credentialsSecretName }}
+# Every key of the Secret is a file the rollouts' spec.gitops.repository.credentials may name.
+- name: git-credentials
+  secret:
+    secretName: {{ $v.gitops.credentialsSecretName }}
+    defaultMode: 0440
+{{- end }}
 {{- end }}
 {{- end -}}
 
@@ -121,6 +130,9 @@ search-attribute Job.
 {{- end }}
 {{- if and .all $v.codec.keySecretName }}
 - { name: codec-key, mountPath: {{ $p.codec }}, readOnly: true }
+{{- end }}
+{{- if and .all $v.gitops.credentialsSecretName }}
+- { name: git-credentials, mountPath: {{ $p.git }}, readOnly: true }
 {{- end }}
 {{- end -}}
 

@@ -27,6 +27,7 @@ const everything = (appNamespaces: string[], workerNamespace: string) => localVa
   prometheus: { url: 'http://prometheus.monitoring:9090', bearerToken: { secretName: 'prometheus-token' } },
   codec: { keySecretName: 'ramp-codec', keyId: 'k1' },
   worker: { workflowBundle: '/app/workflow-bundle.js', maxCachedWorkflows: 500 },
+  gitops: { credentialsSecretName: 'git-credentials', workdirSizeLimit: '2Gi', author: { name: 'Ramp at Shop', email: 'ramp@shop.example' } },
 });
 
 describe('helm lint', () => {
@@ -112,6 +113,11 @@ describe('helm template', () => {
     expect(c.startupProbe?.httpGet).toMatchObject({ path: '/healthz', port: 'http' });
     expect(c.resources).toEqual({ requests: { cpu: '500m', memory: '768Mi' }, limits: { cpu: '1', memory: '1536Mi' } });
     expect(c.volumeMounts?.find((m) => m.mountPath === '/tmp')).toBeDefined();
+    // GitOps clones go to a volume of their own, sized by the values, where the worker is told to put them.
+    const gitWork = c.volumeMounts?.find((m) => m.name === 'git-work');
+    expect(gitWork?.readOnly).toBeFalsy();
+    expect(pod.volumes?.find((v) => v.name === 'git-work')?.emptyDir).toEqual({ sizeLimit: '2Gi' });
+    expect(find<V1ConfigMap>(objects, 'ConfigMap').data).toMatchObject({ RAMP_GIT_WORKDIR: gitWork?.mountPath, RAMP_GIT_AUTHOR_NAME: 'Ramp at Shop', RAMP_GIT_AUTHOR_EMAIL: 'ramp@shop.example' });
     expect(pod.serviceAccountName).toBe('ramp-worker');
     const pdb = find<V1PodDisruptionBudget>(objects, 'PodDisruptionBudget');
     expect(pdb.spec!.maxUnavailable).toBe(1);
@@ -127,9 +133,11 @@ describe('helm template', () => {
     const c = d.spec!.template.spec!.containers[0]!;
     expect(c.env).toEqual([{ name: 'TEMPORAL_API_KEY', valueFrom: { secretKeyRef: { name: 'temporal-api-key', key: 'api-key' } } }]);
     const secretVolumes = Object.fromEntries(d.spec!.template.spec!.volumes!.filter((v) => v.secret).map((v) => [v.name, v.secret!.secretName]));
-    expect(secretVolumes).toEqual({ 'temporal-client-tls': 'temporal-client', 'temporal-ca': 'temporal-ca', 'prometheus-credentials': 'prometheus-token', 'codec-key': 'ramp-codec' });
+    expect(secretVolumes).toEqual({ 'temporal-client-tls': 'temporal-client', 'temporal-ca': 'temporal-ca', 'prometheus-credentials': 'prometheus-token', 'codec-key': 'ramp-codec', 'git-credentials': 'git-credentials' });
     const cm = find<V1ConfigMap>(objects, 'ConfigMap');
-    const mounts = c.volumeMounts!.filter((m) => m.name !== 'tmp');
+    const mounts = c.volumeMounts!.filter((m) => m.name !== 'tmp' && m.name !== 'git-work');
+    // The git credentials files: where the rollouts' spec.gitops.repository.credentials name them.
+    expect(mounts.find((m) => m.name === 'git-credentials')?.mountPath).toBe('/etc/ramp/git');
     expect(mounts.every((m) => m.readOnly)).toBe(true);
     const mountedAt = (file: string) => mounts.some((m) => file.startsWith(`${m.mountPath}/`));
     for (const key of ['TEMPORAL_TLS_CLIENT_CERT_PATH', 'TEMPORAL_TLS_CLIENT_KEY_PATH', 'TEMPORAL_TLS_SERVER_CA_CERT_PATH', 'RAMP_PROMETHEUS_BEARER_TOKEN_FILE', 'RAMP_CODEC_KEY_FILE']) {
