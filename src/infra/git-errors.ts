@@ -42,6 +42,12 @@ const KNOWN_HOSTS = 'the known_hosts file Ramp is given (spec.gitops.repository.
  * (publickey)" too, so the specific ssh rows come first.
  */
 const RULES: { type: Failure; pattern: RegExp; fix?: string | ((stderr: string) => string) }[] = [
+  // Before the rows below: git closes a missing ssh with "Could not read from remote repository" too.
+  {
+    type: Failure.GitFailed,
+    pattern: /cannot run ssh|\bssh: (\d+: )?(command )?not found|ssh: No such file or directory/,
+    fix: 'ssh is not installed where the worker runs, and ssh:// and user@host: URLs need it: install openssh-client (Ramp\'s worker image carries it)',
+  },
   {
     type: Failure.GitAuthFailed,
     pattern: /UNPROTECTED PRIVATE KEY FILE|Load key "[^"]*": bad permissions/,

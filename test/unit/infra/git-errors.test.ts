@@ -54,6 +54,8 @@ const CASES: [string, number | 'timeout', string, Failure][] = [
   ['429', 128, "fatal: unable to access 'https://h/r.git/': The requested URL returned error: 429", Failure.GitUnreachable],
   ['dropped transfer', 128, 'error: RPC failed; curl 18 transfer closed with outstanding read data remaining\nfatal: early EOF', Failure.GitUnreachable],
   ['ssh refused', 128, 'ssh: connect to host h port 22: Connection refused\nfatal: Could not read from remote repository.', Failure.GitUnreachable],
+  ['ssh not installed (GIT_SSH_COMMAND through sh)', 128, 'sh: 1: ssh: not found\nfatal: Could not read from remote repository.\n\nPlease make sure you have the correct access rights\nand the repository exists.', Failure.GitFailed],
+  ['ssh not installed (git runs it)', 128, 'error: cannot run ssh: No such file or directory\nfatal: unable to fork', Failure.GitFailed],
   ['TLS', 128, "fatal: unable to access 'https://h/r.git/': server certificate verification failed. CAfile: none CRLfile: none", Failure.GitUnreachable],
   ['killed at the timeout', 'timeout', '', Failure.GitUnreachable],
   ['branch moved', 1, " ! [rejected]        HEAD -> main (fetch first)\nerror: failed to push some refs to 'http://h/r.git'\nhint: Updates were rejected because the remote contains work that you do", Failure.Conflict],
