@@ -91,7 +91,7 @@ it('self-hosted Temporal, plain: values, install, check, ServiceMonitor', async 
   }
 });
 
-it('self-hosted Temporal with mTLS, and a Prometheus token', async () => {
+it('self-hosted Temporal with mTLS, a Prometheus token and git credentials', async () => {
   const s = await scenario();
   try {
     // Throwaway certificates for the Secrets the page creates.
@@ -99,9 +99,10 @@ it('self-hosted Temporal with mTLS, and a Prometheus token', async () => {
     sh('openssl req -x509 -newkey rsa:2048 -nodes -keyout ca-key.pem -out ca.pem -days 1 -subj /CN=test-ca');
     sh('openssl req -newkey rsa:2048 -nodes -keyout client-key.pem -out client.csr -subj /CN=ramp-worker && openssl x509 -req -in client.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -out client.pem -days 1');
     fs.writeFileSync(path.join(s.dir, 'prometheus.token'), 'not-a-real-token\n');
-    const install = step('install').replace('-f ramp-values.yaml', '-f ramp-values.yaml -f temporal-mtls.yaml -f prometheus-auth.yaml');
+    fs.writeFileSync(path.join(s.dir, 'git.credentials'), 'ramp:not-a-real-password\n');
+    const install = step('install').replace('-f ramp-values.yaml', '-f ramp-values.yaml -f temporal-mtls.yaml -f prometheus-auth.yaml -f gitops.yaml');
     expect(install).not.toBe(step('install'));
-    await bash(s, [step('values'), step('mtls'), step('prometheus-auth'), install].join('\n'));
+    await bash(s, [step('values'), step('mtls'), step('prometheus-auth'), step('gitops'), install].join('\n'));
     const d = await expectAvailable(s);
     const cm = await core.readNamespacedConfigMap({ name: 'ramp-worker', namespace: s.ns });
     expect(cm.data).toMatchObject({
@@ -109,9 +110,11 @@ it('self-hosted Temporal with mTLS, and a Prometheus token', async () => {
       TEMPORAL_TLS_CLIENT_CERT_PATH: '/etc/ramp/temporal-client-tls/tls.crt',
       TEMPORAL_TLS_SERVER_CA_CERT_PATH: '/etc/ramp/temporal-ca/ca.crt',
       RAMP_PROMETHEUS_BEARER_TOKEN_FILE: '/etc/ramp/prometheus/token',
+      RAMP_GIT_WORKDIR: '/var/lib/ramp/git',
+      RAMP_GIT_AUTHOR_EMAIL: 'ramp@example.com',
     });
     const secrets = d.spec!.template.spec!.volumes!.filter((v) => v.secret).map((v) => v.secret!.secretName).sort();
-    expect(secrets).toEqual(['prometheus-token', 'temporal-ca', 'temporal-client']);
+    expect(secrets).toEqual(['git-credentials', 'prometheus-token', 'temporal-ca', 'temporal-client']);
   } finally {
     await cleanup(s);
   }

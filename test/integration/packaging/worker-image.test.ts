@@ -12,13 +12,11 @@
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import YAML from 'yaml';
 import { Client, Connection } from '@temporalio/client';
 import { workflowPollers } from '../../../src/client/workers';
-import { Failure } from '../../../src/shared/failures';
 import { branchHead, createRepo } from '../../support/git';
 import { eventually, stackInfo, uniqueName } from '../../support/stack';
 import { ignoredBy, parseDockerfile, readDockerignore, replayDockerfile, Replayed } from './dockerfile';
@@ -200,7 +198,8 @@ it('gives its user nothing to write: every installed file belongs to root', () =
 
 /**
  * Run by the image's node as its user with its environment: GitRepo from the installed package
- * clones over HTTP (basic auth), then over SSH from a port nothing listens on. Prints the results as JSON.
+ * clones the same repository over HTTP (basic auth) and over SSH (a key and a known_hosts file).
+ * Prints the heads and the file it read as JSON.
  */
 const GIT_PROBE = `
 const { GitRepo } = require(process.argv[1]);
@@ -209,12 +208,12 @@ const [http, ssh, file] = JSON.parse(process.argv[2]);
   const repo = new GitRepo(http);
   const head = await repo.sync();
   const content = await repo.readFile(file);
-  const sshError = await new GitRepo(ssh).sync().then(() => undefined, (e) => ({ type: e.type, message: e.message }));
-  process.stdout.write(JSON.stringify({ head, content, sshError }));
+  const sshHead = await new GitRepo(ssh).sync();
+  process.stdout.write(JSON.stringify({ head, content, sshHead }));
 })().catch((e) => { console.error(e); process.exit(1); });
 `;
 
-it('carries git and ssh for GitOps mode: its user finds them on its PATH, new enough, and the packaged GitRepo clones', async () => {
+it('carries git and ssh for GitOps mode: its user finds them on its PATH, new enough, and the packaged GitRepo clones over HTTP and SSH', async () => {
   // What the image's step installs (resolved by apt, installed on this machine: ./dockerfile.ts).
   expect(Object.keys(image.final.packages)).toEqual(expect.arrayContaining(['git', 'openssh-client', 'ca-certificates']));
   const uid = imageUid();
@@ -228,26 +227,21 @@ it('carries git and ssh for GitOps mode: its user finds them on its PATH, new en
   expect([sshVersion.stderr.trim(), atLeast(version(sshVersion.stderr, 'OpenSSH_'), MIN_OPENSSH)]).toEqual([sshVersion.stderr.trim(), true]);
 
   const repo = await createRepo('image', { 'apps/web/deployment.yaml': 'kind: Deployment\n' });
-  // A port nothing listens on: ssh itself must run and report the refused connection.
-  const closed = await new Promise<number>((resolve) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
+  const sshServer = info.git.ssh;
   const author = { name: 'Ramp', email: 'ramp@localhost' };
   // Where the worker's clones go by default (RAMP_GIT_WORKDIR unset): the image's /tmp.
   const http = { url: repo.url, branch: repo.branch, workDir: path.join(root, 'tmp/ramp-git', repo.name), credentials: { basicAuthFile: mountSecret('etc/ramp/git/credentials', fs.readFileSync(repo.credentialsFile)) }, author };
-  const ssh = { url: `ssh://git@127.0.0.1:${closed}/${repo.name}.git`, branch: repo.branch, workDir: path.join(root, 'tmp/ramp-git', `${repo.name}-ssh`), credentials: { sshKeyFile: mountSecret('etc/ramp/git/id_ed25519', 'no key is read before the connection\n') }, author };
+  const ssh = {
+    url: `${sshServer.url}/${repo.name}.git`, branch: repo.branch, workDir: path.join(root, 'tmp/ramp-git', `${repo.name}-ssh`), author,
+    credentials: { sshKeyFile: mountSecret('etc/ramp/git/id_ed25519', fs.readFileSync(sshServer.keyFile)), knownHostsFile: mountSecret('etc/ramp/git/known_hosts', fs.readFileSync(sshServer.knownHostsFile)) },
+  };
   const probe = await run(path.join(root, 'usr/local/bin/node'), ['-e', GIT_PROBE, path.join(pkg, 'dist/infra/git.js'), JSON.stringify([http, ssh, 'apps/web/deployment.yaml'])], asUser);
   if (probe.code !== 0) throw new Error(`the packaged GitRepo failed in the image's environment:\n${probe.stderr}${probe.stdout}`);
-  const out = JSON.parse(probe.stdout) as { head: string; content: string; sshError?: { type: string; message: string } };
+  const out = JSON.parse(probe.stdout) as { head: string; content: string; sshHead: string };
   expect(out.head).toBe(await branchHead(repo));
   expect(out.content).toBe('kind: Deployment\n');
-  // git ran ssh and ssh reached for the port (without ssh, git's shell says "ssh: not found", and
-  // the classifier calls that GitUnreachable too: the message tells the two apart).
-  expect(out.sshError?.type).toBe(Failure.GitUnreachable);
-  expect(out.sshError?.message).toContain(`ssh: connect to host 127.0.0.1 port ${closed}: Connection refused`);
+  // ssh ran as the image's user, with the image's ssh, against the stack's sshd.
+  expect(out.sshHead).toBe(out.head);
 }, 60_000);
 
 it('its ENTRYPOINT, started as its USER on Node 24, polls the task queue and stops on SIGTERM', async () => {
