@@ -55,7 +55,7 @@ it('rolls back a canary slower only in its tail: the sequential judge at its def
   });
   expect(traffic.stable.behaviour()).not.toHaveProperty('tail');
 
-  const steps = [{ setWeight: 20 }, { analysis: { interval: '10s', judge: { sequential: {} } } }, { setWeight: 100 }];
+  const steps = [{ setWeight: 40 }, { analysis: { interval: '10s', judge: { sequential: {} } } }, { setWeight: 100 }];
   const rollout = validateRollout(shop.rolloutRaw(steps, { progressDeadline: '60s', rollback: { scaleDownDelay: '1s' } }));
   const handle = await startRollout(w.client, rollout, { taskQueue: w.taskQueue });
   const result = await awaitResult(handle);
