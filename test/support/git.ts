@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ensureBareRepo } from '../../scripts/stack/git-server';
+import { GitError } from '../../src/infra/git-errors';
 import { stackInfo, uniqueName } from './stack';
 
 /** A repository on the stack's git server, named the way a client is configured. */
@@ -171,4 +172,15 @@ export async function commitAndPush(repo: TestRepo, dir: string, files: Record<s
 /** The sha a branch of the bare repository points at, read from disk. */
 export async function branchHead(repo: TestRepo, branch = repo.branch): Promise<string> {
   return (await gitOk(['--git-dir', repo.bareDir, 'rev-parse', `refs/heads/${branch}`])).trim();
+}
+
+/** The GitError a call fails with; fails the test when the call succeeds or throws anything else. */
+export async function caught(p: Promise<unknown>): Promise<GitError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof GitError) return err;
+    throw err;
+  }
+  throw new Error('expected a GitError, the call succeeded');
 }

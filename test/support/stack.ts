@@ -1,4 +1,5 @@
 /** Access to the running local stack for integration tests. */
+import * as net from 'node:net';
 import * as k8s from '@kubernetes/client-node';
 import { loadBinaryPaths, loadStackConfig } from '../../scripts/stack/config';
 import { readStackInfo, StackInfo } from '../../scripts/stack/info';
@@ -68,4 +69,13 @@ export async function eventually<T>(what: string, fn: () => Promise<T | undefine
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
     await sleep(everyMs);
   }
+}
+
+/** A loopback port nothing listens on (bound and released: free now, and refused until someone takes it). */
+export async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
 }

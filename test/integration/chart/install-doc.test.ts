@@ -8,14 +8,13 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as net from 'node:net';
 import * as k8s from '@kubernetes/client-node';
 import type { V1ConfigMap, V1Deployment } from '@kubernetes/client-node';
 import axios from 'axios';
 import { RAMP_SEARCH_ATTRIBUTES } from '../../../src/shared/search-attributes';
 import { workerEnvShape } from '../../../src/worker/config';
 import { BIN_DIR, ensureServiceMonitorCrd, find, helm, localValues, ok, renderChart, ROOT, run } from '../../support/chart';
-import { adminKubeConfig, eventually, stackInfo, uniqueName } from '../../support/stack';
+import { adminKubeConfig, eventually, freePort, stackInfo, uniqueName } from '../../support/stack';
 import { startWorkerProcess } from '../../support/worker-process';
 
 const DOC = fs.readFileSync(path.join(ROOT, 'docs/install.md'), 'utf8');
@@ -197,17 +196,6 @@ const servesMetrics = 'RAMP_HTTP_ADDRESS' in workerEnvShape;
     await worker.kill('SIGTERM');
   }
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
 
 it('every block of the page is run (or checked) here, and every test the page names exists', () => {
   const source = fs.readFileSync(__filename, 'utf8');

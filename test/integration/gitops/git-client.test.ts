@@ -5,10 +5,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { startGitServer } from '../../../scripts/stack/git-server';
-import { GitConflictError, GitError } from '../../../src/infra/git-errors';
+import { GitConflictError } from '../../../src/infra/git-errors';
 import { GitRepo, GitSettings } from '../../../src/infra/git';
 import { Failure } from '../../../src/shared/failures';
-import { branchHead, cloneAsPerson, commitAndPush, createRepo, gitOk, removeTempDirs, tempDir, TestRepo } from '../../support/git';
+import { branchHead, caught, cloneAsPerson, commitAndPush, createRepo, gitOk, removeTempDirs, tempDir, TestRepo } from '../../support/git';
 import { stackInfo } from '../../support/stack';
 
 const AUTHOR = { name: 'Ramp', email: 'ramp@example.test' };
@@ -22,16 +22,6 @@ function client(repo: TestRepo, over: Partial<GitSettings> = {}): GitRepo {
     author: AUTHOR,
     ...over,
   });
-}
-
-async function caught(p: Promise<unknown>): Promise<GitError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof GitError) return err;
-    throw err;
-  }
-  throw new Error('expected a GitError, the call succeeded');
 }
 
 /** Subjects of the branch on the server, newest first, and whether any commit is a merge. */

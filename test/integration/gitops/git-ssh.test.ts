@@ -13,12 +13,11 @@ import YAML from 'yaml';
 import { createStores } from '../../../src/activities/store/factory';
 import { APIS, objectRef } from '../../../src/activities/store/store';
 import { parseRollout } from '../../../src/domain/spec/parse';
-import { GitError } from '../../../src/infra/git-errors';
 import { GitCredentials, GitRepo } from '../../../src/infra/git';
 import { Failure } from '../../../src/shared/failures';
 import { newTestRolloutRaw } from '../../support/builders';
 import { adminKubeConfig } from '../../support/stack';
-import { branchHead, cloneAsPerson, commitAndPush, createRepo, removeTempDirs, sshServerInfo, sshUrlOf, tempDir, TestRepo } from '../../support/git';
+import { branchHead, caught, cloneAsPerson, commitAndPush, createRepo, removeTempDirs, sshServerInfo, sshUrlOf, tempDir, TestRepo } from '../../support/git';
 
 const AUTHOR = { name: 'Ramp', email: 'ramp@example.test' };
 const DEPLOY = 'apps/web/deployment.yaml';
@@ -34,16 +33,6 @@ function sshClient(repo: TestRepo, credentials: Partial<GitCredentials> = {}, ur
     author: AUTHOR,
     timeoutMs: 30_000,
   });
-}
-
-async function caught(p: Promise<unknown>): Promise<GitError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof GitError) return err;
-    throw err;
-  }
-  throw new Error('expected a GitError, the call succeeded');
 }
 
 function run(cmd: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

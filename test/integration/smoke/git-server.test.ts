@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { loadStackConfig, statePaths } from '../../../scripts/stack/config';
 import { gitServerReady } from '../../../scripts/stack/git-server';
 import { restartComponent, stackDown, stackStatus } from '../../../scripts/stack/stack';
-import { stackInfo } from '../../support/stack';
+import { freePort, stackInfo } from '../../support/stack';
 import { branchHead, cloneAsPerson, commitAndPush, createRepo, git, gitOk, removeTempDirs, tempDir } from '../../support/git';
 
 /** GET with the path sent as written (a URL string would be normalized first). */
@@ -135,13 +135,3 @@ describe('git server', () => {
   });
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = http.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}

@@ -6,12 +6,12 @@
  */
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { loadStackConfig, statePaths } from '../../../scripts/stack/config';
 import { gitSshCommand, sshBaseUrl, sshServerFiles, sshServerReady } from '../../../scripts/stack/git-ssh';
 import { restartComponent, stackDown, stackStatus } from '../../../scripts/stack/stack';
 import { branchHead, cloneAsPerson, createRepo, git, gitOk, removeTempDirs, sshServerInfo, sshUrlOf, tempDir } from '../../support/git';
+import { freePort } from '../../support/stack';
 
 function run(cmd: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -114,13 +114,3 @@ describe('git server over SSH', () => {
   });
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}

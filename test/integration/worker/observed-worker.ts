@@ -6,21 +6,13 @@
  */
 import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
-import { stackInfo, workerEnv } from '../../support/stack';
+import { freePort, stackInfo, workerEnv } from '../../support/stack';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const MAIN = path.join(ROOT, 'src/worker/main.ts');
 
-/** A loopback port nothing listens on (bound and released: free now, and refused until someone takes it). */
-export async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+export { freePort };
 
 function spawnWorker(env: Record<string, string>): ChildProcess {
   // Node runs the worker itself (tsx as a loader), so the pid we signal is the worker's.
