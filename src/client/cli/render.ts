@@ -60,7 +60,10 @@ export function statusBlock(s: RolloutStatus, nowMs: number): string[] {
     `Weights    ${weightBar(s.weights.canary)} stable ${s.weights.stable}% / canary ${s.weights.canary}%`,
     `Now        ${s.message}`,
   );
-  if (s.pendingApproval) lines.push(`Waiting    approval since ${s.pendingApproval.since}${s.pendingApproval.timeoutAt ? `, on timeout at ${s.pendingApproval.timeoutAt}: ${s.pendingApproval.onTimeout}` : ''} — ramp approve ${s.rollout.namespace}/${s.rollout.name}`);
+  const merge = s.pendingApproval?.merge;
+  if (merge) {
+    lines.push(`Waiting    merge of branch ${merge.branch} (commit ${merge.commit.slice(0, 12)}) into ${merge.into} since ${s.pendingApproval!.since}${s.pendingApproval!.timeoutAt ? `, on timeout at ${s.pendingApproval!.timeoutAt}: ${s.pendingApproval!.onTimeout}` : ''} — merging it approves; deleting it, or ramp abort ${s.rollout.namespace}/${s.rollout.name}, turns it down`);
+  } else if (s.pendingApproval) lines.push(`Waiting    approval since ${s.pendingApproval.since}${s.pendingApproval.timeoutAt ? `, on timeout at ${s.pendingApproval.timeoutAt}: ${s.pendingApproval.onTimeout}` : ''} — ramp approve ${s.rollout.namespace}/${s.rollout.name}`);
   if (s.pause) lines.push(`Paused     since ${s.pause.since}${s.pause.until ? ` until ${s.pause.until}` : ' until resumed'}${s.pause.by ? ` by ${s.pause.by}` : ''}`);
   if (s.lastAnalysis) {
     lines.push(`Analysis   ${s.lastAnalysis.phase} (${s.lastAnalysis.source}) — ${s.lastAnalysis.reason}`);

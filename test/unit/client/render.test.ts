@@ -86,6 +86,17 @@ describe('statusBlock: git mode names the last commit', () => {
       .toContain("Git        last commit 0123456789ab (5 by this rollout) — ramp story lists each step's");
     expect(statusBlock(base, now).some((l) => l.startsWith('Git'))).toBe(false);
   });
+
+  it('an approval by merge says which branch to merge, not ramp approve (which it refuses)', () => {
+    const waiting: RolloutStatus = {
+      rollout: { namespace: 'shop', name: 'web' }, phase: 'AwaitingApproval', message: 'waiting', step: { index: 1, count: 3 },
+      weights: { stable: 90, canary: 10 }, canaryDeployment: 'web-canary', startedAt: '2026-11-23T07:00:00.000Z', phaseSince: '2026-11-23T07:00:00.000Z', audit: [],
+      pendingApproval: { since: '2026-11-23T07:00:30.000Z', onTimeout: 'abort', merge: { branch: 'ramp/shop/web', commit: 'fedcba9876543210fedcba9876543210fedcba98', into: 'main' } },
+    };
+    const lines = statusBlock(waiting, Date.parse('2026-11-23T07:01:00.000Z'));
+    expect(lines).toContain('Waiting    merge of branch ramp/shop/web (commit fedcba987654) into main since 2026-11-23T07:00:30.000Z — merging it approves; deleting it, or ramp abort shop/web, turns it down');
+    expect(lines.join('\n')).not.toContain('ramp approve');
+  });
 });
 
 describe('statusBlock: a refused rollout is not a rollback', () => {
