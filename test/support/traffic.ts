@@ -20,6 +20,22 @@ export function stackClients() {
   return { info, core: kc.makeApiClient(k8s.CoreV1Api), apps: kc.makeApiClient(k8s.AppsV1Api), custom: kc.makeApiClient(k8s.CustomObjectsApi) };
 }
 
+/**
+ * Waits until each Service's EndpointSlices list its number of ready endpoints. A generator started
+ * earlier answers 503 for a Service with none yet, and those count as that Service's errors.
+ */
+export async function waitForReadyEndpoints(namespace: string, want: Record<string, number>, timeoutMs = 120_000): Promise<void> {
+  const discovery = adminKubeConfig().makeApiClient(k8s.DiscoveryV1Api);
+  await eventually(`ready endpoints ${JSON.stringify(want)} in ${namespace}`, async () => {
+    const slices = (await discovery.listNamespacedEndpointSlice({ namespace })).items;
+    const ready = (service: string) => slices
+      .filter((sl) => sl.metadata?.labels?.['kubernetes.io/service-name'] === service)
+      .flatMap((sl) => sl.endpoints ?? [])
+      .filter((e) => e.conditions?.ready === true).length;
+    return Object.entries(want).every(([service, n]) => ready(service) === n) ? true : undefined;
+  }, timeoutMs, 250);
+}
+
 /** One row of an instant query's answer. */
 export interface Sample {
   metric: Record<string, string>;

@@ -16,7 +16,7 @@ import type { DemoService } from '../../../scripts/traffic/demo-service';
 import { sharesBetween, startTrafficGenerator, type TrafficGenerator, type TrafficGeneratorOptions, type TrafficStats } from '../../../scripts/traffic/generator';
 import { COUNTER_TEMPLATES, renderCounterQueries } from '../../../src/domain/analysis/counters';
 import { eventually, uniqueName } from '../../support/stack';
-import { baseGeneratorOptions, expectBinomial, query, stackClients, startVersions, statsWhen, tearDownTraffic, V1, V2, webDeployment } from '../../support/traffic';
+import { baseGeneratorOptions, expectBinomial, query, stackClients, startVersions, statsWhen, tearDownTraffic, V1, V2, waitForReadyEndpoints, webDeployment } from '../../support/traffic';
 
 const GATEWAY_API = { group: 'gateway.networking.k8s.io', version: 'v1' } as const;
 
@@ -40,6 +40,7 @@ async function createApp(namespace: string): Promise<void> {
   await service('web-stable', 'v1');
   await service('web-canary', 'v2');
   await service('web-api', 'v1');
+  await waitForReadyEndpoints(namespace, { 'web-stable': 2, 'web-canary': 1, 'web-api': 2 });
 }
 
 async function createRoute(namespace: string, kind: 'HTTPRoute' | 'GRPCRoute', rules: unknown[]): Promise<void> {
@@ -97,6 +98,9 @@ describe('HTTPRoute: a weighted rule and a path-matched rule', () => {
 
   it('sends each rule\'s requests to its own backendRefs, split by weight', async () => {
     const ready = await statsWhen(g(), 'every backendRef resolved to ready pods', allResolved);
+    // The generator started once every pod was ready: no request was answered 503 for want of one
+    // (those would count as the stable's errors in Prometheus below).
+    expect(ready.noEndpoint).toBe(0);
     expect(ready.route).toBe('HTTPRoute web');
     expect(ready.entries.map((e) => [e.rule, e.host, e.port, e.weight, e.cluster, e.endpoints.length])).toEqual([
       ['split', 'web-stable', 80, 80, cluster('web-stable'), 2],
@@ -133,10 +137,12 @@ describe('HTTPRoute: a weighted rule and a path-matched rule', () => {
     }, 60_000, 500);
     expect(rows.map((r) => r.metric.upstream_service).sort()).toEqual(['web-canary', 'web-stable']);
     const before = g().stats();
-    // Prometheus' counts lag the generator's by at most a scrape: once it has caught up with `before`, it is between `before` and now.
+    // Prometheus' counts lag the generator's by at most a scrape: once it has caught up with `before`
+    // on both arms, it is between `before` and now. (Waiting on one arm only let a scrape taken before
+    // `before` pass when that arm had no request in between, with the other arm still behind.)
     const totals = await eventually('a scrape after the stats', async () => {
       const t = Object.fromEntries((await query(q.requests)).map((r) => [r.metric.upstream_service!, Number(r.value[1])]));
-      return (t['web-stable'] ?? 0) >= before.services['web-stable']!.completed ? t : undefined;
+      return ['web-stable', 'web-canary'].every((s) => (t[s] ?? 0) >= before.services[s]!.completed) ? t : undefined;
     }, 30_000, 500);
     const after = g().stats();
     for (const s of ['web-stable', 'web-canary']) {
