@@ -71,11 +71,29 @@ export async function eventually<T>(what: string, fn: () => Promise<T | undefine
   }
 }
 
-/** A loopback port nothing listens on (bound and released: free now, and refused until someone takes it). */
+/**
+ * Ports handed out by freePort: below Linux's ephemeral range (32768–60999), where the kernel never
+ * puts the local end of an outgoing connection, and above the stack's own ports (16443–19694).
+ */
+const FREE_PORTS = { from: 20_000, to: 32_000 };
+
+/**
+ * A loopback port nothing listens on (bound and released: free now, and refused until someone takes
+ * it). Not `listen(0)`: that port comes from the ephemeral range, and between its release and the
+ * test's own bind any process's outgoing connection may take it (a worker then failed to start in
+ * CI with "the port is in use").
+ */
 export async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = FREE_PORTS.from + Math.floor(Math.random() * (FREE_PORTS.to - FREE_PORTS.from));
+    const s = net.createServer();
+    const bound = await new Promise<boolean>((resolve) => {
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (!bound) continue;
+    await new Promise<void>((r) => s.close(() => r()));
+    return port;
+  }
+  throw new Error(`no free loopback port in ${FREE_PORTS.from}–${FREE_PORTS.to - 1} after 50 tries`);
 }
