@@ -7,8 +7,7 @@
  * the branch once the step is over, so nobody can merge a change the rollout has moved past.
  */
 import type { CallResults, MergeWaitInput, TrafficRef } from '../../domain/rollout/calls';
-import { gitFailure, GitError } from '../../infra/git-errors';
-import { asManifest } from '../store/git';
+import { asManifest, gitCall } from '../store/git';
 import type { Stores } from '../store/factory';
 import { trafficScope } from '../traffic/factory';
 
@@ -19,14 +18,6 @@ export interface ProposalDeps {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function gitCall<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    throw err instanceof GitError ? gitFailure(err) : err;
-  }
-}
 
 export function createProposalActivities({ stores, pollMs = 3000 }: ProposalDeps) {
   return {

@@ -195,6 +195,15 @@ export function createGitStore(d: GitStoreDeps): ObjectStore {
   };
 }
 
+/** Runs a git call with its GitError turned into the ApplicationFailure the retry policies match on (see withGitFailures). */
+export async function gitCall<R>(call: () => Promise<R>): Promise<R> {
+  try {
+    return await call();
+  } catch (err) {
+    throw err instanceof GitError ? gitFailure(err) : err;
+  }
+}
+
 /**
  * The store with git's errors turned into the ApplicationFailures the workflow's retry policies
  * match on. A GitError that reached Temporal as it is would carry the type "GitError": an outage
@@ -202,13 +211,7 @@ export function createGitStore(d: GitStoreDeps): ObjectStore {
  * the whole budget instead of ending the step.
  */
 export function withGitFailures(s: ObjectStore): ObjectStore {
-  const guard = async <R>(call: () => Promise<R>): Promise<R> => {
-    try {
-      return await call();
-    } catch (err) {
-      throw err instanceof GitError ? gitFailure(err) : err;
-    }
-  };
+  const guard = gitCall;
   return {
     inGit: (o) => s.inGit(o),
     get commits() {
